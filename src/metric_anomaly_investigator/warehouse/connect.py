@@ -1,0 +1,446 @@
+"""Open a warehouse (read-only) and discover its schema.
+
+Sources accepted by :func:`open_warehouse`:
+
+- ``None``: the default demo warehouse (generated on first use, see :func:`ensure_default_warehouse`);
+- a ``.duckdb`` / ``.db`` file, opened read-only;
+- a directory holding one file (or folder of Parquet files) per table: ``events.parquet``,
+  ``events.csv``, ``events/*.parquet``; likewise ``users``, ``deployments``, ``annotations``;
+- a URL for any Ibis backend (``postgres://…``, ``duckdb:///path/to/file.duckdb``, …).
+
+Tables (contract 3): ``events`` (required: ``user_id``, ``event_timestamp``; optional
+``event_type``, ``session_id``), ``users`` (``user_id``, ``signup_date``), ``deployments`` and
+``annotations`` (optional). Every low-cardinality text column (at most ``MAX_CARDINALITY``
+distinct values) of ``events`` is an event-level dimension, likewise on ``users`` a user-level one
+(an event column wins over a user column of the same name); ``event_type`` is a dimension too.
+
+Other names are mapped with a small TOML file (``--config``)::
+
+    [tables]                 # our table name = your table name
+    events = "app_events"
+    users = "customers"
+
+    [columns.events]         # our column name = your column name
+    user_id = "uid"
+    event_timestamp = "ts"
+
+    [columns.users]
+    signup_date = "created_at"
+
+    [dimensions]
+    exclude = ["email_domain"]   # text columns never to treat as dimensions
+
+Speed: queries read a per-user-per-day rollup (``_mai_user_day``: user, day, dimensions, events,
+sessions) when one is available. Generated worlds store it; for any other DuckDB-backed source
+(files, Parquet/CSV directories) it is built once, in memory, when the warehouse is opened. Other
+backends are queried on the raw events, with the same results.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import platformdirs
+
+from .types import DimensionInfo, WarehouseError, WarehouseSchema, show_name
+
+__all__ = [
+    "MAX_CARDINALITY",
+    "ROLLUP_TABLE",
+    "ROLLUP_VERSION",
+    "Warehouse",
+    "WarehouseError",
+    "default_warehouse_path",
+    "ensure_default_warehouse",
+    "open_warehouse",
+]
+
+MAX_CARDINALITY = 200
+MAX_VALUES = 50
+ROLLUP_TABLE = "_mai_user_day"
+META_TABLE = "_mai_meta"
+ROLLUP_VERSION = "1"
+TABLES = ("events", "users", "deployments", "annotations")
+EVENT_RESERVED = frozenset({"user_id", "event_timestamp", "session_id", "event_type"})
+USER_RESERVED = frozenset({"user_id", "signup_date"})
+DEFAULT_SCENARIO = "seed_android_india"
+
+Progress = Callable[[str, float], None]
+
+
+class Warehouse:
+    """An open, read-only warehouse: the Ibis connection, table expressions and schema."""
+
+    def __init__(
+        self,
+        con: Any,
+        label: str,
+        tables: dict[str, ir.Table],
+        *,
+        stored_rollup: bool,
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
+        self.label = label
+        self.con = con
+        self.events: ir.Table = tables["events"]
+        self.users: ir.Table | None = tables.get("users")
+        self.deployments_table: ir.Table | None = tables.get("deployments")
+        self.annotations_table: ir.Table | None = tables.get("annotations")
+        self.rollup: ir.Table | None = None
+        self.rollup_unique = False
+        self.has_sessions = "session_id" in self.events.columns
+        self.has_event_type = "event_type" in self.events.columns
+        self.event_dims: list[str] = []
+        self.user_dims: list[str] = []
+        self._exclude = exclude
+        self._discover(stored_rollup)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        disconnect = getattr(self.con, "disconnect", None)
+        if disconnect is not None:
+            disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self.label!r})"
+
+    # -- execution -----------------------------------------------------------------------------
+    def execute(self, expr: ir.Expr) -> Any:
+        """Run an expression; backend failures become a WarehouseError without SQL."""
+        try:
+            return expr.execute()
+        except WarehouseError:
+            raise
+        except Exception as exc:  # backend errors carry SQL text: never show it
+            raise WarehouseError(
+                f"The warehouse query failed ({type(exc).__name__}). "
+                f"Check that {self.label} is readable and matches the expected tables."
+            ) from exc
+
+    @property
+    def is_duckdb(self) -> bool:
+        return getattr(self.con, "name", "") == "duckdb"
+
+    # -- discovery -----------------------------------------------------------------------------
+    def _discover(self, stored_rollup: bool) -> None:
+        ev = self.events
+        ev_text = [
+            c
+            for c, t in ev.schema().items()
+            if t.is_string() and c not in EVENT_RESERVED and c not in self._exclude
+        ]
+        us_text: list[str] = []
+        if self.users is not None:
+            us_text = [
+                c
+                for c, t in self.users.schema().items()
+                if t.is_string()
+                and c not in USER_RESERVED
+                and c not in ev_text
+                and c not in self._exclude
+            ]
+        if stored_rollup:
+            self.rollup = self._load_stored_rollup(ev_text + us_text)
+        source_ev = self.rollup if self.rollup is not None else ev
+        source_us = self.rollup if self.rollup is not None else self.users
+        weight = "events" if self.rollup is not None else None
+        dims: list[DimensionInfo] = []
+        for name, level, table in [(c, "event", source_ev) for c in ev_text] + [
+            (c, "user", source_us) for c in us_text
+        ]:
+            assert table is not None
+            info = self._dimension_info(table, name, level, weight)
+            if info is not None:
+                dims.append(info)
+                (self.event_dims if level == "event" else self.user_dims).append(name)
+        event_types: list[str] = []
+        if self.has_event_type:
+            info = self._dimension_info(ev, "event_type", "event", None)
+            if info is not None:
+                dims.append(info)
+                event_types = sorted(info.values)
+        if self.rollup is None and self.is_duckdb:
+            self._build_rollup()
+        rng_src = self.rollup if self.rollup is not None else ev.mutate(day=ev.event_timestamp.date())
+        stats = self.execute(
+            rng_src.aggregate(lo=rng_src.day.min(), hi=rng_src.day.max())
+        ).iloc[0]
+        if stats["lo"] is None or stats["lo"] != stats["lo"]:
+            raise WarehouseError(f"The events table of {self.label} is empty.")
+        row_count = int(self.execute(ev.count()))
+        metrics = ["dau", "wau", "events", "events_per_user"]
+        if self.has_sessions:
+            metrics.append("sessions_per_user")
+        self.schema = WarehouseSchema(
+            metrics=metrics,
+            dimensions=dims,
+            start_date=_as_date(stats["lo"]),
+            end_date=_as_date(stats["hi"]),
+            event_types=event_types,
+            has_users=self.users is not None,
+            has_deployments=self.deployments_table is not None,
+            has_annotations=self.annotations_table is not None,
+            row_count=row_count,
+        )
+
+    def _dimension_info(
+        self, table: ir.Table, name: str, level: str, weight: str | None
+    ) -> DimensionInfo | None:
+        col = table[name]
+        card = int(self.execute(col.nunique()))
+        if card == 0 or card > MAX_CARDINALITY:
+            return None
+        counts = table.filter(col.notnull()).group_by(name)
+        agg = counts.agg(n=table[weight].sum() if weight else table.count())
+        df = self.execute(agg.order_by([ibis.desc("n"), name]).limit(MAX_VALUES))
+        values = [str(v) for v in df[name]]
+        return DimensionInfo(name=name, level=level, values=values, cardinality=card)  # type: ignore[arg-type]
+
+    def _load_stored_rollup(self, dims: list[str]) -> ir.Table | None:
+        try:
+            names = set(self.con.list_tables())
+            if ROLLUP_TABLE not in names or META_TABLE not in names:
+                return None
+            meta = self.con.table(META_TABLE).execute()
+            info = dict(zip(meta["key"], meta["value"], strict=True))
+            if info.get("rollup_version") != ROLLUP_VERSION:
+                return None
+            rollup = self.con.table(ROLLUP_TABLE)
+        except Exception:
+            return None
+        if not set(dims) <= set(rollup.columns):
+            return None
+        self.rollup_unique = info.get("user_day_unique") == "true"
+        return rollup
+
+    def _build_rollup(self) -> None:
+        """Materialise the per-user-per-day rollup in memory (DuckDB backends only)."""
+        ev = self.events
+        keep = ["user_id", *self.event_dims]
+        base = ev.mutate(day=ev.event_timestamp.date())
+        sessions = base.session_id.nunique() if self.has_sessions else ibis.literal(0)
+        agg = base.group_by(["user_id", "day", *self.event_dims]).agg(
+            events=base.count(), sessions=sessions
+        )
+        if self.users is not None and self.user_dims:
+            us = self.users.select("user_id", *self.user_dims)
+            agg = agg.left_join(us, "user_id").select(*keep, "day", *self.user_dims, "events", "sessions")
+        try:
+            self.rollup = self.con.create_table(ROLLUP_TABLE, obj=agg, temp=True, overwrite=True)
+        except Exception:  # a backend that cannot create temp tables: raw path
+            self.rollup = None
+            return
+        r = self.rollup
+        n_rows = int(self.execute(r.count()))
+        n_pairs = int(self.execute(r.select("user_id", "day").distinct().count()))
+        self.rollup_unique = n_rows == n_pairs
+
+
+def _as_date(value: Any) -> Any:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+# -- opening ------------------------------------------------------------------------------------
+def _read_config(config: Path | None) -> dict[str, Any]:
+    if config is None:
+        return {}
+    try:
+        with open(config, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise WarehouseError(f"Config file not found: {config}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WarehouseError(f"Config file {config} is not valid TOML: {exc}") from None
+    unknown = set(data) - {"tables", "columns", "dimensions"}
+    if unknown:
+        raise WarehouseError(
+            f"Unknown section(s) in {config}: {', '.join(sorted(unknown))}. "
+            "Valid sections: tables, columns, dimensions."
+        )
+    return data
+
+
+def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str, bool]:
+    """Return (connection, label, is_our_duckdb_file)."""
+    text = str(source)
+    if "://" in text:
+        if text.startswith("duckdb://"):
+            path = text[len("duckdb://") :]
+            if path in ("", "/", ":memory:"):
+                return ibis.duckdb.connect(), text, False
+            return _connect(Path(path), table_names)
+        try:
+            return ibis.connect(text), text.split("@")[-1], False
+        except Exception as exc:
+            raise WarehouseError(
+                f"Could not connect to the warehouse URL ({type(exc).__name__}). "
+                "Check the URL, that the backend's driver is installed, and that it is reachable."
+            ) from exc
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise WarehouseError(
+            f"No such warehouse: {path}. Give a .duckdb file, a directory of Parquet/CSV tables, "
+            "or a database URL."
+        )
+    if path.is_dir():
+        con = ibis.duckdb.connect()
+        found = False
+        for ours, theirs in table_names.items():
+            for candidate, reader in (
+                (path / f"{theirs}.parquet", "parquet"),
+                (path / theirs, "parquet_dir"),
+                (path / f"{theirs}.csv", "csv"),
+            ):
+                if reader == "parquet_dir" and not candidate.is_dir():
+                    continue
+                if reader != "parquet_dir" and not candidate.is_file():
+                    continue
+                try:
+                    if reader == "csv":
+                        con.read_csv(candidate, table_name=ours)
+                    elif reader == "parquet":
+                        con.read_parquet(candidate, table_name=ours)
+                    else:
+                        con.read_parquet(str(candidate / "*.parquet"), table_name=ours)
+                except Exception as exc:
+                    raise WarehouseError(
+                        f"Could not read {candidate} ({type(exc).__name__})."
+                    ) from exc
+                found = found or ours == "events"
+                break
+        if not found:
+            raise WarehouseError(
+                f"{path} has no events table: expected {table_names['events']}.parquet, "
+                f"{table_names['events']}.csv or a {table_names['events']}/ folder of Parquet files."
+            )
+        return con, str(path), False
+    if path.suffix.lower() not in (".duckdb", ".db", ".ddb"):
+        raise WarehouseError(
+            f"Cannot open {path}: expected a .duckdb/.db file, a directory of Parquet/CSV tables, "
+            "or a database URL."
+        )
+    try:
+        return ibis.duckdb.connect(str(path), read_only=True), str(path), True
+    except Exception as exc:
+        raise WarehouseError(
+            f"Could not open {path} as a DuckDB database ({type(exc).__name__}); "
+            "is it a DuckDB file, and not open for writing by another program?"
+        ) from exc
+
+
+def _map_table(
+    con: Any, ours: str, theirs: str, columns: dict[str, str], label: str
+) -> ir.Table | None:
+    try:
+        present = con.list_tables()
+    except Exception as exc:
+        raise WarehouseError(f"Could not list the tables of {label}.") from exc
+    if theirs not in present:
+        if ours == "events":
+            raise WarehouseError(
+                f"{label} has no table {show_name(theirs)}. Tables found: "
+                f"{', '.join(sorted(t for t in present if not t.startswith('_mai'))) or '(none)'}. "
+                "Map yours with a --config file ([tables] events = \"...\")."
+            )
+        return None
+    table: ir.Table = con.table(theirs)
+    renames = {o: t for o, t in columns.items() if t in table.columns and o != t}
+    if renames:
+        table = table.rename(renames)
+    return table
+
+
+def _normalise(tables: dict[str, ir.Table], label: str) -> dict[str, ir.Table]:
+    ev = tables["events"]
+    missing = [c for c in ("user_id", "event_timestamp") if c not in ev.columns]
+    if missing:
+        raise WarehouseError(
+            f"The events table of {label} lacks column(s) {', '.join(missing)}; columns found: "
+            f"{', '.join(ev.columns)}. Map yours with a --config file ([columns.events] ...)."
+        )
+    ts = ev.event_timestamp
+    if not ts.type().is_timestamp():
+        ev = ev.mutate(event_timestamp=ts.cast(dt.timestamp))
+    users = tables.get("users")
+    if users is not None:
+        if "user_id" not in users.columns or "signup_date" not in users.columns:
+            users = None
+        else:
+            if not users.signup_date.type().is_date():
+                users = users.mutate(signup_date=users.signup_date.cast(dt.timestamp).date())
+            if users.user_id.type() != ev.user_id.type():
+                users = users.mutate(user_id=users.user_id.cast(dt.string))
+                ev = ev.mutate(user_id=ev.user_id.cast(dt.string))
+    out = {"events": ev}
+    if users is not None:
+        out["users"] = users
+    dep = tables.get("deployments")
+    if dep is not None and {"deployment_id", "deployed_at"} <= set(dep.columns):
+        out["deployments"] = dep
+    ann = tables.get("annotations")
+    if ann is not None and {"name", "starts_at"} <= set(ann.columns):
+        out["annotations"] = ann
+    return out
+
+
+def open_warehouse(source: str | Path | None = None, *, config: Path | None = None) -> Warehouse:
+    """Open a warehouse read-only and discover its schema (see the module docstring)."""
+    cfg = _read_config(config)
+    table_names = {t: str(cfg.get("tables", {}).get(t, t)) for t in TABLES}
+    if source is None:
+        source = ensure_default_warehouse()
+    con, label, ours = _connect(source, table_names)
+    try:
+        tables: dict[str, ir.Table] = {}
+        for t in TABLES:
+            mapped = _map_table(con, t, table_names[t], cfg.get("columns", {}).get(t, {}), label)
+            if mapped is not None:
+                tables[t] = mapped
+        tables = _normalise(tables, label)
+        exclude = frozenset(str(x) for x in cfg.get("dimensions", {}).get("exclude", []))
+        return Warehouse(con, label, tables, stored_rollup=ours and not cfg, exclude=exclude)
+    except BaseException:
+        disconnect = getattr(con, "disconnect", None)
+        if disconnect is not None:
+            disconnect()
+        raise
+
+
+# -- the default demo ---------------------------------------------------------------------------
+def default_warehouse_path() -> Path:
+    """Where the demo warehouse lives: ``$MAI_DATA_DIR`` or the platform's user data dir."""
+    base = os.environ.get("MAI_DATA_DIR")
+    root = Path(base) if base else Path(platformdirs.user_data_dir("metric-anomaly-investigator"))
+    return root / f"{DEFAULT_SCENARIO}.duckdb"
+
+
+def ensure_default_warehouse(progress: Progress | None = None) -> Path:
+    """Generate the default demo world on first use (atomically) and return its path."""
+    path = default_warehouse_path()
+    if path.exists():
+        if progress is not None:
+            progress("demo warehouse ready", 1.0)
+        return path
+    from .scenarios import generate_scenario
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return generate_scenario(DEFAULT_SCENARIO, path, progress=progress)

@@ -1,0 +1,170 @@
+"""Typed results of the warehouse layer (Pydantic models shared by connect and queries)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class WarehouseError(Exception):
+    """A user-facing error: one clear, actionable message, never SQL or a traceback."""
+
+
+_PLAIN_NAME = re.compile(r"^[\w .:/+-]{1,60}$")
+
+
+def show_name(name: object) -> str:
+    """Quote a user-given name for an error message, hiding anything that is not name-like."""
+    if isinstance(name, str) and _PLAIN_NAME.match(name):
+        return repr(name)
+    return "(an invalid name)"
+
+
+METRIC_DESCRIPTIONS: dict[str, str] = {
+    "dau": "distinct active users per day",
+    "wau": "distinct active users over the trailing 7 days",
+    "events": "event count per day",
+    "events_per_user": "events per active user per day (ratio)",
+    "sessions_per_user": "distinct sessions per active user per day (ratio)",
+}
+RATIO_METRICS = frozenset({"events_per_user", "sessions_per_user"})
+
+
+class DimensionInfo(BaseModel):
+    name: str
+    level: Literal["event", "user"]
+    values: list[str] = Field(description="most frequent first, capped")
+    cardinality: int
+
+
+class WarehouseSchema(BaseModel):
+    metrics: list[str]
+    dimensions: list[DimensionInfo]
+    start_date: date
+    end_date: date
+    event_types: list[str]
+    has_users: bool
+    has_deployments: bool
+    has_annotations: bool
+    row_count: int
+
+    @property
+    def dimension_names(self) -> list[str]:
+        return [d.name for d in self.dimensions]
+
+    def dimension(self, name: str) -> DimensionInfo:
+        for d in self.dimensions:
+            if d.name == name:
+                return d
+        valid = ", ".join(self.dimension_names) or "(none)"
+        raise WarehouseError(f"Unknown dimension {show_name(name)}. Valid dimensions: {valid}.")
+
+    def check_metric(self, name: str) -> str:
+        if name not in self.metrics:
+            raise WarehouseError(
+                f"Unknown metric {show_name(name)}. Valid metrics: {', '.join(self.metrics)}."
+            )
+        return name
+
+
+class SeriesPoint(BaseModel):
+    day: date
+    group: dict[str, str] = Field(default_factory=dict)
+    value: float
+    numerator: float
+    denominator: float
+
+
+class MetricSeries(BaseModel):
+    metric: str
+    filters: dict[str, list[str]]
+    group_by: list[str]
+    start: date
+    end: date
+    points: list[SeriesPoint]
+
+    def days(self) -> list[date]:
+        """Days of the ungrouped series (or of the first group)."""
+        return [p.day for p in self._first_group()]
+
+    def values(self) -> list[float]:
+        """Values of the ungrouped series (or of the first group)."""
+        return [p.value for p in self._first_group()]
+
+    def groups(self) -> list[dict[str, str]]:
+        seen: list[dict[str, str]] = []
+        for p in self.points:
+            if p.group not in seen:
+                seen.append(p.group)
+        return seen
+
+    def for_group(self, group: dict[str, str]) -> list[SeriesPoint]:
+        return [p for p in self.points if p.group == group]
+
+    def _first_group(self) -> list[SeriesPoint]:
+        if not self.points:
+            return []
+        return self.for_group(self.points[0].group)
+
+
+class BreakdownRow(BaseModel):
+    segment: dict[str, str]
+    before: float
+    after: float
+    abs_change: float
+    rel_change: float | None
+    contribution: float = Field(
+        description="this segment's additive part of the total change (ratio-aware)"
+    )
+    share_of_change: float | None
+    before_num: float
+    before_den: float
+    after_num: float
+    after_den: float
+    n_before: int
+    n_after: int
+
+
+class Breakdown(BaseModel):
+    metric: str
+    dimensions: list[str]
+    filters: dict[str, list[str]]
+    baseline: tuple[date, date]
+    current: tuple[date, date]
+    total_before: float
+    total_after: float
+    rows: list[BreakdownRow]
+
+
+class Deployment(BaseModel):
+    deployment_id: str
+    deployed_at: datetime
+    platform: str | None
+    app_version: str | None
+    regions: list[str]
+    rollout_percentage: float | None
+    description: str | None
+
+
+class Annotation(BaseModel):
+    name: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime | None
+    scope: dict[str, str]
+
+
+class CohortRetention(BaseModel):
+    cohort: date
+    size: int
+    retention: dict[int, float | None]
+
+
+class Retention(BaseModel):
+    cohort_grain: Literal["day", "week"]
+    days: list[int]
+    filters: dict[str, list[str]]
+    cohorts: list[CohortRetention]
