@@ -38,7 +38,9 @@ def all_floats_finite(obj: AnomalyResult | Comparison) -> bool:
 # ---------------------------------------------------------------- detect_anomaly
 
 
-@settings(max_examples=25, deadline=None)
+# statistical properties hold with overwhelming, not certain, probability: derandomize so the
+# suite is reproducible
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 10_000),
     at=st.integers(21, 80),
@@ -55,7 +57,7 @@ def test_planted_step_found_within_one_day(seed: int, at: int, effect: float) ->
     assert len(r.baseline) == 90
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 100_000), n=st.integers(30, 120))
 def test_pure_weekly_pattern_is_not_an_anomaly(seed: int, n: int) -> None:
     r = detect_anomaly(weekly_series(n, seed, noise=2.0))
@@ -92,7 +94,7 @@ def test_hint_guides_but_does_not_force() -> None:
     assert not quiet.detected
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), scale=st.sampled_from([1e-3, 0.5, 7.0, 1e4]))
 def test_scaling_scales_magnitude_keeps_window_and_p(seed: int, scale: float) -> None:
     x = weekly_series(80, seed)
@@ -112,7 +114,15 @@ def test_scaling_scales_magnitude_keeps_window_and_p(seed: int, scale: float) ->
 
 @pytest.mark.parametrize(
     "values",
-    [[], [1.0], [0.0] * 40, [5.0] * 40, [math.nan] * 40, [1.0, math.nan, 3.0] * 12, [math.inf] * 20],
+    [
+        [],
+        [1.0],
+        [0.0] * 40,
+        [5.0] * 40,
+        [math.nan] * 40,
+        [1.0, math.nan, 3.0] * 12,
+        [math.inf] * 20,
+    ],
 )
 def test_detect_degenerate_inputs(values: list[float]) -> None:
     r = detect_anomaly(values)
@@ -153,7 +163,9 @@ samples = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=0, max_size=4
 
 @settings(max_examples=60, deadline=None)
 @given(a=samples, b=samples)
-def test_compare_samples_pvalues_in_unit_interval_and_no_nan(a: list[float], b: list[float]) -> None:
+def test_compare_samples_pvalues_in_unit_interval_and_no_nan(
+    a: list[float], b: list[float]
+) -> None:
     c = compare_samples(a, b, n_boot=200)
     assert all_floats_finite(c)
     for p in (c.welch_p, c.mannwhitney_p):
@@ -169,9 +181,7 @@ def test_compare_samples_pvalues_in_unit_interval_and_no_nan(a: list[float], b: 
     b=st.lists(st.floats(-100, 100), min_size=3, max_size=30),
     scale=st.sampled_from([0.25, 3.0, 1000.0]),
 )
-def test_compare_samples_scale_invariance(
-    a: list[float], b: list[float], scale: float
-) -> None:
+def test_compare_samples_scale_invariance(a: list[float], b: list[float], scale: float) -> None:
     c1 = compare_samples(a, b, n_boot=200)
     c2 = compare_samples(np.array(a) * scale, np.array(b) * scale, n_boot=200)
     assert c1.diff is not None and c2.diff is not None

@@ -85,7 +85,7 @@ def seasonal_baseline(
 ) -> np.ndarray:
     """Expected value for every point of ``values``, learned only from ``values[:train_end]``.
 
-    Expected = level + weekday profile, where the level is the mean of the last (up to four)
+    Expected = level + weekday profile, where the level is the median of the last (up to four)
     whole periods of the training data with the profile removed, and the profile is the
     median deviation of each weekday from its centred weekly mean. No trend is extrapolated.
     NaN in the training data is interpolated; with no usable training data the result is 0.
@@ -102,8 +102,14 @@ def seasonal_baseline(
     span = min(train_end, _LEVEL_WINDOW_PERIODS * period)
     if train_end >= period:
         span = max(period, span - span % period)
-    level = float(np.mean(deseason[train_end - span :]))
+    level = float(np.median(deseason[train_end - span :]))
     return level + prof[np.arange(n) % period]
+
+
+def _mad_sigma(r: np.ndarray) -> float:
+    if len(r) < 2:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(r - np.median(r))))
 
 
 def _robust_sigma(r: np.ndarray) -> float:
@@ -145,35 +151,38 @@ class _Window:
     stop: int  # exclusive
     p_value: float
     shift_sigmas: float  # |mean deviation| / noise s.d.
-    noise: float  # s.d. of the residuals before the window
     score: float  # |t| like statistic used to rank windows
     baseline: np.ndarray
 
 
-def _window_test(resid_pre: np.ndarray, resid_win: np.ndarray) -> tuple[float, float, float]:
-    """(p, |t|, shift in noise s.d.) for the window's residuals against the pre-window ones."""
+def _window_test(
+    resid_pre: np.ndarray, resid_win: np.ndarray, noise: float
+) -> tuple[float, float, float]:
+    """(p, |t|, shift in noise s.d.) of the window's residuals against the pre-window ones.
+
+    Welch's t-test for windows of 3+ points, else a prediction-interval t-test. The pre-window
+    centre and spread are robust (median, MAD) so an earlier incident does not mask this one;
+    ``noise`` is a floor for the pre-window s.d.
+    """
     m, k = len(resid_pre), len(resid_win)
-    mu_pre = float(np.mean(resid_pre))
-    sd_pre = float(np.std(resid_pre, ddof=1)) if m > 1 else 0.0
-    shift = float(np.mean(resid_win)) - mu_pre
+    sd_pre = max(_mad_sigma(resid_pre), noise)
+    shift = float(np.mean(resid_win)) - float(np.median(resid_pre))
     if k >= MIN_SAMPLE and m >= MIN_SAMPLE:
-        sd_win = float(np.std(resid_win, ddof=1))
-        se = math.sqrt(sd_pre**2 / m + sd_win**2 / k)
-        if se <= _EPS:
-            return (0.0 if abs(shift) > _EPS else 1.0), (math.inf if abs(shift) > _EPS else 0.0), 0.0
-        t = shift / se
-        num = (sd_pre**2 / m + sd_win**2 / k) ** 2
-        den = (sd_pre**2 / m) ** 2 / (m - 1) + (sd_win**2 / k) ** 2 / (k - 1)
-        df = num / den if den > _EPS else float(m + k - 2)
-    else:  # prediction-interval test for 1-2 points
-        se = sd_pre * math.sqrt(1.0 / k + 1.0 / m)
-        if se <= _EPS:
-            return (0.0 if abs(shift) > _EPS else 1.0), (math.inf if abs(shift) > _EPS else 0.0), 0.0
-        t = shift / se
+        # the window's variance is floored at the pre-window one: a short, smooth window
+        # must not look more certain than the noise allows
+        va, vb = sd_pre**2 / m, max(float(np.var(resid_win, ddof=1)), sd_pre**2) / k
+        se = math.sqrt(va + vb)
+        den = va**2 / (m - 1) + vb**2 / (k - 1)
+        df = (va + vb) ** 2 / den if den > 0 else float(m + k - 2)
+    else:
+        se = sd_pre * math.sqrt(1.0 / k + 1.0 / max(m, 1))
         df = float(max(m - 1, 1))
+    if se <= _EPS:
+        moved = abs(shift) > _EPS
+        return (0.0 if moved else 1.0), (math.inf if moved else 0.0), (math.inf if moved else 0.0)
+    t = shift / se
     p = float(2.0 * sps.t.sf(abs(t), df))
-    sigmas = abs(shift) / sd_pre if sd_pre > _EPS else math.inf
-    return p, abs(t), sigmas
+    return p, abs(t), abs(shift) / sd_pre
 
 
 def _change_points(d: np.ndarray, sigma: float) -> list[int]:
@@ -186,19 +195,19 @@ def _change_points(d: np.ndarray, sigma: float) -> list[int]:
     return [int(b) for b in algo.predict(pen=pen) if 0 < int(b) < n]
 
 
-def _outliers(d: np.ndarray, breaks: list[int], sigma: float) -> list[int]:
-    """Starts of 1-2 point runs that stand out from their piecewise-constant segment."""
-    if sigma <= _EPS:
+def _outliers(d: np.ndarray, sigma: float, width: int) -> list[int]:
+    """Points that stand out from their centred rolling median by more than 4 noise s.d."""
+    if sigma <= _EPS or len(d) < width:
         return []
-    bounds = [0, *breaks, len(d)]
-    fit = np.empty_like(d)
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        fit[lo:hi] = np.median(d[lo:hi])
-    out = np.abs(d - fit) > _MIN_SPIKE_SIGMAS * sigma
-    return [int(i) for i in np.flatnonzero(out) if i == 0 or not out[i - 1]]
+    half = width // 2
+    padded = np.pad(d, half, mode="edge")
+    med = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
+    return [int(i) for i in np.flatnonzero(np.abs(d - med) > _MIN_SPIKE_SIGMAS * sigma)]
 
 
-def _evaluate(x: np.ndarray, start: int, period: int, min_history: int) -> _Window | None:
+def _evaluate(
+    x: np.ndarray, start: int, period: int, min_history: int, floor_sigma: float
+) -> _Window | None:
     """Test the window starting at ``start`` against the seasonal baseline learned before it.
 
     The window runs until three consecutive points fall back within max(2 s.d., half the
@@ -210,9 +219,11 @@ def _evaluate(x: np.ndarray, start: int, period: int, min_history: int) -> _Wind
     base = seasonal_baseline(x, period=period, train_end=start)
     resid = x - base
     pre = resid[max(0, start - _LEVEL_WINDOW_PERIODS * period) : start]
-    sd_pre = float(np.std(pre, ddof=1)) if len(pre) > 1 else 0.0
-    head = float(np.mean(resid[start : min(n, start + 2)]))
+    sd_pre = max(_mad_sigma(pre), floor_sigma)
+    head = float(np.mean(resid[start : min(n, start + 3)]))
     sign = 1.0 if head >= 0 else -1.0
+    if sign * (resid[start] - float(np.median(pre))) <= sd_pre:
+        return None  # a window starts with a point that has clearly left the baseline
     beyond = sign * resid[start:] > max(2.0 * sd_pre, 0.5 * abs(head))
     stop, run = n, 0
     for i, b in enumerate(beyond):
@@ -221,8 +232,11 @@ def _evaluate(x: np.ndarray, start: int, period: int, min_history: int) -> _Wind
             stop = start + i - 2
             break
     stop = max(stop, start + 1)
-    p, score, sig = _window_test(pre, resid[start:stop])
-    return _Window(start, stop, p, sig, sd_pre, score, base)
+    # noise: never below the series' robust noise level; the weekday profile's own estimation
+    # error (a median over the training weeks) widens the prediction band
+    noise = max(sd_pre, floor_sigma) * math.sqrt(1.0 + 1.57 / max(start // period, 1))
+    p, score, sig = _window_test(pre, resid[start:stop], noise)
+    return _Window(start, stop, p, sig, score, base)
 
 
 def _kind(resid_win: np.ndarray) -> Kind:
@@ -240,9 +254,7 @@ def _kind(resid_win: np.ndarray) -> Kind:
     return "step"
 
 
-def _none(
-    baseline: np.ndarray, reason: str, p_value: float | None = None
-) -> AnomalyResult:
+def _none(baseline: np.ndarray, reason: str, p_value: float | None = None) -> AnomalyResult:
     return AnomalyResult(
         detected=False,
         direction="none",
@@ -292,24 +304,23 @@ def detect_anomaly(
     sigma = _robust_sigma(d)
     full_base = seasonal_baseline(x, period=period, train_end=n)
 
-    breaks = _change_points(d, sigma)
-    starts = set(breaks) | set(_outliers(d, breaks, sigma))
+    # candidate starts: change points (and their neighbours: a break is located to ±1 point)
+    # and isolated outliers
+    starts = {b + o for b in _change_points(d, sigma) for o in (-1, 0, 1)}
+    starts |= set(_outliers(d, sigma, max(period, 5)))
     if hint_index is not None and 0 <= hint_index < n:
         starts.add(int(hint_index))
     windows = [
-        w for s in sorted(starts) if (w := _evaluate(x, s, period, min_history)) is not None
+        w for s in sorted(starts) if (w := _evaluate(x, s, period, min_history, sigma)) is not None
     ]
-    n_tests = max(len(windows), 1)
 
     def adjusted_p(w: _Window) -> float:
-        # a 1-2 point window was picked among all n positions: correct for all of them
-        return min(1.0, w.p_value * (n if w.stop - w.start <= 2 else n_tests))
+        # the window was picked among all n start positions: Bonferroni over all of them
+        return min(1.0, w.p_value * n)
 
     def significant(w: _Window) -> bool:
-        short = w.stop - w.start <= 2
-        shift = w.shift_sigmas * w.noise / max(w.noise, sigma)
-        need = _MIN_SPIKE_SIGMAS if short else _MIN_SHIFT_SIGMAS
-        return adjusted_p(w) < _ALPHA_DETECT and shift >= need
+        need = _MIN_SPIKE_SIGMAS if w.stop - w.start <= 2 else _MIN_SHIFT_SIGMAS
+        return adjusted_p(w) < _ALPHA_DETECT and w.shift_sigmas >= need
 
     sig = [w for w in windows if significant(w)]
     seasonal_amp = float(np.ptp(prof)) if period > 1 else 0.0
@@ -461,16 +472,17 @@ def compare_samples(
             f"{k} value{'s' if k != 1 else ''} in segment {name} (need ≥ {MIN_SAMPLE})"
             for name, k in short
         )
-        return Comparison(na, nb, mean_a, mean_b, diff, rel, None, None, None, None, None, False, msg)
+        return Comparison(
+            na, nb, mean_a, mean_b, diff, rel, None, None, None, None, None, False, msg
+        )
     welch = _welch_p(xa, xb)
     mw = _mannwhitney_p(xa, xb)
     g = _hedges_g(xa, xb)
     lo, hi = _diff_ci(xa, xb, alpha, n_boot, seed)
     sig = welch < alpha
     rel_txt = f" ({100 * rel:+.1f}%)" if rel is not None else ""
-    msg = (
-        f"B differs from A by {diff:+.4g}{rel_txt}, Welch p={welch:.2g}"
-        + ("" if sig else f": not significant at α={alpha:g}")
+    msg = f"B differs from A by {diff:+.4g}{rel_txt}, Welch p={welch:.2g}" + (
+        "" if sig else f": not significant at α={alpha:g}"
     )
     return Comparison(na, nb, mean_a, mean_b, diff, rel, lo, hi, welch, mw, g, True, msg)
 
@@ -515,7 +527,7 @@ def adjust_pvalues(
     if method == "holm":
         adj = np.maximum.accumulate((m - np.arange(m)) * ps)
     elif method == "fdr_bh":
-        adj = np.minimum.accumulate((m / np.arange(m, 0, -1) * ps[::-1]))[::-1]
+        adj = np.minimum.accumulate(m / np.arange(m, 0, -1) * ps[::-1])[::-1]
     else:
         raise ValueError(f"unknown method {method!r}; use 'holm' or 'fdr_bh'")
     out = np.empty(m)

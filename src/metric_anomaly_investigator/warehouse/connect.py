@@ -180,10 +180,10 @@ class Warehouse:
                 event_types = sorted(info.values)
         if self.rollup is None and self.is_duckdb:
             self._build_rollup()
-        rng_src = self.rollup if self.rollup is not None else ev.mutate(day=ev.event_timestamp.date())
-        stats = self.execute(
-            rng_src.aggregate(lo=rng_src.day.min(), hi=rng_src.day.max())
-        ).iloc[0]
+        rng_src = (
+            self.rollup if self.rollup is not None else ev.mutate(day=ev.event_timestamp.date())
+        )
+        stats = self.execute(rng_src.aggregate(lo=rng_src.day.min(), hi=rng_src.day.max())).iloc[0]
         if stats["lo"] is None or stats["lo"] != stats["lo"]:
             raise WarehouseError(f"The events table of {self.label} is empty.")
         row_count = int(self.execute(ev.count()))
@@ -209,8 +209,8 @@ class Warehouse:
         card = int(self.execute(col.nunique()))
         if card == 0 or card > MAX_CARDINALITY:
             return None
-        counts = table.filter(col.notnull()).group_by(name)
-        agg = counts.agg(n=table[weight].sum() if weight else table.count())
+        present = table.filter(col.notnull())
+        agg = present.group_by(name).agg(n=present[weight].sum() if weight else present.count())
         df = self.execute(agg.order_by([ibis.desc("n"), name]).limit(MAX_VALUES))
         values = [str(v) for v in df[name]]
         return DimensionInfo(name=name, level=level, values=values, cardinality=card)  # type: ignore[arg-type]
@@ -243,7 +243,9 @@ class Warehouse:
         )
         if self.users is not None and self.user_dims:
             us = self.users.select("user_id", *self.user_dims)
-            agg = agg.left_join(us, "user_id").select(*keep, "day", *self.user_dims, "events", "sessions")
+            agg = agg.left_join(us, "user_id").select(
+                *keep, "day", *self.user_dims, "events", "sessions"
+            )
         try:
             self.rollup = self.con.create_table(ROLLUP_TABLE, obj=agg, temp=True, overwrite=True)
         except Exception:  # a backend that cannot create temp tables: raw path
@@ -359,7 +361,7 @@ def _map_table(
             raise WarehouseError(
                 f"{label} has no table {show_name(theirs)}. Tables found: "
                 f"{', '.join(sorted(t for t in present if not t.startswith('_mai'))) or '(none)'}. "
-                "Map yours with a --config file ([tables] events = \"...\")."
+                'Map yours with a --config file ([tables] events = "...").'
             )
         return None
     table: ir.Table = con.table(theirs)

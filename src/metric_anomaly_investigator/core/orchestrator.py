@@ -1,0 +1,292 @@
+"""The investigation loop: one action at a time, every transition an event.
+
+``investigate(question)`` and ``follow_up(question)`` are async generators of the events of
+``core.models`` (InvestigationStarted → StepPlanned → StepCompleted|StepFailed → UsageUpdated …
+→ ReportReady → InvestigationFinished). They never raise for model, API or tool problems: the
+run ends with status ``failed`` and a one-line ``error``, keeping the steps done so far.
+``cancel()`` ends the current run promptly with status ``cancelled``, even mid-request.
+
+Usage limits (``Settings.max_requests`` / ``max_tokens``) bound the whole conversation, follow-ups
+included; reaching one ends the run as ``failed`` with a message naming the setting to raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from copy import copy
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic_ai import Agent
+from pydantic_ai.models import Model
+from pydantic_ai.usage import RunUsage, UsageLimits
+
+from metric_anomaly_investigator.core.agents import (
+    Executor,
+    InvestigationDeps,
+    RetryPolicy,
+    build_insights_agent,
+    build_step_agent,
+    describe_error,
+    model_label,
+    resolve_model,
+    run_agent,
+)
+from metric_anomaly_investigator.core.models import (
+    Event,
+    GenerateInsights,
+    Investigation,
+    InvestigationFinished,
+    InvestigationStarted,
+    ReportReady,
+    Status,
+    Step,
+    StepCompleted,
+    StepDecision,
+    StepFailed,
+    StepPlanned,
+    StepResult,
+    Usage,
+    UsageUpdated,
+)
+from metric_anomaly_investigator.settings import AUTOPILOT, Settings
+
+if TYPE_CHECKING:
+    from metric_anomaly_investigator.warehouse.connect import Warehouse
+
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Cancelled(Exception):
+    """Raised inside the loop when :meth:`Orchestrator.cancel` interrupted an await."""
+
+
+class Orchestrator:
+    """Runs investigations on one warehouse with one model; see the module docstring."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse | None = None,
+        *,
+        model: str | Model = AUTOPILOT,
+        settings: Settings | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        executor: Executor | None = None,
+        ids: Callable[[], str] = new_id,
+        retry_base_delay: float = 1.0,
+    ) -> None:
+        if executor is None:
+            if warehouse is None:
+                raise ValueError("Orchestrator needs a warehouse or an executor")
+            from metric_anomaly_investigator.core.tools import ToolExecutor
+
+            executor = ToolExecutor(warehouse)
+        self.executor: Executor = executor
+        self.settings = settings or Settings()
+        self.model: Model = resolve_model(model, executor) if isinstance(model, str) else model
+        self.model_name: str = model if isinstance(model, str) else model_label(model)
+        self.warehouse_label: str = warehouse.label if warehouse is not None else "(none)"
+        self.record: Investigation | None = None
+        self._clock = clock
+        self._ids = ids
+        self._policy = RetryPolicy(
+            retries=self.settings.request_retries, base_delay=retry_base_delay
+        )
+        self._limits = UsageLimits(
+            request_limit=self.settings.max_requests, total_tokens_limit=self.settings.max_tokens
+        )
+        self._usage = RunUsage()
+        self._run_start_usage = RunUsage()
+        self._step_agent = build_step_agent()
+        self._insights_agent = build_insights_agent()
+        self._cancel_requested = False
+        self._pending: asyncio.Future[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ----------------------------------------------------------------------------------------
+    # Public API
+    # ----------------------------------------------------------------------------------------
+
+    def investigate(self, question: str) -> AsyncIterator[Event]:
+        """Start a new root investigation (``record`` is replaced)."""
+        run = self._new_record(question)
+        self.record = run
+        self._usage = RunUsage()
+        self.executor.reset()
+        return self._run(run, earlier=[])
+
+    def follow_up(self, question: str) -> AsyncIterator[Event]:
+        """Continue ``record`` with a new question; earlier findings stay in the prompt."""
+        if self.record is None:
+            return self.investigate(question)
+        root = self.record
+        run = self._new_record(question)
+        earlier = [root, *root.follow_ups]
+        root.follow_ups.append(run)
+        return self._run(run, earlier=earlier)
+
+    def cancel(self) -> None:
+        """End the current run promptly with status ``cancelled``; safe from any thread."""
+        self._cancel_requested = True
+        pending, loop = self._pending, self._loop
+        if pending is None or loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            pending.cancel()
+        else:
+            loop.call_soon_threadsafe(pending.cancel)
+
+    # ----------------------------------------------------------------------------------------
+    # The loop
+    # ----------------------------------------------------------------------------------------
+
+    def _new_record(self, question: str) -> Investigation:
+        return Investigation(
+            id=self._ids(),
+            question=question.strip(),
+            model=self.model_name,
+            warehouse=self.warehouse_label,
+            started_at=self._clock(),
+        )
+
+    async def _run(
+        self, run: Investigation, *, earlier: list[Investigation]
+    ) -> AsyncIterator[Event]:
+        self._cancel_requested = False
+        self._loop = asyncio.get_running_loop()
+        first_index = 1 + sum(len(inv.steps) for inv in earlier)
+        deps = InvestigationDeps(
+            executor=self.executor,
+            question=run.question,
+            steps=run.steps,
+            earlier=earlier,
+            max_steps=self.settings.max_steps,
+        )
+        self._run_start_usage = copy(self._usage)
+        yield InvestigationStarted(run)
+        status: Status = "completed"
+        try:
+            while len(run.steps) < self.settings.max_steps:
+                decision = await self._guard(self._ask(self._step_agent, deps, final=False))
+                yield self._usage_event(run)
+                if isinstance(decision.action, GenerateInsights):
+                    break
+                planned, step = self._plan(decision, first_index + len(run.steps))
+                yield planned
+                result, duration_ms = await self._execute(decision)
+                step = step.model_copy(update=_outcome(result, duration_ms))
+                run.steps.append(step)
+                yield StepCompleted(step) if step.success else StepFailed(step)
+            report = await self._guard(self._ask(self._insights_agent, deps, final=True))
+            yield self._usage_event(run)
+            run.report = report
+            yield ReportReady(report)
+        except _Cancelled:
+            status = "cancelled"
+        except Exception as exc:  # model, API and autopilot errors end the run, never the caller
+            status, run.error = "failed", describe_error(exc)
+        finally:
+            self._pending = None
+        run.status = status
+        run.finished_at = self._clock()
+        if status != "completed":
+            yield self._usage_event(run)
+        yield InvestigationFinished(run)
+
+    def _ask(
+        self, agent: Agent[InvestigationDeps, T], deps: InvestigationDeps, *, final: bool
+    ) -> Awaitable[T]:
+        return run_agent(
+            agent,
+            deps,
+            model=self.model,
+            final=final,
+            usage=self._usage,
+            limits=self._limits,
+            policy=self._policy,
+        )
+
+    def _plan(self, decision: StepDecision, index: int) -> tuple[StepPlanned, Step]:
+        action = decision.action
+        params = action.parameters()
+        planned = StepPlanned(index, action.action, decision.reasoning, params)
+        step = Step(
+            index=index,
+            action=action.action,
+            reasoning=decision.reasoning,
+            parameters=params,
+            success=False,
+        )
+        return planned, step
+
+    async def _execute(self, decision: StepDecision) -> tuple[StepResult, float]:
+        """Run one action; a tool error becomes a failed result the model will see."""
+        started = time.perf_counter()
+        try:
+            result = await self._guard(self.executor.execute(decision.action))
+        except _Cancelled:
+            raise
+        except Exception as exc:  # tool bugs and warehouse errors alike end only this step
+            result = StepResult(success=False, error=f"{type(exc).__name__}: {exc}".strip())
+        return result, (time.perf_counter() - started) * 1000
+
+    async def _guard(self, awaitable: Awaitable[T]) -> T:
+        """Await something that :meth:`cancel` can interrupt."""
+        if self._cancel_requested:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise _Cancelled
+        task = asyncio.ensure_future(awaitable)
+        self._pending = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._cancel_requested and (current is None or current.cancelling() == 0):
+                raise _Cancelled from None
+            raise
+        finally:
+            self._pending = None
+
+    def _usage_event(self, run: Investigation) -> UsageUpdated:
+        u, start = self._usage, self._run_start_usage
+        if self.model_name == AUTOPILOT:
+            cost: float | None = 0.0
+        else:
+            cost = float(u.cost - (start.cost or 0)) if u.cost is not None else None
+        usage = Usage(
+            requests=u.requests - start.requests,
+            input_tokens=u.input_tokens - start.input_tokens,
+            output_tokens=u.output_tokens - start.output_tokens,
+            cost_usd=cost,
+        )
+        run.usage = usage
+        return UsageUpdated(usage)
+
+
+def _outcome(result: StepResult, duration_ms: float) -> dict[str, object]:
+    data = dict(result.data)
+    if result.chart is not None:
+        data["chart"] = result.chart.model_dump(mode="json")
+    return {
+        "success": result.success,
+        "findings": list(result.findings),
+        "data": data or None,
+        "error": result.error,
+        "duration_ms": round(duration_ms, 1),
+    }

@@ -1,0 +1,332 @@
+"""Read a natural-language question against a warehouse's real schema.
+
+Finds the metric (names and common synonyms), a date or date range (ISO, "January 28th",
+"Jan 28", "28/01", "yesterday", "last week", …, relative to the data's end date), segment words
+matched against the dimensions' ACTUAL values ("India" → ``IN``, "Android" → ``android``), the
+dimensions named, and the claimed direction. Nothing here knows any particular dataset.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from ..warehouse.types import WarehouseSchema
+
+# metric -> phrases (lower case); the longest phrase found wins, so "events per user" beats "users"
+METRIC_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "dau": (
+        "dau",
+        "daily active",
+        "daily users",
+        "active users",
+        "active user",
+        "user count",
+        "users",
+        "actives",
+        "audience",
+    ),
+    "wau": ("wau", "weekly active", "weekly users"),
+    "events": ("events", "event volume", "event count", "activity", "traffic", "volume"),
+    "events_per_user": (
+        "events per user",
+        "events/user",
+        "engagement",
+        "actions per user",
+        "per user",
+        "events per active user",
+        "usage intensity",
+    ),
+    "sessions_per_user": (
+        "sessions per user",
+        "sessions",
+        "session",
+        "sessions/user",
+        "session count",
+    ),
+}
+
+# common ISO-3166 alpha-2 codes with the names (and aliases) people use for them
+COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
+    "IN": ("india", "indian"),
+    "US": ("united states", "usa", "america", "american", "the states", "u.s."),
+    "GB": ("united kingdom", "uk", "britain", "great britain", "england", "british"),
+    "UK": ("united kingdom", "uk", "britain", "great britain", "england", "british"),
+    "DE": ("germany", "german"),
+    "FR": ("france", "french"),
+    "BR": ("brazil", "brasil", "brazilian"),
+    "JP": ("japan", "japanese"),
+    "CN": ("china", "chinese"),
+    "CA": ("canada", "canadian"),
+    "AU": ("australia", "australian"),
+    "MX": ("mexico", "mexican"),
+    "ES": ("spain", "spanish"),
+    "IT": ("italy", "italian"),
+    "NL": ("netherlands", "holland", "dutch"),
+    "KR": ("south korea", "korea", "korean"),
+    "ID": ("indonesia", "indonesian"),
+    "NG": ("nigeria", "nigerian"),
+    "PK": ("pakistan", "pakistani"),
+    "BD": ("bangladesh",),
+    "RU": ("russia", "russian"),
+    "TR": ("turkey", "turkish"),
+    "PH": ("philippines", "filipino"),
+    "VN": ("vietnam", "vietnamese"),
+    "EG": ("egypt", "egyptian"),
+    "ZA": ("south africa",),
+    "AR": ("argentina",),
+    "CO": ("colombia",),
+    "PL": ("poland", "polish"),
+    "SE": ("sweden", "swedish"),
+    "SG": ("singapore",),
+    "AE": ("uae", "emirates"),
+    "SA": ("saudi arabia", "saudi"),
+    "KE": ("kenya",),
+    "TH": ("thailand", "thai"),
+    "IE": ("ireland", "irish"),
+    "PT": ("portugal", "portuguese"),
+    "CH": ("switzerland", "swiss"),
+}
+
+MONTHS: dict[str, int] = {
+    name: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+
+# words that must not be read as a dimension value unless written exactly as the value
+_COMMON_WORDS = frozenset(
+    "a an and are as at be by can day do for from had has have i in is it its me my new no "
+    "not of on one or our out so the to too up us was we web what when why all any app off "
+    "free pro top low high other none null unknown yes".split()
+)
+_RETENTION_WORDS = ("retention", "retain", "churn", "cohort", "come back", "coming back",
+                    "returning", "stickiness", "new users", "signups", "sign-ups", "sign ups")
+_DROP_WORDS = ("drop", "dropped", "decline", "declined", "fell", "fall", "down", "dip",
+               "decrease", "decreased", "lower", "lost", "loss", "tank", "plunge")
+_SPIKE_WORDS = ("spike", "spiked", "jump", "jumped", "surge", "increase", "increased", "rise",
+                "rose", "higher", "grew", "growth")
+_MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+_ORD = r"(?:st|nd|rd|th)?"
+
+
+@dataclass(frozen=True)
+class ParsedQuestion:
+    """What a question says, in the warehouse's own names."""
+
+    text: str
+    metric: str | None = None
+    day: date | None = None
+    period: tuple[date, date] | None = None
+    segment: dict[str, str] = field(default_factory=dict)
+    dimensions: list[str] = field(default_factory=list)
+    claimed_direction: str | None = None
+    about_retention: bool = False
+
+    @property
+    def hint_date(self) -> date | None:
+        """The day to look at first: the date mentioned, else the start of the period named."""
+        return self.day if self.day is not None else (self.period[0] if self.period else None)
+
+
+def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
+    """Parse ``text`` against ``schema`` (see the module docstring)."""
+    low = " " + re.sub(r"\s+", " ", text.lower()) + " "
+    day, period = find_dates(text, schema.start_date, schema.end_date)
+    return ParsedQuestion(
+        text=text,
+        metric=find_metric(low, schema.metrics),
+        day=day,
+        period=period,
+        segment=find_segment(text, schema),
+        dimensions=[d for d in schema.dimension_names if _has_phrase(low, d.replace("_", " "))
+                    or _has_phrase(low, d)],
+        claimed_direction=_claimed_direction(low),
+        about_retention=any(w in low for w in _RETENTION_WORDS),
+    )
+
+
+def _has_phrase(low: str, phrase: str) -> bool:
+    return re.search(r"(?<![\w.])" + re.escape(phrase.lower()) + r"(?![\w])", low) is not None
+
+
+def find_metric(low: str, metrics: list[str]) -> str | None:
+    """The metric the text names (its own name or the longest synonym found), if any."""
+    best: tuple[int, int, str] | None = None  # (phrase length, -position, metric)
+    for metric in metrics:
+        phrases = {metric, metric.replace("_", " "), *METRIC_SYNONYMS.get(metric, ())}
+        for phrase in phrases:
+            m = re.search(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", low)
+            if m is None:
+                continue
+            key = (len(phrase), -m.start(), metric)
+            if best is None or key[:2] > best[:2]:
+                best = key
+    return best[2] if best else None
+
+
+def _claimed_direction(low: str) -> str | None:
+    drop = any(_has_phrase(low, w) for w in _DROP_WORDS)
+    spike = any(_has_phrase(low, w) for w in _SPIKE_WORDS)
+    if drop and not spike:
+        return "drop"
+    if spike and not drop:
+        return "spike"
+    return None
+
+
+# -- dates ---------------------------------------------------------------------------------------
+
+
+def _with_year(month: int, day_of_month: int, start: date, end: date) -> date | None:
+    """The date with that month/day whose year puts it inside (or nearest to) the data range."""
+    best: date | None = None
+    for year in range(start.year - 1, end.year + 2):
+        try:
+            cand = date(year, month, day_of_month)
+        except ValueError:
+            continue
+        dist = 0 if start <= cand <= end else min(abs((cand - start).days), abs((cand - end).days))
+        if best is None or dist < _dist(best, start, end):
+            best = cand
+    return best
+
+
+def _dist(d: date, start: date, end: date) -> int:
+    return 0 if start <= d <= end else min(abs((d - start).days), abs((d - end).days))
+
+
+def find_dates(text: str, start: date, end: date) -> tuple[date | None, tuple[date, date] | None]:
+    """(a day mentioned, a period mentioned), relative phrases resolved against ``end``."""
+    low = text.lower()
+    m = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", low)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3])), None
+        except ValueError:
+            pass
+    m = re.search(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}}){_ORD}\b(?:,?\s*(\d{{4}}))?", low)
+    if m is None:
+        m2 = re.search(rf"\b(\d{{1,2}}){_ORD}\s+(?:of\s+)?({_MONTH_RE})\b\.?(?:,?\s*(\d{{4}}))?", low)
+        if m2:
+            month, dom, year = MONTHS[m2[2]], int(m2[1]), m2[3]
+            found = _resolve(month, dom, year, start, end)
+            if found:
+                return found, None
+    else:
+        found = _resolve(MONTHS[m[1]], int(m[2]), m[3], start, end)
+        if found:
+            return found, None
+    m = re.search(r"\b(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b", low)
+    if m:
+        a, b = int(m[1]), int(m[2])
+        year = m[3] if m[3] is None or len(m[3]) == 4 else f"20{m[3]}"
+        # day/month unless that is impossible and month/day is not
+        month, dom = (b, a) if b <= 12 and not (a <= 12 < b) else (a, b)
+        found = _resolve(month, dom, year, start, end)
+        if found:
+            return found, None
+    return _relative(low, end)
+
+
+def _resolve(month: int, dom: int, year: str | None, start: date, end: date) -> date | None:
+    if year:
+        try:
+            return date(int(year), month, dom)
+        except ValueError:
+            return None
+    return _with_year(month, dom, start, end)
+
+
+def _relative(low: str, end: date) -> tuple[date | None, tuple[date, date] | None]:
+    if re.search(r"\btoday\b", low):
+        return end, None
+    if re.search(r"\byesterday\b", low):
+        return end - timedelta(days=1), None
+    m = re.search(r"\b(\d{1,3}) days? ago\b", low)
+    if m:
+        return end - timedelta(days=int(m[1])), None
+    m = re.search(r"\b(?:last|past) (\d{1,3}) days\b", low)
+    if m:
+        return None, (end - timedelta(days=int(m[1]) - 1), end)
+    if re.search(r"\b(?:this|past) week\b|\blast 7 days\b", low):
+        return None, (end - timedelta(days=6), end)
+    if re.search(r"\blast week\b", low):
+        return None, (end - timedelta(days=13), end - timedelta(days=7))
+    m = re.search(r"\b(\d{1,2}) weeks? ago\b", low)
+    if m:
+        k = int(m[1])
+        return None, (end - timedelta(days=7 * k + 6), end - timedelta(days=7 * k))
+    if re.search(r"\b(?:this|past|last) month\b", low):
+        return None, (end - timedelta(days=29), end)
+    return None, None
+
+
+# -- segments ------------------------------------------------------------------------------------
+
+
+def find_segment(text: str, schema: WarehouseSchema) -> dict[str, str]:
+    """Dimension values the text mentions, matched to the warehouse's actual values.
+
+    Exact (case-insensitive) word matches first; short or common-word values must be written
+    exactly as stored (so "in" is not India's ``IN``); country names map to ISO codes present in
+    a dimension; finally close spellings (difflib) of longer words.
+    """
+    low = text.lower()
+    words = set(re.findall(r"[\w.+-]+", low))
+    found: dict[str, str] = {}
+    for dim in schema.dimensions:
+        if dim.name == "event_type" and not _mentions_event_type(low, dim.values):
+            continue
+        hit = _match_values(text, low, words, dim.values)
+        if hit is not None:
+            found[dim.name] = hit
+    return found
+
+
+def _mentions_event_type(low: str, values: list[str]) -> bool:
+    return any(_has_phrase(low, v.replace("_", " ")) or _has_phrase(low, v) for v in values)
+
+
+def _match_values(text: str, low: str, words: set[str], values: list[str]) -> str | None:
+    # 1. the value itself, as a whole word
+    for value in values:
+        v = value.lower()
+        if len(v) <= 2 or v in _COMMON_WORDS:
+            if re.search(r"(?<![\w.])" + re.escape(value) + r"(?![\w])", text):
+                return value
+            continue
+        if _has_phrase(low, v) or _has_phrase(low, v.replace("_", " ")):
+            return value
+    # 2. a country name for a code that is one of the values
+    upper = {v.upper(): v for v in values}
+    for code, names in COUNTRY_NAMES.items():
+        if code in upper and any(_has_phrase(low, n) for n in names):
+            return upper[code]
+    # 3. a value that is a name whose code the text uses ("IN" written in capitals), or fuzzy
+    long_values = {v.lower(): v for v in values if len(v) >= 4}
+    for w in words:
+        if len(w) < 4 or w in _COMMON_WORDS:
+            continue
+        close = difflib.get_close_matches(w, list(long_values), n=1, cutoff=0.85)
+        if close:
+            return long_values[close[0]]
+    return None

@@ -1,0 +1,267 @@
+"""From a baseline-vs-anomaly breakdown to minimal, exact root-cause segments.
+
+``rca.localize`` proposes elements over the leaf table; :func:`localize_segments` then checks
+each one's granularity on the same leaves: a dimension value is added when it holds the change
+(the rest of the element does not move), or when it is a value that *replaced* the others in the
+element during the anomaly (a new app version rolled out to exactly those users); a filter is
+dropped when the element's siblings moved just as much (the cause is broader).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..warehouse.types import Breakdown
+from .rca import localize
+
+MIN_SHARE = 0.08  # an element must explain at least this share of the change
+REPLACE_SHARE = 0.7  # a value holding this much of an element's traffic after the change …
+REPLACE_GROWTH = 2.0  # … having grown at least this much relative to before, replaced the others
+
+
+@dataclass(frozen=True)
+class Segment:
+    filters: dict[str, str]
+    change_pct: float | None
+    share_of_change: float | None
+    score: float
+
+
+@dataclass(frozen=True)
+class Localization:
+    elements: list[Segment]
+    explained_share: float
+    rest_change_pct: float | None
+
+
+def dimension_concentration(bd: Breakdown, *, ratio: bool) -> float:
+    """Total-variation distance between where the change went and where the traffic was.
+
+    0 when every value moved in proportion to its size; near 1 when one small value holds all
+    of the change.
+    """
+    if not bd.rows:
+        return 0.0
+    contrib = np.array([r.contribution for r in bd.rows], dtype=float)
+    size = np.array([r.before_den if ratio else r.before for r in bd.rows], dtype=float)
+    size = np.clip(size, 0.0, None)
+    total = float(contrib.sum())
+    if total == 0 or size.sum() <= 0:
+        return 0.0
+    share = contrib / total
+    base = size / size.sum()
+    return float(min(1.0, 0.5 * np.abs(share - base).sum()))
+
+
+def migration(bd: Breakdown, *, ratio: bool) -> float:
+    """Share of the traffic that moved from some values to others between the two windows.
+
+    High for a dimension whose values replace each other over time (app versions rolling out),
+    near zero for stable attributes even when one of their values drops or spikes.
+    """
+    before = np.array([r.before_den if ratio else r.before for r in bd.rows], dtype=float)
+    after = np.array([r.after_den if ratio else r.after for r in bd.rows], dtype=float)
+    total = float(before.sum())
+    if total <= 0:
+        return 0.0
+    delta = after - before
+    moved = min(float(delta[delta > 0].sum()), float(-delta[delta < 0].sum()))
+    return moved / total
+
+
+def _leaves(bd: Breakdown, dims: list[str]) -> pd.DataFrame:
+    rows = []
+    for r in bd.rows:
+        rows.append({
+            **{d: r.segment[d] for d in dims},
+            "expected": r.before,
+            "actual": r.after,
+            "expected_num": r.before_num,
+            "actual_num": r.after_num,
+            "expected_den": r.before_den,
+            "actual_den": r.after_den,
+            "contribution": r.contribution,
+        })
+    return pd.DataFrame(rows)
+
+
+class _Leaves:
+    """Aggregates of the leaf table over partial assignments."""
+
+    def __init__(self, df: pd.DataFrame, ratio: bool) -> None:
+        self.df = df
+        self.ratio = ratio
+        self.total = float(df["contribution"].sum()) if len(df) else 0.0
+
+    def directional_total(self, direction: str | None) -> float:
+        """The change in the anomaly's direction (the drop of the leaves that dropped…)."""
+        c = self.df["contribution"]
+        sign = {"drop": -1.0, "spike": 1.0}.get(direction or "", float(np.sign(self.total)) or 1.0)
+        return float(c[np.sign(c) == sign].sum())
+
+    def mask(self, filters: dict[str, str]) -> np.ndarray:
+        m = np.ones(len(self.df), dtype=bool)
+        for k, v in filters.items():
+            m &= (self.df[k] == v).to_numpy()
+        return m
+
+    def stats(self, m: np.ndarray) -> tuple[float, float, float]:
+        """(size before, relative change, contribution) of the leaves in ``m``."""
+        part = self.df[m]
+        contrib = float(part["contribution"].sum())
+        if self.ratio:
+            en, ed = part["expected_num"].sum(), part["expected_den"].sum()
+            an, ad = part["actual_num"].sum(), part["actual_den"].sum()
+            before = en / ed if ed else 0.0
+            after = an / ad if ad else 0.0
+            size = float(ed)
+        else:
+            before, after = float(part["expected"].sum()), float(part["actual"].sum())
+            size = before
+        rel = (after / before - 1.0) if before else (np.inf if after else 0.0)
+        return size, float(rel), contrib
+
+    def traffic(self, m: np.ndarray) -> tuple[float, float]:
+        part = self.df[m]
+        if self.ratio:
+            return float(part["expected_den"].sum()), float(part["actual_den"].sum())
+        return float(part["expected"].sum()), float(part["actual"].sum())
+
+
+def _replacing_value(lv: _Leaves, filters: dict[str, str], dims: list[str]) -> tuple[str, str] | None:
+    """A value that took over the element's traffic during the anomaly (e.g. a new version)."""
+    m = lv.mask(filters)
+    before, after = lv.traffic(m)
+    if before <= 0 or after <= 0:
+        return None
+    best: tuple[float, str, str] | None = None
+    for d in dims:
+        if d in filters:
+            continue
+        for v in lv.df.loc[m, d].unique():
+            b, a = lv.traffic(m & (lv.df[d] == v).to_numpy())
+            share_after, share_before = a / after, b / before
+            if share_after >= REPLACE_SHARE and share_after >= REPLACE_GROWTH * share_before:
+                if best is None or share_after > best[0]:
+                    best = (share_after, d, str(v))
+    return None if best is None else (best[1], best[2])
+
+
+def _holding_value(lv: _Leaves, filters: dict[str, str], dims: list[str]) -> tuple[str, str] | None:
+    """A value whose leaves hold the element's change while the rest of the element is stable."""
+    m = lv.mask(filters)
+    _, rel_f, contrib_f = lv.stats(m)
+    if contrib_f == 0:
+        return None
+    best: tuple[float, str, str] | None = None
+    for d in dims:
+        if d in filters:
+            continue
+        for v in lv.df.loc[m, d].unique():
+            g = m & (lv.df[d] == v).to_numpy()
+            _, rel_g, contrib_g = lv.stats(g)
+            size_r, rel_r, _ = lv.stats(m & ~g)
+            if contrib_g / contrib_f < 0.85 or size_r <= 0:
+                continue
+            if abs(rel_r) <= 0.25 * abs(rel_g) and np.sign(rel_g) == np.sign(contrib_f):
+                frac = contrib_g / contrib_f
+                if best is None or frac > best[0]:
+                    best = (frac, d, str(v))
+    return None if best is None else (best[1], best[2])
+
+
+def _broader(lv: _Leaves, filters: dict[str, str]) -> dict[str, str]:
+    """Drop filters whose siblings moved as much as the element (the cause is broader)."""
+    current = dict(filters)
+    changed = True
+    while changed and len(current) > 1:
+        changed = False
+        _, rel_f, _ = lv.stats(lv.mask(current))
+        for k in list(current):
+            parent = {d: v for d, v in current.items() if d != k}
+            pm = lv.mask(parent)
+            sib = pm & ~lv.mask(current)
+            size_s, rel_s, _ = lv.stats(sib)
+            size_p, _, _ = lv.stats(pm)
+            if size_p <= 0 or size_s < 0.15 * size_p:
+                continue
+            b, a = lv.traffic(lv.mask(current))
+            bp, ap = lv.traffic(pm)
+            if bp > 0 and ap > 0 and (a / ap) >= REPLACE_GROWTH * (b / bp):
+                continue  # the value replaced its siblings: they shrank by migration, not cause
+            if np.sign(rel_s) == np.sign(rel_f) and abs(rel_s) >= 0.5 * abs(rel_f):
+                current = parent
+                changed = True
+                break
+    return current
+
+
+def localize_segments(
+    bd: Breakdown,
+    dims: list[str],
+    *,
+    ratio: bool,
+    direction: str | None = None,
+    migrating: list[str] | None = None,
+) -> Localization:
+    """Minimal, exact root-cause segments of the change in ``bd`` (most explanatory first).
+
+    ``dims`` are searched; ``migrating`` dimensions (also in ``bd``) are only used to refine a
+    segment with the value that replaced the others in it (e.g. the app version rolled out).
+    """
+    moving = [d for d in (migrating or []) if d not in dims]
+    all_dims = [*dims, *moving]
+    df = _leaves(bd, all_dims)
+    if df.empty:
+        return Localization([], 0.0, None)
+    lv = _Leaves(df, ratio)
+    nums = ["expected_num", "actual_num", "expected_den", "actual_den"] if ratio else [
+        "expected", "actual"]
+    search = df.groupby(dims, as_index=False)[nums].sum()
+    res = localize(search, dims, ratio=ratio, max_elements=4)
+    found: list[tuple[dict[str, str], dict[str, str]]] = []  # (segment, its stable part)
+    for e in res.elements:
+        stable = _broader(lv, e.filters)
+        for _ in range(len(dims)):
+            extra = _holding_value(lv, stable, dims)
+            if extra is None:
+                break
+            stable = {**stable, extra[0]: extra[1]}
+        f = dict(stable)
+        for _ in range(len(moving)):
+            extra = _replacing_value(lv, f, moving)
+            if extra is None:
+                break
+            f = {**f, extra[0]: extra[1]}
+        f = {d: f[d] for d in all_dims if d in f}
+        if all(f != o and not _contains(o, f) and not _contains(f, o) for o, _ in found):
+            found.append((f, stable))
+    elements: list[Segment] = []
+    covered = np.zeros(len(df), dtype=bool)
+    total = lv.directional_total(direction)
+    for f, stable in found:
+        # a replacing value's own leaves only grew into place: measure on the stable part
+        m = lv.mask(stable)
+        _, rel, contrib = lv.stats(m)
+        share = min(1.0, contrib / total) if total else None
+        if share is None or share < MIN_SHARE:
+            continue
+        if direction in ("drop", "spike") and np.sign(contrib) != (-1 if direction == "drop" else 1):
+            continue
+        covered |= m
+        score = float(min(1.0, max(0.0, share)))
+        elements.append(Segment(f, None if not np.isfinite(rel) else 100 * rel, share, score))
+    elements.sort(key=lambda s: -(s.share_of_change or 0))
+    explained = float(min(1.0, df.loc[covered, "contribution"].sum() / total)) if total else 0.0
+    rest = ~covered
+    rest_rel = lv.stats(rest)[1] if rest.any() else None
+    return Localization(elements, explained,
+                        None if rest_rel is None or not np.isfinite(rest_rel) else 100 * rest_rel)
+
+
+def _contains(outer: dict[str, str], inner: dict[str, str]) -> bool:
+    """``inner`` is a sub-segment of ``outer`` (outer's filters are a subset of inner's)."""
+    return outer != inner and all(inner.get(k) == v for k, v in outer.items())

@@ -1,0 +1,188 @@
+"""Pure text formatting for the TUI: labels, numbers, the report, example questions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core.models import Report, Step, Usage
+    from ..warehouse.types import WarehouseSchema
+
+ACTION_LABELS: dict[str, str] = {
+    "query_metric": "Query metric",
+    "detect_anomaly": "Detect anomaly",
+    "segment_by_dimension": "Segment by dimension",
+    "drill_down": "Drill down",
+    "check_deployments": "Check deployments",
+    "analyze_retention": "Analyze retention",
+    "statistical_test": "Statistical test",
+    "generate_insights": "Write the report",
+}
+MAX_TABLE_ROWS = 200
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
+
+
+def format_duration(ms: float) -> str:
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{int(ms // 60_000)} m {int(ms % 60_000) // 1000:02d} s"
+
+
+def format_elapsed(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def format_tokens(usage: Usage) -> str:
+    tokens = usage.input_tokens + usage.output_tokens
+    text = f"{tokens / 1000:.1f}k tok" if tokens >= 1000 else f"{tokens} tok"
+    if usage.cost_usd is not None:
+        text += f" · ${usage.cost_usd:.3f}"
+    return text
+
+
+def format_pct(value: float | None) -> str:
+    """A change already in percent (``change_pct``) as ``-23.4%``."""
+    return "–" if value is None else f"{value:+.1f}%"
+
+
+def format_share(value: float | None) -> str:
+    """A fraction (``share_of_change``, ``confidence``) as ``87%``."""
+    return "–" if value is None else f"{value:.0%}"
+
+
+def format_filters(filters: dict[str, Any]) -> str:
+    if not filters:
+        return "all traffic"
+    return " · ".join(f"{k}={v}" for k, v in filters.items())
+
+
+def format_value(value: Any) -> str:
+    """A compact cell for a table or a parameter list."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, dict):
+        return format_filters(value) if value else "–"
+    if isinstance(value, list | tuple):
+        return ", ".join(format_value(v) for v in value) or "–"
+    return str(value)
+
+
+def format_when(moment: datetime | date | None) -> str:
+    if moment is None:
+        return "–"
+    if isinstance(moment, datetime):
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.isoformat()
+
+
+def step_table(step: Step) -> tuple[list[str], list[list[str]]] | None:
+    """The step's data as a table: its first list of records, else its chart's series."""
+    data = step.data or {}
+    for key, value in data.items():
+        if key == "chart" or not isinstance(value, list) or not value:
+            continue
+        if all(isinstance(row, dict) for row in value):
+            columns: list[str] = []
+            for row in value:
+                columns.extend(c for c in row if c not in columns)
+            rows = [[format_value(row.get(c)) for c in columns] for row in value]
+            return columns, rows[:MAX_TABLE_ROWS]
+    chart = step.chart
+    if chart is None or not chart.series:
+        return None
+    columns = [chart.x_label or "x", *(s.label for s in chart.series)]
+    xs: list[str] = []
+    for series in chart.series:
+        xs.extend(x for x in series.x if x not in xs)
+    lookup = [dict(zip(s.x, s.y, strict=False)) for s in chart.series]
+    rows = [[x, *(format_value(values.get(x)) for values in lookup)] for x in xs]
+    return columns, rows[:MAX_TABLE_ROWS]
+
+
+def confidence_bar(confidence: float, width: int = 10) -> str:
+    filled = round(max(0.0, min(1.0, confidence)) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def report_markdown(report: Report) -> str:
+    """The report as the report pane shows it (export uses the engine's full Markdown)."""
+    anomaly = report.anomaly
+    parts = [f"## Root cause\n\n{report.root_cause}", report.summary]
+    if anomaly.direction == "none":
+        parts.append(f"**Anomaly** · no change in `{anomaly.metric}` beyond normal variation")
+    else:
+        window = ""
+        if anomaly.start is not None:
+            end = f" to {anomaly.end.isoformat()}" if anomaly.end else " onwards"
+            window = f" from {anomaly.start.isoformat()}{end}"
+        p = f" (p = {anomaly.p_value:.2g})" if anomaly.p_value is not None else ""
+        change = f" of {format_pct(anomaly.change_pct)}" if anomaly.change_pct is not None else ""
+        parts.append(f"**Anomaly** · `{anomaly.metric}` **{anomaly.direction}**{change}{window}{p}")
+    if report.affected_segments:
+        lines = [
+            "### Affected segments",
+            "",
+            "| Segment | Change | Share of change | Confidence |",
+            "|---|---:|---:|---:|",
+        ]
+        for seg in report.affected_segments:
+            lines.append(
+                f"| {_md_cell(format_filters(seg.filters))} | {format_pct(seg.change_pct)} "
+                f"| {format_share(seg.share_of_change)} | {format_share(seg.confidence)} |"
+            )
+        parts.append("\n".join(lines))
+    if report.correlated_events:
+        lines = ["### Correlated events", ""]
+        for event in report.correlated_events:
+            when = f", {format_when(event.at)}" if event.at is not None else ""
+            lines.append(
+                f"- **{event.id}** ({event.kind}{when}) — {event.description} "
+                f"· confidence {event.confidence:.0%}"
+            )
+        parts.append("\n".join(lines))
+    if report.recommendations:
+        lines = ["### Recommendations", ""]
+        lines.extend(f"{i}. {rec}" for i, rec in enumerate(report.recommendations, start=1))
+        parts.append("\n".join(lines))
+    parts.append(f"**Confidence** `{confidence_bar(report.confidence)}` {report.confidence:.0%}")
+    return "\n\n".join(parts) + "\n"
+
+
+def example_questions(schema: WarehouseSchema, limit: int = 4) -> list[str]:
+    """Questions a user could ask of *this* warehouse: its metrics, values and dates."""
+    metrics = schema.metrics or ["events"]
+    primary = "dau" if "dau" in metrics else metrics[0]
+    ratio = next((m for m in metrics if m != primary), primary)
+    end = schema.end_date
+    since = max(schema.start_date, end - timedelta(days=14))
+    questions = [f"Why did {primary} change over the last two weeks (to {end:%b %d})?"]
+    dims = [d for d in schema.dimensions if d.values]
+    if dims:
+        first = dims[0]
+        questions.append(
+            f"Is {primary} down for {first.name} {first.values[0]} since {since:%b %d}?"
+        )
+    if len(dims) > 1:
+        questions.append(f"Which {dims[1].name} explains the change in {ratio}?")
+    if schema.has_deployments:
+        questions.append(f"Did a deployment in {end:%B %Y} hurt {ratio}?")
+    if schema.has_users:
+        questions.append(f"Has retention of new users changed since {since:%b %d}?")
+    return questions[:limit]

@@ -1,0 +1,1 @@
+"""Screens of the TUI, each with its own .tcss file next to it."""

@@ -1,0 +1,197 @@
+"""What the screen shows, rebuilt from the orchestrator's event stream.
+
+A :class:`Session` applies events one by one (live, or from ``store.replay_events`` when
+replaying) and keeps one :class:`RunView` per question: the root investigation first, then each
+follow-up. It knows nothing about widgets, so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..core.models import (
+    Event,
+    Investigation,
+    InvestigationFinished,
+    InvestigationStarted,
+    Report,
+    ReportReady,
+    Step,
+    StepCompleted,
+    StepFailed,
+    StepPlanned,
+    Usage,
+    UsageUpdated,
+)
+
+StepStatus = Literal["running", "done", "failed"]
+
+
+@dataclass
+class StepView:
+    """One step of one run as the timeline shows it."""
+
+    run: int
+    index: int
+    action: str
+    reasoning: str
+    parameters: dict[str, Any]
+    status: StepStatus
+    planned_at: float
+    step: Step | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable id for the timeline option (``run-index``)."""
+        return f"{self.run}-{self.index}"
+
+
+@dataclass
+class RunView:
+    """One question and everything that came back for it."""
+
+    number: int
+    record: Investigation
+    steps: list[StepView] = field(default_factory=list)
+    report: Report | None = None
+    usage: Usage = field(default_factory=Usage)
+    status: str = "running"
+    error: str | None = None
+    finished: Investigation | None = None
+
+    @property
+    def question(self) -> str:
+        return self.record.question
+
+    @property
+    def is_follow_up(self) -> bool:
+        return self.number > 0
+
+
+class Session:
+    """The runs of one investigation (root + follow-ups), built from events."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.runs: list[RunView] = []
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+
+    @classmethod
+    def from_events(cls, events: Iterable[Event], clock: Callable[[], float]) -> Session:
+        session = cls(clock)
+        for event in events:
+            session.apply(event)
+        return session
+
+    # -- queries -----------------------------------------------------------------------------
+
+    @property
+    def current(self) -> RunView | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def running(self) -> bool:
+        return bool(self.runs) and self.runs[-1].status == "running"
+
+    @property
+    def steps(self) -> list[StepView]:
+        return [s for run in self.runs for s in run.steps]
+
+    @property
+    def report(self) -> Report | None:
+        """The latest report (a follow-up's report supersedes the root's)."""
+        for run in reversed(self.runs):
+            if run.report is not None:
+                return run.report
+        return None
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens and cost summed over every run."""
+        total = Usage()
+        costs = [r.usage.cost_usd for r in self.runs if r.usage.cost_usd is not None]
+        for run in self.runs:
+            total.requests += run.usage.requests
+            total.input_tokens += run.usage.input_tokens
+            total.output_tokens += run.usage.output_tokens
+        total.cost_usd = sum(costs) if costs else None
+        return total
+
+    def elapsed(self) -> float:
+        """Seconds since the current run started (frozen once it finishes)."""
+        if self.started_at is None:
+            return 0.0
+        end = self.finished_at if self.finished_at is not None else self._clock()
+        return max(0.0, end - self.started_at)
+
+    def find(self, key: str) -> StepView | None:
+        for step in self.steps:
+            if step.key == key:
+                return step
+        return None
+
+    # -- events ------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> StepView | None:
+        """Apply one event; return the step it created or changed, if any."""
+        if isinstance(event, InvestigationStarted):
+            self.runs.append(RunView(number=len(self.runs), record=event.investigation))
+            self.started_at = self._clock()
+            self.finished_at = None
+            return None
+        run = self.current
+        if run is None:
+            return None
+        if isinstance(event, StepPlanned):
+            view = StepView(
+                run=run.number,
+                index=event.index,
+                action=event.action,
+                reasoning=event.reasoning,
+                parameters=dict(event.parameters),
+                status="running",
+                planned_at=self._clock(),
+            )
+            run.steps.append(view)
+            return view
+        if isinstance(event, StepCompleted | StepFailed):
+            return self._complete(run, event.step, failed=isinstance(event, StepFailed))
+        if isinstance(event, ReportReady):
+            run.report = event.report
+        elif isinstance(event, UsageUpdated):
+            run.usage = event.usage
+        elif isinstance(event, InvestigationFinished):
+            record = event.investigation
+            run.finished = record
+            run.status = record.status
+            run.error = record.error
+            if record.report is not None:
+                run.report = record.report
+            run.usage = record.usage
+            for view in run.steps:
+                if view.status == "running":
+                    view.status = "failed"
+            self.finished_at = self._clock()
+        return None
+
+    def _complete(self, run: RunView, step: Step, *, failed: bool) -> StepView:
+        for view in run.steps:
+            if view.index == step.index:
+                break
+        else:
+            view = StepView(
+                run=run.number,
+                index=step.index,
+                action=step.action,
+                reasoning=step.reasoning,
+                parameters=dict(step.parameters),
+                status="running",
+                planned_at=self._clock(),
+            )
+            run.steps.append(view)
+        view.step = step
+        view.status = "failed" if failed or not step.success else "done"
+        return view

@@ -1,0 +1,36 @@
+"""One line of status: warehouse, model, steps, elapsed time, tokens and cost, replay state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.content import Content
+from textual.widgets import Static
+
+
+@dataclass
+class Status:
+    warehouse: str = "opening…"
+    model: str = "–"
+    steps: int = 0
+    elapsed: str = "00:00"
+    usage: str = "0 tok"
+    state: str = "ready"
+    replay: str = ""
+
+
+class StatusBar(Static):
+    """The bottom status line; the app pushes a :class:`Status` on every tick."""
+
+    def show(self, status: Status) -> None:
+        parts = [
+            Content.from_markup("[b $primary] ◆ $w[/]", w=status.warehouse),
+            Content.from_markup("[$text-muted]model[/] $m", m=status.model),
+            Content.from_markup("[$text-muted]steps[/] $s", s=status.steps),
+            Content.from_markup("[$text-muted]elapsed[/] $e", e=status.elapsed),
+            Content(status.usage),
+            Content.from_markup("[b]$s[/]", s=status.state),
+        ]
+        if status.replay:
+            parts.append(Content.from_markup("[b $accent]$r[/]", r=status.replay))
+        self.update(Content.from_markup("[$text-muted] │ [/]").join(parts))

@@ -1,0 +1,659 @@
+"""Metric queries over an open :class:`Warehouse`, written as Ibis expressions.
+
+Conventions:
+- dates are ``datetime.date`` (ISO strings are accepted too); windows are inclusive;
+- a window is clipped to the data's date range; a window wholly outside it, or inverted, raises
+  :class:`WarehouseError` naming the data's range;
+- identifiers (metrics, dimensions) are checked against the discovered schema before any
+  expression is built; values only ever enter expressions as Ibis literals (bound, escaped);
+- series are contiguous: days without activity in the window are reported as 0;
+- ratio metrics (``events_per_user``, ``sessions_per_user``) report numerator and denominator;
+  over a window their value is the ratio of the daily means (sum of numerators / sum of
+  denominators), which keeps segment contributions additive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from .connect import Warehouse
+from .types import (
+    RATIO_METRICS,
+    Annotation,
+    Breakdown,
+    BreakdownRow,
+    CohortRetention,
+    Deployment,
+    MetricSeries,
+    Retention,
+    SeriesPoint,
+    WarehouseError,
+    show_name,
+)
+
+__all__ = [
+    "annotations",
+    "breakdown",
+    "deployments",
+    "metric_series",
+    "retention",
+    "segment_daily_values",
+]
+
+Filters = Mapping[str, str | Sequence[str]] | None
+DateLike = date | datetime | str
+NULL_LABEL = "(null)"
+
+
+# -- validation ---------------------------------------------------------------------------------
+def _to_date(value: DateLike, what: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            pass
+    raise WarehouseError(f"{what} must be a date (YYYY-MM-DD), got {show_name(value)}.")
+
+
+def _window(
+    wh: Warehouse, start: DateLike | None, end: DateLike | None, what: str = "window"
+) -> tuple[date, date]:
+    lo, hi = wh.schema.start_date, wh.schema.end_date
+    s = lo if start is None else _to_date(start, f"The {what} start")
+    e = hi if end is None else _to_date(end, f"The {what} end")
+    if s > e:
+        raise WarehouseError(f"The {what} is inverted: it starts {s} after it ends {e}.")
+    if e < lo or s > hi:
+        raise WarehouseError(f"The {what} {s}..{e} is outside the data, which covers {lo}..{hi}.")
+    return max(s, lo), min(e, hi)
+
+
+def _check_dims(wh: Warehouse, dims: Iterable[str] | None) -> list[str]:
+    out: list[str] = []
+    for d in dims or []:
+        if not isinstance(d, str):
+            raise WarehouseError(f"Dimension names must be text, got {show_name(d)}.")
+        wh.schema.dimension(d)
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def _check_filters(wh: Warehouse, filters: Filters) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in (filters or {}).items():
+        _check_dims(wh, [name])
+        values = [value] if isinstance(value, str | int | float) else list(value)
+        if not values:
+            raise WarehouseError(f"The filter on {show_name(name)} has no values.")
+        if not all(isinstance(v, str | int | float) for v in values):
+            raise WarehouseError(f"Filter values for {show_name(name)} must be text.")
+        out[name] = [str(v) for v in values]
+    return out
+
+
+# -- the per-user-per-day base ------------------------------------------------------------------
+def _user_dim_needed(wh: Warehouse, names: Iterable[str]) -> list[str]:
+    return [n for n in names if n in wh.user_dims]
+
+
+def _apply_filters(t: ir.Table, filters: dict[str, list[str]]) -> ir.Table:
+    preds = []
+    for name, values in filters.items():
+        col = t[name].cast("string")
+        preds.append(col == values[0] if len(values) == 1 else col.isin(values))
+    return t.filter(*preds) if preds else t
+
+
+def _base(
+    wh: Warehouse,
+    group: list[str],
+    filters: dict[str, list[str]],
+    start: date,
+    end: date,
+    *,
+    sessions: bool = True,
+) -> tuple[ir.Table, bool]:
+    """One row per (user_id, day, *group) with ``events`` and ``sessions``.
+
+    ``sessions=False`` lets the raw-events path skip counting distinct sessions (then 0).
+    Also returns whether every (user, day) falls in exactly one group (so totals add up).
+    """
+    used = set(group) | set(filters)
+    if wh.rollup is not None and "event_type" not in used:
+        r = wh.rollup
+        r = r.filter(r.day >= start, r.day <= end)
+        r = _apply_filters(r, filters)
+        if wh.rollup_unique:
+            return r.select("user_id", "day", *group, "events", "sessions"), True
+        agg = r.group_by(["user_id", "day", *group]).agg(
+            events=r.events.sum(), sessions=r.sessions.sum()
+        )
+        return agg, not group
+    ev = wh.events
+    lo = datetime.combine(start, datetime.min.time())
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    ev = ev.filter(ev.event_timestamp >= lo, ev.event_timestamp < hi)
+    need_users = _user_dim_needed(wh, used)
+    if need_users and wh.users is not None:
+        us = wh.users.select("user_id", *need_users)
+        ev = ev.inner_join(us, "user_id")
+    ev = _apply_filters(ev, filters)
+    ev = ev.mutate(day=ev.event_timestamp.date())
+    n_sessions = ev.session_id.nunique() if wh.has_sessions and sessions else ibis.literal(0)
+    agg = ev.group_by(["user_id", "day", *group]).agg(events=ev.count(), sessions=n_sessions)
+    return agg, not group
+
+
+def _labels(df: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    for g in group:
+        df[g] = df[g].astype(object).where(df[g].notna(), NULL_LABEL).astype(str)
+    return df
+
+
+def _num_den(metric: str, df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    ones = pd.Series(1.0, index=df.index)
+    if metric == "dau":
+        return df["users"].astype(float), ones
+    if metric == "events":
+        return df["events"].astype(float), ones
+    if metric == "events_per_user":
+        return df["events"].astype(float), df["users"].astype(float)
+    return df["sessions"].astype(float), df["users"].astype(float)
+
+
+def _ratio(num: Any, den: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(np.asarray(den) > 0, np.asarray(num) / np.asarray(den), 0.0)
+    return out
+
+
+# -- series -------------------------------------------------------------------------------------
+def _daily_frame(
+    wh: Warehouse, metric: str, group: list[str], flt: dict[str, list[str]], s: date, e: date
+) -> pd.DataFrame:
+    """Columns: day, *group, num, den (only days with activity)."""
+    if metric == "wau":
+        return _wau_frame(wh, group, flt, s, e)
+    b, _ = _base(wh, group, flt, s, e, sessions=metric == "sessions_per_user")
+    agg = b.group_by(["day", *group]).agg(
+        users=b.count(), events=b.events.sum(), sessions=b.sessions.sum()
+    )
+    df = _labels(wh.execute(agg), group)
+    num, den = _num_den(metric, df)
+    df["num"], df["den"] = num, den
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    return df[["day", *group, "num", "den"]]
+
+
+def _wau_frame(
+    wh: Warehouse, group: list[str], flt: dict[str, list[str]], s: date, e: date
+) -> pd.DataFrame:
+    """Trailing-7-day distinct users: each active day covers the days up to the next one (max 7)."""
+    b, _ = _base(wh, group, flt, s - timedelta(days=6), e, sessions=False)
+    if not wh.rollup_unique or wh.rollup is None or "event_type" in set(group) | set(flt):
+        b = b.select("user_id", "day", *group).distinct()
+    win = ibis.window(group_by=["user_id", *group], order_by="day")
+    nxt = b.day.lead().over(win)
+    gap = nxt.delta(b.day, unit="day")
+    span = ibis.least(gap.fill_null(7), 7)
+    spans = b.mutate(span=span).group_by(["day", *group, "span"]).agg(n=lambda t: t.count())
+    df = _labels(wh.execute(spans), group)
+    if df.empty:
+        return pd.DataFrame(columns=["day", *group, "num", "den"])
+    df["day"] = pd.to_datetime(df["day"])
+    df["span"] = df["span"].astype(int)
+    starts = df.groupby(["day", *group])["n"].sum()
+    ends_df = df.assign(day=df["day"] + pd.to_timedelta(df["span"], unit="D"))
+    ends = ends_df.groupby(["day", *group])["n"].sum()
+    delta = starts.sub(ends, fill_value=0).reset_index(name="delta")
+    delta = delta.sort_values("day")
+    if group:
+        delta["num"] = delta.groupby(group)["delta"].cumsum()
+    else:
+        delta["num"] = delta["delta"].cumsum()
+    full_days = pd.date_range(s - timedelta(days=6), e, freq="D")
+    frames = []
+    for key, part in delta.groupby(group) if group else [((), delta)]:
+        series = part.set_index("day")["num"].reindex(full_days).ffill().fillna(0)
+        frame = pd.DataFrame({"day": full_days, "num": series.to_numpy()})
+        keys = key if isinstance(key, tuple) else (key,)
+        for g, v in zip(group, keys, strict=True):
+            frame[g] = v
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    out = out[(out["day"] >= pd.Timestamp(s)) & (out["num"] > 0)]
+    out["day"] = out["day"].dt.date
+    out["den"] = 1.0
+    return out[["day", *group, "num", "den"]]
+
+
+def metric_series(
+    wh: Warehouse,
+    metric: str,
+    *,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    filters: Filters = None,
+    group_by: list[str] | None = None,
+) -> MetricSeries:
+    """Daily values of a metric, optionally filtered and grouped (contiguous days, 0 when idle)."""
+    wh.schema.check_metric(metric)
+    flt = _check_filters(wh, filters)
+    group = _check_dims(wh, group_by)
+    s, e = _window(wh, start, end)
+    df = _daily_frame(wh, metric, group, flt, s, e)
+    days = [s + timedelta(days=i) for i in range((e - s).days + 1)]
+    points: list[SeriesPoint] = []
+    if group:
+        keys = df[group].drop_duplicates().sort_values(group).itertuples(index=False)
+        groups = [dict(zip(group, map(str, k), strict=True)) for k in keys]
+    else:
+        groups = [{}]
+    lookup = {
+        (row[0], tuple(row[1 : 1 + len(group)])): (row[-2], row[-1])
+        for row in df.itertuples(index=False)
+    }
+    for g in groups:
+        gkey = tuple(g[k] for k in group)
+        for d in days:
+            num, den = lookup.get((d, gkey), (0.0, 0.0 if metric in RATIO_METRICS else 1.0))
+            value = num / den if metric in RATIO_METRICS and den else float(num)
+            if metric in RATIO_METRICS and not den:
+                value = 0.0
+            points.append(
+                SeriesPoint(
+                    day=d, group=g, value=float(value), numerator=float(num), denominator=float(den)
+                )
+            )
+    return MetricSeries(metric=metric, filters=flt, group_by=group, start=s, end=e, points=points)
+
+
+def segment_daily_values(
+    wh: Warehouse,
+    metric: str,
+    *,
+    start: DateLike,
+    end: DateLike,
+    filters: Filters = None,
+) -> list[float]:
+    """Raw per-day values of one segment (for two-sample tests)."""
+    return metric_series(wh, metric, start=start, end=end, filters=filters).values()
+
+
+# -- breakdown ----------------------------------------------------------------------------------
+def breakdown(
+    wh: Warehouse,
+    metric: str,
+    dimensions: list[str],
+    *,
+    baseline: tuple[DateLike, DateLike],
+    current: tuple[DateLike, DateLike],
+    filters: Filters = None,
+    min_size: int = 0,
+) -> Breakdown:
+    """Baseline-vs-current daily means per segment (one row per combination of dimension values).
+
+    Rows are sorted by absolute contribution, largest first. ``share_of_change`` is computed over
+    all segments before ``min_size`` (minimum of the larger sample size) drops small ones.
+    """
+    wh.schema.check_metric(metric)
+    flt = _check_filters(wh, filters)
+    group = _check_dims(wh, dimensions)
+    if not group:
+        raise WarehouseError(
+            f"Give at least one dimension to break down by. Valid dimensions: "
+            f"{', '.join(wh.schema.dimension_names)}."
+        )
+    bs, be = _window(wh, baseline[0], baseline[1], "baseline window")
+    cs, ce = _window(wh, current[0], current[1], "current window")
+    n_b, n_c = (be - bs).days + 1, (ce - cs).days + 1
+    if metric == "wau":
+        seg, totals = _wau_breakdown(wh, group, flt, (bs, be), (cs, ce))
+    else:
+        seg, totals = _window_aggregates(wh, metric, group, flt, (bs, be), (cs, ce))
+    ratio = metric in RATIO_METRICS
+    bn, an = seg["num_b"] / n_b, seg["num_c"] / n_c
+    one = pd.Series(1.0, index=seg.index)
+    bd = seg["den_b"] / n_b if ratio else one
+    ad = seg["den_c"] / n_c if ratio else one
+    before = _ratio(bn, bd) if ratio else bn.to_numpy()
+    after = _ratio(an, ad) if ratio else an.to_numpy()
+    if ratio:
+        sum_bn, sum_bd, sum_an, sum_ad = bn.sum(), bd.sum(), an.sum(), ad.sum()
+        r_b = sum_bn / sum_bd if sum_bd else 0.0
+        contrib = (an - r_b * ad) / (sum_ad or 1.0) - (bn - r_b * bd) / (sum_bd or 1.0)
+        contrib = contrib.to_numpy()
+    else:
+        contrib = after - before
+    total_contrib = float(np.sum(contrib))
+    tb_num, tb_den, ta_num, ta_den = totals
+    total_before = (tb_num / tb_den if tb_den else 0.0) if ratio else tb_num / n_b
+    total_after = (ta_num / ta_den if ta_den else 0.0) if ratio else ta_num / n_c
+    rows: list[BreakdownRow] = []
+    for i, rec in enumerate(seg.itertuples(index=False)):
+        n_before, n_after = int(seg["n_b"].iat[i]), int(seg["n_c"].iat[i])
+        if max(n_before, n_after) < min_size:
+            continue
+        b_val, a_val = float(before[i]), float(after[i])
+        rows.append(
+            BreakdownRow(
+                segment={g: str(getattr(rec, f"g{j}")) for j, g in enumerate(group)},
+                before=b_val,
+                after=a_val,
+                abs_change=a_val - b_val,
+                rel_change=(a_val - b_val) / b_val if b_val else None,
+                contribution=float(contrib[i]),
+                share_of_change=float(contrib[i]) / total_contrib if total_contrib else None,
+                before_num=float(bn.iat[i]),
+                before_den=float(bd.iat[i]),
+                after_num=float(an.iat[i]),
+                after_den=float(ad.iat[i]),
+                n_before=n_before,
+                n_after=n_after,
+            )
+        )
+    rows.sort(key=lambda r: (-abs(r.contribution), -r.before))
+    return Breakdown(
+        metric=metric,
+        dimensions=group,
+        filters=flt,
+        baseline=(bs, be),
+        current=(cs, ce),
+        total_before=float(total_before),
+        total_after=float(total_after),
+        rows=rows,
+    )
+
+
+def _window_aggregates(
+    wh: Warehouse,
+    metric: str,
+    group: list[str],
+    flt: dict[str, list[str]],
+    base_win: tuple[date, date],
+    cur_win: tuple[date, date],
+) -> tuple[pd.DataFrame, tuple[float, float, float, float]]:
+    """Per segment: summed numerators/denominators and sample sizes over each window."""
+    parts = []
+    exact = True
+    for w, (s, e) in enumerate((base_win, cur_win)):
+        b, exact = _base(wh, group, flt, s, e, sessions=metric == "sessions_per_user")
+        parts.append(b.mutate(w=ibis.literal(w)))
+    u = parts[0].union(parts[1])
+    agg = u.group_by([*group, "w"]).agg(
+        users=u.count(),
+        distinct_users=u.user_id.nunique(),
+        events=u.events.sum(),
+        sessions=u.sessions.sum(),
+    )
+    df = _labels(wh.execute(agg), group)
+    num, den = _num_den(metric, df)
+    df["num"], df["den"] = num, den
+    df["n"] = df["events"] if metric == "events" else df["distinct_users"]
+    df = df.rename(columns={g: f"g{i}" for i, g in enumerate(group)})
+    keys = [f"g{i}" for i in range(len(group))]
+    wide = df.pivot_table(index=keys, columns="w", values=["num", "den", "n"], aggfunc="sum")
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([["num", "den", "n"], [0, 1]]))
+    wide = wide.fillna(0.0)
+    seg = pd.DataFrame(
+        {
+            "num_b": wide[("num", 0)],
+            "den_b": wide[("den", 0)],
+            "num_c": wide[("num", 1)],
+            "den_c": wide[("den", 1)],
+            "n_b": wide[("n", 0)],
+            "n_c": wide[("n", 1)],
+        }
+    ).reset_index()
+    if not (exact or metric == "events"):
+        # segments may overlap within a user-day: take the totals from an ungrouped query
+        parts = [
+            _base(wh, [], flt, s, e)[0].mutate(w=ibis.literal(w))
+            for w, (s, e) in enumerate((base_win, cur_win))
+        ]
+        u = parts[0].union(parts[1])
+        agg = u.group_by("w").agg(users=u.count(), events=u.events.sum(), sessions=u.sessions.sum())
+        df = wh.execute(agg)
+        df["num"], df["den"] = _num_den(metric, df)
+        by_w = df.groupby("w")[["num", "den"]].sum()
+        by_w = by_w.reindex([0, 1]).fillna(0.0)
+        totals = (
+            float(by_w.at[0, "num"]),
+            float(by_w.at[0, "den"]),
+            float(by_w.at[1, "num"]),
+            float(by_w.at[1, "den"]),
+        )
+    else:
+        totals = (
+            float(seg["num_b"].sum()),
+            float(seg["den_b"].sum()),
+            float(seg["num_c"].sum()),
+            float(seg["den_c"].sum()),
+        )
+    return seg, totals
+
+
+def _wau_breakdown(
+    wh: Warehouse,
+    group: list[str],
+    flt: dict[str, list[str]],
+    base_win: tuple[date, date],
+    cur_win: tuple[date, date],
+) -> tuple[pd.DataFrame, tuple[float, float, float, float]]:
+    """WAU daily means per segment; sample size is the rounded mean WAU."""
+    out = []
+    for s, e in (base_win, cur_win):
+        df = _wau_frame(wh, group, flt, s, e)
+        df = df.rename(columns={g: f"g{i}" for i, g in enumerate(group)})
+        out.append(df.groupby([f"g{i}" for i in range(len(group))])["num"].sum())
+    n_b = (base_win[1] - base_win[0]).days + 1
+    n_c = (cur_win[1] - cur_win[0]).days + 1
+    seg = pd.concat({"num_b": out[0], "num_c": out[1]}, axis=1).fillna(0.0).reset_index()
+    seg["den_b"], seg["den_c"] = float(n_b), float(n_c)
+    seg["n_b"] = (seg["num_b"] / n_b).round()
+    seg["n_c"] = (seg["num_c"] / n_c).round()
+    totb = _wau_frame(wh, [], flt, *base_win)["num"].sum()
+    totc = _wau_frame(wh, [], flt, *cur_win)["num"].sum()
+    return seg, (float(totb), 1.0, float(totc), 1.0)
+
+
+# -- deployments and annotations ----------------------------------------------------------------
+def _regions(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ["all"]
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.strip("[]{}").split(",")]
+        parts = [p.strip("'\"") for p in parts if p.strip("'\"")]
+    else:
+        parts = [str(p) for p in value]
+    if not parts or any(p.lower() in ("all", "*", "global") for p in parts):
+        return ["all"]
+    return parts
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def _ts_window(
+    wh: Warehouse, start: DateLike | None, end: DateLike | None
+) -> tuple[datetime | None, datetime | None]:
+    s = None if start is None else _to_date(start, "The start")
+    e = None if end is None else _to_date(end, "The end")
+    if s is not None and e is not None and s > e:
+        raise WarehouseError(f"The window is inverted: it starts {s} after it ends {e}.")
+    lo = datetime.combine(s, datetime.min.time()) if s else None
+    hi = datetime.combine(e + timedelta(days=1), datetime.min.time()) if e else None
+    return lo, hi
+
+
+def _as_datetime(value: Any) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def deployments(
+    wh: Warehouse,
+    *,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    platform: str | None = None,
+    region: str | None = None,
+    version: str | None = None,
+) -> list[Deployment]:
+    """Deployments in a window (inclusive days), optionally matching platform/region/version."""
+    t = wh.deployments_table
+    if t is None:
+        return []
+    lo, hi = _ts_window(wh, start, end)
+    ts = t.deployed_at.cast("timestamp")
+    preds = []
+    if lo is not None:
+        preds.append(ts >= lo)
+    if hi is not None:
+        preds.append(ts < hi)
+    if platform is not None and "platform" in t.columns:
+        preds.append(t.platform.cast("string").lower() == str(platform).lower())
+    if version is not None and "app_version" in t.columns:
+        preds.append(t.app_version.cast("string") == str(version))
+    df = wh.execute(t.filter(*preds) if preds else t)
+    out = []
+    for rec in df.to_dict("records"):
+        regions = _regions(rec.get("regions"))
+        if region is not None and "all" not in regions and region not in regions:
+            continue
+        pct = rec.get("rollout_percentage")
+        out.append(
+            Deployment(
+                deployment_id=str(rec["deployment_id"]),
+                deployed_at=_as_datetime(rec["deployed_at"]),
+                platform=_opt_str(rec.get("platform")),
+                app_version=_opt_str(rec.get("app_version")),
+                regions=regions,
+                rollout_percentage=None if _opt_str(pct) is None else float(pct),
+                description=_opt_str(rec.get("description")),
+            )
+        )
+    out.sort(key=lambda d: (d.deployed_at, d.deployment_id))
+    return out
+
+
+def annotations(
+    wh: Warehouse, *, start: DateLike | None = None, end: DateLike | None = None
+) -> list[Annotation]:
+    """Annotations overlapping the window; ``scope`` holds columns named like dimensions."""
+    t = wh.annotations_table
+    if t is None:
+        return []
+    lo, hi = _ts_window(wh, start, end)
+    starts = t.starts_at.cast("timestamp")
+    ends = t.ends_at.cast("timestamp") if "ends_at" in t.columns else starts
+    preds = []
+    if hi is not None:
+        preds.append(starts < hi)
+    if lo is not None:
+        preds.append(ends.fill_null(starts) >= lo)
+    df = wh.execute(t.filter(*preds) if preds else t)
+    dims = set(wh.schema.dimension_names)
+    out = []
+    for rec in df.to_dict("records"):
+        ends_at = rec.get("ends_at")
+        out.append(
+            Annotation(
+                name=str(rec["name"]),
+                kind=_opt_str(rec.get("kind")) or "other",
+                starts_at=_as_datetime(rec["starts_at"]),
+                ends_at=None if _opt_str(ends_at) is None else _as_datetime(ends_at),
+                scope={k: str(v) for k, v in rec.items() if k in dims and _opt_str(v) is not None},
+            )
+        )
+    out.sort(key=lambda a: (a.starts_at, a.name))
+    return out
+
+
+# -- retention ----------------------------------------------------------------------------------
+def retention(
+    wh: Warehouse,
+    *,
+    cohort_start: DateLike,
+    cohort_end: DateLike,
+    days: Sequence[int] = (1, 7, 14, 28),
+    filters: Filters = None,
+    cohort_grain: Literal["day", "week"] = "week",
+) -> Retention:
+    """Day-N retention by signup cohort.
+
+    A cohort is the users who signed up in it (and match the user-level filters; with
+    event-level filters, only users with matching activity). Day-N retention is the share of the
+    cohort active (matching the filters) exactly N days after signup, among members whose day N
+    is within the data; ``None`` when no member's day N is observable yet.
+    """
+    if wh.users is None:
+        raise WarehouseError(
+            f"Retention needs a users table with user_id and signup_date; {wh.label} has none."
+        )
+    if cohort_grain not in ("day", "week"):
+        raise WarehouseError(
+            f"cohort_grain must be 'day' or 'week', got {show_name(cohort_grain)}."
+        )
+    n_days = sorted({int(d) for d in days})
+    if not n_days or n_days[0] < 0:
+        raise WarehouseError("Retention days must be a non-empty list of numbers >= 0.")
+    flt = _check_filters(wh, filters)
+    cs = _to_date(cohort_start, "The cohort start")
+    ce = _to_date(cohort_end, "The cohort end")
+    if cs > ce:
+        raise WarehouseError(f"The cohort window is inverted: it starts {cs} after it ends {ce}.")
+    data_end = wh.schema.end_date
+    us = wh.users
+    user_flt = {k: v for k, v in flt.items() if k in wh.user_dims}
+    event_flt = {k: v for k, v in flt.items() if k not in wh.user_dims}
+    members = _apply_filters(us.filter(us.signup_date >= cs, us.signup_date <= ce), user_flt)
+    members = members.select("user_id", "signup_date")
+    if cs > data_end or ce < wh.schema.start_date - timedelta(days=max(n_days)):
+        return Retention(cohort_grain=cohort_grain, days=n_days, filters=flt, cohorts=[])
+    act_start = max(cs, wh.schema.start_date)
+    act_end = min(data_end, ce + timedelta(days=max(n_days)))
+    activity, _ = _base(wh, [], flt, act_start, act_end, sessions=False)
+    activity = activity.select("user_id", "day").distinct()
+    if event_flt:
+        members = members.semi_join(activity, "user_id")
+    sizes = wh.execute(members.group_by("signup_date").agg(size=members.count()))
+    joined = activity.inner_join(members, "user_id")
+    k = joined.day.delta(joined.signup_date, unit="day")
+    hits = joined.mutate(k=k).filter(lambda t: t.k.isin(n_days))
+    act = wh.execute(hits.group_by(["signup_date", "k"]).agg(n=hits.count()))
+    if sizes.empty:
+        return Retention(cohort_grain=cohort_grain, days=n_days, filters=flt, cohorts=[])
+    sizes["signup_date"] = pd.to_datetime(sizes["signup_date"])
+    act["signup_date"] = pd.to_datetime(act["signup_date"])
+    grain = "D" if cohort_grain == "day" else "W-SUN"
+    sizes["cohort"] = sizes["signup_date"].dt.to_period(grain).dt.start_time
+    hit = act.set_index(["signup_date", "k"])["n"]
+    cohorts = []
+    for cohort, part in sizes.groupby("cohort"):
+        rates: dict[int, float | None] = {}
+        for n in n_days:
+            observable = part[part["signup_date"] + pd.Timedelta(days=n) <= pd.Timestamp(data_end)]
+            denom = int(observable["size"].sum())
+            num = sum(int(hit.get((sd, n), 0)) for sd in observable["signup_date"])
+            rates[n] = num / denom if denom else None
+        cohorts.append(
+            CohortRetention(
+                cohort=pd.Timestamp(cohort).date(), size=int(part["size"].sum()), retention=rates
+            )
+        )
+    return Retention(cohort_grain=cohort_grain, days=n_days, filters=flt, cohorts=cohorts)

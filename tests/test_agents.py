@@ -1,0 +1,141 @@
+"""Prompt rendering, error classification, backoff and model selection."""
+
+from __future__ import annotations
+
+import pytest
+from engine_fakes import FakeExecutor
+from pydantic_ai.exceptions import (
+    ModelHTTPError,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+)
+from pydantic_ai.models.test import TestModel
+
+from metric_anomaly_investigator.core.agents import (
+    InvestigationDeps,
+    ModelConfigError,
+    RetryPolicy,
+    compact_data,
+    describe_error,
+    is_transient,
+    model_label,
+    render_findings,
+    render_prompt,
+    resolve_model,
+)
+from metric_anomaly_investigator.core.models import Investigation, Step
+
+
+def step(index: int, *, success: bool = True) -> Step:
+    return Step(
+        index=index,
+        action="segment_by_dimension",
+        reasoning="break it down",
+        parameters={"metric": "dau", "dimension": "platform"},
+        success=success,
+        findings=["android -40%"] if success else [],
+        data={"rows": list(range(30)), "chart": {"title": "big"}, "x": 1 / 3} if success else None,
+        error=None if success else "InvalidAction: nope",
+    )
+
+
+def test_compact_data_rounds_cuts_and_drops_the_chart() -> None:
+    text = compact_data({"rows": list(range(30)), "chart": {"title": "big"}, "x": 1 / 3})
+    assert '"chart"' not in text
+    assert '"x":0.3333' in text
+    assert '"… 22 more"' in text
+    assert compact_data(None) == "{}"
+    assert len(compact_data({"s": "y" * 5000})) == 1500
+
+
+def test_render_findings_shows_successes_and_failures() -> None:
+    text = render_findings([step(1), step(2, success=False)])
+    assert 'Step 1: segment_by_dimension {"metric":"dau","dimension":"platform"}' in text
+    assert "  - android -40%" in text
+    assert "FAILED: InvalidAction: nope" in text
+    assert render_findings([]) == "(no steps yet)"
+
+
+def test_render_prompt_carries_question_budget_and_earlier_findings() -> None:
+    from datetime import UTC, datetime
+
+    earlier = Investigation(
+        id="x", question="first?", model="m", warehouse="w", started_at=datetime.now(UTC)
+    )
+    earlier.steps.append(step(1))
+    deps = InvestigationDeps(
+        executor=FakeExecutor(), question="second?", steps=[step(2)], earlier=[earlier], max_steps=5
+    )
+    prompt = render_prompt(deps, final=False)
+    assert prompt.index("## Earlier") < prompt.index("## Question\nsecond?")
+    assert "1 of at most 5 steps used" in prompt
+    assert prompt.endswith("Choose the next action.")
+    assert render_prompt(deps, final=True).endswith("Write the report.")
+    assert deps.data_steps == 2
+
+
+@pytest.mark.parametrize(
+    ("exc", "transient"),
+    [
+        (ModelHTTPError(429, "m"), True),
+        (ModelHTTPError(503, "m"), True),
+        (ModelHTTPError(401, "m"), False),
+        (ModelHTTPError(400, "m"), False),
+        (UnexpectedModelBehavior("Received empty model response"), True),
+        (UnexpectedModelBehavior("Exceeded maximum output retries (3)"), False),
+        (UsageLimitExceeded("The next request would exceed the request_limit of 3"), False),
+    ],
+)
+def test_is_transient(exc: Exception, transient: bool) -> None:
+    assert is_transient(exc) is transient
+
+
+def test_describe_error_is_one_line() -> None:
+    assert describe_error(ModelHTTPError(401, "claude", body={"a": 1})).startswith(
+        "model API error 401 from claude"
+    )
+    limit = describe_error(UsageLimitExceeded("The next request would exceed\nthe limit"))
+    assert "MAI_MAX_REQUESTS" in limit and "\n" not in limit
+    assert describe_error(KeyError("x")) == "KeyError: 'x'"
+
+
+def test_retry_policy_backs_off_exponentially_and_honours_retry_after() -> None:
+    policy = RetryPolicy(retries=3, base_delay=0.5, max_delay=3.0)
+    plain = ModelHTTPError(503, "m")
+    assert [policy.delay(n, plain) for n in range(4)] == [0.5, 1.0, 2.0, 3.0]
+    hinted = ModelHTTPError(429, "m", retry_after=2.5)
+    assert policy.delay(0, hinted) == 2.5
+
+
+@pytest.mark.parametrize(
+    ("name", "env", "message"),
+    [
+        ("anthropic:claude-sonnet-4-5", "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY is not set"),
+        ("openai-chat:gpt-4o", "OPENAI_API_KEY", "OPENAI_API_KEY is not set"),
+        ("google-gla:gemini-2.5-pro", "GOOGLE_API_KEY", "GOOGLE_API_KEY is not set"),
+    ],
+)
+def test_missing_api_key(
+    monkeypatch: pytest.MonkeyPatch, name: str, env: str, message: str
+) -> None:
+    for key in (env, "GEMINI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ModelConfigError, match=message) as info:
+        resolve_model(name)
+    assert str(info.value).endswith("export it or use --model autopilot")
+
+
+@pytest.mark.parametrize("name", ["nonsense", "foo:bar", "  "])
+def test_unknown_model(name: str) -> None:
+    with pytest.raises(ModelConfigError) as info:
+        resolve_model(name)
+    assert "\n" not in str(info.value)
+
+
+def test_known_models_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    model = resolve_model("anthropic:claude-sonnet-4-5")
+    assert model_label(model) == "anthropic:claude-sonnet-4-5"
+    assert isinstance(resolve_model("test"), TestModel)
+    with pytest.raises(ModelConfigError, match="needs a warehouse"):
+        resolve_model("autopilot")

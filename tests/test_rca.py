@@ -1,0 +1,193 @@
+"""Properties and targeted checks of core.rca."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metric_anomaly_investigator.core.rca import LocalizationResult, localize
+
+DIMS = ["a", "b", "c"]
+
+
+def cube(seed: int, sizes: tuple[int, int, int] = (4, 5, 6), noise: float = 0.03) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = list(
+        itertools.product(
+            *[[f"{d}{i}" for i in range(n)] for d, n in zip(DIMS, sizes, strict=True)]
+        )
+    )
+    df = pd.DataFrame(rows, columns=DIMS)
+    df["expected"] = rng.uniform(50, 150, len(df))
+    df["actual"] = df["expected"] * (1 + rng.normal(0, noise, len(df)))
+    return df
+
+
+def plant(df: pd.DataFrame, filters: dict[str, str], factor: float) -> pd.DataFrame:
+    """Scale the element's leaves by ``factor`` (with the cube's own small jitter)."""
+    out = df.copy()
+    mask = np.logical_and.reduce([out[k] == v for k, v in filters.items()])
+    out.loc[mask, "actual"] = out.loc[mask, "actual"] * factor
+    return out
+
+
+def to_ratio(df: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    out = df[DIMS].copy()
+    den = rng.integers(100, 1000, len(df)).astype(float)
+    out["expected_den"] = den
+    out["actual_den"] = den
+    out["expected_num"] = den * 0.95
+    out["actual_num"] = den * 0.95 * (df["actual"] / df["expected"]).clip(0, 1.05)
+    return out
+
+
+def predicted(result: LocalizationResult) -> list[dict[str, str]]:
+    return [e.filters for e in result.elements]
+
+
+planted = st.tuples(
+    st.integers(0, 10_000),
+    st.sampled_from(
+        [{"a": "a1"}, {"b": "b2"}, {"a": "a0", "c": "c3"}, {"a": "a2", "b": "b4", "c": "c5"}]
+    ),
+    st.sampled_from([0.3, 0.5, 1.8]),
+)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(planted)
+def test_planted_element_is_recovered(case: tuple[int, dict[str, str], float]) -> None:
+    seed, filters, factor = case
+    result = localize(plant(cube(seed), filters, factor), DIMS)
+    assert predicted(result) == [filters]
+    top = result.elements[0]
+    assert top.layer == len(filters)
+    assert top.share_of_change == pytest.approx(
+        (top.actual - top.expected) / (result.total_actual - result.total_expected)
+    )
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(planted)
+def test_planted_ratio_element_is_recovered(case: tuple[int, dict[str, str], float]) -> None:
+    seed, filters, factor = case
+    if factor > 1:
+        factor = 1 / factor
+    leaves = to_ratio(plant(cube(seed, noise=0.01), filters, factor), seed)
+    assert predicted(localize(leaves, DIMS)) == [filters]
+
+
+def test_two_planted_elements() -> None:
+    df = plant(plant(cube(3), {"a": "a1"}, 0.4), {"b": "b3", "c": "c0"}, 0.3)
+    assert sorted(map(str, predicted(localize(df, DIMS)))) == sorted(
+        map(str, [{"a": "a1"}, {"b": "b3", "c": "c0"}])
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([0.3, 2.0]))
+def test_segment_changes_add_up_to_total(seed: int, factor: float) -> None:
+    df = plant(cube(seed), {"b": "b1"}, factor)
+    total = df["actual"].sum() - df["expected"].sum()
+    for dim in DIMS:
+        by = df.groupby(dim)[["actual", "expected"]].sum()
+        assert (by["actual"] - by["expected"]).sum() == pytest.approx(total)
+    result = localize(df, DIMS)
+    # shares of the change of one dimension's values add up to 1
+    shares = []
+    for value in sorted(df["b"].unique()):
+        sub = df[df["b"] == value]
+        shares.append((sub["actual"].sum() - sub["expected"].sum()) / total)
+    assert sum(shares) == pytest.approx(1.0)
+    assert result.elements[0].share_of_change == pytest.approx(shares[1])
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.randoms(use_true_random=False))
+def test_invariant_to_row_order_and_value_names(seed: int, rnd: object) -> None:
+    df = plant(plant(cube(seed), {"a": "a2"}, 0.5), {"b": "b0", "c": "c1"}, 1.9)
+    base = localize(df, DIMS)
+    shuffled = df.sample(frac=1.0, random_state=seed % 1000).reset_index(drop=True)
+    assert localize(shuffled, DIMS) == base
+    renamed = df.copy()
+    maps = {
+        d: {v: f"z{hash((d, v, seed)) % 10_000}_{v[::-1]}" for v in df[d].unique()} for d in DIMS
+    }
+    for d in DIMS:
+        renamed[d] = renamed[d].map(maps[d])
+    back = {d: {new: old for old, new in maps[d].items()} for d in DIMS}
+    res = localize(renamed, DIMS)
+    assert [{k: back[k][v] for k, v in e.filters.items()} for e in res.elements] == predicted(base)
+    assert [e.score for e in res.elements] == [e.score for e in base.elements]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([1e-3, 7.0, 1e5]))
+def test_scaling_scales_magnitudes_keeps_ranking(seed: int, scale: float) -> None:
+    df = plant(cube(seed), {"c": "c2"}, 0.4)
+    scaled = df.copy()
+    scaled[["expected", "actual"]] *= scale
+    a, b = localize(df, DIMS), localize(scaled, DIMS)
+    assert predicted(a) == predicted(b)
+    for x, y in zip(a.elements, b.elements, strict=True):
+        assert y.expected == pytest.approx(x.expected * scale)
+        assert y.score == pytest.approx(x.score)
+        assert y.share_of_change == pytest.approx(x.share_of_change)
+
+
+def finite(result: LocalizationResult) -> bool:
+    nums = [result.total_expected, result.total_actual, result.explained_share]
+    for e in result.elements + result.candidates:
+        nums += [e.expected, e.actual, e.share_of_change, e.score]
+        nums += [] if e.change_pct is None else [e.change_pct]
+    return all(math.isfinite(v) for v in nums)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"a": [], "expected": [], "actual": []}),
+        pd.DataFrame({"a": ["x"], "expected": [1.0], "actual": [2.0]}),
+        pd.DataFrame({"a": ["x", "y"], "expected": [0.0, 0.0], "actual": [0.0, 0.0]}),
+        pd.DataFrame({"a": ["x", "y", "z"], "expected": [5.0] * 3, "actual": [5.0] * 3}),
+        pd.DataFrame(
+            {"a": ["x", "y", None], "expected": [np.nan, 1.0, 2.0], "actual": [1.0, np.inf, 2.0]}
+        ),
+        pd.DataFrame(
+            {
+                "a": ["x", "y"],
+                "expected_num": [0.0, 1.0],
+                "actual_num": [0.0, 0.0],
+                "expected_den": [0.0, 2.0],
+                "actual_den": [0.0, 0.0],
+            }
+        ),
+    ],
+)
+def test_degenerate_inputs(frame: pd.DataFrame) -> None:
+    result = localize(frame, ["a"])
+    assert finite(result)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["p", "q", "r"]),
+            st.sampled_from(["u", "v"]),
+            st.floats(0, 1e6),
+            st.floats(0, 1e6),
+        ),
+        max_size=12,
+    )
+)
+def test_never_raises_or_returns_nan(rows: list[tuple[str, str, float, float]]) -> None:
+    df = pd.DataFrame(rows, columns=["x", "y", "expected", "actual"])
+    assert finite(localize(df, ["x", "y"]))

@@ -1,0 +1,165 @@
+"""Deterministic stand-ins for the TUI tests: a schema-only warehouse, a scripted orchestrator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from metric_anomaly_investigator.core.models import (
+    Event,
+    Investigation,
+    InvestigationFinished,
+    InvestigationStarted,
+    StepCompleted,
+    StepFailed,
+)
+from metric_anomaly_investigator.core.store import (
+    InvestigationStore,
+    load_investigation,
+    replay_events,
+)
+from metric_anomaly_investigator.settings import Settings
+from metric_anomaly_investigator.tui.app import InvestigatorApp
+from metric_anomaly_investigator.tui.services import Progress, Services, WarehouseLike
+from metric_anomaly_investigator.warehouse.types import DimensionInfo, WarehouseSchema
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RECORD_PATH = FIXTURES / "investigation.json"
+
+SCHEMA = WarehouseSchema(
+    metrics=["dau", "wau", "events", "events_per_user", "sessions_per_user"],
+    dimensions=[
+        DimensionInfo(name="platform", level="event", values=["android", "ios", "web"], cardinality=3),
+        DimensionInfo(name="country", level="event", values=["IN", "US", "BR", "DE"], cardinality=4),
+        DimensionInfo(name="app_version", level="event", values=["2.3.0", "2.2.4"], cardinality=2),
+    ],
+    start_date=date(2026, 1, 1),
+    end_date=date(2026, 2, 10),
+    event_types=["app_open", "view", "purchase"],
+    has_users=True,
+    has_deployments=True,
+    has_annotations=False,
+    row_count=1_234_567,
+)
+
+
+class FrozenClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class FakeWarehouse:
+    label: str = "seed_android_india.duckdb"
+    schema: WarehouseSchema = field(default_factory=lambda: SCHEMA)
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def record() -> Investigation:
+    return load_investigation(RECORD_PATH)
+
+
+@dataclass
+class ScriptedOrchestrator:
+    """Replays the fixture record as live events; ``stop_after`` holds the run there until
+    cancelled (the in-progress state), like the real orchestrator's cancel."""
+
+    script: Investigation = field(default_factory=record)
+    stop_after: int | None = None
+    model_name: str = "autopilot"
+    record: Investigation | None = None
+    questions: list[str] = field(default_factory=list)
+    _cancel: asyncio.Event | None = None
+
+    def investigate(self, question: str) -> AsyncIterator[Event]:
+        self.record = self.script.model_copy(update={"question": question, "follow_ups": []})
+        return self._run(self.record)
+
+    def follow_up(self, question: str) -> AsyncIterator[Event]:
+        assert self.record is not None
+        run = self.script.model_copy(
+            update={"question": question, "id": f"follow{len(self.record.follow_ups)}", "follow_ups": []}
+        )
+        self.record.follow_ups.append(run)
+        return self._run(run)
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+
+    async def _run(self, run: Investigation) -> AsyncIterator[Event]:
+        self.questions.append(run.question)
+        self._cancel = asyncio.Event()
+        events = [e for e in replay_events(run) if not isinstance(e, InvestigationFinished)]
+        events = [e for e in events if not (isinstance(e, InvestigationStarted) and e.investigation is not run)]
+        done = []
+        for i, event in enumerate(events):
+            if self.stop_after is not None and i == self.stop_after:
+                await self._cancel.wait()
+                kept = run.model_copy(update={"status": "cancelled", "report": None, "steps": done})
+                yield InvestigationFinished(kept)
+                return
+            if isinstance(event, StepCompleted | StepFailed):
+                done.append(event.step)
+            await asyncio.sleep(0)
+            yield event
+        yield InvestigationFinished(run)
+
+
+def make_app(
+    tmp_path: Path,
+    *,
+    orchestrator: ScriptedOrchestrator | None = None,
+    warehouse_error: str | None = None,
+    replay: Path | None = None,
+    clock: FrozenClock | None = None,
+    replay_interval: float = 3600.0,
+) -> InvestigatorApp:
+    """The real app with fake engine seams, a temp data dir, a frozen clock, a fixed theme."""
+    orch = orchestrator or ScriptedOrchestrator()
+
+    def open_warehouse(source: str | None, config: Path | None, progress: Progress) -> WarehouseLike:
+        progress("opening", 0.5)
+        if warehouse_error:
+            raise ValueError(warehouse_error)
+        return FakeWarehouse()
+
+    services = Services(
+        open_warehouse=open_warehouse,
+        make_orchestrator=lambda wh, model, settings: orch,
+        warm_up=lambda: None,
+    )
+    settings = Settings(data_dir=tmp_path, model="autopilot")
+    return InvestigatorApp(
+        services=services,
+        settings=settings,
+        clock=clock or FrozenClock(),
+        replay=replay,
+        replay_interval=replay_interval,
+        theme="textual-dark",
+    )
+
+
+def seed_history(tmp_path: Path, count: int = 3) -> InvestigationStore:
+    store = InvestigationStore(Settings(data_dir=tmp_path).history_dir)
+    base = record()
+    questions = [
+        "Why did dau drop at the end of January?",
+        "Did events_per_user change on iOS?",
+        "Which country explains the wau dip?",
+    ]
+    for i in range(count):
+        started = base.started_at.replace(day=base.started_at.day - i)
+        store.save(base.model_copy(update={"id": f"{i}{base.id[1:]}", "question": questions[i % 3], "started_at": started}))
+    return store
