@@ -107,7 +107,10 @@ def main() -> None:
         t0 = time.perf_counter()
         with open_warehouse(path) as wh:
             print(f"open + discover schema:                      {time.perf_counter() - t0:6.2f} s")
-            print(f"events: {wh.schema.row_count:,}  days: {wh.schema.start_date}..{wh.schema.end_date}")
+            print(
+                f"events: {wh.schema.row_count:,}  "
+                f"days: {wh.schema.start_date}..{wh.schema.end_date}"
+            )
             for m in measurements(wh):
                 ms = median_ms(m.run, m.repeat or args.repeat)
                 print(f"{m.name:<45} {ms:8.1f} ms")

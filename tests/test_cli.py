@@ -38,8 +38,10 @@ def json_run(small_world_path: Path, tmp_path_factory: pytest.TempPathFactory) -
             mp.delenv(name, raising=False)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(
-                ["investigate", QUESTION, "--warehouse", str(small_world_path), "--json"]
-                + ["--save", str(save)]
+                [
+                    *("investigate", QUESTION, "--warehouse", str(small_world_path)),
+                    *("--json", "--save", str(save)),
+                ]
             )
     return {"code": code, "out": out.getvalue(), "err": err.getvalue(), "save": save}
 
@@ -73,8 +75,10 @@ def test_investigate_markdown_and_text(
     small_world_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(
-        ["investigate", QUESTION, "-w", str(small_world_path), "--markdown", "--quiet"]
-        + ["--max-steps", "3"]
+        [
+            *("investigate", QUESTION, "-w", str(small_world_path)),
+            *("--markdown", "--quiet", "--max-steps", "3"),
+        ]
     )
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -86,7 +90,7 @@ def test_investigate_markdown_and_text(
     out, err = capsys.readouterr()
     assert code == 0
     assert "Root cause:" in out and "Anomaly:" in out
-    assert "  [2] " in err and "report ready" in err
+    assert "  [1] detect_anomaly: " in err and "report ready" in err
 
 
 def test_failed_investigation_exits_1(
@@ -209,8 +213,10 @@ def test_data_scenarios_lists_names_without_truth(capsys: pytest.CaptureFixture[
 def test_data_generate_writes_a_world(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_path = tmp_path / "tiny.duckdb"
     code = main(
-        ["data", "generate", "--scenario", "seed_android_india", "--out", str(out_path)]
-        + ["--users", "300", "--days", "35", "--seed", "3"]
+        [
+            *("data", "generate", "--scenario", "seed_android_india", "--out", str(out_path)),
+            *("--users", "300", "--days", "35", "--seed", "3"),
+        ]
     )
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -264,7 +264,7 @@ def test_cancel_before_start_ends_immediately() -> None:
 
 def test_follow_up_continues_the_record() -> None:
     script = Script(steps=[DETECT, INSIGHTS])
-    orch, _ = make(script)
+    orch, executor = make(script)
     run(orch.investigate("Why did DAU drop?"))
     script.steps[:] = [SEGMENT, INSIGHTS]
     events = run(orch.follow_up("Is it only Android?"))
@@ -281,6 +281,7 @@ def test_follow_up_continues_the_record() -> None:
     assert "## Earlier in this investigation" in prompt
     assert "Question: Why did DAU drop?" in prompt and "Step 1: detect_anomaly" in prompt
     assert "Conclusion: DAU dropped 12%" in prompt
+    assert executor.resets == 1  # the executor's context carries over into the follow-up
 
 
 def test_follow_up_without_a_record_starts_one() -> None:

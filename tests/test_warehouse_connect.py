@@ -58,9 +58,10 @@ def test_raw_events_path_matches_rollup(small_wh, small_world_path):
     """Without the rollup (any non-DuckDB backend) the answers are the same."""
     with open_warehouse(small_world_path) as raw:
         raw.rollup = None
-        assert q.metric_series(raw, "events_per_user").points == q.metric_series(
-            small_wh, "events_per_user"
-        ).points
+        assert (
+            q.metric_series(raw, "events_per_user").points
+            == q.metric_series(small_wh, "events_per_user").points
+        )
         b1 = q.breakdown(raw, "dau", ["country", "plan"], baseline=BASE, current=CUR)
         b2 = q.breakdown(small_wh, "dau", ["country", "plan"], baseline=BASE, current=CUR)
         assert b1 == b2
@@ -74,7 +75,10 @@ def test_config_maps_other_names(small_world_path, tmp_path):
         "CREATE TABLE app_events AS SELECT user_id AS uid, event_timestamp AS ts, event_type, "
         "platform AS device, country FROM src.events"
     )
-    con.execute("CREATE TABLE customers AS SELECT user_id AS uid, signup_date AS created, plan FROM src.users")
+    con.execute(
+        "CREATE TABLE customers AS "
+        "SELECT user_id AS uid, signup_date AS created, plan FROM src.users"
+    )
     con.close()
     cfg = tmp_path / "mai.toml"
     cfg.write_text(
@@ -99,7 +103,10 @@ def test_renamed_dimensions_are_discovered(tmp_path):
         assert {"os", "region", "source", "plan", "app_version", "event_type"} == set(names)
         assert "platform" not in names and "country" not in names
         b = q.breakdown(
-            wh, "dau", ["os", "region"], baseline=(date(2026, 1, 12), date(2026, 1, 25)),
+            wh,
+            "dau",
+            ["os", "region"],
+            baseline=(date(2026, 1, 12), date(2026, 1, 25)),
             current=(date(2026, 1, 27), date(2026, 2, 11)),
         )
         assert b.rows[0].segment == {"os": "android", "region": "LATAM"}
@@ -151,7 +158,10 @@ def test_other_bad_inputs(small_wh):
         with pytest.raises(WarehouseError) as exc:
             case()
         assert not any(w in str(exc.value) for w in SQL_WORDS)
-    assert q.retention(small_wh, cohort_start=date(2030, 1, 1), cohort_end=date(2030, 2, 1)).cohorts == []
+    assert (
+        q.retention(small_wh, cohort_start=date(2030, 1, 1), cohort_end=date(2030, 2, 1)).cohorts
+        == []
+    )
     assert q.deployments(small_wh, start=date(2030, 1, 1)) == []
 
 

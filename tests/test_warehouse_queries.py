@@ -108,14 +108,19 @@ def test_breakdown_with_unequal_windows_uses_daily_means(small_wh):
 def test_deployments_and_annotations(small_wh):
     deps = q.deployments(small_wh)
     assert [d.deployment_id for d in deps] == sorted(
-        (d.deployment_id for d in deps), key=lambda i: next(x.deployed_at for x in deps if x.deployment_id == i)
+        (d.deployment_id for d in deps),
+        key=lambda i: next(x.deployed_at for x in deps if x.deployment_id == i),
     )
     d3 = q.deployments(small_wh, start=date(2026, 1, 28), end=date(2026, 1, 28))
     assert [d.deployment_id for d in d3] == ["deploy_003"]
     assert d3[0].regions == ["IN", "BR"] and d3[0].platform == "android"
-    assert [d.deployment_id for d in q.deployments(small_wh, region="IN", platform="Android")][-1] == "deploy_003"
+    assert [d.deployment_id for d in q.deployments(small_wh, region="IN", platform="Android")][
+        -1
+    ] == "deploy_003"
     assert all(d.deployment_id != "deploy_003" for d in q.deployments(small_wh, region="US"))
-    assert [d.deployment_id for d in q.deployments(small_wh, version="2.3.0", platform="ios")] == ["deploy_004"]
+    assert [d.deployment_id for d in q.deployments(small_wh, version="2.3.0", platform="ios")] == [
+        "deploy_004"
+    ]
     ann = q.annotations(small_wh, start=date(2025, 12, 20), end=date(2025, 12, 21))
     assert [a.name for a in ann] == ["Year-end campaign"] and ann[0].scope == {}
     assert q.annotations(small_wh, start=date(2026, 2, 1)) == []

@@ -32,8 +32,12 @@ RECORD_PATH = FIXTURES / "investigation.json"
 SCHEMA = WarehouseSchema(
     metrics=["dau", "wau", "events", "events_per_user", "sessions_per_user"],
     dimensions=[
-        DimensionInfo(name="platform", level="event", values=["android", "ios", "web"], cardinality=3),
-        DimensionInfo(name="country", level="event", values=["IN", "US", "BR", "DE"], cardinality=4),
+        DimensionInfo(
+            name="platform", level="event", values=["android", "ios", "web"], cardinality=3
+        ),
+        DimensionInfo(
+            name="country", level="event", values=["IN", "US", "BR", "DE"], cardinality=4
+        ),
         DimensionInfo(name="app_version", level="event", values=["2.3.0", "2.2.4"], cardinality=2),
     ],
     start_date=date(2026, 1, 1),
@@ -89,7 +93,11 @@ class ScriptedOrchestrator:
     def follow_up(self, question: str) -> AsyncIterator[Event]:
         assert self.record is not None
         run = self.script.model_copy(
-            update={"question": question, "id": f"follow{len(self.record.follow_ups)}", "follow_ups": []}
+            update={
+                "question": question,
+                "id": f"follow{len(self.record.follow_ups)}",
+                "follow_ups": [],
+            }
         )
         self.record.follow_ups.append(run)
         return self._run(run)
@@ -102,7 +110,11 @@ class ScriptedOrchestrator:
         self.questions.append(run.question)
         self._cancel = asyncio.Event()
         events = [e for e in replay_events(run) if not isinstance(e, InvestigationFinished)]
-        events = [e for e in events if not (isinstance(e, InvestigationStarted) and e.investigation is not run)]
+        events = [
+            e
+            for e in events
+            if not (isinstance(e, InvestigationStarted) and e.investigation is not run)
+        ]
         done = []
         for i, event in enumerate(events):
             if self.stop_after is not None and i == self.stop_after:
@@ -129,7 +141,9 @@ def make_app(
     """The real app with fake engine seams, a temp data dir, a frozen clock, a fixed theme."""
     orch = orchestrator or ScriptedOrchestrator()
 
-    def open_warehouse(source: str | None, config: Path | None, progress: Progress) -> WarehouseLike:
+    def open_warehouse(
+        source: str | None, config: Path | None, progress: Progress
+    ) -> WarehouseLike:
         progress("opening", 0.5)
         if warehouse_error:
             raise ValueError(warehouse_error)
@@ -161,5 +175,13 @@ def seed_history(tmp_path: Path, count: int = 3) -> InvestigationStore:
     ]
     for i in range(count):
         started = base.started_at.replace(day=base.started_at.day - i)
-        store.save(base.model_copy(update={"id": f"{i}{base.id[1:]}", "question": questions[i % 3], "started_at": started}))
+        store.save(
+            base.model_copy(
+                update={
+                    "id": f"{i}{base.id[1:]}",
+                    "question": questions[i % 3],
+                    "started_at": started,
+                }
+            )
+        )
     return store

@@ -289,7 +289,12 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, UsageLimitExceeded):
         return f"usage limit reached ({_first_line(exc)}); raise MAI_MAX_REQUESTS or MAI_MAX_TOKENS"
     if isinstance(exc, ModelHTTPError):
-        return f"model API error {exc.status_code} from {exc.model_name}: {_first_line(exc)}"
+        body = exc.body
+        detail = body.get("message") if isinstance(body, dict) else body
+        text = _first_line(Exception(detail)) if detail else _HTTP_REASONS.get(exc.status_code, "")
+        return f"model API error {exc.status_code} from {exc.model_name}" + (
+            f": {text}" if text else ""
+        )
     if isinstance(exc, ModelAPIError):
         return f"model API error: {_first_line(exc)}"
     if isinstance(exc, UnexpectedModelBehavior) and _retries_exhausted(exc):
@@ -299,6 +304,14 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, UnexpectedModelBehavior):
         return f"unexpected model response: {_first_line(exc)}"
     return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+_HTTP_REASONS = {
+    401: "authentication failed (check the API key)",
+    403: "permission denied",
+    404: "model not found",
+    429: "rate limited",
+}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -390,11 +403,12 @@ def resolve_model(name: str, executor: Executor | None = None) -> Model:
     if not name:
         raise ModelConfigError("empty model name: use --model autopilot or provider:model")
     if name == AUTOPILOT:
-        if executor is None:
-            raise ModelConfigError("the autopilot needs a warehouse to work on")
         from metric_anomaly_investigator.core.autopilot import autopilot_model
+        from metric_anomaly_investigator.core.tools import ToolExecutor
 
-        return autopilot_model(executor)  # type: ignore[arg-type]  # a ToolExecutor in practice
+        if not isinstance(executor, ToolExecutor):
+            raise ModelConfigError("the autopilot needs a warehouse to work on")
+        return autopilot_model(executor)
     check_api_key(name)
     from pydantic_ai.models import infer_model
 

@@ -190,7 +190,7 @@ def _search_layer(
         # ripple consistency: rescale forecasts by the element's own actual/forecast ratio
         fz = np.bincount(g, weights=np.where(nonzero, f, 0.0), minlength=m)
         az = np.bincount(g, weights=np.where(nonzero, a, 0.0), minlength=m)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             scale = np.where(fz != 0, az / np.where(fz != 0, fz, 1.0), 1.0)
         adj = f * scale[g]
         resid = np.where(nonzero, np.abs(_deviation(adj, a)), 0.0)
@@ -281,6 +281,10 @@ def localize(
     """
     dims = [d for d in dimensions if d in leaves.columns]
     is_ratio = _is_ratio(leaves, ratio)
+    # canonical row order from the numbers only, so results (down to float rounding) depend
+    # neither on the input order nor on the names of the dimension values
+    measures = list(_RATIO_COLUMNS) if is_ratio else ["expected", "actual"]
+    leaves = leaves.sort_values(measures, kind="stable", ignore_index=True)
     if is_ratio:
         tot_exp = float(_clean(leaves["expected_num"]).sum()) if len(leaves) else 0.0
         den_e = float(_clean(leaves["expected_den"]).sum()) if len(leaves) else 0.0
@@ -293,20 +297,7 @@ def localize(
         total_actual = float(_clean(leaves["actual"]).sum()) if len(leaves) else 0.0
     if len(leaves) == 0 or not dims:
         return LocalizationResult([], total_expected, total_actual, 0.0, [])
-    # canonical row order from the numbers only, so results depend neither on the input order
-    # nor on the names of the dimension values
     cube = _build_cube(leaves, dims, is_ratio)
-    order = np.lexsort((cube.a, cube.f))
-    cube = _Cube(
-        cube.codes[order],
-        cube.levels,
-        cube.f[order],
-        cube.a[order],
-        cube.ep[order],
-        cube.exp_report[order],
-        cube.act_report[order],
-        cube.size[order],
-    )
     sizes = [len(lv) for lv in cube.levels]
     if is_ratio:
         picked = _concentration_search(cube, cube.size, sizes, max_elements)

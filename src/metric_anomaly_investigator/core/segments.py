@@ -19,7 +19,8 @@ from .rca import localize
 
 MIN_SHARE = 0.08  # an element must explain at least this share of the change
 REPLACE_SHARE = 0.7  # a value holding this much of an element's traffic after the change …
-REPLACE_GROWTH = 2.0  # … having grown at least this much relative to before, replaced the others
+REPLACE_GROWTH = 2.0
+NEW_VALUE_SHARE = 0.01  # … having grown at least this much relative to before, replaced the others
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,10 @@ def migration(bd: Breakdown, *, ratio: bool) -> float:
     if total <= 0:
         return 0.0
     delta = after - before
-    moved = min(float(delta[delta > 0].sum()), float(-delta[delta < 0].sum()))
-    return moved / total
+    moved = min(float(delta[delta > 0].sum()), float(-delta[delta < 0].sum())) / total
+    # a value that barely existed before and now carries real traffic (a new version)
+    new = (before <= NEW_VALUE_SHARE * total) & (after >= 5 * NEW_VALUE_SHARE * float(after.sum()))
+    return max(moved, 1.0 if new.any() else 0.0)
 
 
 def _leaves(bd: Breakdown, dims: list[str]) -> pd.DataFrame:
@@ -88,17 +91,61 @@ def _leaves(bd: Breakdown, dims: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    ok = np.isfinite(values) & (weights > 0)
+    if not ok.any():
+        return 1.0
+    v, w = values[ok], weights[ok]
+    order = np.argsort(v)
+    cum = np.cumsum(w[order])
+    return float(v[order][np.searchsorted(cum, cum[-1] / 2.0)])
+
+
+def _without_drift(df: pd.DataFrame, ratio: bool, dims: list[str]) -> pd.DataFrame:
+    """Rescale the baseline by the typical segment's own change (growth, season), so that only
+    departures from what most of the data did count as change. Segments are the combinations
+    of the stable ``dims`` (migrating dimensions would blur the typical change)."""
+    out = df.copy()
+    agg = df.groupby(dims)[["expected", "actual", "expected_num", "actual_num", "expected_den",
+                            "actual_den"]].sum() if dims else df
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if ratio:
+            rb = agg["expected_num"] / agg["expected_den"]
+            ra = agg["actual_num"] / agg["actual_den"]
+            g = _weighted_median((ra / rb).to_numpy(dtype=float), agg["actual_den"].to_numpy(float))
+            out["expected_num"] = out["expected_num"] * g
+            # each leaf is held to its stable segment's expected ratio (a leaf that did not
+            # exist before, like a new app version, inherits it)
+            grp = (rb * g).rename("_r").reset_index() if dims else None
+            if grp is not None:
+                exp_ratio = out[dims].merge(grp, on=dims, how="left")["_r"].to_numpy(dtype=float)
+            else:
+                exp_ratio = (out["expected_num"] / out["expected_den"]).to_numpy(dtype=float)
+            exp_ratio = np.where(np.isfinite(exp_ratio), exp_ratio, 0.0)
+            total_den = float(out["actual_den"].sum()) or 1.0
+            out["contribution"] = (out["actual_num"] - exp_ratio * out["actual_den"]) / total_den
+        else:
+            g = _weighted_median((agg["actual"] / agg["expected"]).to_numpy(dtype=float),
+                                 agg["expected"].to_numpy(dtype=float))
+            out["expected"] = out["expected"] * g
+            out["expected_num"] = out["expected"]
+            out["contribution"] = out["actual"] - out["expected"]
+    return out
+
+
 class _Leaves:
     """Aggregates of the leaf table over partial assignments."""
 
-    def __init__(self, df: pd.DataFrame, ratio: bool) -> None:
-        self.df = df
+    def __init__(self, df: pd.DataFrame, ratio: bool, dims: list[str]) -> None:
+        self.df = _without_drift(df, ratio, dims)
         self.ratio = ratio
-        self.total = float(df["contribution"].sum()) if len(df) else 0.0
+        self.dims = dims
+        self.total = float(self.df["contribution"].sum()) if len(df) else 0.0
 
     def directional_total(self, direction: str | None) -> float:
-        """The change in the anomaly's direction (the drop of the leaves that dropped…)."""
-        c = self.df["contribution"]
+        """The change in the anomaly's direction (the drop of the segments that dropped…),
+        over the stable dimensions' segments."""
+        c = self.df.groupby(self.dims)["contribution"].sum() if self.dims else self.df["contribution"]
         sign = {"drop": -1.0, "spike": 1.0}.get(direction or "", float(np.sign(self.total)) or 1.0)
         return float(c[np.sign(c) == sign].sum())
 
@@ -123,6 +170,11 @@ class _Leaves:
             size = before
         rel = (after / before - 1.0) if before else (np.inf if after else 0.0)
         return size, float(rel), contrib
+
+    def size_column(self) -> np.ndarray:
+        """Each leaf's size before the change (its denominator for a ratio)."""
+        col = "expected_den" if self.ratio else "expected"
+        return np.clip(self.df[col].to_numpy(dtype=float), 0.0, None)
 
     def traffic(self, m: np.ndarray) -> tuple[float, float]:
         part = self.df[m]
@@ -217,14 +269,17 @@ def localize_segments(
     df = _leaves(bd, all_dims)
     if df.empty:
         return Localization([], 0.0, None)
-    lv = _Leaves(df, ratio)
+    lv = _Leaves(df, ratio, dims)
     nums = ["expected_num", "actual_num", "expected_den", "actual_den"] if ratio else [
         "expected", "actual"]
-    search = df.groupby(dims, as_index=False)[nums].sum()
-    res = localize(search, dims, ratio=ratio, max_elements=4)
+    total = lv.directional_total(direction)
+    proposals = _greedy(lv, dims, total)
+    if not proposals:
+        search = lv.df.groupby(dims, as_index=False)[nums].sum()
+        proposals = [e.filters for e in localize(search, dims, ratio=ratio, max_elements=4).elements]
     found: list[tuple[dict[str, str], dict[str, str]]] = []  # (segment, its stable part)
-    for e in res.elements:
-        stable = _broader(lv, e.filters)
+    for proposal in proposals:
+        stable = _broader(lv, proposal)
         for _ in range(len(dims)):
             extra = _holding_value(lv, stable, dims)
             if extra is None:
@@ -241,7 +296,6 @@ def localize_segments(
             found.append((f, stable))
     elements: list[Segment] = []
     covered = np.zeros(len(df), dtype=bool)
-    total = lv.directional_total(direction)
     for f, stable in found:
         # a replacing value's own leaves only grew into place: measure on the stable part
         m = lv.mask(stable)
@@ -255,11 +309,50 @@ def localize_segments(
         score = float(min(1.0, max(0.0, share)))
         elements.append(Segment(f, None if not np.isfinite(rel) else 100 * rel, share, score))
     elements.sort(key=lambda s: -(s.share_of_change or 0))
-    explained = float(min(1.0, df.loc[covered, "contribution"].sum() / total)) if total else 0.0
+    explained = float(min(1.0, lv.df.loc[covered, "contribution"].sum() / total)) if total else 0.0
     rest = ~covered
     rest_rel = lv.stats(rest)[1] if rest.any() else None
     return Localization(elements, explained,
                         None if rest_rel is None or not np.isfinite(rest_rel) else 100 * rest_rel)
+
+
+def _greedy(lv: _Leaves, dims: list[str], total: float, max_elements: int = 3) -> list[dict[str, str]]:
+    """One-dimensional elements holding most of the remaining change, one at a time.
+
+    Each pick is later made exact by :func:`_holding_value` / :func:`_broader`; the search stops
+    when what is left explains less than a quarter of the change.
+    """
+    if total == 0:
+        return []
+    alive = np.ones(len(lv.df), dtype=bool)
+    picks: list[dict[str, str]] = []
+    contrib = lv.df["contribution"].to_numpy(dtype=float)
+    for _ in range(max_elements):
+        left = float(contrib[alive].sum()) / total
+        if left < 0.25 and picks:
+            break
+        best: tuple[float, float, str, str] | None = None  # (surprise, share, dim, value)
+        size = lv.size_column()
+        size_total = float(size[alive].sum()) or 1.0
+        for d in dims:
+            col = lv.df[d].to_numpy()
+            for v in pd.unique(col[alive]):
+                m = alive & (col == v)
+                share = float(contrib[m].sum()) / total
+                surprise = share - float(size[m].sum()) / size_total
+                if best is None or surprise > best[0]:
+                    best = (surprise, share, d, str(v))
+        if best is None or best[1] < (MIN_SHARE if not picks else 0.15):
+            break
+        pick = {best[2]: best[3]}
+        for _ in range(len(dims)):
+            extra = _holding_value(lv, pick, dims)
+            if extra is None:
+                break
+            pick = {**pick, extra[0]: extra[1]}
+        picks.append(pick)
+        alive &= ~lv.mask(pick)
+    return picks
 
 
 def _contains(outer: dict[str, str], inner: dict[str, str]) -> bool:

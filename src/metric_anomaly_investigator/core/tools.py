@@ -338,7 +338,7 @@ class ToolExecutor:
         hint = None
         if a.hint_date is not None and days:
             hint = min(range(len(days)), key=lambda i: abs((days[i] - a.hint_date).days))  # type: ignore[operator]
-        res = stats.detect_anomaly(values, hint_index=hint)
+        res = stats.detect_anomaly(values, hint_index=hint if hint is not None else _sharpest_step(values))
         x = [d.isoformat() for d in days]
         series = [
             ChartSeries(label=a.metric, x=x, y=list(values), style="actual"),
@@ -804,6 +804,27 @@ class ToolExecutor:
         findings += [f"Segment: {_seg_text(s.filters)}" for s in ctx.segments]
         findings += [f"Explained by {e.kind} {e.id}" for e in ctx.events if e.explains]
         return StepResult(success=True, findings=findings or ["Nothing established yet."])
+
+
+def _sharpest_step(values: Sequence[float], period: int = 7) -> int | None:
+    """Where the weekly level jumps most abruptly: a candidate start for the detector.
+
+    Compares the week after each day with the week before it (whole weeks, so the weekday mix
+    cancels out); a slow trend scores low, a break scores high.
+    """
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n < 4 * period:
+        return None
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    idx = np.arange(2 * period, n - 2)
+    after_len = np.minimum(period, n - idx)
+    after = (c[idx + after_len] - c[idx]) / after_len
+    before = (c[idx] - c[idx - period]) / period
+    diffs = np.diff(x[period:] - x[:-period])
+    noise = float(np.median(np.abs(diffs))) or 1.0
+    score = np.abs(after - before) / noise
+    return int(idx[int(np.argmax(score))])
 
 
 def _onset(values: Sequence[float], baseline: Sequence[float], start: int, direction: str) -> int:

@@ -445,8 +445,8 @@ class InvestigatorApp(App[None]):
         if self.replaying and self.record is not None:
             status.warehouse = self.record.warehouse
             status.model = self.record.model
-            icon = "▶" if self._playing else "⏸"
-            status.replay = f"{icon} {self._replay_position}/{len(self._replay_events)}"
+            state = "playing" if self._playing else "paused"
+            status.replay = f"{state} {self._replay_position}/{len(self._replay_events)}"
         elif self.warehouse is not None:
             status.warehouse = self.warehouse.label
         elif self._warehouse_error:
@@ -482,8 +482,7 @@ class InvestigatorApp(App[None]):
             ("Replay", InvestigationScreen.BINDINGS[5:]),
             ("History (Ctrl+O)", HistoryScreen.BINDINGS),
         ]
-        data_dir = str(self.settings.data_dir) if self.settings else "the data directory"
-        self.push_screen(HelpScreen(help_markdown(sections, self.keymap_overrides, data_dir)))
+        self.push_screen(HelpScreen(help_markdown(sections, self.keymap_overrides)))
 
     def action_new_investigation(self) -> None:
         if self.running:

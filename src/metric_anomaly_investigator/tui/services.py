@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..core.models import Event, Investigation
+    from ..core.store import SavedInvestigation
     from ..settings import Settings
     from ..warehouse.types import WarehouseSchema
 
@@ -50,7 +51,7 @@ class StoreLike(Protocol):
 
     def save(self, record: Investigation) -> Path: ...
 
-    def list(self) -> Sequence[Any]: ...
+    def list(self) -> Sequence[SavedInvestigation]: ...
 
     def load(self, id_or_path: str | Path) -> Investigation: ...
 

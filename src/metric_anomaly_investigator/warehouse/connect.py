@@ -2,7 +2,8 @@
 
 Sources accepted by :func:`open_warehouse`:
 
-- ``None``: the default demo warehouse (generated on first use, see :func:`ensure_default_warehouse`);
+- ``None``: the default demo warehouse (generated on first use, see
+  :func:`ensure_default_warehouse`);
 - a ``.duckdb`` / ``.db`` file, opened read-only;
 - a directory holding one file (or folder of Parquet files) per table: ``events.parquet``,
   ``events.csv``, ``events/*.parquet``; likewise ``users``, ``deployments``, ``annotations``;
@@ -213,7 +214,7 @@ class Warehouse:
         agg = present.group_by(name).agg(n=present[weight].sum() if weight else present.count())
         df = self.execute(agg.order_by([ibis.desc("n"), name]).limit(MAX_VALUES))
         values = [str(v) for v in df[name]]
-        return DimensionInfo(name=name, level=level, values=values, cardinality=card)  # type: ignore[arg-type]
+        return DimensionInfo(name=name, level=level, values=values, cardinality=card)
 
     def _load_stored_rollup(self, dims: list[str]) -> ir.Table | None:
         try:
@@ -286,10 +287,10 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
     text = str(source)
     if "://" in text:
         if text.startswith("duckdb://"):
-            path = text[len("duckdb://") :]
-            if path in ("", "/", ":memory:"):
+            db_path = text[len("duckdb://") :]
+            if db_path in ("", "/", ":memory:"):
                 return ibis.duckdb.connect(), text, False
-            return _connect(Path(path), table_names)
+            return _connect(Path(db_path), table_names)
         try:
             return ibis.connect(text), text.split("@")[-1], False
         except Exception as exc:
@@ -317,12 +318,13 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
                 if reader != "parquet_dir" and not candidate.is_file():
                     continue
                 try:
-                    if reader == "csv":
-                        con.read_csv(candidate, table_name=ours)
+                    if reader == "csv":  # parse once: a CSV view would be re-read per query
+                        parsed = con.read_csv(candidate, table_name=f"_mai_csv_{theirs}")
+                        con.create_table(theirs, obj=parsed, temp=True)
                     elif reader == "parquet":
-                        con.read_parquet(candidate, table_name=ours)
+                        con.read_parquet(candidate, table_name=theirs)
                     else:
-                        con.read_parquet(str(candidate / "*.parquet"), table_name=ours)
+                        con.read_parquet(str(candidate / "*.parquet"), table_name=theirs)
                 except Exception as exc:
                     raise WarehouseError(
                         f"Could not read {candidate} ({type(exc).__name__})."
@@ -332,7 +334,8 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
         if not found:
             raise WarehouseError(
                 f"{path} has no events table: expected {table_names['events']}.parquet, "
-                f"{table_names['events']}.csv or a {table_names['events']}/ folder of Parquet files."
+                f"{table_names['events']}.csv or a {table_names['events']}/ folder of Parquet "
+                "files."
             )
         return con, str(path), False
     if path.suffix.lower() not in (".duckdb", ".db", ".ddb"):

@@ -12,8 +12,6 @@ Conventions:
   denominators), which keeps segment contributions additive.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -230,7 +228,7 @@ def _wau_frame(
         frame = pd.DataFrame({"day": full_days, "num": series.to_numpy()})
         keys = key if isinstance(key, tuple) else (key,)
         for g, v in zip(group, keys, strict=True):
-            frame[g] = v
+            frame[str(g)] = v  # type: ignore[call-overload]
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     out = out[(out["day"] >= pd.Timestamp(s)) & (out["num"] > 0)]
@@ -331,19 +329,21 @@ def breakdown(
     before = _ratio(bn, bd) if ratio else bn.to_numpy()
     after = _ratio(an, ad) if ratio else an.to_numpy()
     if ratio:
-        sum_bn, sum_bd, sum_an, sum_ad = bn.sum(), bd.sum(), an.sum(), ad.sum()
+        sum_bn, sum_bd, sum_ad = bn.sum(), bd.sum(), ad.sum()
         r_b = sum_bn / sum_bd if sum_bd else 0.0
-        contrib = (an - r_b * ad) / (sum_ad or 1.0) - (bn - r_b * bd) / (sum_bd or 1.0)
-        contrib = contrib.to_numpy()
+        parts = (an - r_b * ad) / (sum_ad or 1.0) - (bn - r_b * bd) / (sum_bd or 1.0)
+        contrib = parts.to_numpy()
     else:
         contrib = after - before
+    n_b_arr, n_c_arr = seg["n_b"].to_numpy(), seg["n_c"].to_numpy()
+    bn_arr, bd_arr, an_arr, ad_arr = (x.to_numpy(dtype=float) for x in (bn, bd, an, ad))
     total_contrib = float(np.sum(contrib))
     tb_num, tb_den, ta_num, ta_den = totals
     total_before = (tb_num / tb_den if tb_den else 0.0) if ratio else tb_num / n_b
     total_after = (ta_num / ta_den if ta_den else 0.0) if ratio else ta_num / n_c
     rows: list[BreakdownRow] = []
     for i, rec in enumerate(seg.itertuples(index=False)):
-        n_before, n_after = int(seg["n_b"].iat[i]), int(seg["n_c"].iat[i])
+        n_before, n_after = int(n_b_arr[i]), int(n_c_arr[i])
         if max(n_before, n_after) < min_size:
             continue
         b_val, a_val = float(before[i]), float(after[i])
@@ -356,10 +356,10 @@ def breakdown(
                 rel_change=(a_val - b_val) / b_val if b_val else None,
                 contribution=float(contrib[i]),
                 share_of_change=float(contrib[i]) / total_contrib if total_contrib else None,
-                before_num=float(bn.iat[i]),
-                before_den=float(bd.iat[i]),
-                after_num=float(an.iat[i]),
-                after_den=float(ad.iat[i]),
+                before_num=float(bn_arr[i]),
+                before_den=float(bd_arr[i]),
+                after_num=float(an_arr[i]),
+                after_den=float(ad_arr[i]),
                 n_before=n_before,
                 n_after=n_after,
             )
@@ -429,12 +429,8 @@ def _window_aggregates(
         df["num"], df["den"] = _num_den(metric, df)
         by_w = df.groupby("w")[["num", "den"]].sum()
         by_w = by_w.reindex([0, 1]).fillna(0.0)
-        totals = (
-            float(by_w.at[0, "num"]),
-            float(by_w.at[0, "den"]),
-            float(by_w.at[1, "num"]),
-            float(by_w.at[1, "den"]),
-        )
+        num_w, den_w = by_w["num"].to_numpy(), by_w["den"].to_numpy()
+        totals = (float(num_w[0]), float(den_w[0]), float(num_w[1]), float(den_w[1]))
     else:
         totals = (
             float(seg["num_b"].sum()),

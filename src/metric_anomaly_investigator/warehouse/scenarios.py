@@ -150,7 +150,9 @@ _SEED = Scenario(
 _ENGAGEMENT = Scenario(
     name="engagement_drop_ios_version",
     title="Events per user fall on iOS 2.4.0, DAU unchanged",
-    description="iOS 2.4.0 (deploy_ios_240) breaks a core flow: users still open the app but do less.",
+    description=(
+        "iOS 2.4.0 (deploy_ios_240) breaks a core flow: users still open the app but do less."
+    ),
     world=_world(
         11,
         deployments=(
@@ -242,7 +244,8 @@ _INSTRUMENTATION = Scenario(
     name="instrumentation_bug_ios_screen_view",
     title="screen_view stops being logged on iOS 2.4.0",
     description=(
-        "iOS 2.4.0 ships with a logging bug: screen_view events are no longer recorded. Event counts "
+        "iOS 2.4.0 ships with a logging bug: screen_view events are no longer recorded. "
+        "Event counts "
         "fall, DAU does not: an instrumentation problem, not a behaviour change."
     ),
     world=_world(
@@ -287,7 +290,9 @@ _INSTRUMENTATION = Scenario(
 _BOTS = Scenario(
     name="bot_spike_us_web",
     title="Bot traffic inflates events on US web",
-    description="From 2026-01-29, 120 bot accounts on web in the US each fire hundreds of events a day.",
+    description=(
+        "From 2026-01-29, 120 bot accounts on web in the US each fire hundreds of events a day."
+    ),
     world=_world(
         14,
         effects=(
@@ -418,7 +423,8 @@ _TWO = Scenario(
     name="two_concurrent_causes",
     title="Two causes at once: Android in Indonesia and all of Great Britain",
     description=(
-        "On 2026-01-28 Android 2.4.0 ships to Indonesia and its users leave; the same day a payment "
+        "On 2026-01-28 Android 2.4.0 ships to Indonesia and its users leave; "
+        "the same day a payment "
         "outage hits Great Britain on every platform. Both explain part of the drop."
     ),
     world=_world(
@@ -472,7 +478,8 @@ _COHORT = Scenario(
     name="new_cohort_retention_decay",
     title="A new cohort from social ads does not retain",
     description=(
-        "Users who signed up from 2026-01-05 to 2026-01-18 through social ads retain far worse than "
+        "Users who signed up from 2026-01-05 to 2026-01-18 through social ads retain "
+        "far worse than "
         "earlier cohorts: their activity halves every week."
     ),
     world=_world(

@@ -25,9 +25,18 @@ the history (**Ctrl+O**) where it can be reopened or replayed step by step.
 REMAP = """\
 ### Remapping keys
 
-Put `binding-id = "key"` lines in `keymap.toml` in the data directory (`{data_dir}`), e.g.
-`"app.history" = "f6"`.
+Put `"binding-id" = "key"` lines in `keymap.toml` in the data directory (`$MAI_DATA_DIR`,
+by default the platform's user data directory), e.g. `"app.history" = "f6"`.
 """
+
+
+def _key_name(key: str, display: dict[str, str]) -> str:
+    """``ctrl+n`` → ``Ctrl+N``, ``escape`` → ``Esc``."""
+    if key in display:
+        return display[key]
+    return "+".join(
+        part.upper() if len(part) <= 3 else part.capitalize() for part in key.split("+")
+    )
 
 
 def _rows(
@@ -38,7 +47,7 @@ def _rows(
         if not isinstance(binding, Binding) or not binding.id:
             continue
         key = keymap.get(binding.id, binding.key)
-        shown = ", ".join(display.get(k.strip(), k.strip()) for k in key.split(","))
+        shown = ", ".join(_key_name(k.strip(), display) for k in key.split(","))
         rows.append(f"| `{shown}` | {binding.description} | `{binding.id}` |")
     return rows
 
@@ -46,7 +55,6 @@ def _rows(
 def help_markdown(
     sections: Sequence[tuple[str, Iterable[BindingType]]],
     keymap: Mapping[str, str],
-    data_dir: str,
 ) -> str:
     """The help text: an intro, one key table per section, how to remap."""
     display = {
@@ -65,7 +73,7 @@ def help_markdown(
             parts.append(
                 f"### {title}\n\n| Key | Does | Binding id |\n|---|---|---|\n" + "\n".join(rows)
             )
-    parts.append(REMAP.format(data_dir=data_dir))
+    parts.append(REMAP)
     return "\n\n".join(parts)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,6 +17,9 @@ from ..render import format_when
 from ..services import StoreLike, user_error
 from .dialogs import ConfirmScreen
 
+if TYPE_CHECKING:
+    from ..core.store import SavedInvestigation
+
 HistoryChoice = tuple[Literal["open", "replay"], Path]
 EMPTY = (
     "No saved investigations yet.\n\nEvery investigation is saved here automatically when it "
@@ -24,9 +27,18 @@ EMPTY = (
 )
 
 
-def _verdict(entry: Any) -> str:
-    verdict = getattr(entry, "verdict", None) or getattr(entry, "direction", None)
-    return str(verdict) if verdict else "–"
+MAX_QUESTION = 48
+MAX_VERDICT = 60
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _verdict(entry: SavedInvestigation) -> str:
+    """``drop · <root cause>`` for a finished report, else ``–``."""
+    parts = [p for p in (entry.direction, entry.verdict) if p]
+    return _clip(" · ".join(parts), MAX_VERDICT) if parts else "–"
 
 
 class HistoryScreen(Screen[HistoryChoice | None]):
@@ -43,14 +55,14 @@ class HistoryScreen(Screen[HistoryChoice | None]):
     def __init__(self, store: StoreLike) -> None:
         super().__init__()
         self._store = store
-        self._entries: list[Any] = []
+        self._entries: list[SavedInvestigation] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history") as box:
             box.border_title = "History"
             yield Static("Loading…", id="history-empty")
             table: DataTable[str] = DataTable(id="history-table", cursor_type="row")
-            table.add_columns("When", "Question", "Verdict", "Status", "Model")
+            table.add_columns("When", "Status", "Model", "Question", "Verdict")
             yield table
         yield Footer()
 
@@ -70,18 +82,18 @@ class HistoryScreen(Screen[HistoryChoice | None]):
     def _show_error(self, message: str) -> None:
         self.query_one("#history-empty", Static).update(f"Could not read the history: {message}")
 
-    def _show(self, entries: Sequence[Any]) -> None:
+    def _show(self, entries: Sequence[SavedInvestigation]) -> None:
         self._entries = sorted(entries, key=lambda e: e.started_at, reverse=True)
         table: DataTable[str] = self.query_one(DataTable)
         table.clear()
         for entry in self._entries:
             table.add_row(
                 format_when(entry.started_at),
-                entry.question,
-                _verdict(entry),
                 entry.status,
                 entry.model,
-                key=str(entry.id),
+                _clip(entry.question, MAX_QUESTION),
+                _verdict(entry),
+                key=entry.id,
             )
         empty = not self._entries
         self.query_one("#history-empty").display = empty
@@ -92,7 +104,7 @@ class HistoryScreen(Screen[HistoryChoice | None]):
         if not empty:
             table.focus()
 
-    def _selected(self) -> Any | None:
+    def _selected(self) -> SavedInvestigation | None:
         table: DataTable[str] = self.query_one(DataTable)
         if not self._entries or not table.display:
             return None
@@ -124,7 +136,7 @@ class HistoryScreen(Screen[HistoryChoice | None]):
             ConfirmScreen("Delete investigation", f"Delete “{entry.question}”?"), answered
         )
 
-    def _delete(self, entry: Any) -> None:
+    def _delete(self, entry: SavedInvestigation) -> None:
         try:
             self._store.delete(str(entry.id))
         except Exception as exc:

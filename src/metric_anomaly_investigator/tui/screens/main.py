@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..app import InvestigatorApp
     from ..state import Session, StepView
 
+COMPACT_HEIGHT = 30
 NEW_PLACEHOLDER = "Ask why a metric moved…  (Enter to investigate)"
 FOLLOW_UP_PLACEHOLDER = "Ask a follow-up about these findings…  (Ctrl+N for a new investigation)"
 REPLAY_PLACEHOLDER = "Replaying a saved investigation — Space play/pause, ←/→ step, Ctrl+N new"
@@ -36,10 +37,10 @@ class InvestigationScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="investigation.cancel"),
-        Binding("f2", "focus_pane('question')", "Question", id="focus.question"),
-        Binding("f3", "focus_pane('timeline')", "Steps", id="focus.timeline"),
-        Binding("f4", "focus_pane('report')", "Report", id="focus.report"),
-        Binding("f5", "focus_pane('detail')", "Detail", id="focus.detail"),
+        Binding("f2", "focus_pane('question')", "Question", show=False, id="focus.question"),
+        Binding("f3", "focus_pane('timeline')", "Steps", show=False, id="focus.timeline"),
+        Binding("f4", "focus_pane('report')", "Report", show=False, id="focus.report"),
+        Binding("f5", "focus_pane('detail')", "Detail", show=False, id="focus.detail"),
         Binding("space", "replay_toggle", "Play/pause", id="replay.toggle"),
         Binding("left", "replay_step(-1)", "Back", id="replay.back"),
         Binding("right", "replay_step(1)", "Forward", id="replay.forward"),
@@ -88,6 +89,9 @@ class InvestigationScreen(Screen[None]):
     @property
     def question(self) -> QuestionInput:
         return self.query_one(QuestionInput)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < COMPACT_HEIGHT, "-compact")
 
     def show_welcome(self) -> None:
         self.session = None
@@ -221,7 +225,7 @@ class InvestigationScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"replay_toggle", "replay_step"}:
-            return True if self.replaying else None
+            return self.replaying
         if action == "cancel":
-            return True if self.investigator.running or self.replaying else None
+            return self.investigator.running or self.replaying
         return True

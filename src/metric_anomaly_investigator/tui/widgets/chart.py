@@ -55,9 +55,7 @@ def draw(plt: Any, chart: Chart, palette: dict[str, RGB]) -> None:
     """Draw ``chart`` on a plotext figure (the widget's ``plt``), replacing what was there."""
     plt.clear_data()
     plt.clear_figure()
-    plt.title(chart.title)
-    plt.xlabel(chart.x_label)
-    plt.ylabel(chart.y_label)
+    plt.title(f"{chart.title} ({chart.y_label})" if chart.y_label else chart.title)
     segment_colours = [
         palette["accent"],
         palette["secondary"],
@@ -72,7 +70,9 @@ def draw(plt: Any, chart: Chart, palette: dict[str, RGB]) -> None:
         labels.extend(x for x in series.x if x not in labels)
     position = {x: i for i, x in enumerate(labels)}
     segment = 0
-    for series in chart.series:
+    # Baselines first so the actual series is drawn over them.
+    ordered = sorted(chart.series, key=lambda s: s.style != "baseline")
+    for series in ordered:
         points = [
             (position[x], y) for x, y in zip(series.x, series.y, strict=False) if y is not None
         ]
@@ -137,14 +137,7 @@ def _draw_bars(plt: Any, chart: Chart, palette: dict[str, RGB], colours: list[RG
         plt.bar(labels, values[0], color=palette["primary"], orientation="horizontal", width=0.6)
         return
     bar_colours = [palette["muted"], palette["primary"], *colours][: len(series)]
-    plt.multiple_bar(
-        labels,
-        values,
-        labels=[s.label for s in series],
-        color=bar_colours,
-        orientation="horizontal",
-        width=0.8,
-    )
+    plt.multiple_bar(labels, values, labels=[s.label for s in series], color=bar_colours, width=0.8)
 
 
 class ChartView(Container):

@@ -25,9 +25,9 @@ class StatusBar(Static):
     def show(self, status: Status) -> None:
         parts = [
             Content.from_markup("[b $primary] ◆ $w[/]", w=status.warehouse),
-            Content.from_markup("[$text-muted]model[/] $m", m=status.model),
-            Content.from_markup("[$text-muted]steps[/] $s", s=status.steps),
-            Content.from_markup("[$text-muted]elapsed[/] $e", e=status.elapsed),
+            Content(status.model),
+            Content(f"{status.steps} step{'' if status.steps == 1 else 's'}"),
+            Content(status.elapsed),
             Content(status.usage),
             Content.from_markup("[b]$s[/]", s=status.state),
         ]

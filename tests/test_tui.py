@@ -1,0 +1,410 @@
+"""Pilot tests of the TUI flows: ask, watch, select, cancel, follow up, save, replay, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList
+from tui_fakes import RECORD_PATH, SCHEMA, FrozenClock, ScriptedOrchestrator, make_app, seed_history
+
+from metric_anomaly_investigator.core.store import (
+    InvestigationStore,
+    load_investigation,
+    replay_events,
+)
+from metric_anomaly_investigator.settings import Settings
+from metric_anomaly_investigator.tui.app import InvestigatorApp
+from metric_anomaly_investigator.tui.render import example_questions, report_markdown, step_table
+from metric_anomaly_investigator.tui.screens.dialogs import PromptScreen
+from metric_anomaly_investigator.tui.screens.history import HistoryScreen
+from metric_anomaly_investigator.tui.state import Session
+from metric_anomaly_investigator.tui.widgets.chart import ChartView
+from metric_anomaly_investigator.tui.widgets.report import ReportView
+from metric_anomaly_investigator.tui.widgets.step_detail import StepDetail
+
+QUESTION = "Why did dau drop at the end of January?"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def history(tmp_path: Path) -> InvestigationStore:
+    return InvestigationStore(Settings(data_dir=tmp_path).history_dir)
+
+
+async def ready(app: InvestigatorApp, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def ask(app: InvestigatorApp, pilot, question: str = QUESTION) -> None:
+    app.main.question.focus()
+    app.main.question.value = question
+    await pilot.press("enter")
+    await ready(app, pilot)
+
+
+def chart_title(app: InvestigatorApp) -> str | None:
+    chart = app.main.query_one(ChartView).chart
+    return chart.title if chart else None
+
+
+# -- flows ----------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_ask_and_watch_saves_to_history(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        session = app.session
+        assert session is not None and session.current is not None
+        assert session.current.status == "completed"
+        assert [s.status for s in session.steps].count("failed") == 1
+        assert len(app.main.timeline.options) == 7
+        assert "deploy_003" in report_markdown(session.report)
+        saved = history(tmp_path).list()
+        assert [e.question for e in saved] == [QUESTION]
+        assert "Follow-up" in str(app.main.question.border_title)
+
+
+@pytest.mark.anyio
+async def test_question_history_with_up_and_down(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot, "first question")
+        question = app.main.question
+        question.focus()
+        question.value = "draft"
+        await pilot.press("up")
+        assert question.value == "first question"
+        await pilot.press("down")
+        assert question.value == "draft"
+
+
+@pytest.mark.anyio
+async def test_example_question_starts_an_investigation(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        examples = app.main.query_one("#examples", OptionList)
+        examples.focus()
+        examples.highlighted = 0
+        await pilot.press("enter")
+        await ready(app, pilot)
+        assert app.session is not None and app.session.current is not None
+        assert app.session.current.question == example_questions(SCHEMA)[0]
+
+
+@pytest.mark.anyio
+async def test_select_steps_shows_detail_and_chart(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        await pilot.press("f3", "home", "down")
+        await pilot.pause()
+        assert chart_title(app) == "dau vs seasonal baseline"
+        assert app.main.query_one(ChartView).chart.highlight == ("2026-01-28", "2026-02-10")
+        await pilot.press("down")
+        await pilot.pause()
+        assert chart_title(app) == "dau by platform: baseline vs anomaly window"
+        detail = app.main.query_one(StepDetail)
+        assert detail.query_one("#step-table").display
+        await pilot.press("down", "down", "down")  # the failed statistical test: no chart
+        await pilot.pause()
+        assert "Not enough days" in str(detail.query_one("#step-info").render())
+
+
+@pytest.mark.anyio
+async def test_cancel_keeps_steps_and_saves(tmp_path: Path) -> None:
+    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        app.ask(QUESTION)
+        for _ in range(10):
+            await pilot.pause()
+        assert app.running
+        assert app.session is not None and app.session.steps[-1].status == "running"
+        await pilot.press("escape")
+        await ready(app, pilot)
+        assert not app.running
+        assert app.session.current.status == "cancelled"
+        saved = history(tmp_path).list()
+        assert [e.status for e in saved] == ["cancelled"]
+        assert len(history(tmp_path).load(saved[0].id).steps) == 3
+
+
+@pytest.mark.anyio
+async def test_follow_up_continues_the_investigation(tmp_path: Path) -> None:
+    orchestrator = ScriptedOrchestrator()
+    app = make_app(tmp_path, orchestrator=orchestrator)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        await ask(app, pilot, "Is iOS affected too?")
+        assert orchestrator.questions == [QUESTION, "Is iOS affected too?"]
+        assert app.session is not None and len(app.session.runs) == 2
+        ids = [o.id for o in app.main.timeline.options]
+        assert "run-1" in ids and "1-1" in ids
+        saved = history(tmp_path).list()
+        assert len(saved) == 1
+        assert len(history(tmp_path).load(saved[0].id).follow_ups) == 1
+
+
+@pytest.mark.anyio
+async def test_new_investigation_returns_to_welcome(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.session is None
+        assert app.main.query_one("#body").current == "welcome"
+
+
+async def fill_prompt(app: InvestigatorApp, pilot, value: str) -> None:
+    await pilot.pause()
+    assert isinstance(app.screen, PromptScreen)
+    app.screen.query_one(Input).value = value
+    await pilot.press("enter")
+    await ready(app, pilot)
+
+
+@pytest.mark.anyio
+async def test_save_and_export(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        await pilot.press("ctrl+s")
+        await fill_prompt(app, pilot, str(tmp_path / "saved.json"))
+        assert load_investigation(tmp_path / "saved.json").question == QUESTION
+        await pilot.press("ctrl+e")
+        await fill_prompt(app, pilot, str(tmp_path / "report.md"))
+        markdown = (tmp_path / "report.md").read_text()
+        assert "deploy_003" in markdown and "Recommendations" in markdown
+
+
+@pytest.mark.anyio
+async def test_save_before_asking_explains(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        await ready(app, pilot)
+        await pilot.press("ctrl+s", "ctrl+e")
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptScreen)
+        assert any("Nothing to save" in n.message for n in app._notifications)
+
+
+@pytest.mark.anyio
+async def test_export_write_error_is_a_message(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        await pilot.press("ctrl+e")
+        await fill_prompt(app, pilot, str(tmp_path / "missing" / "dir" / "report.md"))
+        assert any("Could not write" in (n.title or "") for n in app._notifications)
+
+
+@pytest.mark.anyio
+async def test_replay_steps_forward_and_back(tmp_path: Path) -> None:
+    app = make_app(tmp_path, replay=RECORD_PATH)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        assert app.replaying
+        total = len(list(replay_events(load_investigation(RECORD_PATH))))
+        await pilot.press("space")  # pause the auto-play
+        await pilot.press(*["right"] * 5)
+        await pilot.pause()
+        assert app.session is not None and len(app.session.steps) == 2
+        await pilot.press("left", "left")
+        await pilot.pause()
+        assert len(app.session.steps) == 1
+        await pilot.press(*["right"] * (total + 3))
+        await pilot.pause()
+        assert app.session.report is not None
+        assert (
+            app.main.query_one(ReportView).query_one("Markdown").source.startswith("## Root cause")
+        )
+        app.ask("a question in replay")  # refused politely, no crash
+        await pilot.press("ctrl+n")
+        await ready(app, pilot)
+        assert not app.replaying and app.warehouse is not None
+
+
+@pytest.mark.anyio
+async def test_replay_plays_on_its_own(tmp_path: Path) -> None:
+    app = make_app(tmp_path, replay=RECORD_PATH, replay_interval=0.01)
+    async with app.run_test() as pilot:
+        await ready(app, pilot)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app.session is not None and app.session.report is not None:
+                break
+        assert app.session is not None and app.session.report is not None
+
+
+@pytest.mark.anyio
+async def test_invalid_replay_file_is_a_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    app = make_app(tmp_path, replay=bad)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        assert not app.replaying
+        assert app.main.welcome.has_class("-error")
+
+
+@pytest.mark.anyio
+async def test_history_open_replay_and_delete(tmp_path: Path) -> None:
+    seed_history(tmp_path)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("ctrl+o")
+        await ready(app, pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("enter")
+        await ready(app, pilot)
+        assert app.session is not None and app.session.report is not None and not app.replaying
+        await pilot.press("ctrl+o")
+        await ready(app, pilot)
+        await pilot.press("r")
+        await ready(app, pilot)
+        assert app.replaying
+        await pilot.press("ctrl+o")
+        await ready(app, pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        await ready(app, pilot)
+        assert len(history(tmp_path).list()) == 2
+
+
+@pytest.mark.anyio
+async def test_warehouse_error_is_shown_and_asking_is_refused(tmp_path: Path) -> None:
+    app = make_app(tmp_path, warehouse_error="Cannot open missing.duckdb: no such file.")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        assert app.main.welcome.has_class("-error")
+        await ask(app, pilot)
+        assert app.session is None
+        assert any("No warehouse is open" in n.message for n in app._notifications)
+
+
+@pytest.mark.anyio
+async def test_engine_failure_is_shown_not_raised(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+
+    def broken(*args: object) -> ScriptedOrchestrator:
+        raise RuntimeError("ANTHROPIC_API_KEY is not set")
+
+    app.services.make_orchestrator = broken
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        source = app.main.query_one(ReportView).query_one("Markdown").source
+        assert "ANTHROPIC_API_KEY is not set" in source
+
+
+@pytest.mark.anyio
+async def test_quit_mid_investigation_saves_what_was_done(tmp_path: Path) -> None:
+    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        app.ask(QUESTION)
+        for _ in range(10):
+            await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    saved = history(tmp_path).list()
+    assert [e.status for e in saved] == ["cancelled"]
+
+
+@pytest.mark.anyio
+async def test_elapsed_time_comes_from_the_injected_clock(tmp_path: Path) -> None:
+    clock = FrozenClock()
+    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8), clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        app.ask(QUESTION)
+        for _ in range(10):
+            await pilot.pause()
+        clock.now += 75
+        assert app.session is not None and app.session.elapsed() == 75
+        await pilot.press("escape")
+        await ready(app, pilot)
+
+
+@pytest.mark.anyio
+async def test_palette_switches_model_and_theme(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        app.action_switch_model()
+        await fill_prompt(app, pilot, "openai:gpt-5")
+        assert app.model_name == "openai:gpt-5"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"switch theme")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ != "InvestigationScreen"
+
+
+@pytest.mark.anyio
+async def test_keymap_file_remaps_a_binding(tmp_path: Path) -> None:
+    (tmp_path / "keymap.toml").write_text('"app.history" = "f6"\n')
+    seed_history(tmp_path)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f6")
+        await ready(app, pilot)
+        assert isinstance(app.screen, HistoryScreen)
+
+
+# -- pure pieces ----------------------------------------------------------------------------
+
+
+def test_session_rebuilds_the_record_from_events() -> None:
+    record = load_investigation(RECORD_PATH)
+    session = Session.from_events(replay_events(record), FrozenClock())
+    assert [s.index for s in session.steps] == [s.index for s in record.steps]
+    assert session.report == record.report
+    assert session.current is not None and session.current.status == "completed"
+
+
+def test_example_questions_use_the_real_schema() -> None:
+    questions = example_questions(SCHEMA)
+    assert any("platform android" in q for q in questions)
+    assert any("Feb 10" in q for q in questions)
+    other = SCHEMA.model_copy(
+        update={
+            "metrics": ["events"],
+            "dimensions": [],
+            "has_deployments": False,
+            "has_users": False,
+        }
+    )
+    assert example_questions(other) == [
+        "Why did events change over the last two weeks (to Feb 10)?"
+    ]
+
+
+def test_step_table_prefers_records_then_chart_series() -> None:
+    record = load_investigation(RECORD_PATH)
+    columns, rows = step_table(record.steps[2])
+    assert columns[0] == "segment" and rows[0][0] == "android"
+    columns, rows = step_table(record.steps[0])
+    assert columns == ["day", "dau"] and len(rows) == 41
+    assert step_table(record.steps[6]) is None
