@@ -72,7 +72,10 @@ def test_days(text: str, expected: date) -> None:
 
 
 def test_periods() -> None:
-    assert find_dates("the drop last week", START, END) == (None, (date(2026, 2, 1), date(2026, 2, 7)))
+    assert find_dates("the drop last week", START, END) == (
+        None,
+        (date(2026, 2, 1), date(2026, 2, 7)),
+    )
     assert find_dates("this week", START, END) == (None, (date(2026, 2, 8), date(2026, 2, 14)))
     q = parse_question("DAU fell last week", _schema())
     assert q.hint_date == date(2026, 2, 1)

@@ -13,6 +13,7 @@ from metric_anomaly_investigator.core.models import (
     Investigation,
     InvestigationFinished,
     InvestigationStarted,
+    ReportReady,
     StepCompleted,
     StepFailed,
 )
@@ -107,25 +108,27 @@ class ScriptedOrchestrator:
             self._cancel.set()
 
     async def _run(self, run: Investigation) -> AsyncIterator[Event]:
+        """Emit the scripted events, filling ``run`` in place as the real orchestrator does."""
         self.questions.append(run.question)
         self._cancel = asyncio.Event()
-        events = [e for e in replay_events(run) if not isinstance(e, InvestigationFinished)]
-        events = [
-            e
-            for e in events
-            if not (isinstance(e, InvestigationStarted) and e.investigation is not run)
-        ]
-        done = []
+        script = run.model_copy(deep=True)
+        run.steps, run.report, run.status = [], None, "running"
+        events = [e for e in replay_events(script) if not isinstance(e, InvestigationFinished)]
         for i, event in enumerate(events):
             if self.stop_after is not None and i == self.stop_after:
                 await self._cancel.wait()
-                kept = run.model_copy(update={"status": "cancelled", "report": None, "steps": done})
-                yield InvestigationFinished(kept)
+                run.status = "cancelled"
+                yield InvestigationFinished(run)
                 return
-            if isinstance(event, StepCompleted | StepFailed):
-                done.append(event.step)
+            if isinstance(event, InvestigationStarted):
+                event = InvestigationStarted(run)
+            elif isinstance(event, StepCompleted | StepFailed):
+                run.steps.append(event.step)
+            elif isinstance(event, ReportReady):
+                run.report = event.report
             await asyncio.sleep(0)
             yield event
+        run.status = "completed"
         yield InvestigationFinished(run)
 
 

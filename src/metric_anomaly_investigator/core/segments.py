@@ -71,7 +71,7 @@ def migration(bd: Breakdown, *, ratio: bool) -> float:
     delta = after - before
     moved = min(float(delta[delta > 0].sum()), float(-delta[delta < 0].sum())) / total
     # a value that barely existed before and now carries real traffic (a new version)
-    new = (before <= NEW_VALUE_SHARE * total) & (after >= 5 * NEW_VALUE_SHARE * float(after.sum()))
+    new = (before <= NEW_VALUE_SHARE * total) & (after >= 2 * NEW_VALUE_SHARE * float(after.sum()))
     return max(moved, 1.0 if new.any() else 0.0)
 
 

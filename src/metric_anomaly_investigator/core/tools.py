@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from ..warehouse import queries as q
 from ..warehouse.connect import Warehouse
@@ -51,6 +52,7 @@ DEFAULT_WINDOW_DAYS = 7
 MAX_DRILL_DIMENSIONS = 4
 MAX_DIMENSION_CARDINALITY = 30
 MIGRATION_SHARE = 0.08  # a dimension whose values swapped this much traffic is "migrating"
+HIDDEN_MIN_IMPACT = 0.04  # a segment's break must move the total by 4% to be reported
 EVENT_COUNT_METRICS = frozenset({"events", "events_per_user"})
 RETENTION_DAYS = (1, 7, 14, 28)
 
@@ -338,7 +340,10 @@ class ToolExecutor:
         hint = None
         if a.hint_date is not None and days:
             hint = min(range(len(days)), key=lambda i: abs((days[i] - a.hint_date).days))  # type: ignore[operator]
-        res = stats.detect_anomaly(values, hint_index=hint if hint is not None else _sharpest_step(values))
+        trend = _trend(values)
+        flat = list(np.asarray(values, dtype=float) - trend)
+        res = stats.detect_anomaly(flat, hint_index=hint if hint is not None else _sharpest_step(flat))
+        res = _with_trend(res, values, trend)
         x = [d.isoformat() for d in days]
         series = [
             ChartSeries(label=a.metric, x=x, y=list(values), style="actual"),
@@ -346,6 +351,11 @@ class ToolExecutor:
                         style="baseline"),
         ]
         ctx = self.context
+        hidden = None
+        if (not res.detected or res.start_index is None) and not filters:
+            hidden = self._scan_segments(a.metric, days, values, hint)
+            if hidden is not None:
+                res = hidden[0]
         if not res.detected or res.start_index is None:
             anomaly = Anomaly(a.metric, filters, "none", "none", None, None, None, res.p_value,
                               res.reason)
@@ -381,6 +391,8 @@ class ToolExecutor:
                 findings.append(
                     f"The date mentioned ({days[hint]}) is not where the break is: it starts {start}."
                 )
+            if hidden is not None:
+                findings.insert(0, hidden[1])
             highlight = (start.isoformat(), end.isoformat())
             data = {"metric": a.metric, "filters": filters, "detected": True,
                     "direction": res.direction, "kind": res.kind, "start": start.isoformat(),
@@ -403,6 +415,55 @@ class ToolExecutor:
             chart=Chart(title=f"{a.metric} vs seasonal baseline", kind="line", series=series,
                         x_label="day", y_label=a.metric, highlight=highlight),
         )
+
+    def _scan_segments(
+        self, metric: str, days: list[date], values: list[float], hint: int | None
+    ) -> tuple[stats.AnomalyResult, str] | None:
+        """Look for a break hidden in one segment when the total shows none.
+
+        Each value (≥ 2% of the traffic) of each breakdown dimension is tested on its own
+        series; the break with the largest weight on the total wins when it moved the total by
+        at least ``HIDDEN_MIN_IMPACT`` over its window. The result is re-expressed on the total
+        (window, change vs the total's seasonal baseline) with the segment's p-value.
+        """
+        total = np.asarray(values, dtype=float)
+        best: tuple[float, int, int, stats.AnomalyResult, str] | None = None
+        for dim in self.candidate_dimensions(metric):
+            if dim == "event_type" or metric in RATIO_METRICS:
+                continue
+            ms = self._cached(("grouped", metric, dim),
+                              lambda d=dim: q.metric_series(self.warehouse, metric, group_by=[d]))
+            for g in ms.groups():
+                seg = np.array([p.value for p in ms.for_group(g)], dtype=float)
+                if len(seg) != len(total) or seg.sum() < 0.02 * total.sum():
+                    continue
+                seg_trend = _trend(seg)
+                r = _with_trend(stats.detect_anomaly(seg - seg_trend, hint_index=hint), seg, seg_trend)
+                if not r.detected or r.start_index is None or (r.p_value or 1) > 0.001:
+                    continue
+                i0 = r.start_index
+                i1 = r.end_index if r.end_index is not None else len(seg) - 1
+                dev = float(np.sum(seg[i0 : i1 + 1] - np.asarray(r.baseline[i0 : i1 + 1])))
+                impact = abs(dev) / max(float(np.sum(total[i0 : i1 + 1])), 1e-9)
+                if impact >= HIDDEN_MIN_IMPACT and (best is None or impact > best[0]):
+                    best = (impact, i0, i1, r, _seg_text(g))
+        if best is None:
+            return None
+        _, i0, i1, r, where = best
+        trend = _trend(total)
+        base = stats.seasonal_baseline(total - trend, train_end=i0) + trend
+        win_dev = total[i0 : i1 + 1] - base[i0 : i1 + 1]
+        change = float(np.mean(win_dev / np.where(base[i0 : i1 + 1] != 0, base[i0 : i1 + 1], 1.0)))
+        direction = "drop" if float(np.mean(win_dev)) < 0 else "spike"
+        result = dataclasses.replace(
+            r, direction=direction, change_pct=100 * change, baseline=[float(b) for b in base],
+            end_index=r.end_index,
+        )
+        note = (
+            f"The total alone shows no significant break, but {where} broke on {days[i0]}: "
+            f"{r.reason}."
+        )
+        return result, note
 
     def _set_anomaly(self, anomaly: Anomaly) -> None:
         ctx = self.context
@@ -804,6 +865,46 @@ class ToolExecutor:
         findings += [f"Segment: {_seg_text(s.filters)}" for s in ctx.segments]
         findings += [f"Explained by {e.kind} {e.id}" for e in ctx.events if e.explains]
         return StepResult(success=True, findings=findings or ["Nothing established yet."])
+
+
+def _trend(values: Sequence[float], period: int = 7) -> np.ndarray:
+    """The series' steady growth or decline (robust Theil-Sen slope over whole-week means),
+    as an additive component that is zero on the last day; zero when not clearly there.
+
+    Removing it keeps a growing product's normal growth from reading as a "spike" while a break
+    (which moves few of the weekly means) barely changes the slope.
+    """
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    weeks = n // period
+    if weeks < 4 or not np.isfinite(x).all():
+        return np.zeros(n)
+    offset = n - weeks * period
+    means = x[offset:].reshape(weeks, period).mean(axis=1)
+    slope, _, low, high = sps.theilslopes(means, np.arange(weeks))
+    if low <= 0 <= high:
+        return np.zeros(n)
+    return (slope / period) * (np.arange(n) - (n - 1))
+
+
+def _with_trend(
+    res: stats.AnomalyResult, values: Sequence[float], trend: np.ndarray
+) -> stats.AnomalyResult:
+    """Express a result found on the detrended series on the original one."""
+    base = np.asarray(res.baseline, dtype=float)
+    if len(base) != len(trend):
+        return res
+    full = base + trend
+    change = res.change_pct
+    if res.detected and res.start_index is not None:
+        x = np.asarray(values, dtype=float)
+        i1 = res.end_index if res.end_index is not None else len(x) - 1
+        win = slice(res.start_index, i1 + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = (x[win] - full[win]) / np.abs(full[win])
+        rel = rel[np.isfinite(rel)]
+        change = float(100 * np.mean(rel)) if len(rel) else None
+    return dataclasses.replace(res, baseline=[float(v) for v in full], change_pct=change)
 
 
 def _sharpest_step(values: Sequence[float], period: int = 7) -> int | None:

@@ -56,10 +56,10 @@ class InvestigatorApp(App[None]):
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {InvestigatorCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help"),
-        Binding("ctrl+n", "new_investigation", "New", id="app.new"),
-        Binding("ctrl+o", "history", "History", id="app.history"),
-        Binding("ctrl+s", "save", "Save", id="app.save"),
-        Binding("ctrl+e", "export", "Export", id="app.export"),
+        Binding("ctrl+n", "new_investigation", "New", id="app.new", priority=True),
+        Binding("ctrl+o", "history", "History", id="app.history", priority=True),
+        Binding("ctrl+s", "save", "Save", id="app.save", priority=True),
+        Binding("ctrl+e", "export", "Export", id="app.export", priority=True),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
