@@ -231,9 +231,7 @@ async def test_replay_steps_forward_and_back(tmp_path: Path) -> None:
         await pilot.press(*["right"] * (total + 3))
         await pilot.pause()
         assert app.session.report is not None
-        assert (
-            app.main.query_one(ReportView).query_one("Markdown").source.startswith("## Root cause")
-        )
+        assert app.main.query_one(ReportView).source.startswith("## Root cause")
         app.ask("a question in replay")  # refused politely, no crash
         await pilot.press("ctrl+n")
         await ready(app, pilot)
@@ -311,7 +309,7 @@ async def test_engine_failure_is_shown_not_raised(tmp_path: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(app, pilot)
         await ask(app, pilot)
-        source = app.main.query_one(ReportView).query_one("Markdown").source
+        source = app.main.query_one(ReportView).source
         assert "ANTHROPIC_API_KEY is not set" in source
 
 

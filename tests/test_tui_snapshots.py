@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
-from tui_fakes import RECORD_PATH, ScriptedOrchestrator, make_app, seed_history
+from tui_fakes import AUTOPILOT_PATH, ScriptedOrchestrator, make_app, seed_history
 
 from metric_anomaly_investigator.tui.app import InvestigatorApp
 
@@ -105,11 +105,11 @@ def test_breakdown_chart(snap_compare, tmp_path: Path) -> None:
 
 
 def test_replay_mode(snap_compare, tmp_path: Path) -> None:
-    app = make_app(tmp_path, replay=RECORD_PATH)
+    app = make_app(tmp_path, replay=AUTOPILOT_PATH)
 
     async def run_before(pilot: Pilot[None]) -> None:
         await settle(pilot)
-        await pilot.press("space", *["right"] * 9)
+        await pilot.press("space", *["right"] * 10)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=MEDIUM, run_before=run_before)

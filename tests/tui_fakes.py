@@ -29,6 +29,9 @@ from metric_anomaly_investigator.warehouse.types import DimensionInfo, Warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORD_PATH = FIXTURES / "investigation.json"
+"""Hand-written: every kind of step, including a failed one."""
+AUTOPILOT_PATH = FIXTURES / "autopilot_seed_android_india.json"
+"""Recorded from a real autopilot run on the default demo warehouse."""
 
 SCHEMA = WarehouseSchema(
     metrics=["dau", "wau", "events", "events_per_user", "sessions_per_user"],

@@ -156,6 +156,7 @@ class Orchestrator:
     # ----------------------------------------------------------------------------------------
 
     def _new_record(self, question: str) -> Investigation:
+        self._cancel_requested = False
         return Investigation(
             id=self._ids(),
             question=question.strip(),
@@ -167,7 +168,6 @@ class Orchestrator:
     async def _run(
         self, run: Investigation, *, earlier: list[Investigation]
     ) -> AsyncIterator[Event]:
-        self._cancel_requested = False
         self._loop = asyncio.get_running_loop()
         first_index = 1 + sum(len(inv.steps) for inv in earlier)
         deps = InvestigationDeps(

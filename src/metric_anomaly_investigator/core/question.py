@@ -235,7 +235,7 @@ def find_dates(text: str, start: date, end: date) -> tuple[date | None, tuple[da
         found = _resolve(MONTHS[m[1]], int(m[2]), m[3], start, end)
         if found:
             return found, None
-    m = re.search(r"\b(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b", low)
+    m = re.search(r"(?<![\d.])(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?(?![\d.])", low)
     if m:
         a, b = int(m[1]), int(m[2])
         year = m[3] if m[3] is None or len(m[3]) == 4 else f"20{m[3]}"

@@ -68,7 +68,8 @@ def migration(bd: Breakdown, *, ratio: bool) -> float:
     total = float(before.sum())
     if total <= 0:
         return 0.0
-    delta = after - before
+    g = _weighted_median(np.where(before > 0, after / np.where(before > 0, before, 1), np.nan), before)
+    delta = after - g * before
     moved = min(float(delta[delta > 0].sum()), float(-delta[delta < 0].sum())) / total
     # a value that barely existed before and now carries real traffic (a new version)
     new = (before <= NEW_VALUE_SHARE * total) & (after >= 2 * NEW_VALUE_SHARE * float(after.sum()))

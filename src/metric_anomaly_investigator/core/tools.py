@@ -367,9 +367,9 @@ class ToolExecutor:
                                     "direction": "none", "p_value": res.p_value,
                                     "reason": res.reason}
         else:
-            onset = _onset(values, res.baseline, res.start_index, res.direction)
+            onset = _onset(flat, res.start_index, res.direction)
             if onset != res.start_index:
-                res = dataclasses.replace(res, start_index=onset)
+                res = _restart(res, values, onset)
             start = days[res.start_index]
             end = days[res.end_index] if res.end_index is not None else days[-1]
             anomaly = Anomaly(a.metric, filters, res.direction, res.kind, start, end,
@@ -433,6 +433,8 @@ class ToolExecutor:
                 continue
             ms = self._cached(("grouped", metric, dim),
                               lambda d=dim: q.metric_series(self.warehouse, metric, group_by=[d]))
+            if _values_replace_each_other(ms):
+                continue
             for g in ms.groups():
                 seg = np.array([p.value for p in ms.for_group(g)], dtype=float)
                 if len(seg) != len(total) or seg.sum() < 0.02 * total.sum():
@@ -455,6 +457,8 @@ class ToolExecutor:
         win_dev = total[i0 : i1 + 1] - base[i0 : i1 + 1]
         change = float(np.mean(win_dev / np.where(base[i0 : i1 + 1] != 0, base[i0 : i1 + 1], 1.0)))
         direction = "drop" if float(np.mean(win_dev)) < 0 else "spike"
+        if abs(change) < HIDDEN_MIN_IMPACT / 2:
+            return None
         result = dataclasses.replace(
             r, direction=direction, change_pct=100 * change, baseline=[float(b) for b in base],
             end_index=r.end_index,
@@ -867,6 +871,18 @@ class ToolExecutor:
         return StepResult(success=True, findings=findings or ["Nothing established yet."])
 
 
+def _values_replace_each_other(ms: Any, weeks: int = 4) -> bool:
+    """Whether a dimension's values appear or vanish over the data (app versions rolling out)."""
+    for g in ms.groups():
+        v = np.array([p.value for p in ms.for_group(g)], dtype=float)
+        if len(v) < 4 * weeks * 7 // 2:
+            continue
+        head, tail = float(v[: 7 * weeks].mean()), float(v[-7 * weeks :].mean())
+        if max(head, tail) > 0 and min(head, tail) < 0.05 * max(head, tail):
+            return True
+    return False
+
+
 def _trend(values: Sequence[float], period: int = 7) -> np.ndarray:
     """The series' steady growth or decline (robust Theil-Sen slope over whole-week means),
     as an additive component that is zero on the last day; zero when not clearly there.
@@ -907,6 +923,22 @@ def _with_trend(
     return dataclasses.replace(res, baseline=[float(v) for v in full], change_pct=change)
 
 
+def _restart(res: stats.AnomalyResult, values: Sequence[float], start: int) -> stats.AnomalyResult:
+    """The same anomaly starting earlier: change and kind re-measured over the longer window."""
+    x = np.asarray(values, dtype=float)
+    base = np.asarray(res.baseline, dtype=float)
+    i1 = res.end_index if res.end_index is not None else len(x) - 1
+    win = slice(start, i1 + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = (x[win] - base[win]) / np.abs(base[win])
+    rel = rel[np.isfinite(rel)]
+    kind = "step" if res.kind == "spike" and i1 - start + 1 > 2 else res.kind
+    return dataclasses.replace(
+        res, start_index=start, kind=kind,
+        change_pct=float(100 * np.mean(rel)) if len(rel) else res.change_pct,
+    )
+
+
 def _sharpest_step(values: Sequence[float], period: int = 7) -> int | None:
     """Where the weekly level jumps most abruptly: a candidate start for the detector.
 
@@ -928,24 +960,26 @@ def _sharpest_step(values: Sequence[float], period: int = 7) -> int | None:
     return int(idx[int(np.argmax(score))])
 
 
-def _onset(values: Sequence[float], baseline: Sequence[float], start: int, direction: str) -> int:
+def _onset(flat: Sequence[float], start: int, direction: str, period: int = 7) -> int:
     """Move a detected start back over the days already off the baseline in the same direction.
 
-    A change that ramps in (a rollout adopted over a day or two) is detected where it is fully
-    visible; the first day already beyond 3 noise s.d. is where it began (at most 3 days back).
+    A change that ramps in (a rollout adopted over a day or two) or a dip whose deepest days
+    come last is detected late; against a baseline learned a week before the detected start,
+    the first of the consecutive days beyond 3 noise s.d. is where it began (at most a week).
     """
-    x = np.asarray(values, dtype=float)
-    b = np.asarray(baseline, dtype=float)
-    if len(b) != len(x) or start < 10:
+    x = np.asarray(flat, dtype=float)
+    train_end = start - period
+    if train_end < 2 * period:
         return start
-    resid = x - b
-    pre = resid[max(0, start - 28) : start - 3]
+    ref = stats.seasonal_baseline(x, period=period, train_end=train_end)
+    resid = x - ref
+    pre = resid[max(0, train_end - 4 * period) : train_end]
     sd = float(np.std(pre, ddof=1)) if len(pre) > 2 else 0.0
     if sd <= 0:
         return start
     sign = -1.0 if direction == "drop" else 1.0
     onset = start
-    for i in range(start - 1, max(start - 4, 0), -1):
+    for i in range(start - 1, train_end - 1, -1):
         if sign * resid[i] > 3.0 * sd:
             onset = i
         else:

@@ -19,17 +19,12 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.command import Provider
 from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Input
 from textual.worker import Worker
 
-from .commands import InvestigatorCommands
 from .render import format_elapsed, format_tokens
-from .screens.dialogs import PromptScreen
-from .screens.help import HelpScreen, help_markdown
-from .screens.history import HistoryChoice, HistoryScreen
 from .screens.main import InvestigationScreen
 from .services import OrchestratorLike, Services, StoreLike, WarehouseLike, user_error
 from .widgets.question import QuestionInput
@@ -37,8 +32,11 @@ from .widgets.status_bar import Status
 from .widgets.welcome import Welcome
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     from ..core.models import Event, Investigation
     from ..settings import Settings
+    from .screens.history import HistoryChoice
     from .state import Session
 
 DEFAULT_THEME = "textual-dark"
@@ -48,12 +46,19 @@ TICK_SECONDS = 0.1
 KEYMAP_FILE = "keymap.toml"
 
 
+def _commands() -> type[Provider]:
+    """The palette's provider, imported when the palette first opens."""
+    from .commands import InvestigatorCommands
+
+    return InvestigatorCommands
+
+
 class InvestigatorApp(App[None]):
     """Metric Anomaly Investigator."""
 
     TITLE = "Metric Anomaly Investigator"
     CSS_PATH = "app.tcss"
-    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {InvestigatorCommands}
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {_commands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help"),
         Binding("ctrl+n", "new_investigation", "New", id="app.new", priority=True),
@@ -467,6 +472,9 @@ class InvestigatorApp(App[None]):
     # -- commands ----------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen, help_markdown
+        from .screens.history import HistoryScreen
+
         sections = [
             (
                 "Anywhere",
@@ -501,6 +509,8 @@ class InvestigatorApp(App[None]):
         self._open_warehouse(source)
 
     def action_history(self) -> None:
+        from .screens.history import HistoryScreen
+
         if self.store is None:
             self.notify("The history is not available yet.", severity="warning")
             return
@@ -513,6 +523,8 @@ class InvestigatorApp(App[None]):
         self.push_screen(HistoryScreen(self.store), chosen)
 
     def action_replay_file(self) -> None:
+        from .screens.dialogs import PromptScreen
+
         def chosen(value: str | None) -> None:
             if value:
                 self.load_in_background(Path(value).expanduser(), "replay")
@@ -531,6 +543,8 @@ class InvestigatorApp(App[None]):
         return self.record
 
     def action_save(self) -> None:
+        from .screens.dialogs import PromptScreen
+
         record = self._current_record()
         if record is None:
             self.notify("Nothing to save yet: ask a question first.", severity="warning")
@@ -550,6 +564,8 @@ class InvestigatorApp(App[None]):
         )
 
     def action_export(self) -> None:
+        from .screens.dialogs import PromptScreen
+
         record = self._current_record()
         if record is None or self.session is None or self.session.report is None:
             self.notify("There is no report to export yet.", severity="warning")
@@ -577,6 +593,8 @@ class InvestigatorApp(App[None]):
         self.call_from_thread(self.notify, done, title="Saved")
 
     def action_switch_model(self) -> None:
+        from .screens.dialogs import PromptScreen
+
         def chosen(value: str | None) -> None:
             if value and value != self.model_name:
                 self.model_name = value
@@ -594,6 +612,8 @@ class InvestigatorApp(App[None]):
         )
 
     def action_switch_warehouse(self) -> None:
+        from .screens.dialogs import PromptScreen
+
         def chosen(value: str | None) -> None:
             if value is None or self.settings is None:
                 return

@@ -7,6 +7,7 @@ functions, never at module import, so the first frame does not wait for it. Test
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,7 @@ def make_orchestrator(warehouse: WarehouseLike, model: str, settings: Settings) 
 
 def warm_up() -> None:
     """Import the investigation engine ahead of the first question (in a worker thread)."""
+    os.environ.setdefault("PYDANTIC_AI_NO_BANNER", "1")
     from ..core import orchestrator  # noqa: F401
 
 

@@ -32,9 +32,11 @@ Other names are mapped with a small TOML file (``--config``)::
     exclude = ["email_domain"]   # text columns never to treat as dimensions
 
 Speed: queries read a per-user-per-day rollup (``_mai_user_day``: user, day, dimensions, events,
-sessions) when one is available. Generated worlds store it; for any other DuckDB-backed source
-(files, Parquet/CSV directories) it is built once, in memory, when the warehouse is opened. Other
-backends are queried on the raw events, with the same results.
+sessions, and for WAU the days to the user's next active day) and, for ``event_type``, a
+per-user-day-event-type rollup (``_mai_user_day_type``) when available. Generated worlds store
+them; for any other DuckDB-backed source (files, Parquet/CSV directories) they are built once, in
+memory, when the warehouse is opened. Other backends are queried on the raw events, with the same
+results.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ __all__ = [
     "MAX_CARDINALITY",
     "ROLLUP_TABLE",
     "ROLLUP_VERSION",
+    "SPAN_COMBO",
+    "SPAN_USER",
+    "TYPE_ROLLUP_TABLE",
+    "WAU_DAYS",
     "Warehouse",
     "WarehouseError",
     "default_warehouse_path",
@@ -67,6 +73,12 @@ __all__ = [
 MAX_CARDINALITY = 200
 MAX_VALUES = 50
 ROLLUP_TABLE = "_mai_user_day"
+TYPE_ROLLUP_TABLE = "_mai_user_day_type"
+# rollup columns: days from a row to the user's next row (capped at WAU_DAYS), among all the
+# user's rows (SPAN_USER) or among those with the same dimension values (SPAN_COMBO)
+SPAN_USER = "_mai_span_user"
+SPAN_COMBO = "_mai_span_combo"
+WAU_DAYS = 7
 META_TABLE = "_mai_meta"
 ROLLUP_VERSION = "1"
 TABLES = ("events", "users", "deployments", "annotations")
@@ -97,6 +109,13 @@ class Warehouse:
         self.annotations_table: ir.Table | None = tables.get("annotations")
         self.rollup: ir.Table | None = None
         self.rollup_unique = False
+        # per (user, day, event_type) rollup; unique: one row per (user, day, event_type)
+        self.type_rollup: ir.Table | None = None
+        self.type_rollup_unique = False
+        # rollup carries SPAN_USER / SPAN_COMBO (only when rollup_unique)
+        self.wau_spans = False
+        # dimensions whose value never changes for a user (user-level ones and some event ones)
+        self.user_constant: frozenset[str] = frozenset()
         self.has_sessions = "session_id" in self.events.columns
         self.has_event_type = "event_type" in self.events.columns
         self.event_dims: list[str] = []
@@ -181,6 +200,10 @@ class Warehouse:
                 event_types = sorted(info.values)
         if self.rollup is None and self.is_duckdb:
             self._build_rollup()
+        if self.type_rollup is None and self.is_duckdb and self.has_event_type:
+            self._build_type_rollup()
+        if self.rollup is not None:
+            self._find_user_constant()
         rng_src = (
             self.rollup if self.rollup is not None else ev.mutate(day=ev.event_timestamp.date())
         )
@@ -231,6 +254,12 @@ class Warehouse:
         if not set(dims) <= set(rollup.columns):
             return None
         self.rollup_unique = info.get("user_day_unique") == "true"
+        self.wau_spans = self.rollup_unique and {SPAN_USER, SPAN_COMBO} <= set(rollup.columns)
+        if TYPE_ROLLUP_TABLE in names and self.has_event_type:
+            typed = self.con.table(TYPE_ROLLUP_TABLE)
+            if set(dims) | {"event_type"} <= set(typed.columns):
+                self.type_rollup = typed
+                self.type_rollup_unique = info.get("user_day_type_unique") == "true"
         return rollup
 
     def _build_rollup(self) -> None:
@@ -256,6 +285,58 @@ class Warehouse:
         n_rows = int(self.execute(r.count()))
         n_pairs = int(self.execute(r.select("user_id", "day").distinct().count()))
         self.rollup_unique = n_rows == n_pairs
+        if self.rollup_unique:
+            self._add_wau_spans()
+
+    def _add_wau_spans(self) -> None:
+        """Add SPAN_USER / SPAN_COMBO to the built rollup (one row per user-day)."""
+        r = self.rollup
+        assert r is not None
+
+        def span(*keys: str) -> ir.IntegerValue:
+            win = ibis.window(group_by=["user_id", *keys], order_by="day")
+            gap = r.day.lead().over(win).delta(r.day, unit="day")
+            return ibis.least(gap.fill_null(WAU_DAYS), WAU_DAYS).cast("int8")
+
+        spans = r.mutate(**{SPAN_USER: span(), SPAN_COMBO: span(*self.event_dims)})
+        try:
+            self.rollup = self.con.create_table(ROLLUP_TABLE, obj=spans, temp=True, overwrite=True)
+        except Exception:  # keep the rollup without spans: WAU uses window functions
+            return
+        self.wau_spans = True
+
+    def _build_type_rollup(self) -> None:
+        """Materialise the per-user-day-event-type rollup in memory (DuckDB backends only)."""
+        base = self.events.mutate(day=self.events.event_timestamp.date())
+        sessions = base.session_id.nunique() if self.has_sessions else ibis.literal(0)
+        keys = ["user_id", "day", "event_type", *self.event_dims]
+        agg = base.group_by(keys).agg(events=base.count(), sessions=sessions)
+        if self.users is not None and self.user_dims:
+            us = self.users.select("user_id", *self.user_dims)
+            agg = agg.left_join(us, "user_id").select(*keys, *self.user_dims, "events", "sessions")
+        try:
+            t = self.con.create_table(TYPE_ROLLUP_TABLE, obj=agg, temp=True, overwrite=True)
+        except Exception:  # raw events then
+            return
+        self.type_rollup = t
+        n_rows = int(self.execute(t.count()))
+        n_keys = int(self.execute(t.select("user_id", "day", "event_type").distinct().count()))
+        self.type_rollup_unique = n_rows == n_keys
+
+    def _find_user_constant(self) -> None:
+        """Which event dimensions keep one value per user (user dimensions always do)."""
+        r = self.rollup
+        assert r is not None
+        constant = set(self.user_dims)
+        if self.event_dims:
+            per_user = r.group_by("user_id").agg(
+                **{d: r[d].cast("string").fill_null("\x00null").nunique() for d in self.event_dims}
+            )
+            most = self.execute(
+                per_user.aggregate(**{d: per_user[d].max() for d in self.event_dims})
+            )
+            constant |= {d for d in self.event_dims if int(most[d].iloc[0] or 0) <= 1}
+        self.user_constant = frozenset(constant)
 
 
 def _as_date(value: Any) -> Any:

@@ -23,7 +23,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .connect import META_TABLE, ROLLUP_TABLE, ROLLUP_VERSION
+from .connect import (
+    META_TABLE,
+    ROLLUP_TABLE,
+    ROLLUP_VERSION,
+    SPAN_COMBO,
+    SPAN_USER,
+    TYPE_ROLLUP_TABLE,
+    WAU_DAYS,
+)
 
 __all__ = [
     "AnnotationSpec",
@@ -386,6 +394,61 @@ def _events(w: _World, uu: np.ndarray, dd: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def _wau_spans(day: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Days to the next row with the same keys (capped at WAU_DAYS; no next row: WAU_DAYS)."""
+    order = np.lexsort((day, *keys[::-1]))
+    d = day[order]
+    same = np.ones(len(order) - 1 if len(order) else 0, dtype=bool)
+    for k in keys:
+        ks = k[order]
+        same &= ks[1:] == ks[:-1]
+    gap = np.full(len(order), WAU_DAYS, dtype=np.int64)
+    gap[:-1] = np.where(same, np.minimum(d[1:] - d[:-1], WAU_DAYS), WAU_DAYS)
+    out = np.empty(len(order), dtype=np.int8)
+    out[order] = gap
+    return out
+
+
+def _type_rollup(
+    w: _World,
+    uu: np.ndarray,
+    dd: np.ndarray,
+    ver: np.ndarray,
+    ev: dict[str, np.ndarray],
+    event_cols: list[str],
+    user_cols: list[str],
+    day0: int,
+) -> pa.Table:
+    """One row per (user, day, event_type) with its events and distinct sessions."""
+    n_types = len(w.type_labels)
+    ud, etype, sid = ev["ud"], ev["type"].astype(np.int64), ev["sid"]
+    key = ud * n_types + etype  # events are ordered by user-day: keys of a user-day are adjacent
+    events = np.bincount(key, minlength=len(uu) * n_types)
+    # distinct (session, type) pairs: mark them on a sessions x types grid
+    seen = np.zeros((int(sid.max()) + 1 if len(sid) else 1) * n_types, dtype=bool)
+    seen[sid * n_types + etype] = True
+    pair = np.flatnonzero(seen)
+    ud_of_sid = np.zeros(len(seen) // n_types, dtype=np.int64)
+    ud_of_sid[sid] = ud
+    p_sid, p_type = pair // n_types, pair % n_types
+    sessions = np.bincount(ud_of_sid[p_sid] * n_types + p_type, minlength=len(events))
+    rows = np.flatnonzero(events)
+    r_ud, r_type = rows // n_types, rows % n_types
+    ru = uu[r_ud]
+    return pa.table(
+        {
+            "user_id": pa.array(ru + 1),
+            "day": pa.array((dd[r_ud] + day0).astype("datetime64[D]")),
+            "event_type": _dict_array(r_type, w.type_labels),
+            **{c: _dict_array(w.attrs[c][ru], w.labels[c]) for c in event_cols},
+            "app_version": _dict_array(ver[r_ud], w.labels["app_version"]),
+            **{c: _dict_array(w.attrs[c][ru], w.labels[c]) for c in user_cols},
+            "events": pa.array(events[rows].astype(np.int64)),
+            "sessions": pa.array(sessions[rows].astype(np.int64)),
+        }
+    )
+
+
 def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray], tmp: Path) -> None:
     spec = w.spec
     ud = ev["ud"]
@@ -417,18 +480,23 @@ def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray],
     new_sess = np.r_[True, ev["sid"][1:] != ev["sid"][:-1]]
     sess_count = np.bincount(ud[new_sess], minlength=n_ud)
     live = ev_count > 0
-    lu, ldd = uu[live], dd[live]
+    lu, ldd, lver = uu[live], dd[live], ver[live]
+    day0 = (spec.start - EPOCH).days
     rollup = pa.table(
         {
             "user_id": pa.array(lu + 1),
-            "day": pa.array((ldd + (spec.start - EPOCH).days).astype("datetime64[D]")),
+            "day": pa.array((ldd + day0).astype("datetime64[D]")),
             **{c: _dict_array(w.attrs[c][lu], w.labels[c]) for c in event_cols},
-            "app_version": _dict_array(ver[live], w.labels["app_version"]),
+            "app_version": _dict_array(lver, w.labels["app_version"]),
             **{c: _dict_array(w.attrs[c][lu], w.labels[c]) for c in user_cols},
             "events": pa.array(ev_count[live].astype(np.int64)),
             "sessions": pa.array(sess_count[live].astype(np.int64)),
+            # platform and country are user attributes: app_version is the only varying dim
+            SPAN_USER: pa.array(_wau_spans(ldd, lu)),
+            SPAN_COMBO: pa.array(_wau_spans(ldd, lu, lver)),
         }
     )
+    type_rollup = _type_rollup(w, uu, dd, ver, ev, event_cols, user_cols, day0)
     deps = sorted(spec.deployments, key=lambda d: d.at)
     deployments = pa.table(
         {
@@ -458,8 +526,8 @@ def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray],
     )
     meta = pa.table(
         {
-            "key": ["rollup_version", "user_day_unique", "generator_seed"],
-            "value": [ROLLUP_VERSION, "true", str(spec.seed)],
+            "key": ["rollup_version", "user_day_unique", "user_day_type_unique", "generator_seed"],
+            "value": [ROLLUP_VERSION, "true", "true", str(spec.seed)],
         }
     )
     con = duckdb.connect(str(tmp))
@@ -474,6 +542,7 @@ def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray],
             ("users", users),
             ("events", events),
             (ROLLUP_TABLE, rollup),
+            (TYPE_ROLLUP_TABLE, type_rollup),
             ("deployments", deployments),
             ("annotations", annotations),
             (META_TABLE, meta),

@@ -55,7 +55,8 @@ def draw(plt: Any, chart: Chart, palette: dict[str, RGB]) -> None:
     """Draw ``chart`` on a plotext figure (the widget's ``plt``), replacing what was there."""
     plt.clear_data()
     plt.clear_figure()
-    plt.title(f"{chart.title} ({chart.y_label})" if chart.y_label else chart.title)
+    unit = chart.y_label and chart.y_label not in chart.title
+    plt.title(f"{chart.title} ({chart.y_label})" if unit else chart.title)
     segment_colours = [
         palette["accent"],
         palette["secondary"],
