@@ -67,6 +67,75 @@ def test_raw_events_path_matches_rollup(small_wh, small_world_path):
         assert b1 == b2
 
 
+FAST_PATH_CASES = [
+    ("dau", {"group_by": ["event_type"]}),
+    ("events", {"filters": {"event_type": ["search", "share"]}, "group_by": ["platform"]}),
+    ("sessions_per_user", {"group_by": ["event_type"], "filters": {"country": "IN"}}),
+    ("sessions_per_user", {"filters": {"event_type": ["search", "share"]}}),
+    ("events_per_user", {"filters": {"event_type": "purchase"}, "group_by": ["plan"]}),
+    ("wau", {}),
+    ("wau", {"group_by": ["platform", "plan"], "filters": {"country": ["IN", "US"]}}),
+    ("wau", {"group_by": ["app_version"]}),
+    ("wau", {"group_by": ["country"], "filters": {"app_version": "2.3.0"}}),
+    ("wau", {"filters": {"app_version": ["2.2.0", "2.3.0"]}}),
+    ("wau", {"group_by": ["event_type"], "filters": {"platform": "android"}}),
+]
+
+
+def _raw(wh):
+    """Switch off every rollup: the generic path any Ibis backend takes."""
+    wh.rollup = wh.type_rollup = None
+    wh.rollup_unique = wh.type_rollup_unique = wh.wau_spans = False
+    return wh
+
+
+@pytest.mark.parametrize(("metric", "kwargs"), FAST_PATH_CASES)
+def test_fast_paths_match_raw_events(small_wh, small_world_path, metric, kwargs):
+    window = {"start": date(2026, 1, 10), "end": date(2026, 2, 5)}
+    with open_warehouse(small_world_path) as raw:
+        expected = q.metric_series(_raw(raw), metric, **window, **kwargs)
+    assert q.metric_series(small_wh, metric, **window, **kwargs) == expected
+
+
+def test_fast_breakdowns_and_retention_match_raw_events(small_wh, small_world_path):
+    def answers(wh):
+        return [
+            q.breakdown(wh, "events", ["event_type"], baseline=BASE, current=CUR),
+            q.breakdown(wh, "dau", ["event_type", "platform"], baseline=BASE, current=CUR),
+            q.breakdown(wh, "wau", ["app_version"], baseline=BASE, current=CUR),
+            q.breakdown(wh, "wau", ["country", "plan"], baseline=BASE, current=CUR),
+            q.retention(
+                wh,
+                cohort_start=date(2025, 12, 20),
+                cohort_end=date(2026, 1, 20),
+                filters={"event_type": "purchase", "plan": "free"},
+            ),
+            q.retention(wh, cohort_start=date(2025, 12, 1), cohort_end=date(2026, 2, 1)),
+        ]
+
+    with open_warehouse(small_world_path) as raw:
+        assert answers(small_wh) == answers(_raw(raw))
+
+
+def test_rollups_built_at_open_match_stored_ones(small_wh, small_parquet_dir):
+    with open_warehouse(small_parquet_dir) as pq:
+        assert pq.type_rollup is not None and pq.wau_spans and pq.type_rollup_unique
+        assert (
+            pq.user_constant
+            == small_wh.user_constant
+            == {
+                "platform",
+                "country",
+                "acquisition_channel",
+                "plan",
+            }
+        )
+        for metric, kwargs in FAST_PATH_CASES:
+            assert q.metric_series(pq, metric, **kwargs) == q.metric_series(
+                small_wh, metric, **kwargs
+            )
+
+
 def test_config_maps_other_names(small_world_path, tmp_path):
     db = tmp_path / "theirs.duckdb"
     con = duckdb.connect(str(db))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shlex
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -178,6 +180,10 @@ async def _run_investigation(
     from metric_anomaly_investigator.core.orchestrator import Orchestrator
 
     orchestrator = Orchestrator(warehouse, model=model, settings=settings)
+    # Ctrl-C cancels the investigation instead of killing it, so its steps are kept and saved.
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, orchestrator.cancel)
     async for event in orchestrator.investigate(question):
         if not quiet:
             _print_event(event, sys.stderr)
@@ -220,6 +226,9 @@ def cmd_investigate(args: argparse.Namespace) -> int:
 
         sys.stdout.write(report_to_text(record))
     sys.stdout.flush()
+    if record.status == "cancelled":
+        _err(f"investigation cancelled after {len(record.steps)} steps")
+        return EXIT_INTERRUPTED
     if record.status != "completed":
         _err(f"investigation {record.status}: {record.error or 'no report'}")
         return EXIT_FAILED

@@ -163,6 +163,12 @@ class Analyst:
             )
         anomaly = self.ctx.anomaly
         if (anomaly is None or not anomaly.detected) and not (plan.follow_up and anomaly):
+            retention = AnalyzeRetention()
+            if q.about_retention and schema.has_users and self._fresh(plan, retention):
+                return ("No break in the daily metric and the question is about retention: "
+                        "compare signup cohorts with earlier ones.", retention)
+            if (self.ctx.retention or {}).get("declined"):
+                return None
             for other in CORE_METRICS:
                 if other in schema.metrics and other not in self.ctx.checked_metrics():
                     act = DetectAnomaly(metric=other, hint_date=q.hint_date)
@@ -171,11 +177,6 @@ class Analyst:
                             f"{metric} shows no break; check {other} before concluding.",
                             act,
                         )
-            if q.about_retention and schema.has_users:
-                act_r = AnalyzeRetention()
-                if self._fresh(plan, act_r):
-                    return ("No metric broke, but the question is about retention: compare "
-                            "recent signup cohorts with earlier ones.", act_r)
             return None
         anomaly = self.ctx.anomaly
         assert anomaly is not None

@@ -119,7 +119,8 @@ _COMMON_WORDS = frozenset(
     "free pro top low high other none null unknown yes".split()
 )
 _RETENTION_WORDS = ("retention", "retain", "churn", "cohort", "come back", "coming back",
-                    "returning", "stickiness", "new users", "signups", "sign-ups", "sign ups")
+                    "returning", "stickiness", "sticking around", "stick around", "new users",
+                    "signed up", "signups", "sign-ups", "sign ups")
 _DROP_WORDS = ("drop", "dropped", "decline", "declined", "fell", "fall", "down", "dip",
                "decrease", "decreased", "lower", "lost", "loss", "tank", "plunge")
 _SPIKE_WORDS = ("spike", "spiked", "jump", "jumped", "surge", "increase", "increased", "rise",

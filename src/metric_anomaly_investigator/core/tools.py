@@ -55,6 +55,7 @@ MIGRATION_SHARE = 0.08  # a dimension whose values swapped this much traffic is 
 HIDDEN_MIN_IMPACT = 0.04  # a segment's break must move the total by 4% to be reported
 EVENT_COUNT_METRICS = frozenset({"events", "events_per_user"})
 RETENTION_DAYS = (1, 7, 14, 28)
+RETENTION_PROBE = 7  # the day-N retention that cohorts are compared on
 
 
 class InvalidAction(ValueError):
@@ -289,7 +290,7 @@ class ToolExecutor:
             if dim in filters:
                 continue
             bd = self.breakdown(metric, [dim], filters)
-            if migration(bd, ratio=ratio) >= MIGRATION_SHARE:
+            if migration(bd, ratio=ratio) >= MIGRATION_SHARE or self._replacing(dim):
                 moving.append(dim)
                 scores[dim] = 0.0
             else:
@@ -415,6 +416,14 @@ class ToolExecutor:
             chart=Chart(title=f"{a.metric} vs seasonal baseline", kind="line", series=series,
                         x_label="day", y_label=a.metric, highlight=highlight),
         )
+
+    def _replacing(self, dim: str) -> bool:
+        """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
+        if dim == "event_type":
+            return False
+        ms = self._cached(("grouped", "dau", dim),
+                          lambda: q.metric_series(self.warehouse, "dau", group_by=[dim]))
+        return _values_replace_each_other(ms)
 
     def _scan_segments(
         self, metric: str, days: list[date], values: list[float], hint: int | None
@@ -788,6 +797,16 @@ class ToolExecutor:
                 f"Weekly signups: {_fmt(sizes_earlier)} before → {_fmt(sizes_recent)} recently "
                 f"({_pct(comp['cohort_size_change_pct'])})."
             )
+        if not filters:
+            scan = self._retention_scan()
+            if scan is not None:
+                comp.update(scan)
+                findings.insert(0, (
+                    f"Retention fell for {_seg_text(scan['segment'])} users who signed up from "
+                    f"{scan['start']} to {scan['end']}: day-7 retention "
+                    f"{100 * scan['d7_before']:.0f}% → {100 * scan['d7_during']:.0f}% "
+                    f"({_pct(scan['change_pct'])}, p={_fmt(scan['p_value'], 2)})."
+                ))
         ctx.retention = comp
         labels = [f"D{n}" for n in ret.days]
         series = [
@@ -807,6 +826,50 @@ class ToolExecutor:
             chart=Chart(title=f"Retention by weekly cohort ({_seg_text(filters)})", kind="retention",
                         series=series, x_label="days since signup", y_label="% retained"),
         )
+
+    def _retention_scan(self) -> dict[str, Any] | None:
+        """The signup cohorts (and user segment) whose day-7 retention broke from their norm.
+
+        Weekly cohorts of every value of every user-level dimension (and of everyone) are
+        compared with their own median (binomial z); the strongest run of bad cohorts wins, and
+        its first and last signup days are located on daily cohorts.
+        """
+        s = self.schema
+        cs, ce = s.start_date, s.end_date - timedelta(days=RETENTION_PROBE)
+        if ce <= cs + timedelta(days=21):
+            return None
+        candidates: list[dict[str, str]] = [{}] + [
+            {d.name: v}
+            for d in s.dimensions
+            if d.level == "user" and d.cardinality <= MAX_DIMENSION_CARDINALITY
+            for v in d.values
+        ]
+        best: tuple[float, dict[str, str], list[Any]] | None = None
+        for seg in candidates:
+            ret = q.retention(self.warehouse, cohort_start=cs, cohort_end=ce,
+                              days=[RETENTION_PROBE], filters=seg or None, cohort_grain="week")
+            run = _bad_run(ret.cohorts)
+            if run is not None and (best is None or run[0] > best[0]):
+                best = (run[0], seg, run[1])
+        if best is None:
+            return None
+        score, seg, bad = best
+        good = bad[0]
+        daily = q.retention(self.warehouse, cohort_start=cs, cohort_end=ce, days=[RETENTION_PROBE],
+                            filters=seg or None, cohort_grain="day").cohorts
+        first, last = bad[1][0].cohort, bad[1][-1].cohort + timedelta(days=6)
+        start = _edge(daily, first, falling=True)
+        end = _edge(daily, last + timedelta(days=1), falling=False) - timedelta(days=1)
+        p0 = _weighted(good, RETENTION_PROBE) or 0.0
+        p1 = _weighted(bad[1], RETENTION_PROBE) or 0.0
+        n1 = sum(c.size for c in bad[1])
+        se = math.sqrt(max(p0 * (1 - p0), 1e-9) / max(n1, 1))
+        return {
+            "declined": True, "segment": seg, "start": start.isoformat(), "end": end.isoformat(),
+            "d7_before": p0, "d7_during": p1,
+            "change_pct": (p1 / p0 - 1) * 100 if p0 else None,
+            "p_value": float(2 * sps.norm.sf(abs(p0 - p1) / se)), "score": score,
+        }
 
     def _statistical_test(self, a: StatisticalTest) -> StepResult:
         segment = self._normal_filters(a.segment)
@@ -878,7 +941,7 @@ def _values_replace_each_other(ms: Any, weeks: int = 4) -> bool:
         if len(v) < 4 * weeks * 7 // 2:
             continue
         head, tail = float(v[: 7 * weeks].mean()), float(v[-7 * weeks :].mean())
-        if max(head, tail) > 0 and min(head, tail) < 0.05 * max(head, tail):
+        if max(head, tail) > 0 and min(head, tail) < 0.25 * max(head, tail):
             return True
     return False
 
@@ -1002,6 +1065,62 @@ def _days_between(at_iso: str, start: date) -> str:
     if delta == 0:
         return "on the day of"
     return f"{delta} day{'s' if abs(delta) != 1 else ''} before" if delta > 0 else f"{-delta} days after"
+
+
+def _bad_run(cohorts: Sequence[Any], n: int = 7) -> tuple[float, tuple[list[Any], list[Any]]] | None:
+    """(strength, (normal cohorts, the run of consecutive cohorts retaining far below normal))."""
+    rated = [c for c in cohorts if c.retention.get(n) is not None and c.size >= 10]
+    if len(rated) < 5:
+        return None
+    p0 = float(np.median([c.retention[n] for c in rated]))
+    if p0 <= 0:
+        return None
+    z = [
+        (p0 - c.retention[n]) / math.sqrt(p0 * (1 - p0) / c.size) if p0 < 1 else 0.0
+        for c in rated
+    ]
+    bad = [zi >= 3.0 and rated[i].retention[n] <= 0.75 * p0 for i, zi in enumerate(z)]
+    best: tuple[float, int, int] | None = None
+    i = 0
+    while i < len(rated):
+        if bad[i]:
+            j = i
+            while j + 1 < len(rated) and bad[j + 1]:
+                j += 1
+            strength = float(sum(z[i : j + 1]))
+            if best is None or strength > best[0]:
+                best = (strength, i, j)
+            i = j + 1
+        else:
+            i += 1
+    if best is None or best[0] < 5.0:
+        return None
+    _, i, j = best
+    return best[0], ([c for k, c in enumerate(rated) if not bad[k]], rated[i : j + 1])
+
+
+def _edge(daily: Sequence[Any], near: date, *, falling: bool, n: int = 7, reach: int = 6) -> date:
+    """The signup day within ``reach`` days of ``near`` where day-n retention falls (or recovers)
+    most sharply between the week of cohorts before it and the week from it."""
+    rates = {c.cohort: (c.retention.get(n), c.size) for c in daily}
+
+    def pooled(lo: date, hi: date) -> float | None:
+        pairs = [rates[d] for d in (lo + timedelta(days=k) for k in range((hi - lo).days + 1))
+                 if d in rates and rates[d][0] is not None]
+        size = sum(sz for _, sz in pairs)
+        return sum(r * sz for r, sz in pairs) / size if size else None
+
+    best, best_day = -math.inf, near
+    for k in range(-reach, reach + 1):
+        d = near + timedelta(days=k)
+        before = pooled(d - timedelta(days=7), d - timedelta(days=1))
+        after = pooled(d, d + timedelta(days=6))
+        if before is None or after is None:
+            continue
+        score = (before - after) if falling else (after - before)
+        if score > best:
+            best, best_day = score, d
+    return best_day
 
 
 def _weighted(cohorts: Sequence[Any], n: int) -> float | None:

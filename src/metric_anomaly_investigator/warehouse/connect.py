@@ -194,7 +194,12 @@ class Warehouse:
                 (self.event_dims if level == "event" else self.user_dims).append(name)
         event_types: list[str] = []
         if self.has_event_type:
-            info = self._dimension_info(ev, "event_type", "event", None)
+            typed = self.type_rollup
+            info = (
+                self._dimension_info(typed, "event_type", "event", "events")
+                if typed is not None
+                else self._dimension_info(ev, "event_type", "event", None)
+            )
             if info is not None:
                 dims.append(info)
                 event_types = sorted(info.values)
@@ -330,13 +335,19 @@ class Warehouse:
         constant = set(self.user_dims)
         if self.event_dims:
             per_user = r.group_by("user_id").agg(
-                **{d: r[d].cast("string").fill_null("\x00null").nunique() for d in self.event_dims}
+                **{d: _distinct_with_null(r[d]) for d in self.event_dims}
             )
             most = self.execute(
                 per_user.aggregate(**{d: per_user[d].max() for d in self.event_dims})
             )
             constant |= {d for d in self.event_dims if int(most[d].iloc[0] or 0) <= 1}
         self.user_constant = frozenset(constant)
+
+
+def _distinct_with_null(col: ir.Column) -> ir.IntegerValue:
+    """Distinct values of a column, counting null as one more value."""
+    mixed = col.isnull().any() & col.notnull().any()
+    return col.nunique() + mixed.cast("int64")
 
 
 def _as_date(value: Any) -> Any:

@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from .connect import Warehouse
+from .connect import SPAN_COMBO, SPAN_USER, WAU_DAYS, Warehouse
 from .types import (
     RATIO_METRICS,
     Annotation,
@@ -129,12 +129,15 @@ def _base(
     Also returns whether every (user, day) falls in exactly one group (so totals add up).
     """
     used = set(group) | set(filters)
-    if wh.rollup is not None and "event_type" not in used:
-        r = wh.rollup
+    typed = "event_type" in used
+    r = wh.type_rollup if typed else wh.rollup
+    one_type = "event_type" in group or len(filters.get("event_type", [])) == 1
+    # with several event types per row group, distinct sessions do not add up: raw events
+    if r is not None and not (typed and sessions and not one_type):
         r = r.filter(r.day >= start, r.day <= end)
         r = _apply_filters(r, filters)
-        if wh.rollup_unique:
-            return r.select("user_id", "day", *group, "events", "sessions"), True
+        if (wh.type_rollup_unique and one_type) if typed else wh.rollup_unique:
+            return r.select("user_id", "day", *group, "events", "sessions"), not (typed and group)
         agg = r.group_by(["user_id", "day", *group]).agg(
             events=r.events.sum(), sessions=r.sessions.sum()
         )
@@ -195,18 +198,42 @@ def _daily_frame(
     return df[["day", *group, "num", "den"]]
 
 
+def _stored_span(wh: Warehouse, group: list[str], flt: dict[str, list[str]]) -> str | None:
+    """The rollup's precomputed next-active-day column valid for this grouping, if any.
+
+    Counting a user-day for the days up to the user's next active day *in the same group*
+    needs that next day: the user-wide one when every dimension used is constant per user, the
+    per-combination one when the group (plus single-valued filters) pins every varying dimension.
+    """
+    used = set(group) | set(flt)
+    if not wh.wau_spans or wh.rollup is None or "event_type" in used:
+        return None
+    if used <= wh.user_constant:
+        return SPAN_USER
+    varying = set(wh.event_dims) - wh.user_constant
+    pinned = set(group) | {k for k, v in flt.items() if len(v) == 1}
+    if varying <= pinned:
+        return SPAN_COMBO
+    return None
+
+
 def _wau_frame(
     wh: Warehouse, group: list[str], flt: dict[str, list[str]], s: date, e: date
 ) -> pd.DataFrame:
     """Trailing-7-day distinct users: each active day covers the days up to the next one (max 7)."""
-    b, _ = _base(wh, group, flt, s - timedelta(days=6), e, sessions=False)
-    if not wh.rollup_unique or wh.rollup is None or "event_type" in set(group) | set(flt):
-        b = b.select("user_id", "day", *group).distinct()
-    win = ibis.window(group_by=["user_id", *group], order_by="day")
-    nxt = b.day.lead().over(win)
-    gap = nxt.delta(b.day, unit="day")
-    span = ibis.least(gap.fill_null(7), 7)
-    spans = b.mutate(span=span).group_by(["day", *group, "span"]).agg(n=lambda t: t.count())
+    span_col = _stored_span(wh, group, flt)
+    if span_col is not None and wh.rollup is not None:
+        r = wh.rollup
+        r = _apply_filters(r.filter(r.day >= s - timedelta(days=WAU_DAYS - 1), r.day <= e), flt)
+        b = r.select("day", *group, span=r[span_col])
+    else:
+        b, _ = _base(wh, group, flt, s - timedelta(days=WAU_DAYS - 1), e, sessions=False)
+        if not wh.rollup_unique or wh.rollup is None or "event_type" in set(group) | set(flt):
+            b = b.select("user_id", "day", *group).distinct()
+        win = ibis.window(group_by=["user_id", *group], order_by="day")
+        gap = b.day.lead().over(win).delta(b.day, unit="day")
+        b = b.mutate(span=ibis.least(gap.fill_null(WAU_DAYS), WAU_DAYS))
+    spans = b.group_by(["day", *group, "span"]).agg(n=lambda t: t.count())
     df = _labels(wh.execute(spans), group)
     if df.empty:
         return pd.DataFrame(columns=["day", *group, "num", "den"])
