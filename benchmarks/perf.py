@@ -84,6 +84,24 @@ def measurements(wh: Warehouse) -> list[Measurement]:
     ]
 
 
+def investigation_e2e(wh: Warehouse) -> Measurement:
+    """An autopilot investigation of the default question on the default demo, end to end."""
+    import asyncio
+
+    from metric_anomaly_investigator.core.orchestrator import Orchestrator
+    from metric_anomaly_investigator.warehouse.scenarios import get_scenario
+
+    question = get_scenario("seed_android_india").questions["clear"][0]
+
+    async def investigate() -> None:
+        orchestrator = Orchestrator(wh, model="autopilot")
+        async for _event in orchestrator.investigate(question):
+            pass
+        assert orchestrator.record is not None and orchestrator.record.status == "completed"
+
+    return Measurement("investigation_e2e", lambda: asyncio.run(investigate()), repeat=3)
+
+
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:
     fn()  # warm-up
     times = []
@@ -111,7 +129,7 @@ def main() -> None:
                 f"events: {wh.schema.row_count:,}  "
                 f"days: {wh.schema.start_date}..{wh.schema.end_date}"
             )
-            for m in measurements(wh):
+            for m in [*measurements(wh), investigation_e2e(wh)]:
                 ms = median_ms(m.run, m.repeat or args.repeat)
                 print(f"{m.name:<45} {ms:8.1f} ms")
 

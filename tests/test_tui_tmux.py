@@ -20,7 +20,7 @@ pytestmark = [
 ]
 
 QUESTION = "Why did dau drop at the end of January?"
-WAIT_SECONDS = 120.0
+WAIT_SECONDS = 180.0
 
 
 def mai() -> list[str]:

@@ -53,7 +53,7 @@ from .question import ParsedQuestion, parse_question
 from .tools import ToolExecutor
 
 AUTOPILOT_NAME = "autopilot"
-CORE_METRICS = ("dau", "events_per_user", "events", "sessions_per_user")
+CORE_METRICS = ("dau", "events", "events_per_user", "sessions_per_user")
 MAX_SEGMENT_STEPS = 2
 INFORMATIVE = 0.15
 

@@ -53,7 +53,7 @@ MAX_DRILL_DIMENSIONS = 4
 MAX_DIMENSION_CARDINALITY = 30
 MIGRATION_SHARE = 0.08  # a dimension whose values swapped this much traffic is "migrating"
 HIDDEN_MIN_IMPACT = 0.04  # a segment's break must move the total by 4% to be reported
-EVENT_COUNT_METRICS = frozenset({"events", "events_per_user"})
+EVENT_COUNT_METRICS = frozenset({"events"})  # additive over event types
 RETENTION_DAYS = (1, 7, 14, 28)
 RETENTION_PROBE = 7  # the day-N retention that cohorts are compared on
 
@@ -269,7 +269,8 @@ class ToolExecutor:
         return ms.days(), ms.values()
 
     def candidate_dimensions(self, metric: str) -> list[str]:
-        """Dimensions small enough to break down; the event type only for event-count metrics."""
+        """Dimensions small enough to break down; the event type only for the event count (a
+        per-user ratio by event type changes its denominator too, hiding a type that vanished)."""
         return [
             d.name
             for d in self.schema.dimensions

@@ -268,7 +268,11 @@ class Warehouse:
         return rollup
 
     def _build_rollup(self) -> None:
-        """Materialise the per-user-per-day rollup in memory (DuckDB backends only)."""
+        """Materialise the per-user-per-day rollup in memory (DuckDB backends only).
+
+        The WAU span columns are only meaningful (and used) when the rollup has one row per
+        user-day, which is checked after building it.
+        """
         ev = self.events
         keep = ["user_id", *self.event_dims]
         base = ev.mutate(day=ev.event_timestamp.date())
@@ -281,34 +285,20 @@ class Warehouse:
             agg = agg.left_join(us, "user_id").select(
                 *keep, "day", *self.user_dims, "events", "sessions"
             )
-        try:
-            self.rollup = self.con.create_table(ROLLUP_TABLE, obj=agg, temp=True, overwrite=True)
-        except Exception:  # a backend that cannot create temp tables: raw path
-            self.rollup = None
-            return
-        r = self.rollup
-        n_rows = int(self.execute(r.count()))
-        n_pairs = int(self.execute(r.select("user_id", "day").distinct().count()))
-        self.rollup_unique = n_rows == n_pairs
-        if self.rollup_unique:
-            self._add_wau_spans()
-
-    def _add_wau_spans(self) -> None:
-        """Add SPAN_USER / SPAN_COMBO to the built rollup (one row per user-day)."""
-        r = self.rollup
-        assert r is not None
 
         def span(*keys: str) -> ir.IntegerValue:
             win = ibis.window(group_by=["user_id", *keys], order_by="day")
-            gap = r.day.lead().over(win).delta(r.day, unit="day")
+            gap = agg.day.lead().over(win).delta(agg.day, unit="day")
             return ibis.least(gap.fill_null(WAU_DAYS), WAU_DAYS).cast("int8")
 
-        spans = r.mutate(**{SPAN_USER: span(), SPAN_COMBO: span(*self.event_dims)})
-        try:
-            self.rollup = self.con.create_table(ROLLUP_TABLE, obj=spans, temp=True, overwrite=True)
-        except Exception:  # keep the rollup without spans: WAU uses window functions
+        spans = agg.mutate(**{SPAN_USER: span(), SPAN_COMBO: span(*self.event_dims)})
+        r = self._materialise(ROLLUP_TABLE, spans.order_by("day"))
+        if r is None:  # a backend that cannot create temp tables: raw path
             return
-        self.wau_spans = True
+        self.rollup = r
+        n_rows = int(self.execute(r.count()))
+        n_pairs = int(self.execute(r.select("user_id", "day").distinct().count()))
+        self.rollup_unique = self.wau_spans = n_rows == n_pairs
 
     def _build_type_rollup(self) -> None:
         """Materialise the per-user-day-event-type rollup in memory (DuckDB backends only)."""
@@ -319,14 +309,20 @@ class Warehouse:
         if self.users is not None and self.user_dims:
             us = self.users.select("user_id", *self.user_dims)
             agg = agg.left_join(us, "user_id").select(*keys, *self.user_dims, "events", "sessions")
-        try:
-            t = self.con.create_table(TYPE_ROLLUP_TABLE, obj=agg, temp=True, overwrite=True)
-        except Exception:  # raw events then
+        t = self._materialise(TYPE_ROLLUP_TABLE, agg.order_by("day"))
+        if t is None:  # raw events then
             return
         self.type_rollup = t
         n_rows = int(self.execute(t.count()))
         n_keys = int(self.execute(t.select("user_id", "day", "event_type").distinct().count()))
         self.type_rollup_unique = n_rows == n_keys
+
+    def _materialise(self, name: str, expr: ir.Table) -> ir.Table | None:
+        """A temporary in-memory table (fresh connection: no overwrite needed), or None."""
+        try:
+            return self.con.create_table(name, obj=expr, temp=True)
+        except Exception:
+            return None
 
     def _find_user_constant(self) -> None:
         """Which event dimensions keep one value per user (user dimensions always do)."""

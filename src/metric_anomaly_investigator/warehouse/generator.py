@@ -449,6 +449,39 @@ def _type_rollup(
     )
 
 
+def _load(
+    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, enums: dict[str, str]
+) -> None:
+    """Create table ``name`` from ``table``, dictionary columns as the world's ENUM types.
+
+    Tables with dictionary columns go through pandas: DuckDB reads Categorical columns as ENUMs
+    several times faster than it converts Arrow dictionaries; dates and timestamps are cast back
+    to the Arrow types.
+    """
+    types = {c: table.schema.field(c).type for c in table.column_names}
+    via_pandas = any(pa.types.is_dictionary(t) for t in types.values())
+    cols = []
+    for c, t in types.items():
+        if pa.types.is_dictionary(t):
+            cols.append(f'"{c}"::{enums[c]} AS "{c}"')
+        elif via_pandas and pa.types.is_date(t):
+            cols.append(f'"{c}"::DATE AS "{c}"')
+        elif via_pandas and pa.types.is_timestamp(t):
+            cols.append(f'"{c}"::TIMESTAMP AS "{c}"')
+        else:
+            cols.append(f'"{c}"')
+    src: object
+    if via_pandas:
+        src = table.to_pandas(date_as_object=False)
+    else:
+        src = pa.Table.from_batches(table.to_batches(max_chunksize=122_880), schema=table.schema)
+    con.register("_src", src)
+    try:
+        con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(cols)} FROM _src')
+    finally:
+        con.unregister("_src")
+
+
 def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray], tmp: Path) -> None:
     spec = w.spec
     ud = ev["ud"]
@@ -547,18 +580,7 @@ def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray],
             ("annotations", annotations),
             (META_TABLE, meta),
         ):
-            cols = ", ".join(
-                f'"{c}"::{enums[c]} AS "{c}"'
-                if pa.types.is_dictionary(table.schema.field(c).type)
-                else f'"{c}"'
-                for c in table.column_names
-            )
-            chunked = pa.Table.from_batches(
-                table.to_batches(max_chunksize=122_880), schema=table.schema
-            )
-            con.register("_src", chunked)
-            con.execute(f'CREATE TABLE "{name}" AS SELECT {cols} FROM _src')
-            con.unregister("_src")
+            _load(con, name, table, enums)
         con.execute("CHECKPOINT")
     finally:
         con.close()

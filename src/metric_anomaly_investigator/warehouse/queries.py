@@ -651,13 +651,20 @@ def retention(
     act_start = max(cs, wh.schema.start_date)
     act_end = min(data_end, ce + timedelta(days=max(n_days)))
     activity, _ = _base(wh, [], flt, act_start, act_end, sessions=False)
-    activity = activity.select("user_id", "day").distinct()
+    activity = activity.select("user_id", "day")
     if event_flt:
         members = members.semi_join(activity, "user_id")
     sizes = wh.execute(members.group_by("signup_date").agg(size=members.count()))
-    joined = activity.inner_join(members, "user_id")
-    k = joined.day.delta(joined.signup_date, unit="day")
-    hits = joined.mutate(k=k).filter(lambda t: t.k.isin(n_days))
+    # one target (member, day N) per retention day, kept when the member was active that day
+    targets = ibis.union(
+        *(
+            members.mutate(
+                k=ibis.literal(n), day=(members.signup_date + ibis.interval(days=n)).cast("date")
+            )
+            for n in n_days
+        )
+    )
+    hits = targets.semi_join(activity, ["user_id", "day"])
     act = wh.execute(hits.group_by(["signup_date", "k"]).agg(n=hits.count()))
     if sizes.empty:
         return Retention(cohort_grain=cohort_grain, days=n_days, filters=flt, cohorts=[])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from textual.content import Content
 from textual.widgets import Static
@@ -23,8 +24,11 @@ class StatusBar(Static):
     """The bottom status line; the app pushes a :class:`Status` on every tick."""
 
     def show(self, status: Status) -> None:
+        warehouse = status.warehouse
+        if "/" in warehouse and "://" not in warehouse:  # a file path: its name is enough
+            warehouse = PurePath(warehouse).name
         parts = [
-            Content.from_markup("[b $primary] ◆ $w[/]", w=status.warehouse),
+            Content.from_markup("[b $primary] ◆ $w[/]", w=warehouse),
             Content(status.model),
             Content(f"{status.steps} step{'' if status.steps == 1 else 's'}"),
             Content(status.elapsed),
