@@ -134,7 +134,7 @@ def report_markdown(report: Report) -> str:
             window = f" from {anomaly.start.isoformat()}{end}"
         p = f" (p = {anomaly.p_value:.2g})" if anomaly.p_value is not None else ""
         change = f" of {format_pct(anomaly.change_pct)}" if anomaly.change_pct is not None else ""
-        parts.append(f"**Anomaly** · `{anomaly.metric}` **{anomaly.direction}**{change}{window}{p}")
+        parts.append(f"**Anomaly** · `{anomaly.metric}` {anomaly.direction}{change}{window}{p}")
     if report.affected_segments:
         lines = [
             "### Affected segments",

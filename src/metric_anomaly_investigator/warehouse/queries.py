@@ -672,18 +672,24 @@ def retention(
     act["signup_date"] = pd.to_datetime(act["signup_date"])
     grain = "D" if cohort_grain == "day" else "W-SUN"
     sizes["cohort"] = sizes["signup_date"].dt.to_period(grain).dt.start_time
-    hit = act.set_index(["signup_date", "k"])["n"]
+    cohort_of = sizes.set_index("signup_date")["cohort"]
+    # hits only exist on observable days (within the data), so no extra filter is needed
+    act["cohort"] = act["signup_date"].map(cohort_of)
+    hits = act.groupby(["cohort", "k"])["n"].sum()
+    totals = sizes.groupby("cohort")["size"].sum()
+    observable = {
+        n: sizes[sizes["signup_date"] + pd.Timedelta(days=n) <= pd.Timestamp(data_end)]
+        .groupby("cohort")["size"]
+        .sum()
+        for n in n_days
+    }
     cohorts = []
-    for cohort, part in sizes.groupby("cohort"):
+    for cohort, size in totals.items():
         rates: dict[int, float | None] = {}
         for n in n_days:
-            observable = part[part["signup_date"] + pd.Timedelta(days=n) <= pd.Timestamp(data_end)]
-            denom = int(observable["size"].sum())
-            num = sum(int(hit.get((sd, n), 0)) for sd in observable["signup_date"])
-            rates[n] = num / denom if denom else None
+            denom = int(observable[n].get(cohort, 0))
+            rates[n] = int(hits.get((cohort, n), 0)) / denom if denom else None
         cohorts.append(
-            CohortRetention(
-                cohort=pd.Timestamp(cohort).date(), size=int(part["size"].sum()), retention=rates
-            )
+            CohortRetention(cohort=pd.Timestamp(cohort).date(), size=int(size), retention=rates)
         )
     return Retention(cohort_grain=cohort_grain, days=n_days, filters=flt, cohorts=cohorts)
