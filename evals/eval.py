@@ -191,12 +191,18 @@ def world_path(scenario: Scenario, cache: Path, users: int | None) -> Path:
 
 
 def build_dataset(
-    scenarios: list[Scenario], cache: Path, users: int | None
+    scenarios: list[Scenario],
+    cache: Path,
+    users: int | None,
+    styles: dict[str, str] | None = None,
 ) -> Dataset[EvalInput, EvalOutput, GroundTruth]:
+    """Every question of every scenario (only the style ``styles[name]`` when given)."""
     cases: list[Case[EvalInput, EvalOutput, GroundTruth]] = []
     for sc in scenarios:
         world = str(world_path(sc, cache, users))
         for style, questions in sc.questions.items():
+            if styles and styles.get(sc.name, style) != style:
+                continue
             for i, question in enumerate(questions, start=1):
                 extra = [NoFalseAlarm()] if sc.truth.direction == "none" else []
                 cases.append(
@@ -241,13 +247,14 @@ def run(
     users: int | None = None,
     cache: Path | None = None,
     *,
+    styles: dict[str, str] | None = None,
     progress: bool = True,
 ) -> EvaluationReport[EvalInput, EvalOutput, GroundTruth]:
     """Build the dataset and evaluate it (one case at a time: the worlds are shared files)."""
     chosen = [SCENARIOS[n] for n in scenario_names] if scenario_names else list(SCENARIOS.values())
     cache_dir = cache or Path(tempfile.gettempdir()) / "mai-eval-worlds"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    dataset = build_dataset(chosen, cache_dir, users)
+    dataset = build_dataset(chosen, cache_dir, users, styles)
 
     async def task(inputs: EvalInput) -> EvalOutput:
         return await investigate(inputs, model)

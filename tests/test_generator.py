@@ -55,6 +55,28 @@ def test_rollup_matches_events_and_weekends_dip(tmp_path):
     con.close()
 
 
+def test_type_rollup_and_wau_spans_match_events(tmp_path):
+    path = generate_world(SPEC, tmp_path / "t.duckdb", users=800)
+    con = duckdb.connect(str(path), read_only=True)
+    raw = con.execute(
+        "SELECT user_id, event_timestamp::DATE, event_type::VARCHAR, app_version::VARCHAR, "
+        "count(*), count(DISTINCT session_id) FROM events GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    typed = con.execute(
+        "SELECT user_id, day, event_type::VARCHAR, app_version::VARCHAR, events, sessions "
+        "FROM _mai_user_day_type ORDER BY ALL"
+    ).fetchall()
+    assert raw == typed
+    spans = con.execute(
+        "SELECT _mai_span_user, _mai_span_combo, "
+        "least(coalesce(lead(day) OVER (PARTITION BY user_id ORDER BY day) - day, 7), 7), "
+        "least(coalesce(lead(day) OVER (PARTITION BY user_id, app_version ORDER BY day) - day, 7)"
+        ", 7) FROM _mai_user_day"
+    ).fetchall()
+    assert spans and all(a == c and b == d for a, b, c, d in spans)
+    con.close()
+
+
 def test_users_and_days_override(tmp_path):
     path = generate_world(SPEC, tmp_path / "s.duckdb", users=50, days=7)
     con = duckdb.connect(str(path), read_only=True)

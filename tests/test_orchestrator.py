@@ -21,6 +21,7 @@ from pydantic_ai.exceptions import ModelHTTPError
 
 from metric_anomaly_investigator.core.models import (
     Event,
+    Investigation,
     InvestigationFinished,
     InvestigationStarted,
     ReportReady,
@@ -282,6 +283,28 @@ def test_follow_up_continues_the_record() -> None:
     assert "Question: Why did DAU drop?" in prompt and "Step 1: detect_anomaly" in prompt
     assert "Conclusion: DAU dropped 12%" in prompt
     assert executor.resets == 1  # the executor's context carries over into the follow-up
+
+
+def test_resume_lets_a_follow_up_continue_a_saved_record() -> None:
+    first, _ = make(Script(steps=[DETECT, INSIGHTS]))
+    run(first.investigate("Why did DAU drop?"))
+    assert first.record is not None
+    saved = Investigation.model_validate_json(first.record.model_dump_json())
+
+    script = Script(steps=[SEGMENT, INSIGHTS])
+    orch, executor = make(script)
+    orch.resume(saved)
+    events = run(orch.follow_up("Is it only Android?"))
+
+    assert orch.record is saved and [f.question for f in saved.follow_ups] == [
+        "Is it only Android?"
+    ]
+    assert isinstance(events[0], InvestigationStarted)
+    assert [s.index for s in saved.follow_ups[0].steps] == [2]
+    prompt = script.prompts[0]
+    assert "Question: Why did DAU drop?" in prompt and "Step 1: detect_anomaly" in prompt
+    assert "Conclusion: DAU dropped 12%" in prompt
+    assert executor.resets == 1
 
 
 def test_follow_up_without_a_record_starts_one() -> None:

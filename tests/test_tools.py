@@ -155,9 +155,10 @@ def test_every_result_is_json_and_recorded(
     for result in results.values():
         result.model_dump_json()  # JSON-able data and chart
         assert result.findings and result.findings[0]
-    assert len(ex.context.history) == len(results)
+    recorded = [h.result for h in ex.context.history]
+    assert all(any(r is h for h in recorded) for r in results.values())
     summary = run(ex, GenerateInsights())
-    assert summary.success and any("deploy_003" in f for f in summary.findings)
+    assert summary.success and any("country=IN" in f for f in summary.findings)
 
 
 def test_no_anomaly_on_a_quiet_segment(small_wh: Warehouse) -> None:

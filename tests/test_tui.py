@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Input, OptionList
 from tui_fakes import RECORD_PATH, SCHEMA, FrozenClock, ScriptedOrchestrator, make_app, seed_history
 
+from metric_anomaly_investigator.core.report_markdown import compact_report
 from metric_anomaly_investigator.core.store import (
     InvestigationStore,
     load_investigation,
@@ -15,7 +16,7 @@ from metric_anomaly_investigator.core.store import (
 )
 from metric_anomaly_investigator.settings import Settings
 from metric_anomaly_investigator.tui.app import InvestigatorApp
-from metric_anomaly_investigator.tui.render import example_questions, report_markdown, step_table
+from metric_anomaly_investigator.tui.render import example_questions, step_table
 from metric_anomaly_investigator.tui.screens.dialogs import PromptScreen
 from metric_anomaly_investigator.tui.screens.history import HistoryScreen
 from metric_anomaly_investigator.tui.state import Session
@@ -66,7 +67,7 @@ async def test_ask_and_watch_saves_to_history(tmp_path: Path) -> None:
         assert session.current.status == "completed"
         assert [s.status for s in session.steps].count("failed") == 1
         assert len(app.main.timeline.options) == 7
-        assert "deploy_003" in report_markdown(session.report)
+        assert "deploy_003" in compact_report(session.report)
         saved = history(tmp_path).list()
         assert [e.question for e in saved] == [QUESTION]
         assert "Follow-up" in str(app.main.question.border_title)
@@ -231,7 +232,7 @@ async def test_replay_steps_forward_and_back(tmp_path: Path) -> None:
         await pilot.press(*["right"] * (total + 3))
         await pilot.pause()
         assert app.session.report is not None
-        assert app.main.query_one(ReportView).source.startswith("## Root cause")
+        assert app.main.query_one(ReportView).source.startswith("### Root cause")
         app.ask("a question in replay")  # refused politely, no crash
         await pilot.press("ctrl+n")
         await ready(app, pilot)
@@ -285,6 +286,28 @@ async def test_history_open_replay_and_delete(tmp_path: Path) -> None:
         await pilot.press("y")
         await ready(app, pilot)
         assert len(history(tmp_path).list()) == 2
+
+
+@pytest.mark.anyio
+async def test_reopened_record_takes_follow_ups(tmp_path: Path) -> None:
+    store = seed_history(tmp_path, count=1)
+    saved_id = store.list()[0].id
+    orchestrator = ScriptedOrchestrator()
+    app = make_app(tmp_path, orchestrator=orchestrator)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("ctrl+o")
+        await ready(app, pilot)
+        await pilot.press("enter")
+        await ready(app, pilot)
+        assert "Follow-up" in str(app.main.question.border_title)
+        await ask(app, pilot, "Is iOS affected too?")
+        assert orchestrator.questions == ["Is iOS affected too?"]
+        assert orchestrator.record is not None and orchestrator.record.id == saved_id
+        assert app.session is not None and len(app.session.runs) == 2
+        reopened = history(tmp_path).load(saved_id)
+        assert [f.question for f in reopened.follow_ups] == ["Is iOS affected too?"]
+        assert len(history(tmp_path).list()) == 1
 
 
 @pytest.mark.anyio

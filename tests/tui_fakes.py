@@ -106,6 +106,9 @@ class ScriptedOrchestrator:
         self.record.follow_ups.append(run)
         return self._run(run)
 
+    def resume(self, record: Investigation) -> None:
+        self.record = record
+
     def cancel(self) -> None:
         if self._cancel is not None:
             self._cancel.set()

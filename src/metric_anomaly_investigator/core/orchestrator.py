@@ -136,6 +136,13 @@ class Orchestrator:
         root.follow_ups.append(run)
         return self._run(run, earlier=earlier)
 
+    def resume(self, record: Investigation) -> None:
+        """Make a saved (reopened or loaded) investigation the current one, so that
+        :meth:`follow_up` continues it with its earlier findings in the prompt."""
+        self.record = record
+        self._usage = RunUsage()
+        self.executor.reset()
+
     def cancel(self) -> None:
         """End the current run promptly with status ``cancelled``; safe from any thread."""
         self._cancel_requested = True

@@ -245,6 +245,9 @@ def find_dates(text: str, start: date, end: date) -> tuple[date | None, tuple[da
         found = _resolve(month, dom, year, start, end)
         if found:
             return found, None
+    part = _month_part(low, start, end)
+    if part is not None:
+        return None, part
     return _relative(low, end)
 
 
@@ -255,6 +258,30 @@ def _resolve(month: int, dom: int, year: str | None, start: date, end: date) -> 
         except ValueError:
             return None
     return _with_year(month, dom, start, end)
+
+
+def _month_part(low: str, start: date, end: date) -> tuple[date, date] | None:
+    """"early/mid/late <month>", "the start/end of <month>", or just "in <month>"."""
+    m = re.search(
+        rf"\b(early|beginning of|start of|mid|middle of|late|end of)[\s-]+({_MONTH_RE})\b", low
+    )
+    part = m[1] if m else None
+    if m is None:
+        m = re.search(rf"\b(?:in|during|since|over) ({_MONTH_RE})\b", low)
+        if m is None:
+            return None
+    month = MONTHS[m[2] if part else m[1]]
+    first = _with_year(month, 1, start, end)
+    if first is None:
+        return None
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    if part in ("early", "beginning of", "start of"):
+        return first, first + timedelta(days=9)
+    if part in ("mid", "middle of"):
+        return first + timedelta(days=9), first + timedelta(days=19)
+    if part in ("late", "end of"):
+        return last - timedelta(days=9), last
+    return first, last
 
 
 def _relative(low: str, end: date) -> tuple[date | None, tuple[date, date] | None]:

@@ -9,17 +9,23 @@ significance terms, vectorised over every cuboid with ``np.bincount``):
 
 1. Every leaf gets a deviation score ``2 (a - f) / (|a| + |f|)``; for a ratio measure the
    forecast is the expected ratio applied to the actual denominator, so the deviation is the
-   ratio's. The noise band is read from the side of the distribution opposite to the anomaly
-   (its extreme after dropping a few outliers); leaves beyond it on the anomaly side form the
-   abnormal partition, weighted by how far they are from the band.
+   ratio's. The anomaly side is the tail that is clearly heavier (its extreme at least twice
+   the other's), else the sign of the total change. The noise band is the extreme of the other
+   tail (a few outliers dropped on big cubes only, counted over all leaves so ties and small
+   cubes are handled); leaves beyond it on the anomaly side form the abnormal partition,
+   weighted by how far beyond the band they lie (full weight at 1.75 band widths), so a single
+   leaf far outside the noise counts as much as many leaves just outside it.
 2. Layer by layer (1 dimension fixed, then 2, …), every element of every cuboid is scored:
    *purity* = abnormal weight / (abnormal + normal weight + 1) minus *ripple inconsistency*
    (how badly rescaling the element's forecast by its own actual/forecast ratio fits its
    leaves, relative to their raw deviation: a true root cause moves its leaves together).
-   The first layer that has elements with purity - inconsistency ≥ 0.5 and a share of the
-   change above the floor yields its most explanatory one.
-3. The element's leaves are removed and the search repeats until the abnormal part that is
-   left explains less than a small share of the anomaly.
+   The first layer that has elements with purity - inconsistency ≥ 0.5 and a positive share of
+   the change yields its most explanatory one. The evidence is the score, not the size: a
+   small element far outside the noise is a cause too.
+3. The pick is widened to a parent while the parent's other live leaves are abnormal as well
+   (their purity ≥ 0.5): a cause is reported at the level where it acts, not through one of
+   its children.
+4. The element's leaves are removed and the search repeats until no abnormal change is left.
 
 Ratio measures (num/den) use the same greedy element search with an aggregate score instead of
 the per-leaf partition (leaf ratios on small denominators are too noisy): an element's share
@@ -37,9 +43,12 @@ import numpy as np
 import pandas as pd
 
 _RATIO_COLUMNS = ("expected_num", "actual_num", "expected_den", "actual_den")
-_N_REMOVE = 5  # outliers dropped on each side when reading the noise band
+_N_REMOVE = 5  # outliers dropped on each side of the noise band (cubes ≥ 5,000 leaves)
+_LEAVES_PER_REMOVED = 1000  # one outlier dropped per this many leaves (none below 1,000)
+_TAIL_RATIO = 2.0  # a tail whose extreme is this many times the other's holds the anomaly
+_FULL_WEIGHT_BANDS = 0.75  # band widths beyond the band where an abnormal leaf weighs 1
 _RISK_THRESHOLD = 0.5
-_SHARE_FLOOR = 0.02  # an element must explain ≥ 2 % of the anomaly
+_RISK_TOL = 1e-9  # float slack: a single leaf at full weight scores exactly the threshold
 _N_CANDIDATES = 5
 _RATIO_STOP_SHARE = 0.5  # ratio search stops once less than half of the change is unexplained
 _RATIO_MIN_SCORE = 0.3  # change share - traffic share an element needs
@@ -123,15 +132,23 @@ def _deviation(f: np.ndarray, a: np.ndarray) -> np.ndarray:
         return np.where(den > 0, 2.0 * (a - f) / np.where(den > 0, den, 1.0), 0.0)
 
 
-def _cutoff(dev: np.ndarray) -> float:
-    """Signed edge of the noise band on the anomaly side (RiskLoc's robust extreme rule)."""
-    uniq = np.unique(dev)
-    if len(uniq) == 0:
-        return 0.0
-    k = min(_N_REMOVE, len(uniq) - 1)
-    low, high = uniq[k], uniq[len(uniq) - 1 - k]
-    # the side whose extreme is smaller in magnitude is noise; anomalies lie on the other side
-    return -low if abs(low) < abs(high) else -high
+def _cutoff(dev: np.ndarray, total_change: float) -> tuple[float, bool]:
+    """Signed edge of the noise band on the anomaly side, and whether the anomaly is upward.
+
+    Extremes are read from all sorted deviations (not distinct values: many leaves can share
+    one, e.g. every emptied leaf sits at -2), dropping a few outliers on big cubes only, so a
+    single abnormal leaf of a small cube is never discarded as an outlier.
+    """
+    srt = np.sort(dev)
+    if len(srt) == 0:
+        return 0.0, total_change >= 0
+    k = min(_N_REMOVE, len(srt) // _LEAVES_PER_REMOVED)
+    low, high = float(srt[k]), float(srt[len(srt) - 1 - k])
+    small, large = sorted((abs(low), abs(high)))
+    # tails alike: the anomaly hides in the noise and the total change gives its sign
+    heavier = large >= _TAIL_RATIO * small and large > 0
+    up = abs(high) > abs(low) if heavier else total_change >= 0
+    return (max(-low, 0.0), True) if up else (min(-high, 0.0), False)
 
 
 def _group_keys(codes: np.ndarray, cols: tuple[int, ...], sizes: list[int]) -> np.ndarray:
@@ -165,7 +182,6 @@ def _search_layer(
     dev: np.ndarray,
     ep_signed: np.ndarray,
     layer: int,
-    ep_floor: float,
     sizes: list[int],
 ) -> list[_Found]:
     """All elements of one layer passing the risk threshold, best (highest share) first."""
@@ -182,7 +198,7 @@ def _search_layer(
         ep_g = np.bincount(g, weights=e, minlength=m)
         anom_w = np.bincount(g, weights=w * p, minlength=m)
         n_anom = np.bincount(g, weights=p.astype(float), minlength=m)
-        ok = (n_anom > 0) & (ep_g > ep_floor)
+        ok = (n_anom > 0) & (ep_g > 0)
         if not ok.any():
             continue
         norm_w = np.bincount(g, weights=w * (1 - p), minlength=m)
@@ -200,7 +216,7 @@ def _search_layer(
         with np.errstate(divide="ignore", invalid="ignore"):
             low = np.where(w2 > 0, w1 / np.where(w2 > 0, w2, 1.0), 0.0)
         risk = high - low
-        good = np.flatnonzero(ok & (risk >= _RISK_THRESHOLD))
+        good = np.flatnonzero(ok & (risk >= _RISK_THRESHOLD - _RISK_TOL))
         for i in good:
             found.append(
                 _Found(
@@ -258,6 +274,41 @@ def _concentration_search(
     return chosen
 
 
+def _purity(mask: np.ndarray, part: np.ndarray, weight: np.ndarray) -> float:
+    """Abnormal weight / (abnormal + normal weight + 1) of the leaves in ``mask``."""
+    anomalous = float(weight[mask & part].sum())
+    normal = float(weight[mask & ~part].sum())
+    return anomalous / (anomalous + normal + 1.0)
+
+
+def _widen(
+    cube: _Cube,
+    pick: _Found,
+    alive: np.ndarray,
+    part: np.ndarray,
+    weight: np.ndarray,
+    ep_signed: np.ndarray,
+) -> _Found:
+    """Replace ``pick`` by a parent while the parent's other live leaves are abnormal too."""
+    while len(pick.cols) > 1:
+        own = _element_mask(cube, pick.cols, pick.codes)
+        best: tuple[float, tuple[int, ...], tuple[int, ...]] | None = None
+        for drop in range(len(pick.cols)):
+            cols = pick.cols[:drop] + pick.cols[drop + 1 :]
+            codes = pick.codes[:drop] + pick.codes[drop + 1 :]
+            siblings = _element_mask(cube, cols, codes) & alive & ~own
+            if not siblings.any() or float(ep_signed[siblings].sum()) <= 0:
+                continue
+            purity = _purity(siblings, part, weight)
+            if purity >= _RISK_THRESHOLD and (best is None or purity > best[0]):
+                best = (purity, cols, codes)
+        if best is None:
+            break
+        mask = _element_mask(cube, best[1], best[2]) & alive
+        pick = _Found(best[1], best[2], _purity(mask, part, weight), float(ep_signed[mask].sum()))
+    return pick
+
+
 def _element_mask(cube: _Cube, cols: tuple[int, ...], codes: tuple[int, ...]) -> np.ndarray:
     mask = np.ones(len(cube.f), dtype=bool)
     for c, v in zip(cols, codes, strict=True):
@@ -306,28 +357,24 @@ def localize(
             covered |= _element_mask(cube, fd.cols, fd.codes)
         return _result(cube, dims, picked, [], ~covered, total_expected, total_actual)
     dev = _deviation(cube.f, cube.a)
-    cutoff = _cutoff(dev)
-    anomaly_up = cutoff > 0 or (cutoff == 0 and np.sum(cube.ep) >= 0)
+    cutoff, anomaly_up = _cutoff(dev, float(np.sum(cube.ep)))
     part = (dev > cutoff) if anomaly_up else (dev < cutoff)
+    band = abs(cutoff)
     weight = np.abs(cutoff - dev)
     weight[(cube.f == 0) & (cube.a == 0)] = 0.0
-    weight = np.where(part, np.abs(dev), weight)
-    weight = np.minimum(weight, 1.0)
+    beyond = (np.abs(dev) - band) / (_FULL_WEIGHT_BANDS * band) if band > 0 else np.ones_like(dev)
+    weight = np.minimum(np.where(part, beyond, weight), 1.0)
     ep_signed = cube.ep if anomaly_up else -cube.ep
-    anomaly_total = float(ep_signed[part].sum())
-    if anomaly_total <= 0:
+    if float(ep_signed[part].sum()) <= 0:
         return LocalizationResult([], total_expected, total_actual, 0.0, [])
-    ep_floor = _SHARE_FLOOR * anomaly_total
 
     alive = np.ones(len(cube.f), dtype=bool)
     chosen: list[_Found] = []
     runners: list[_Found] = []
-    while len(chosen) < max_elements:
-        if float(ep_signed[alive & part].sum()) < ep_floor:
-            break
+    while len(chosen) < max_elements and float(ep_signed[alive & part].sum()) > 0:
         pick = None
         for layer in range(1, len(dims) + 1):
-            found = _search_layer(cube, alive, part, weight, dev, ep_signed, layer, ep_floor, sizes)
+            found = _search_layer(cube, alive, part, weight, dev, ep_signed, layer, sizes)
             if found:
                 pick = found[0]
                 if not chosen:
@@ -335,6 +382,7 @@ def localize(
                 break
         if pick is None:
             break
+        pick = _widen(cube, pick, alive, part, weight, ep_signed)
         chosen.append(pick)
         alive &= ~_element_mask(cube, pick.cols, pick.codes)
 

@@ -1,24 +1,98 @@
-"""Markdown rendering of an investigation (``mai investigate --markdown`` and the TUI export)."""
+"""Markdown rendering of an investigation: ``mai investigate --markdown``, the TUI export, and
+(compact) the TUI's report pane.
+
+Imports the models only for type checking, so the TUI can use it before its first frame.
+"""
 
 from __future__ import annotations
 
-from metric_anomaly_investigator.core.models import Investigation, Report, Step
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from metric_anomaly_investigator.core.models import AnomalySummary, Investigation, Report, Step
+
+CONFIDENCE_BAR_WIDTH = 10
 
 
-def _pct(value: float | None) -> str:
+def format_pct(value: float | None) -> str:
+    """A change already in percent (``change_pct``) as ``-23.4%``."""
     return "—" if value is None else f"{value:+.1f}%"
 
 
-def _share(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
+def format_share(value: float | None) -> str:
+    """A fraction (``share_of_change``, ``confidence``) as ``87%``."""
+    return "—" if value is None else f"{value:.0%}"
 
 
-def _filters(filters: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in filters.items()) or "all"
+def format_filters(filters: dict[str, str]) -> str:
+    """``platform=android, country=IN``; no filters means all traffic."""
+    return ", ".join(f"{k}={v}" for k, v in filters.items()) or "all traffic"
+
+
+def confidence_bar(confidence: float, width: int = CONFIDENCE_BAR_WIDTH) -> str:
+    """``████████░░`` for 0.8."""
+    filled = round(max(0.0, min(1.0, confidence)) * width)
+    return "█" * filled + "░" * (width - filled)
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _confidence(report: Report) -> str:
+    return f"**Confidence:** `{confidence_bar(report.confidence)}` {report.confidence:.0%}"
+
+
+def _anomaly_line(a: AnomalySummary) -> str:
+    """One sentence: ``dau`` drop of -21.7% from 2026-01-28 onwards (p = 0.0002)."""
+    if a.direction == "none":
+        return f"**Anomaly:** no change in `{a.metric}` beyond normal variation"
+    change = f" of {format_pct(a.change_pct)}" if a.change_pct is not None else ""
+    window = ""
+    if a.start is not None:
+        window = f" from {a.start.isoformat()}" + (
+            f" to {a.end.isoformat()}" if a.end else " onwards"
+        )
+    p = f" (p = {a.p_value:.2g})" if a.p_value is not None else ""
+    return f"**Anomaly:** `{a.metric}` {a.direction}{change}{window}{p}"
+
+
+def compact_report(report: Report, *, level: int = 3) -> str:
+    """The report as the TUI's report pane shows it: root cause first, narrow tables."""
+    h = "#" * level
+    parts = [
+        f"{h} Root cause\n\n{report.root_cause}",
+        report.summary,
+        _anomaly_line(report.anomaly),
+    ]
+    if report.affected_segments:
+        lines = [
+            f"{h} Affected segments",
+            "",
+            "| Segment | Change | Share | Confidence |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {_cell(format_filters(seg.filters))} | {format_pct(seg.change_pct)} "
+            f"| {format_share(seg.share_of_change)} | {format_share(seg.confidence)} |"
+            for seg in report.affected_segments
+        ]
+        parts.append("\n".join(lines))
+    if report.correlated_events:
+        lines = [f"{h} Correlated events", ""]
+        for ev in report.correlated_events:
+            when = f", {ev.at:%Y-%m-%d %H:%M}" if ev.at is not None else ""
+            lines.append(
+                f"- **{ev.id}** ({ev.kind}{when}) — {ev.description} "
+                f"· {ev.confidence:.0%} confident"
+            )
+        parts.append("\n".join(lines))
+    if report.recommendations:
+        lines = [f"{h} Recommendations", ""]
+        lines += [f"{i}. {rec}" for i, rec in enumerate(report.recommendations, start=1)]
+        parts.append("\n".join(lines))
+    parts.append(_confidence(report))
+    return "\n\n".join(parts) + "\n"
 
 
 def report_section(report: Report, *, level: int = 2) -> list[str]:
@@ -33,13 +107,13 @@ def report_section(report: Report, *, level: int = 2) -> list[str]:
         "",
         f"**Root cause:** {report.root_cause}",
         "",
-        f"**Confidence:** {report.confidence:.0%}",
+        _confidence(report),
         "",
         f"{h} Anomaly",
         "",
         "| Metric | Direction | Window | Change | p-value |",
         "|---|---|---|---|---|",
-        f"| {a.metric} | {a.direction} | {window} | {_pct(a.change_pct)} | "
+        f"| {a.metric} | {a.direction} | {window} | {format_pct(a.change_pct)} | "
         f"{'—' if a.p_value is None else f'{a.p_value:.3g}'} |",
         "",
     ]
@@ -52,8 +126,9 @@ def report_section(report: Report, *, level: int = 2) -> list[str]:
         ]
         for i, seg in enumerate(report.affected_segments, 1):
             lines.append(
-                f"| {i} | {_cell(_filters(seg.filters))} | {_pct(seg.change_pct)} | "
-                f"{_share(seg.share_of_change)} | {seg.confidence:.0%} | {_cell(seg.description)} |"
+                f"| {i} | {_cell(format_filters(seg.filters))} | {format_pct(seg.change_pct)} | "
+                f"{format_share(seg.share_of_change)} | {seg.confidence:.0%} | "
+                f"{_cell(seg.description)} |"
             )
         lines.append("")
     if report.correlated_events:
@@ -130,14 +205,14 @@ def report_to_text(record: Investigation) -> str:
         lines += [
             report.summary,
             "",
-            f"Anomaly:     {a.metric} {a.direction}{window} ({_pct(a.change_pct)})",
+            f"Anomaly:     {a.metric} {a.direction}{window} ({format_pct(a.change_pct)})",
             f"Root cause:  {report.root_cause}",
             f"Confidence:  {report.confidence:.0%}",
         ]
         for seg in report.affected_segments:
             lines.append(
-                f"Segment:     {_filters(seg.filters)} {_pct(seg.change_pct)}, "
-                f"{_share(seg.share_of_change)} of the change ({seg.confidence:.0%})"
+                f"Segment:     {format_filters(seg.filters)} {format_pct(seg.change_pct)}, "
+                f"{format_share(seg.share_of_change)} of the change ({seg.confidence:.0%})"
             )
         for ev in report.correlated_events:
             lines.append(f"Event:       {ev.kind} {ev.id} — {ev.description} ({ev.confidence:.0%})")

@@ -597,6 +597,10 @@ class ToolExecutor:
         ]
         self.context.segments = segs
         findings = []
+        if segs and from_anomaly:
+            moved = self._sharpen_start(a.metric, segs[0].filters)
+            if moved:
+                findings.append(moved)
         if segs:
             lead = segs[0]
             findings.append(
@@ -643,6 +647,39 @@ class ToolExecutor:
                                     style="segment")],
                 x_label="segment", y_label="% of change",
             ) if segs else None,
+        )
+
+    def _sharpen_start(self, metric: str, segment: dict[str, str]) -> str | None:
+        """Date the anomaly on the root-cause segment's own series, where the break is sharper.
+
+        Only a start within a week of the one found on the total, in the same direction, is
+        taken; the windows (and so later steps) follow it.
+        """
+        ctx = self.context
+        anomaly = ctx.anomaly
+        if anomaly is None or anomaly.start is None or ctx.window is None:
+            return None
+        stable = {k: v for k, v in segment.items() if k not in ctx.migrating}
+        days, values = self.series(metric, {**anomaly.filters, **stable})
+        if anomaly.start not in days:
+            return None
+        trend = _trend(values)
+        flat = np.asarray(values, dtype=float) - trend
+        res = stats.detect_anomaly(flat, hint_index=days.index(anomaly.start))
+        if not res.detected or res.start_index is None or res.direction != anomaly.direction:
+            return None
+        start_index = _onset(flat, res.start_index, res.direction)
+        start = days[start_index]
+        if start == anomaly.start or abs((start - anomaly.start).days) > 7 or start > ctx.window[1]:
+            return None
+        old = anomaly.start
+        anomaly.start = start
+        ctx.window = (start, ctx.window[1])
+        b_end = start - timedelta(days=1)
+        ctx.baseline = (max(self.schema.start_date, b_end - timedelta(days=BASELINE_DAYS - 1)), b_end)
+        return (
+            f"The break is sharper in {_seg_text(stable)}: it starts on {start}, not {old}; "
+            "the anomaly window now starts there."
         )
 
     def _check_deployments(self, a: CheckDeployments) -> StepResult:
@@ -875,8 +912,12 @@ class ToolExecutor:
     def _statistical_test(self, a: StatisticalTest) -> StepResult:
         segment = self._normal_filters(a.segment)
         base, cur, _ = self.windows()
+        # a value that replaced the others during the anomaly (a new version) has no "before":
+        # the segment's users are compared through its stable part
+        stable = {k: v for k, v in segment.items() if k not in self.context.migrating}
+        tested = stable if stable and stable != segment else segment
         ms = q.metric_series(self.warehouse, a.metric, start=base[0], end=cur[1],
-                             filters=segment or None)
+                             filters=tested or None)
         days, vals = ms.days(), ms.values()
         before = [v for d, v in zip(days, vals, strict=True) if base[0] <= d <= base[1]]
         during = [v for d, v in zip(days, vals, strict=True) if cur[0] <= d <= cur[1]]
@@ -889,10 +930,10 @@ class ToolExecutor:
             a_vals = [v / ref_r for v in rest_d]
             b_vals = [v / ref_s for v in during]
             comp = stats.compare_samples(a_vals, b_vals)
-            what = f"{_seg_text(segment)} vs the rest during {cur[0]}..{cur[1]} (indexed to baseline)"
+            what = f"{_seg_text(tested)} vs the rest during {cur[0]}..{cur[1]} (indexed to baseline)"
         else:
             comp = stats.compare_samples(before, during)
-            what = f"{_seg_text(segment)}: {cur[0]}..{cur[1]} vs {base[0]}..{base[1]}"
+            what = f"{_seg_text(tested)}: {cur[0]}..{cur[1]} vs {base[0]}..{base[1]}"
         sig = comp.sufficient and comp.welch_p is not None and comp.welch_p < 0.05
         if not comp.sufficient:
             key = f"Not enough data to test {what}: {comp.message}."
@@ -905,10 +946,16 @@ class ToolExecutor:
                 f"95% CI of the difference [{_fmt(comp.ci_low)}, {_fmt(comp.ci_high)}])."
             )
         findings = [key, f"Compared {what}."]
+        if tested != segment:
+            findings.append(
+                f"{', '.join(k for k in segment if k not in tested)} changed hands during the "
+                f"window: tested the users of {_seg_text(tested)} before vs during."
+            )
         for s in self.context.segments:
             if s.filters == segment:
                 s.p_value, s.effect_size = comp.welch_p, comp.effect_size
-        data = {"metric": a.metric, "segment": segment, "compare_to": a.compare_to,
+        data = {"metric": a.metric, "segment": segment, "tested": tested,
+                "compare_to": a.compare_to,
                 "n_a": comp.n_a, "n_b": comp.n_b, "mean_a": comp.mean_a, "mean_b": comp.mean_b,
                 "diff": comp.diff, "rel_diff": comp.rel_diff, "ci_low": comp.ci_low,
                 "ci_high": comp.ci_high, "p_value": comp.welch_p,

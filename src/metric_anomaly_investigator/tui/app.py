@@ -225,8 +225,7 @@ class InvestigatorApp(App[None]):
         follow_up = (
             self.session is not None
             and self.session.report is not None
-            and self.orchestrator is not None
-            and self.orchestrator.record is not None
+            and self._current_record() is not None
         )
         if not follow_up:
             self.session = Session(self._clock)
@@ -256,6 +255,8 @@ class InvestigatorApp(App[None]):
                     self.services.make_orchestrator, self.warehouse, self.model_name, self.settings
                 )
             orchestrator = self.orchestrator
+            if follow_up and orchestrator.record is None and self.record is not None:
+                orchestrator.resume(self.record)  # a reopened record: continue it
             events = (
                 orchestrator.follow_up(question)
                 if follow_up
@@ -357,7 +358,7 @@ class InvestigatorApp(App[None]):
         self._replay_events = []
 
     def open_record(self, record: Investigation) -> None:
-        """Show a saved investigation in its final state (a new question starts afresh)."""
+        """Show a saved investigation in its final state; a question follows it up."""
         from .state import Session
 
         if self.running:
@@ -367,7 +368,7 @@ class InvestigatorApp(App[None]):
         self.record = record
         self.orchestrator = None
         self.session = Session.from_events(self.services.replay_events(record), self._clock)
-        self.main.set_mode(replaying=False, follow_up=False)
+        self.main.set_mode(replaying=False, follow_up=self.session.report is not None)
         self.main.show_session(self.session)
 
     def start_replay(self, record: Investigation) -> None:

@@ -1,12 +1,17 @@
-"""Pure text formatting for the TUI: labels, numbers, the report, example questions."""
+"""Pure text formatting for the TUI: labels, numbers, step tables, example questions.
+
+The report itself is rendered by ``core.report_markdown`` (shared with the export).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..core.report_markdown import format_filters
+
 if TYPE_CHECKING:
-    from ..core.models import Report, Step, Usage
+    from ..core.models import Step, Usage
     from ..warehouse.types import WarehouseSchema
 
 ACTION_LABELS: dict[str, str] = {
@@ -47,22 +52,6 @@ def format_tokens(usage: Usage) -> str:
     if usage.cost_usd is not None:
         text += f" · ${usage.cost_usd:.3f}"
     return text
-
-
-def format_pct(value: float | None) -> str:
-    """A change already in percent (``change_pct``) as ``-23.4%``."""
-    return "–" if value is None else f"{value:+.1f}%"
-
-
-def format_share(value: float | None) -> str:
-    """A fraction (``share_of_change``, ``confidence``) as ``87%``."""
-    return "–" if value is None else f"{value:.0%}"
-
-
-def format_filters(filters: dict[str, Any]) -> str:
-    if not filters:
-        return "all traffic"
-    return " · ".join(f"{k}={v}" for k, v in filters.items())
 
 
 def format_value(value: Any) -> str:
@@ -110,59 +99,6 @@ def step_table(step: Step) -> tuple[list[str], list[list[str]]] | None:
     lookup = [dict(zip(s.x, s.y, strict=False)) for s in chart.series]
     rows = [[x, *(format_value(values.get(x)) for values in lookup)] for x in xs]
     return columns, rows[:MAX_TABLE_ROWS]
-
-
-def confidence_bar(confidence: float, width: int = 10) -> str:
-    filled = round(max(0.0, min(1.0, confidence)) * width)
-    return "█" * filled + "░" * (width - filled)
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def report_markdown(report: Report) -> str:
-    """The report as the report pane shows it (export uses the engine's full Markdown)."""
-    anomaly = report.anomaly
-    parts = [f"## Root cause\n\n{report.root_cause}", report.summary]
-    if anomaly.direction == "none":
-        parts.append(f"**Anomaly** · no change in `{anomaly.metric}` beyond normal variation")
-    else:
-        window = ""
-        if anomaly.start is not None:
-            end = f" to {anomaly.end.isoformat()}" if anomaly.end else " onwards"
-            window = f" from {anomaly.start.isoformat()}{end}"
-        p = f" (p = {anomaly.p_value:.2g})" if anomaly.p_value is not None else ""
-        change = f" of {format_pct(anomaly.change_pct)}" if anomaly.change_pct is not None else ""
-        parts.append(f"**Anomaly** · `{anomaly.metric}` {anomaly.direction}{change}{window}{p}")
-    if report.affected_segments:
-        lines = [
-            "### Affected segments",
-            "",
-            "| Segment | Change | Share of change | Confidence |",
-            "|---|---:|---:|---:|",
-        ]
-        for seg in report.affected_segments:
-            lines.append(
-                f"| {_md_cell(format_filters(seg.filters))} | {format_pct(seg.change_pct)} "
-                f"| {format_share(seg.share_of_change)} | {format_share(seg.confidence)} |"
-            )
-        parts.append("\n".join(lines))
-    if report.correlated_events:
-        lines = ["### Correlated events", ""]
-        for event in report.correlated_events:
-            when = f", {format_when(event.at)}" if event.at is not None else ""
-            lines.append(
-                f"- **{event.id}** ({event.kind}{when}) — {event.description} "
-                f"· confidence {event.confidence:.0%}"
-            )
-        parts.append("\n".join(lines))
-    if report.recommendations:
-        lines = ["### Recommendations", ""]
-        lines.extend(f"{i}. {rec}" for i, rec in enumerate(report.recommendations, start=1))
-        parts.append("\n".join(lines))
-    parts.append(f"**Confidence** `{confidence_bar(report.confidence)}` {report.confidence:.0%}")
-    return "\n\n".join(parts) + "\n"
 
 
 def example_questions(schema: WarehouseSchema, limit: int = 4) -> list[str]:

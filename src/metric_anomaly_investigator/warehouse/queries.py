@@ -419,19 +419,17 @@ def _window_aggregates(
         b, exact = _base(wh, group, flt, s, e, sessions=metric == "sessions_per_user")
         parts.append(b.mutate(w=ibis.literal(w)))
     u = parts[0].union(parts[1])
+    # the sample size is the event count for "events", else distinct users (the costly part)
+    n_users = u.events.sum() if metric == "events" else u.user_id.nunique()
     agg = u.group_by([*group, "w"]).agg(
-        users=u.count(),
-        distinct_users=u.user_id.nunique(),
-        events=u.events.sum(),
-        sessions=u.sessions.sum(),
+        users=u.count(), n=n_users, events=u.events.sum(), sessions=u.sessions.sum()
     )
     df = _labels(wh.execute(agg), group)
     num, den = _num_den(metric, df)
     df["num"], df["den"] = num, den
-    df["n"] = df["events"] if metric == "events" else df["distinct_users"]
     df = df.rename(columns={g: f"g{i}" for i, g in enumerate(group)})
     keys = [f"g{i}" for i in range(len(group))]
-    wide = df.pivot_table(index=keys, columns="w", values=["num", "den", "n"], aggfunc="sum")
+    wide = pd.DataFrame(df.groupby([*keys, "w"])[["num", "den", "n"]].sum().unstack("w"))
     wide = wide.reindex(columns=pd.MultiIndex.from_product([["num", "den", "n"], [0, 1]]))
     wide = wide.fillna(0.0)
     seg = pd.DataFrame(

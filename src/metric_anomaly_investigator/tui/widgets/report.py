@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..render import report_markdown
+from ...core.report_markdown import compact_report
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
@@ -66,7 +66,7 @@ class ReportView(VerticalScroll):
         self._note(WRITING)
 
     def show_report(self, report: Report) -> None:
-        self._set(report_markdown(report))
+        self._set(compact_report(report))
 
     def show_error(self, title: str, message: str) -> None:
         self._set(f"## {title}\n\n{message}", error=True)
