@@ -13,11 +13,10 @@ the pass rate; exits 0 unless something crashed (2 on bad arguments).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from pydantic_evals import Case, Dataset
@@ -86,7 +85,10 @@ def row_jaccard(
 
 
 def segments_equivalent(
-    wh: Warehouse, claimed: list[dict[str, str]], truth: list[dict[str, str]], window: tuple[date, date]
+    wh: Warehouse,
+    claimed: list[dict[str, str]],
+    truth: list[dict[str, str]],
+    window: tuple[date, date],
 ) -> tuple[bool, str]:
     """Same set of filter dicts (case-insensitive), or each side matched by rows on the other."""
     got = sorted(sorted(_norm(c).items()) for c in claimed)
@@ -266,7 +268,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="autopilot", help="autopilot or provider:model")
     parser.add_argument("--scenarios", default="", help="comma-separated scenario names")
-    parser.add_argument("--users", type=int, default=None, help="users per world (smaller = faster)")
+    parser.add_argument(
+        "--users", type=int, default=None, help="users per world (smaller = faster)"
+    )
     parser.add_argument("--cache", type=Path, default=None, help="where generated worlds are kept")
     return parser.parse_args(argv)
 
@@ -291,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report.print(include_durations=True)
     passed, total = pass_rate(report)
-    print(f"Pass rate: {passed}/{total} cases ({100 * passed / max(total, 1):.0f}%) with {args.model}")
+    print(
+        f"Pass rate: {passed}/{total} cases ({100 * passed / max(total, 1):.0f}%) with {args.model}"
+    )
     return 0
 
 

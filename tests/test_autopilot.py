@@ -51,7 +51,9 @@ def investigate(wh: Warehouse, question: str) -> tuple[Orchestrator, Investigati
 
 def claimed(report: Report) -> tuple[list[dict[str, str]], set[str]]:
     segs = [s.filters for s in report.affected_segments if s.confidence >= 0.5]
-    deps = {e.id for e in report.correlated_events if e.kind == "deployment" and e.confidence >= 0.5}
+    deps = {
+        e.id for e in report.correlated_events if e.kind == "deployment" and e.confidence >= 0.5
+    }
     return segs, deps
 
 

@@ -10,10 +10,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from test_autopilot import load_evals
 
 from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.scenarios import SCENARIOS
-from tests.test_autopilot import load_evals
 
 STYLES = ("clear", "vague", "misleading")
 USERS = 12_000
@@ -23,7 +23,11 @@ def test_every_scenario_passes(tmp_path_factory: pytest.TempPathFactory) -> None
     evals = load_evals()
     styles = {name: STYLES[i % len(STYLES)] for i, name in enumerate(SCENARIOS)}
     report = evals.run(
-        "autopilot", None, USERS, tmp_path_factory.mktemp("eval-worlds"), styles=styles,
+        "autopilot",
+        None,
+        USERS,
+        tmp_path_factory.mktemp("eval-worlds"),
+        styles=styles,
         progress=False,
     )
     failed = {
@@ -34,7 +38,7 @@ def test_every_scenario_passes(tmp_path_factory: pytest.TempPathFactory) -> None
     assert not report.failures, [f.error_message for f in report.failures]
     assert not failed, failed
     passed, total = evals.pass_rate(report)
-    assert passed == total == len(SCENARIOS)
+    assert passed == total >= len(SCENARIOS)
 
 
 def test_segment_equivalence(small_world_path: Path) -> None:
@@ -42,9 +46,13 @@ def test_segment_equivalence(small_world_path: Path) -> None:
     window = (date(2026, 1, 28), date(2026, 2, 11))
     truth = [{"platform": "android", "country": "IN"}]
     with open_warehouse(small_world_path) as wh:
-        same = evals.segments_equivalent(wh, [{"Platform": "android", "country": "in"}], truth, window)
+        same = evals.segments_equivalent(
+            wh, [{"Platform": "android", "country": "in"}], truth, window
+        )
         assert not same[0]  # dimension names must match exactly
-        assert evals.segments_equivalent(wh, [{"platform": "Android", "country": "in"}], truth, window)[0]
+        assert evals.segments_equivalent(
+            wh, [{"platform": "Android", "country": "in"}], truth, window
+        )[0]
         rows = [{"platform": "android", "country": "IN", "app_version": "2.3.0"}]
         assert evals.segments_equivalent(wh, rows, truth, window) == (True, "same rows")
         assert not evals.segments_equivalent(wh, [{"country": "IN"}], truth, window)[0]

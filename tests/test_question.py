@@ -83,7 +83,9 @@ def test_periods() -> None:
     assert find_dates("the end of January", START, END)[1] == (date(2026, 1, 22), date(2026, 1, 31))
     assert find_dates("early December", START, END)[1] == (date(2025, 12, 1), date(2025, 12, 10))
     assert find_dates("what happened in January?", START, END)[1] == (
-        date(2026, 1, 1), date(2026, 1, 31))
+        date(2026, 1, 1),
+        date(2026, 1, 31),
+    )
     assert find_dates("after the 2.4.0 release", START, END) == (None, None)
 
 

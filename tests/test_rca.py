@@ -189,3 +189,55 @@ def test_degenerate_inputs(frame: pd.DataFrame) -> None:
 def test_never_raises_or_returns_nan(rows: list[tuple[str, str, float, float]]) -> None:
     df = pd.DataFrame(rows, columns=["x", "y", "expected", "actual"])
     assert finite(localize(df, ["x", "y"]))
+
+
+PRODUCT_DIMS = ["platform", "country", "version", "channel"]
+PRODUCT_SIZES = (3, 10, 6, 4)  # a drill-down of the product's own size: 720 leaves
+
+
+def product_cube(seed: int, noise: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    values = [
+        [f"{d}{i}" for i in range(n)] for d, n in zip(PRODUCT_DIMS, PRODUCT_SIZES, strict=True)
+    ]
+    df = pd.DataFrame(list(itertools.product(*values)), columns=PRODUCT_DIMS)
+    df["expected"] = rng.uniform(50, 150, len(df))
+    df["actual"] = df["expected"] * (1 + rng.normal(0, noise, len(df)))
+    return df
+
+
+small_cube_cases = st.tuples(
+    st.integers(0, 10_000),
+    st.sampled_from(
+        [
+            {
+                "platform": "platform1",
+                "country": "country3",
+                "version": "version2",
+                "channel": "channel0",
+            },
+            {
+                "platform": "platform2",
+                "country": "country7",
+                "version": "version5",
+                "channel": "channel3",
+            },
+            {"platform": "platform0", "country": "country4", "version": "version1"},
+            {"country": "country9", "version": "version0", "channel": "channel2"},
+        ]
+    ),
+    st.sampled_from([0.2, 0.5, 1.8, 3.0]),
+    st.sampled_from([0.01, 0.03]),
+)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(small_cube_cases)
+def test_single_leaf_or_layer3_element_in_small_cube(
+    case: tuple[int, dict[str, str], float, float],
+) -> None:
+    """One abnormal leaf among 720 is neither dropped as an outlier nor drowned by its size."""
+    seed, filters, factor, noise = case
+    result = localize(plant(product_cube(seed, noise), filters, factor), PRODUCT_DIMS)
+    assert predicted(result) == [filters]
+    assert result.elements[0].layer == len(filters)

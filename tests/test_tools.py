@@ -145,7 +145,11 @@ def test_retention_and_query(investigated: tuple[ToolExecutor, dict[str, StepRes
     assert ret.data["cohorts"] and "d1_recent" in ret.data
     query = results["query"]
     assert query.success and query.chart is not None
-    assert {s.label for s in query.chart.series} == {"platform=android", "platform=ios", "platform=web"}
+    assert {s.label for s in query.chart.series} == {
+        "platform=android",
+        "platform=ios",
+        "platform=web",
+    }
 
 
 def test_every_result_is_json_and_recorded(

@@ -251,6 +251,44 @@ async def test_replay_plays_on_its_own(tmp_path: Path) -> None:
         assert app.session is not None and app.session.report is not None
 
 
+def footer_keys(app: InvestigatorApp) -> list[tuple[str, str]]:
+    return [
+        (key, active.binding.description)
+        for key, active in app.main.active_bindings.items()
+        if active.binding.show
+    ]
+
+
+@pytest.mark.anyio
+async def test_footer_labels_esc_by_what_it_does(tmp_path: Path) -> None:
+    app = make_app(tmp_path, replay=RECORD_PATH)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        assert app.playing and ("escape", "Pause") in footer_keys(app)
+        await pilot.press("escape")
+        assert not app.playing and "escape" not in dict(footer_keys(app))
+        await pilot.press("space")
+        assert app.playing and ("escape", "Pause") in footer_keys(app)
+
+
+@pytest.mark.anyio
+async def test_footer_puts_help_and_palette_first_and_cancel_while_running(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=4))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        globals_ = ["Help", "Palette", "New", "History", "Save", "Export", "Quit"]
+        assert [label for _, label in footer_keys(app)] == globals_
+        app.main.question.value = QUESTION
+        await pilot.press("enter")
+        await pilot.pause()
+        assert footer_keys(app)[0] == ("escape", "Cancel")
+        assert [label for _, label in footer_keys(app)[1:]] == globals_
+        await pilot.press("escape")
+        await ready(app, pilot)
+
+
 @pytest.mark.anyio
 async def test_invalid_replay_file_is_a_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"

@@ -117,7 +117,11 @@ class Analyst:
     # -- step decisions --------------------------------------------------------------------------
     def decide(self, prompt: _Prompt) -> StepDecision:
         plan = self._plan_for(prompt)
-        run = self.ctx.history[len(self.ctx.history) - prompt.steps_used :] if prompt.steps_used else []
+        run = (
+            self.ctx.history[len(self.ctx.history) - prompt.steps_used :]
+            if prompt.steps_used
+            else []
+        )
         plan.done = {_signature(h.action) for h in run}
         left = prompt.max_steps - prompt.steps_used
         if left <= 1 or (prompt.retry and "No data has been looked at" not in prompt.retry):
@@ -131,7 +135,9 @@ class Analyst:
     def _plan_for(self, prompt: _Prompt) -> _Plan:
         key = (prompt.question, prompt.follow_up)
         if self._plan is None or self._key != key or prompt.steps_used == 0:
-            self._plan = _Plan(parse_question(prompt.question, self.executor.schema), prompt.follow_up)
+            self._plan = _Plan(
+                parse_question(prompt.question, self.executor.schema), prompt.follow_up
+            )
             self._key = key
         return self._plan
 
@@ -153,25 +159,29 @@ class Analyst:
         metric = q.metric or (self.ctx.metric if plan.follow_up and self.ctx.metric else "dau")
         if metric not in schema.metrics:
             metric = schema.metrics[0]
+        hint = self._hint(q)
         # 1. the anomaly, on the metric asked about, then on the other core metrics
-        first = DetectAnomaly(metric=metric, hint_date=q.hint_date)
+        first = DetectAnomaly(metric=metric, hint_date=hint)
         if self._fresh(plan, first) and not self._known(metric):
             return (
                 f"Establish whether and when {metric} broke from its seasonal baseline"
-                + (f", starting from the date mentioned ({q.hint_date})." if q.hint_date else "."),
+                + (f", starting from the date mentioned ({hint})." if hint else "."),
                 first,
             )
         anomaly = self.ctx.anomaly
         if (anomaly is None or not anomaly.detected) and not (plan.follow_up and anomaly):
             retention = AnalyzeRetention()
             if q.about_retention and schema.has_users and self._fresh(plan, retention):
-                return ("No break in the daily metric and the question is about retention: "
-                        "compare signup cohorts with earlier ones.", retention)
+                return (
+                    "No break in the daily metric and the question is about retention: "
+                    "compare signup cohorts with earlier ones.",
+                    retention,
+                )
             if (self.ctx.retention or {}).get("declined"):
                 return None
             for other in CORE_METRICS:
                 if other in schema.metrics and other not in self.ctx.checked_metrics():
-                    act = DetectAnomaly(metric=other, hint_date=q.hint_date)
+                    act = DetectAnomaly(metric=other, hint_date=hint)
                     if self._fresh(plan, act):
                         return (
                             f"{metric} shows no break; check {other} before concluding.",
@@ -195,8 +205,11 @@ class Analyst:
         # 3. localize across combinations
         drill = DrillDown(metric=m, filters=anomaly.filters)
         if self._fresh(plan, drill):
-            return ("Search combinations of the informative dimensions for the smallest "
-                    "segment that explains the change.", drill)
+            return (
+                "Search combinations of the informative dimensions for the smallest "
+                "segment that explains the change.",
+                drill,
+            )
         # 4. test the top segment, and the question's own hypothesis
         segs = self.ctx.segments
         if segs:
@@ -215,16 +228,32 @@ class Analyst:
         if schema.has_deployments or schema.has_annotations:
             dep = CheckDeployments()
             if self._fresh(plan, dep):
-                return ("Look for deployments and other changes near the anomaly start that "
-                        "match the affected segment.", dep)
+                return (
+                    "Look for deployments and other changes near the anomaly start that "
+                    "match the affected segment.",
+                    dep,
+                )
         # 6. retention when users may be churning
         if schema.has_users and (q.about_retention or self._churn_suspected()):
             user_filters = self._user_level(segs[0].filters) if segs else {}
             act_r = AnalyzeRetention(filters=user_filters)
             if self._fresh(plan, act_r):
-                return ("Check whether recent signup cohorts retain worse than earlier ones.",
-                        act_r)
+                return (
+                    "Check whether recent signup cohorts retain worse than earlier ones.",
+                    act_r,
+                )
         return None
+
+    def _hint(self, q: ParsedQuestion) -> date | None:
+        """The question's date, moved into the data's range when its period overlaps it."""
+        s = self.executor.schema
+        day = q.hint_date
+        if day is None:
+            return None
+        last = q.period[1] if q.period else day
+        if last < s.start_date or day > s.end_date:
+            return None
+        return max(day, s.start_date)
 
     def _known(self, metric: str) -> bool:
         """A follow-up may reuse an anomaly already established for this metric."""
@@ -273,8 +302,11 @@ class Analyst:
             summary=summary,
             root_cause="Nothing broke: the movement asked about is normal variation "
             "(e.g. the usual weekly pattern).",
-            anomaly=AnomalySummary(metric=(a.metric if a else plan.question.metric or "dau"),
-                                   direction="none", p_value=a.p_value if a else None),
+            anomaly=AnomalySummary(
+                metric=(a.metric if a else plan.question.metric or "dau"),
+                direction="none",
+                p_value=a.p_value if a else None,
+            ),
             recommendations=[
                 "No action needed; compare like-for-like weekdays rather than consecutive days.",
                 "Keep monitoring against the seasonal baseline; re-run if the level stays off "
@@ -301,15 +333,24 @@ class Analyst:
         explaining = [e for e in ctx.events if e.explains]
         deploy_explains = [e for e in explaining if e.kind == "deployment"]
         events = [
-            CorrelatedEvent(kind=e.kind, id=e.id, at=e.at, description=e.description,
-                            confidence=round(min(0.95, 0.5 + 0.45 * e.score), 2))
+            CorrelatedEvent(
+                kind=e.kind,
+                id=e.id,
+                at=e.at,
+                description=e.description,
+                confidence=round(min(0.95, 0.5 + 0.45 * e.score), 2),
+            )
             for e in explaining[:3]
         ]
         ruled_out = [e for e in ctx.events if not e.explains and e.kind == "deployment"][:2]
         events += [
-            CorrelatedEvent(kind=e.kind, id=e.id, at=e.at,
-                            description=f"ruled out: {e.description}",
-                            confidence=round(min(0.3, e.score), 2))
+            CorrelatedEvent(
+                kind=e.kind,
+                id=e.id,
+                at=e.at,
+                description=f"ruled out: {e.description}",
+                confidence=round(min(0.3, e.score), 2),
+            )
             for e in ruled_out
         ]
         seg_txt = " and ".join(_seg(s.filters) for s in segs) or "no single segment"
@@ -337,9 +378,14 @@ class Analyst:
         return Report(
             summary=summary,
             root_cause=root,
-            anomaly=AnomalySummary(metric=a.metric, direction=a.direction,  # type: ignore[arg-type]
-                                   start=a.start, end=a.end, change_pct=a.change_pct,
-                                   p_value=a.p_value),
+            anomaly=AnomalySummary(
+                metric=a.metric,
+                direction=a.direction,  # type: ignore[arg-type]
+                start=a.start,
+                end=a.end,
+                change_pct=a.change_pct,
+                p_value=a.p_value,
+            ),
             affected_segments=affected,
             correlated_events=events,
             recommendations=self._recommendations(a, segs, explaining),
@@ -357,66 +403,97 @@ class Analyst:
         desc += f"{100 * share:.0f}% of the change"
         if s.p_value is not None:
             desc += f", p={s.p_value:.2g}"
-        return AffectedSegment(filters=dict(s.filters), change_pct=s.change_pct,
-                               share_of_change=s.share_of_change,
-                               confidence=round(max(0.05, min(0.95, conf)), 2), description=desc)
+        return AffectedSegment(
+            filters=dict(s.filters),
+            change_pct=s.change_pct,
+            share_of_change=s.share_of_change,
+            confidence=round(max(0.05, min(0.95, conf)), 2),
+            description=desc,
+        )
 
     def _refuted(self, plan: _Plan) -> str:
         hypo = plan.question.segment
         if not hypo or any(s.filters == hypo for s in self.ctx.segments):
             return ""
         for h in self.ctx.history:
-            if isinstance(h.action, StatisticalTest) and h.action.segment == hypo and h.result.success:
+            if (
+                isinstance(h.action, StatisticalTest)
+                and h.action.segment == hypo
+                and h.result.success
+            ):
                 data = h.result.data
                 rel = data.get("rel_diff")
                 p = data.get("p_value")
                 moved = f"{100 * rel:+.1f}%" if rel is not None else "n/a"
-                inside = any(all(s.filters.get(k) == v for k, v in hypo.items())
-                             for s in self.ctx.segments)
+                inside = any(
+                    all(s.filters.get(k) == v for k, v in hypo.items()) for s in self.ctx.segments
+                )
                 if inside:
                     return ""
-                return (f"The question's hypothesis ({_seg(hypo)}) is not supported: it moved "
-                        f"{moved} (p={p:.2g})" if p is not None else
-                        f"The question's hypothesis ({_seg(hypo)}) is not supported") + "."
+                return (
+                    f"The question's hypothesis ({_seg(hypo)}) is not supported: it moved "
+                    f"{moved} (p={p:.2g})"
+                    if p is not None
+                    else f"The question's hypothesis ({_seg(hypo)}) is not supported"
+                ) + "."
         return f"The question's hypothesis ({_seg(hypo)}) is not where the change is."
 
-    def _root_cause(self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any],
-                    deploys: list[Any]) -> str:
+    def _root_cause(
+        self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any], deploys: list[Any]
+    ) -> str:
         if not segs:
-            return (f"A broad {a.direction} of {a.metric} not tied to one segment"
-                    + (f", coinciding with {explaining[0].id}." if explaining else "."))
+            return f"A broad {a.direction} of {a.metric} not tied to one segment" + (
+                f", coinciding with {explaining[0].id}." if explaining else "."
+            )
         where = " and ".join(_seg(s.filters) for s in segs)
         if deploys:
-            return f"{deploys[0].id} ({deploys[0].description}) — {a.metric} {a.direction} in {where}."
+            return (
+                f"{deploys[0].id} ({deploys[0].description}) — {a.metric} {a.direction} in {where}."
+            )
         if explaining:
             return f"{explaining[0].kind} {explaining[0].id} — {a.metric} {a.direction} in {where}."
         if a.direction == "spike" and a.metric in ("events", "events_per_user"):
-            return f"Extra activity concentrated in {where} (possibly automated traffic); no deployment explains it."
+            return (
+                f"Extra activity concentrated in {where} (possibly automated traffic); "
+                "no deployment explains it."
+            )
         return f"{a.metric} {a.direction} concentrated in {where}; no deployment explains it."
 
-    def _recommendations(self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any]) -> list[str]:
+    def _recommendations(
+        self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any]
+    ) -> list[str]:
         recs: list[str] = []
         where = _seg(segs[0].filters) if segs else "all users"
         dims = set(segs[0].filters) if segs else set()
         event_dim = any(d == "event_type" for d in dims)
         deploys = [e for e in explaining if e.kind == "deployment"]
         if deploys:
-            recs.append(f"Halt or roll back {deploys[0].id} for {where} and check its crash, "
-                        "error and funnel logs.")
+            recs.append(
+                f"Halt or roll back {deploys[0].id} for {where} and check its crash, "
+                "error and funnel logs."
+            )
         if event_dim and a.direction == "drop":
-            recs.append(f"Check the tracking of {where}: events stopped being recorded — fix the "
-                        "logging and annotate the gap in dashboards.")
+            recs.append(
+                f"Check the tracking of {where}: events stopped being recorded — fix the "
+                "logging and annotate the gap in dashboards."
+            )
         if a.direction == "spike":
-            recs.append(f"Inspect the accounts behind the extra activity in {where} (events per "
-                        "account, user agents); filter automated traffic from the metrics.")
+            recs.append(
+                f"Inspect the accounts behind the extra activity in {where} (events per "
+                "account, user agents); filter automated traffic from the metrics."
+            )
         others = [e for e in explaining if e.kind != "deployment"]
         if others:
-            recs.append(f"{others[0].description} explains the change: annotate it and compare "
-                        "against the same period of a previous cycle.")
+            recs.append(
+                f"{others[0].description} explains the change: annotate it and compare "
+                "against the same period of a previous cycle."
+            )
         if segs and not deploys and not others and a.direction == "drop":
-            recs.append(f"Talk to the owners of {where}: look for an outage, a policy or pricing "
-                        "change, or a partner issue that started on "
-                        f"{a.start}.")
+            recs.append(
+                f"Talk to the owners of {where}: look for an outage, a policy or pricing "
+                "change, or a partner issue that started on "
+                f"{a.start}."
+            )
         recs.append(f"Monitor {a.metric} for {where} daily until it returns to its baseline.")
         return recs
 
@@ -438,17 +515,36 @@ class Analyst:
         where = _seg(seg) if seg else "all new users"
         affected = []
         if seg:
-            affected.append(AffectedSegment(
-                filters=seg, change_pct=change, share_of_change=None, confidence=0.75,
-                description=f"{where}: retention of cohorts from {start} to {end} "
-                            f"{change:+.0f}% vs earlier cohorts" if change is not None else where))
+            affected.append(
+                AffectedSegment(
+                    filters=seg,
+                    change_pct=change,
+                    share_of_change=None,
+                    confidence=0.75,
+                    description=f"{where}: retention of cohorts from {start} to {end} "
+                    f"{change:+.0f}% vs earlier cohorts"
+                    if change is not None
+                    else where,
+                )
+            )
         return Report(
-            summary=(f"Retention dropped for users who signed up from {start} to {end}"
-                     + (f" ({change:+.0f}% vs earlier cohorts)" if change is not None else "")
-                     + f", concentrated in {where}. Daily metrics show no break of their own."),
-            root_cause=f"Recent cohorts in {where} retain worse than earlier ones; no deployment explains it.",
-            anomaly=AnomalySummary(metric="retention", direction="drop", start=start, end=end,
-                                   change_pct=change, p_value=r.get("p_value")),
+            summary=(
+                f"Retention dropped for users who signed up from {start} to {end}"
+                + (f" ({change:+.0f}% vs earlier cohorts)" if change is not None else "")
+                + f", concentrated in {where}. Daily metrics show no break of their own."
+            ),
+            root_cause=(
+                f"Recent cohorts in {where} retain worse than earlier ones; "
+                "no deployment explains it."
+            ),
+            anomaly=AnomalySummary(
+                metric="retention",
+                direction="drop",
+                start=start,
+                end=end,
+                change_pct=change,
+                p_value=r.get("p_value"),
+            ),
             affected_segments=affected,
             recommendations=[
                 f"Review how users in {where} were acquired in that period (targeting, promise "

@@ -114,17 +114,115 @@ MONTHS: dict[str, int] = {
 
 # words that must not be read as a dimension value unless written exactly as the value
 _COMMON_WORDS = frozenset(
-    "a an and are as at be by can day do for from had has have i in is it its me my new no "
-    "not of on one or our out so the to too up us was we web what when why all any app off "
-    "free pro top low high other none null unknown yes".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "day",
+        "do",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "new",
+        "no",
+        "not",
+        "of",
+        "on",
+        "one",
+        "or",
+        "our",
+        "out",
+        "so",
+        "the",
+        "to",
+        "too",
+        "up",
+        "us",
+        "was",
+        "we",
+        "web",
+        "what",
+        "when",
+        "why",
+        "all",
+        "any",
+        "app",
+        "off",
+        "free",
+        "pro",
+        "top",
+        "low",
+        "high",
+        "other",
+        "none",
+        "null",
+        "unknown",
+        "yes",
+    ]
 )
-_RETENTION_WORDS = ("retention", "retain", "churn", "cohort", "come back", "coming back",
-                    "returning", "stickiness", "sticking around", "stick around", "new users",
-                    "signed up", "signups", "sign-ups", "sign ups")
-_DROP_WORDS = ("drop", "dropped", "decline", "declined", "fell", "fall", "down", "dip",
-               "decrease", "decreased", "lower", "lost", "loss", "tank", "plunge")
-_SPIKE_WORDS = ("spike", "spiked", "jump", "jumped", "surge", "increase", "increased", "rise",
-                "rose", "higher", "grew", "growth")
+_RETENTION_WORDS = (
+    "retention",
+    "retain",
+    "churn",
+    "cohort",
+    "come back",
+    "coming back",
+    "returning",
+    "stickiness",
+    "sticking around",
+    "stick around",
+    "new users",
+    "signed up",
+    "signups",
+    "sign-ups",
+    "sign ups",
+)
+_DROP_WORDS = (
+    "drop",
+    "dropped",
+    "decline",
+    "declined",
+    "fell",
+    "fall",
+    "down",
+    "dip",
+    "decrease",
+    "decreased",
+    "lower",
+    "lost",
+    "loss",
+    "tank",
+    "plunge",
+)
+_SPIKE_WORDS = (
+    "spike",
+    "spiked",
+    "jump",
+    "jumped",
+    "surge",
+    "increase",
+    "increased",
+    "rise",
+    "rose",
+    "higher",
+    "grew",
+    "growth",
+)
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORD = r"(?:st|nd|rd|th)?"
 
@@ -158,8 +256,11 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
         day=day,
         period=period,
         segment=find_segment(text, schema),
-        dimensions=[d for d in schema.dimension_names if _has_phrase(low, d.replace("_", " "))
-                    or _has_phrase(low, d)],
+        dimensions=[
+            d
+            for d in schema.dimension_names
+            if _has_phrase(low, d.replace("_", " ")) or _has_phrase(low, d)
+        ],
         claimed_direction=_claimed_direction(low),
         about_retention=any(w in low for w in _RETENTION_WORDS),
     )
@@ -226,7 +327,9 @@ def find_dates(text: str, start: date, end: date) -> tuple[date | None, tuple[da
             pass
     m = re.search(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}}){_ORD}\b(?:,?\s*(\d{{4}}))?", low)
     if m is None:
-        m2 = re.search(rf"\b(\d{{1,2}}){_ORD}\s+(?:of\s+)?({_MONTH_RE})\b\.?(?:,?\s*(\d{{4}}))?", low)
+        m2 = re.search(
+            rf"\b(\d{{1,2}}){_ORD}\s+(?:of\s+)?({_MONTH_RE})\b\.?(?:,?\s*(\d{{4}}))?", low
+        )
         if m2:
             month, dom, year = MONTHS[m2[2]], int(m2[1]), m2[3]
             found = _resolve(month, dom, year, start, end)
@@ -261,7 +364,7 @@ def _resolve(month: int, dom: int, year: str | None, start: date, end: date) -> 
 
 
 def _month_part(low: str, start: date, end: date) -> tuple[date, date] | None:
-    """"early/mid/late <month>", "the start/end of <month>", or just "in <month>"."""
+    """ "early/mid/late <month>", "the start/end of <month>", or just "in <month>"."""
     m = re.search(
         rf"\b(early|beginning of|start of|mid|middle of|late|end of)[\s-]+({_MONTH_RE})\b", low
     )

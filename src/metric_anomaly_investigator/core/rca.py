@@ -13,8 +13,8 @@ significance terms, vectorised over every cuboid with ``np.bincount``):
    the other's), else the sign of the total change. The noise band is the extreme of the other
    tail (a few outliers dropped on big cubes only, counted over all leaves so ties and small
    cubes are handled); leaves beyond it on the anomaly side form the abnormal partition,
-   weighted by how far beyond the band they lie (full weight at 1.75 band widths), so a single
-   leaf far outside the noise counts as much as many leaves just outside it.
+   weighted by how far beyond the band they lie (full weight 0.75 band widths past its edge):
+   a leaf far outside the noise weighs fully, one just past the edge barely counts.
 2. Layer by layer (1 dimension fixed, then 2, …), every element of every cuboid is scored:
    *purity* = abnormal weight / (abnormal + normal weight + 1) minus *ripple inconsistency*
    (how badly rescaling the element's forecast by its own actual/forecast ratio fits its

@@ -68,7 +68,9 @@ def migration(bd: Breakdown, *, ratio: bool) -> float:
     total = float(before.sum())
     if total <= 0:
         return 0.0
-    g = _weighted_median(np.where(before > 0, after / np.where(before > 0, before, 1), np.nan), before)
+    g = _weighted_median(
+        np.where(before > 0, after / np.where(before > 0, before, 1), np.nan), before
+    )
     delta = after - g * before
     moved = min(float(delta[delta > 0].sum()), float(-delta[delta < 0].sum())) / total
     # a value that barely existed before and now carries real traffic (a new version)
@@ -79,16 +81,18 @@ def migration(bd: Breakdown, *, ratio: bool) -> float:
 def _leaves(bd: Breakdown, dims: list[str]) -> pd.DataFrame:
     rows = []
     for r in bd.rows:
-        rows.append({
-            **{d: r.segment[d] for d in dims},
-            "expected": r.before,
-            "actual": r.after,
-            "expected_num": r.before_num,
-            "actual_num": r.after_num,
-            "expected_den": r.before_den,
-            "actual_den": r.after_den,
-            "contribution": r.contribution,
-        })
+        rows.append(
+            {
+                **{d: r.segment[d] for d in dims},
+                "expected": r.before,
+                "actual": r.after,
+                "expected_num": r.before_num,
+                "actual_num": r.after_num,
+                "expected_den": r.before_den,
+                "actual_den": r.after_den,
+                "contribution": r.contribution,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -107,8 +111,13 @@ def _without_drift(df: pd.DataFrame, ratio: bool, dims: list[str]) -> pd.DataFra
     departures from what most of the data did count as change. Segments are the combinations
     of the stable ``dims`` (migrating dimensions would blur the typical change)."""
     out = df.copy()
-    agg = df.groupby(dims)[["expected", "actual", "expected_num", "actual_num", "expected_den",
-                            "actual_den"]].sum() if dims else df
+    agg = (
+        df.groupby(dims)[
+            ["expected", "actual", "expected_num", "actual_num", "expected_den", "actual_den"]
+        ].sum()
+        if dims
+        else df
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         if ratio:
             rb = agg["expected_num"] / agg["expected_den"]
@@ -126,8 +135,10 @@ def _without_drift(df: pd.DataFrame, ratio: bool, dims: list[str]) -> pd.DataFra
             total_den = float(out["actual_den"].sum()) or 1.0
             out["contribution"] = (out["actual_num"] - exp_ratio * out["actual_den"]) / total_den
         else:
-            g = _weighted_median((agg["actual"] / agg["expected"]).to_numpy(dtype=float),
-                                 agg["expected"].to_numpy(dtype=float))
+            g = _weighted_median(
+                (agg["actual"] / agg["expected"]).to_numpy(dtype=float),
+                agg["expected"].to_numpy(dtype=float),
+            )
             out["expected"] = out["expected"] * g
             out["expected_num"] = out["expected"]
             out["contribution"] = out["actual"] - out["expected"]
@@ -146,7 +157,11 @@ class _Leaves:
     def directional_total(self, direction: str | None) -> float:
         """The change in the anomaly's direction (the drop of the segments that dropped…),
         over the stable dimensions' segments."""
-        c = self.df.groupby(self.dims)["contribution"].sum() if self.dims else self.df["contribution"]
+        c = (
+            self.df.groupby(self.dims)["contribution"].sum()
+            if self.dims
+            else self.df["contribution"]
+        )
         sign = {"drop": -1.0, "spike": 1.0}.get(direction or "", float(np.sign(self.total)) or 1.0)
         return float(c[np.sign(c) == sign].sum())
 
@@ -184,7 +199,9 @@ class _Leaves:
         return float(part["expected"].sum()), float(part["actual"].sum())
 
 
-def _replacing_value(lv: _Leaves, filters: dict[str, str], dims: list[str]) -> tuple[str, str] | None:
+def _replacing_value(
+    lv: _Leaves, filters: dict[str, str], dims: list[str]
+) -> tuple[str, str] | None:
     """A value that took over the element's traffic during the anomaly (e.g. a new version)."""
     m = lv.mask(filters)
     before, after = lv.traffic(m)
@@ -197,16 +214,16 @@ def _replacing_value(lv: _Leaves, filters: dict[str, str], dims: list[str]) -> t
         for v in lv.df.loc[m, d].unique():
             b, a = lv.traffic(m & (lv.df[d] == v).to_numpy())
             share_after, share_before = a / after, b / before
-            if share_after >= REPLACE_SHARE and share_after >= REPLACE_GROWTH * share_before:
-                if best is None or share_after > best[0]:
-                    best = (share_after, d, str(v))
+            replaced = share_after >= REPLACE_SHARE and share_after >= REPLACE_GROWTH * share_before
+            if replaced and (best is None or share_after > best[0]):
+                best = (share_after, d, str(v))
     return None if best is None else (best[1], best[2])
 
 
 def _holding_value(lv: _Leaves, filters: dict[str, str], dims: list[str]) -> tuple[str, str] | None:
     """A value whose leaves hold the element's change while the rest of the element is stable."""
     m = lv.mask(filters)
-    _, rel_f, contrib_f = lv.stats(m)
+    contrib_f = lv.stats(m)[2]
     if contrib_f == 0:
         return None
     best: tuple[float, str, str] | None = None
@@ -271,13 +288,18 @@ def localize_segments(
     if df.empty:
         return Localization([], 0.0, None)
     lv = _Leaves(df, ratio, dims)
-    nums = ["expected_num", "actual_num", "expected_den", "actual_den"] if ratio else [
-        "expected", "actual"]
+    nums = (
+        ["expected_num", "actual_num", "expected_den", "actual_den"]
+        if ratio
+        else ["expected", "actual"]
+    )
     total = lv.directional_total(direction)
     proposals = _greedy(lv, dims, total)
     if not proposals:
         search = lv.df.groupby(dims, as_index=False)[nums].sum()
-        proposals = [e.filters for e in localize(search, dims, ratio=ratio, max_elements=4).elements]
+        proposals = [
+            e.filters for e in localize(search, dims, ratio=ratio, max_elements=4).elements
+        ]
     found: list[tuple[dict[str, str], dict[str, str]]] = []  # (segment, its stable part)
     for proposal in proposals:
         stable = _broader(lv, proposal)
@@ -304,7 +326,9 @@ def localize_segments(
         share = min(1.0, contrib / total) if total else None
         if share is None or share < MIN_SHARE:
             continue
-        if direction in ("drop", "spike") and np.sign(contrib) != (-1 if direction == "drop" else 1):
+        if direction in ("drop", "spike") and np.sign(contrib) != (
+            -1 if direction == "drop" else 1
+        ):
             continue
         covered |= m
         score = float(min(1.0, max(0.0, share)))
@@ -313,11 +337,16 @@ def localize_segments(
     explained = float(min(1.0, lv.df.loc[covered, "contribution"].sum() / total)) if total else 0.0
     rest = ~covered
     rest_rel = lv.stats(rest)[1] if rest.any() else None
-    return Localization(elements, explained,
-                        None if rest_rel is None or not np.isfinite(rest_rel) else 100 * rest_rel)
+    return Localization(
+        elements,
+        explained,
+        None if rest_rel is None or not np.isfinite(rest_rel) else 100 * rest_rel,
+    )
 
 
-def _greedy(lv: _Leaves, dims: list[str], total: float, max_elements: int = 3) -> list[dict[str, str]]:
+def _greedy(
+    lv: _Leaves, dims: list[str], total: float, max_elements: int = 3
+) -> list[dict[str, str]]:
     """One-dimensional elements holding most of the remaining change, one at a time.
 
     Each pick is later made exact by :func:`_holding_value` / :func:`_broader`; the search stops

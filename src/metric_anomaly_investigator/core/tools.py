@@ -108,14 +108,16 @@ class ToolExecutor:
         lines = [
             f"Warehouse: {self.warehouse.label}",
             f"Data: {s.start_date} .. {s.end_date} (daily), {s.row_count:,} events",
-            "Metrics: " + ", ".join(s.metrics) + (
-                " (ratio metrics: " + ", ".join(m for m in s.metrics if m in RATIO_METRICS) + ")"
-            ),
+            "Metrics: "
+            + ", ".join(s.metrics)
+            + (" (ratio metrics: " + ", ".join(m for m in s.metrics if m in RATIO_METRICS) + ")"),
             "Dimensions (name [level, distinct values]: examples):",
         ]
         for d in s.dimensions:
             more = f", … ({d.cardinality} in all)" if d.cardinality > 8 else ""
-            lines.append(f"- {d.name} [{d.level}, {d.cardinality}]: {', '.join(d.values[:8])}{more}")
+            lines.append(
+                f"- {d.name} [{d.level}, {d.cardinality}]: {', '.join(d.values[:8])}{more}"
+            )
         tables = [
             name
             for name, present in (
@@ -149,9 +151,13 @@ class ToolExecutor:
             value = getattr(action, field, None)
             if value is not None:
                 self._check_date(field, value)
-        if isinstance(action, QueryMetric) and action.start and action.end:
-            if action.start > action.end:
-                raise InvalidAction(f"start {action.start} is after end {action.end}.")
+        if (
+            isinstance(action, QueryMetric)
+            and action.start
+            and action.end
+            and action.start > action.end
+        ):
+            raise InvalidAction(f"start {action.start} is after end {action.end}.")
         if isinstance(action, AnalyzeRetention) and not self.schema.has_users:
             raise InvalidAction(
                 "analyze_retention needs a users table with signup dates; this warehouse has "
@@ -169,7 +175,8 @@ class ToolExecutor:
         if name not in self.schema.dimension_names:
             raise InvalidAction(
                 f"Unknown dimension {name!r}. Valid dimensions: "
-                f"{', '.join(self.schema.dimension_names)}." + _closest(name, self.schema.dimension_names)
+                f"{', '.join(self.schema.dimension_names)}."
+                + _closest(name, self.schema.dimension_names)
             )
 
     def _check_filters(self, filters: dict[str, str]) -> None:
@@ -242,8 +249,10 @@ class ToolExecutor:
             return ctx.baseline, ctx.window, True
         end = self.schema.end_date
         cur = (end - timedelta(days=DEFAULT_WINDOW_DAYS - 1), end)
-        base = (max(self.schema.start_date, cur[0] - timedelta(days=BASELINE_DAYS)),
-                cur[0] - timedelta(days=1))
+        base = (
+            max(self.schema.start_date, cur[0] - timedelta(days=BASELINE_DAYS)),
+            cur[0] - timedelta(days=1),
+        )
         return base, cur, False
 
     def _cached(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
@@ -257,8 +266,9 @@ class ToolExecutor:
         key = ("bd", metric, tuple(dims), tuple(sorted(filters.items())), base, cur)
         return self._cached(
             key,
-            lambda: q.breakdown(self.warehouse, metric, dims, baseline=base, current=cur,
-                                filters=filters or None),
+            lambda: q.breakdown(
+                self.warehouse, metric, dims, baseline=base, current=cur, filters=filters or None
+            ),
         )
 
     def series(self, metric: str, filters: dict[str, str]) -> tuple[list[date], list[float]]:
@@ -303,19 +313,39 @@ class ToolExecutor:
     # -- actions -------------------------------------------------------------------------------
     def _query_metric(self, a: QueryMetric) -> StepResult:
         filters = self._normal_filters(a.filters)
-        ms = q.metric_series(self.warehouse, a.metric, start=a.start, end=a.end,
-                             filters=filters or None, group_by=[a.group_by] if a.group_by else None)
+        ms = q.metric_series(
+            self.warehouse,
+            a.metric,
+            start=a.start,
+            end=a.end,
+            filters=filters or None,
+            group_by=[a.group_by] if a.group_by else None,
+        )
         series: list[ChartSeries] = []
         summary: list[dict[str, Any]] = []
         for g in ms.groups() or [{}]:
             pts = ms.for_group(g)
             vals = [p.value for p in pts]
             label = _seg_text(g) if g else a.metric
-            series.append(ChartSeries(label=label, x=[p.day.isoformat() for p in pts], y=vals,
-                                      style="segment" if g else "actual"))
+            series.append(
+                ChartSeries(
+                    label=label,
+                    x=[p.day.isoformat() for p in pts],
+                    y=vals,
+                    style="segment" if g else "actual",
+                )
+            )
             if vals:
-                summary.append({"group": g, "mean": float(np.mean(vals)), "first": vals[0],
-                                "last": vals[-1], "min": min(vals), "max": max(vals)})
+                summary.append(
+                    {
+                        "group": g,
+                        "mean": float(np.mean(vals)),
+                        "first": vals[0],
+                        "last": vals[-1],
+                        "min": min(vals),
+                        "max": max(vals),
+                    }
+                )
         summary.sort(key=lambda r: -r["mean"])
         series = sorted(series, key=lambda s: -float(np.mean([v or 0 for v in s.y] or [0])))[:8]
         findings = [
@@ -330,10 +360,21 @@ class ToolExecutor:
         return StepResult(
             success=True,
             findings=findings,
-            data={"metric": a.metric, "filters": filters, "start": ms.start.isoformat(),
-                  "end": ms.end.isoformat(), "group_by": a.group_by, "groups": summary[:10]},
-            chart=Chart(title=f"{a.metric} ({_seg_text(filters)})", kind="line", series=series,
-                        x_label="day", y_label=a.metric),
+            data={
+                "metric": a.metric,
+                "filters": filters,
+                "start": ms.start.isoformat(),
+                "end": ms.end.isoformat(),
+                "group_by": a.group_by,
+                "groups": summary[:10],
+            },
+            chart=Chart(
+                title=f"{a.metric} ({_seg_text(filters)})",
+                kind="line",
+                series=series,
+                x_label="day",
+                y_label=a.metric,
+            ),
         )
 
     def _detect_anomaly(self, a: DetectAnomaly) -> StepResult:
@@ -344,13 +385,16 @@ class ToolExecutor:
             hint = min(range(len(days)), key=lambda i: abs((days[i] - a.hint_date).days))  # type: ignore[operator]
         trend = _trend(values)
         flat = list(np.asarray(values, dtype=float) - trend)
-        res = stats.detect_anomaly(flat, hint_index=hint if hint is not None else _sharpest_step(flat))
+        res = stats.detect_anomaly(
+            flat, hint_index=hint if hint is not None else _sharpest_step(flat)
+        )
         res = _with_trend(res, values, trend)
         x = [d.isoformat() for d in days]
         series = [
             ChartSeries(label=a.metric, x=x, y=list(values), style="actual"),
-            ChartSeries(label="seasonal baseline", x=x, y=[float(v) for v in res.baseline],
-                        style="baseline"),
+            ChartSeries(
+                label="seasonal baseline", x=x, y=[float(v) for v in res.baseline], style="baseline"
+            ),
         ]
         ctx = self.context
         hidden = None
@@ -359,30 +403,48 @@ class ToolExecutor:
             if hidden is not None:
                 res = hidden[0]
         if not res.detected or res.start_index is None:
-            anomaly = Anomaly(a.metric, filters, "none", "none", None, None, None, res.p_value,
-                              res.reason)
+            anomaly = Anomaly(
+                a.metric, filters, "none", "none", None, None, None, res.p_value, res.reason
+            )
             findings = [f"No anomaly in {a.metric} ({_seg_text(filters)}): {res.reason}."]
             if hint is not None:
                 findings.append(self._hint_note(days, values, res.baseline, hint))
             highlight = None
-            data: dict[str, Any] = {"metric": a.metric, "filters": filters, "detected": False,
-                                    "direction": "none", "p_value": res.p_value,
-                                    "reason": res.reason}
+            data: dict[str, Any] = {
+                "metric": a.metric,
+                "filters": filters,
+                "detected": False,
+                "direction": "none",
+                "p_value": res.p_value,
+                "reason": res.reason,
+            }
         else:
             onset = _onset(flat, res.start_index, res.direction)
             if onset != res.start_index:
                 res = _restart(res, values, onset)
             start = days[res.start_index]
             end = days[res.end_index] if res.end_index is not None else days[-1]
-            anomaly = Anomaly(a.metric, filters, res.direction, res.kind, start, end,
-                              res.change_pct, res.p_value, res.reason)
+            anomaly = Anomaly(
+                a.metric,
+                filters,
+                res.direction,
+                res.kind,
+                start,
+                end,
+                res.change_pct,
+                res.p_value,
+                res.reason,
+            )
             until = "to the end of the data" if res.end_index is None else f"until {end}"
             word = "dropped" if res.direction == "drop" else "spiked"
             findings = [
                 f"{a.metric} ({_seg_text(filters)}) {word} {_pct(res.change_pct)} vs its seasonal "
                 f"baseline from {start} {until} (p={_fmt(res.p_value, 2)}, {res.kind})."
             ]
-            i0, i1 = res.start_index, (res.end_index if res.end_index is not None else len(days) - 1)
+            i0, i1 = (
+                res.start_index,
+                (res.end_index if res.end_index is not None else len(days) - 1),
+            )
             seg_vals = values[i0 : i1 + 1]
             exp_vals = res.baseline[i0 : i1 + 1]
             findings.append(
@@ -391,39 +453,61 @@ class ToolExecutor:
             )
             if hint is not None and not (i0 - 1 <= hint <= i1):
                 findings.append(
-                    f"The date mentioned ({days[hint]}) is not where the break is: it starts {start}."
+                    f"The date mentioned ({days[hint]}) is not where the break is: "
+                    f"it starts {start}."
                 )
             if hidden is not None:
                 findings.insert(0, hidden[1])
             highlight = (start.isoformat(), end.isoformat())
-            data = {"metric": a.metric, "filters": filters, "detected": True,
-                    "direction": res.direction, "kind": res.kind, "start": start.isoformat(),
-                    "end": end.isoformat(), "ongoing": res.end_index is None,
-                    "change_pct": res.change_pct, "p_value": res.p_value,
-                    "expected_mean": float(np.mean(exp_vals)), "actual_mean": float(np.mean(seg_vals))}
+            data = {
+                "metric": a.metric,
+                "filters": filters,
+                "detected": True,
+                "direction": res.direction,
+                "kind": res.kind,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "ongoing": res.end_index is None,
+                "change_pct": res.change_pct,
+                "p_value": res.p_value,
+                "expected_mean": float(np.mean(exp_vals)),
+                "actual_mean": float(np.mean(seg_vals)),
+            }
         ctx.checked[a.metric + "|" + _seg_text(filters)] = anomaly
         replace = (
             ctx.anomaly is None
             or (anomaly.detected and not ctx.anomaly.detected)
             or (ctx.anomaly.metric == a.metric and ctx.anomaly.filters == filters)
         )
-        if replace and not (filters and ctx.anomaly is not None and ctx.anomaly.detected
-                            and not ctx.anomaly.filters):
+        if replace and not (
+            filters and ctx.anomaly is not None and ctx.anomaly.detected and not ctx.anomaly.filters
+        ):
             self._set_anomaly(anomaly)
         if ctx.window is not None:
-            data["baseline_window"] = [ctx.baseline[0].isoformat(), ctx.baseline[1].isoformat()] if ctx.baseline else None
+            data["baseline_window"] = (
+                [ctx.baseline[0].isoformat(), ctx.baseline[1].isoformat()] if ctx.baseline else None
+            )
         return StepResult(
-            success=True, findings=findings, data=data,
-            chart=Chart(title=f"{a.metric} vs seasonal baseline", kind="line", series=series,
-                        x_label="day", y_label=a.metric, highlight=highlight),
+            success=True,
+            findings=findings,
+            data=data,
+            chart=Chart(
+                title=f"{a.metric} vs seasonal baseline",
+                kind="line",
+                series=series,
+                x_label="day",
+                y_label=a.metric,
+                highlight=highlight,
+            ),
         )
 
     def _replacing(self, dim: str) -> bool:
         """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
         if dim == "event_type":
             return False
-        ms = self._cached(("grouped", "dau", dim),
-                          lambda: q.metric_series(self.warehouse, "dau", group_by=[dim]))
+        ms = self._cached(
+            ("grouped", "dau", dim), lambda: q.metric_series(self.warehouse, "dau", group_by=[dim])
+        )
         return _values_replace_each_other(ms)
 
     def _scan_segments(
@@ -441,8 +525,10 @@ class ToolExecutor:
         for dim in self.candidate_dimensions(metric):
             if dim == "event_type" or metric in RATIO_METRICS:
                 continue
-            ms = self._cached(("grouped", metric, dim),
-                              lambda d=dim: q.metric_series(self.warehouse, metric, group_by=[d]))
+            ms = self._cached(
+                ("grouped", metric, dim),
+                lambda d=dim: q.metric_series(self.warehouse, metric, group_by=[d]),
+            )
             if _values_replace_each_other(ms):
                 continue
             for g in ms.groups():
@@ -450,7 +536,9 @@ class ToolExecutor:
                 if len(seg) != len(total) or seg.sum() < 0.02 * total.sum():
                     continue
                 seg_trend = _trend(seg)
-                r = _with_trend(stats.detect_anomaly(seg - seg_trend, hint_index=hint), seg, seg_trend)
+                r = _with_trend(
+                    stats.detect_anomaly(seg - seg_trend, hint_index=hint), seg, seg_trend
+                )
                 if not r.detected or r.start_index is None or (r.p_value or 1) > 0.001:
                     continue
                 i0 = r.start_index
@@ -470,7 +558,10 @@ class ToolExecutor:
         if abs(change) < HIDDEN_MIN_IMPACT / 2:
             return None
         result = dataclasses.replace(
-            r, direction=direction, change_pct=100 * change, baseline=[float(b) for b in base],
+            r,
+            direction=direction,
+            change_pct=100 * change,
+            baseline=[float(b) for b in base],
             end_index=r.end_index,
         )
         note = (
@@ -487,8 +578,10 @@ class ToolExecutor:
         if anomaly.detected and anomaly.start is not None and anomaly.end is not None:
             ctx.window = (anomaly.start, anomaly.end)
             b_end = anomaly.start - timedelta(days=1)
-            ctx.baseline = (max(self.schema.start_date, b_end - timedelta(days=BASELINE_DAYS - 1)),
-                            b_end)
+            ctx.baseline = (
+                max(self.schema.start_date, b_end - timedelta(days=BASELINE_DAYS - 1)),
+                b_end,
+            )
         else:
             ctx.window = ctx.baseline = None
         ctx.segments = []
@@ -513,9 +606,13 @@ class ToolExecutor:
         conc = dimension_concentration(bd, ratio=ratio)
         self.context.dimension_scores[a.dimension] = conc
         rows = [
-            {"value": r.segment[a.dimension], "before": r.before, "after": r.after,
-             "change_pct": None if r.rel_change is None else 100 * r.rel_change,
-             "share_of_change": r.share_of_change}
+            {
+                "value": r.segment[a.dimension],
+                "before": r.before,
+                "after": r.after,
+                "change_pct": None if r.rel_change is None else 100 * r.rel_change,
+                "share_of_change": r.share_of_change,
+            }
             for r in bd.rows
         ]
         total_rel = (bd.total_after / bd.total_before - 1) * 100 if bd.total_before else None
@@ -529,7 +626,8 @@ class ToolExecutor:
                 f"(total {_pct(total_rel)})."
             )
             others = [
-                f"{r['value']} {_pct(r['change_pct'])} ({_fmt(100 * (r['share_of_change'] or 0), 2)}%)"
+                f"{r['value']} {_pct(r['change_pct'])} "
+                f"({_fmt(100 * (r['share_of_change'] or 0), 2)}%)"
                 for r in rows[1:5]
             ]
             if others:
@@ -542,25 +640,43 @@ class ToolExecutor:
         else:
             findings.append(f"No data for {a.metric} by {a.dimension} in these windows.")
         if not from_anomaly:
-            findings.append(f"No anomaly window yet: compared {cur[0]}..{cur[1]} with {base[0]}..{base[1]}.")
+            findings.append(
+                f"No anomaly window yet: compared {cur[0]}..{cur[1]} with {base[0]}..{base[1]}."
+            )
         top_rows = rows[:12]
         return StepResult(
             success=True,
             findings=findings,
-            data={"metric": a.metric, "dimension": a.dimension, "filters": filters,
-                  "baseline": [base[0].isoformat(), base[1].isoformat()],
-                  "current": [cur[0].isoformat(), cur[1].isoformat()],
-                  "total_before": bd.total_before, "total_after": bd.total_after,
-                  "concentration": conc, "rows": top_rows},
+            data={
+                "metric": a.metric,
+                "dimension": a.dimension,
+                "filters": filters,
+                "baseline": [base[0].isoformat(), base[1].isoformat()],
+                "current": [cur[0].isoformat(), cur[1].isoformat()],
+                "total_before": bd.total_before,
+                "total_after": bd.total_after,
+                "concentration": conc,
+                "rows": top_rows,
+            },
             chart=Chart(
-                title=f"{a.metric} by {a.dimension}: baseline vs anomaly", kind="bar",
+                title=f"{a.metric} by {a.dimension}: baseline vs anomaly",
+                kind="bar",
                 series=[
-                    ChartSeries(label="baseline", x=[r["value"] for r in top_rows],
-                                y=[r["before"] for r in top_rows], style="baseline"),
-                    ChartSeries(label="anomaly window", x=[r["value"] for r in top_rows],
-                                y=[r["after"] for r in top_rows], style="actual"),
+                    ChartSeries(
+                        label="baseline",
+                        x=[r["value"] for r in top_rows],
+                        y=[r["before"] for r in top_rows],
+                        style="baseline",
+                    ),
+                    ChartSeries(
+                        label="anomaly window",
+                        x=[r["value"] for r in top_rows],
+                        y=[r["after"] for r in top_rows],
+                        style="actual",
+                    ),
                 ],
-                x_label=a.dimension, y_label=a.metric,
+                x_label=a.dimension,
+                y_label=a.metric,
             ),
         )
 
@@ -585,14 +701,20 @@ class ToolExecutor:
         base, cur, from_anomaly = self.windows()
         dims, moving = self.drill_dimensions(a.metric, filters, a.dimensions)
         if not dims:
-            return StepResult(success=False, error="No dimension left to drill into: remove a filter.")
+            return StepResult(
+                success=False, error="No dimension left to drill into: remove a filter."
+            )
         bd = self.breakdown(a.metric, [*dims, *moving], filters)
         ratio = a.metric in RATIO_METRICS
         direction = self.context.anomaly.direction if self.context.anomaly else None
         result = localize_segments(bd, dims, ratio=ratio, direction=direction, migrating=moving)
         segs = [
-            SegmentFinding(filters={**filters, **e.filters}, change_pct=e.change_pct,
-                           share_of_change=e.share_of_change, score=e.score)
+            SegmentFinding(
+                filters={**filters, **e.filters},
+                change_pct=e.change_pct,
+                share_of_change=e.share_of_change,
+                score=e.score,
+            )
             for e in result.elements
         ]
         self.context.segments = segs
@@ -626,27 +748,48 @@ class ToolExecutor:
                 f"No segment stands out across {', '.join(dims)}: the change is spread evenly."
             )
         if not from_anomaly:
-            findings.append(f"No anomaly window yet: compared {cur[0]}..{cur[1]} with {base[0]}..{base[1]}.")
+            findings.append(
+                f"No anomaly window yet: compared {cur[0]}..{cur[1]} with {base[0]}..{base[1]}."
+            )
         elements = [
-            {"filters": s.filters, "change_pct": s.change_pct, "share_of_change": s.share_of_change,
-             "score": s.score}
+            {
+                "filters": s.filters,
+                "change_pct": s.change_pct,
+                "share_of_change": s.share_of_change,
+                "score": s.score,
+            }
             for s in segs
         ]
         labels = [_seg_text(s.filters) for s in segs]
         return StepResult(
             success=True,
             findings=findings,
-            data={"metric": a.metric, "dimensions": dims, "migrating": moving, "filters": filters,
-                  "elements": elements, "explained_share": result.explained_share,
-                  "rest_change_pct": result.rest_change_pct,
-                  "dimension_scores": {d: self.context.dimension_scores.get(d) for d in dims}},
+            data={
+                "metric": a.metric,
+                "dimensions": dims,
+                "migrating": moving,
+                "filters": filters,
+                "elements": elements,
+                "explained_share": result.explained_share,
+                "rest_change_pct": result.rest_change_pct,
+                "dimension_scores": {d: self.context.dimension_scores.get(d) for d in dims},
+            },
             chart=Chart(
-                title=f"{a.metric}: root-cause segments (share of change)", kind="bar",
-                series=[ChartSeries(label="share of change %", x=labels,
-                                    y=[100 * (s.share_of_change or 0) for s in segs],
-                                    style="segment")],
-                x_label="segment", y_label="% of change",
-            ) if segs else None,
+                title=f"{a.metric}: root-cause segments (share of change)",
+                kind="bar",
+                series=[
+                    ChartSeries(
+                        label="share of change %",
+                        x=labels,
+                        y=[100 * (s.share_of_change or 0) for s in segs],
+                        style="segment",
+                    )
+                ],
+                x_label="segment",
+                y_label="% of change",
+            )
+            if segs
+            else None,
         )
 
     def _sharpen_start(self, metric: str, segment: dict[str, str]) -> str | None:
@@ -676,7 +819,10 @@ class ToolExecutor:
         anomaly.start = start
         ctx.window = (start, ctx.window[1])
         b_end = start - timedelta(days=1)
-        ctx.baseline = (max(self.schema.start_date, b_end - timedelta(days=BASELINE_DAYS - 1)), b_end)
+        ctx.baseline = (
+            max(self.schema.start_date, b_end - timedelta(days=BASELINE_DAYS - 1)),
+            b_end,
+        )
         return (
             f"The break is sharper in {_seg_text(stable)}: it starts on {start}, not {old}; "
             "the anomaly window now starts there."
@@ -700,14 +846,32 @@ class ToolExecutor:
             prox = _proximity(d.deployed_at, around)
             desc = d.description or ""
             scope = ", ".join(fields) or "global"
-            scored.append(self._event("deployment", d.deployment_id, d.deployed_at, 
-                                      f"{scope}: {desc}".strip(": "), prox, overlap, bool(fields)))
+            scored.append(
+                self._event(
+                    "deployment",
+                    d.deployment_id,
+                    d.deployed_at,
+                    f"{scope}: {desc}".strip(": "),
+                    prox,
+                    overlap,
+                    bool(fields),
+                )
+            )
         for an in anns:
             overlap = max((self._overlap([], an.scope, s) for s in segments), default=None)
             prox = _proximity(an.starts_at, around)
             scope = _seg_text(an.scope) if an.scope else "global"
-            scored.append(self._event(an.kind, an.name, an.starts_at, f"{an.name} ({scope})", prox,
-                                      overlap, bool(an.scope)))
+            scored.append(
+                self._event(
+                    an.kind,
+                    an.name,
+                    an.starts_at,
+                    f"{an.name} ({scope})",
+                    prox,
+                    overlap,
+                    bool(an.scope),
+                )
+            )
         scored.sort(key=lambda e: -e.score)
         ctx.events = scored
         explaining = [e for e in scored if e.explains]
@@ -720,28 +884,41 @@ class ToolExecutor:
                 f"{'matches' if e.overlap >= 0.99 else 'overlaps'} {seg_txt}, "
                 f"{_days_between(e.at, around)} the anomaly start {around}."
             )
-            findings += [f"Also plausible: {o.kind} {o.id} ({o.description})." for o in explaining[1:3]]
+            findings += [
+                f"Also plausible: {o.kind} {o.id} ({o.description})." for o in explaining[1:3]
+            ]
         else:
             findings.append(
                 f"No deployment explains it: none near {around} overlaps {seg_txt}."
-                if not any(e.kind == "deployment" and e.explains for e in scored) else ""
+                if not any(e.kind == "deployment" and e.explains for e in scored)
+                else ""
             )
         others = [e for e in scored if not e.explains][:4]
         if others:
             findings.append(
                 "Checked and ruled out: "
-                + "; ".join(f"{e.kind} {e.id} ({e.description}, score {e.score:.2f})" for e in others)
+                + "; ".join(
+                    f"{e.kind} {e.id} ({e.description}, score {e.score:.2f})" for e in others
+                )
                 + "."
             )
         if not deps and not anns:
             findings.append(f"No deployments or annotations between {lo} and {hi}.")
         data = {
-            "around": around.isoformat(), "window": [lo.isoformat(), hi.isoformat()],
+            "around": around.isoformat(),
+            "window": [lo.isoformat(), hi.isoformat()],
             "segments": segments,
             "events": [
-                {"kind": e.kind, "id": e.id, "at": e.at, "description": e.description,
-                 "proximity": round(e.proximity, 3), "overlap": round(e.overlap, 3),
-                 "score": round(e.score, 3), "explains": e.explains}
+                {
+                    "kind": e.kind,
+                    "id": e.id,
+                    "at": e.at,
+                    "description": e.description,
+                    "proximity": round(e.proximity, 3),
+                    "overlap": round(e.overlap, 3),
+                    "score": round(e.score, 3),
+                    "explains": e.explains,
+                }
                 for e in scored[:10]
             ],
         }
@@ -750,11 +927,21 @@ class ToolExecutor:
             findings=[f for f in findings if f],
             data=data,
             chart=Chart(
-                title="Changes near the anomaly (score)", kind="bar",
-                series=[ChartSeries(label="score", x=[e.id for e in scored[:10]],
-                                    y=[e.score for e in scored[:10]], style="segment")],
-                x_label="deployment / annotation", y_label="score",
-            ) if scored else None,
+                title="Changes near the anomaly (score)",
+                kind="bar",
+                series=[
+                    ChartSeries(
+                        label="score",
+                        x=[e.id for e in scored[:10]],
+                        y=[e.score for e in scored[:10]],
+                        style="segment",
+                    )
+                ],
+                x_label="deployment / annotation",
+                y_label="score",
+            )
+            if scored
+            else None,
         )
 
     def _overlap(self, fields: list[str], scope: dict[str, str], segment: dict[str, str]) -> float:
@@ -784,13 +971,28 @@ class ToolExecutor:
             return 0.1
         return min(1.0, 0.4 + 0.6 * matched / len(segment))
 
-    def _event(self, kind: str, ident: str, at: datetime, desc: str, proximity: float,
-               overlap: float | None, scoped: bool) -> EventFinding:
+    def _event(
+        self,
+        kind: str,
+        ident: str,
+        at: datetime,
+        desc: str,
+        proximity: float,
+        overlap: float | None,
+        scoped: bool,
+    ) -> EventFinding:
         ov = overlap if overlap is not None else (0.3 if scoped else 1.0)
         score = proximity * ov
-        return EventFinding(kind=kind, id=ident, at=at.isoformat(), description=desc,
-                            proximity=proximity, overlap=ov, score=score,
-                            explains=score >= 0.45 and ov >= 0.5)
+        return EventFinding(
+            kind=kind,
+            id=ident,
+            at=at.isoformat(),
+            description=desc,
+            proximity=proximity,
+            overlap=ov,
+            score=score,
+            explains=score >= 0.45 and ov >= 0.5,
+        )
 
     def _analyze_retention(self, a: AnalyzeRetention) -> StepResult:
         ctx = self.context
@@ -798,8 +1000,14 @@ class ToolExecutor:
         start_ref = ctx.window[0] if ctx.window else self.schema.end_date - timedelta(days=14)
         cs = a.cohort_start or max(self.schema.start_date, start_ref - timedelta(days=42))
         ce = a.cohort_end or self.schema.end_date
-        ret = q.retention(self.warehouse, cohort_start=cs, cohort_end=ce, days=list(RETENTION_DAYS),
-                          filters=filters or None, cohort_grain="week")
+        ret = q.retention(
+            self.warehouse,
+            cohort_start=cs,
+            cohort_end=ce,
+            days=list(RETENTION_DAYS),
+            filters=filters or None,
+            cohort_grain="week",
+        )
         cohorts = [c for c in ret.cohorts if c.size > 0]
         recent = [c for c in cohorts if c.cohort + timedelta(days=6) >= start_ref]
         earlier = [c for c in cohorts if c.cohort + timedelta(days=6) < start_ref]
@@ -815,11 +1023,14 @@ class ToolExecutor:
         d7 = comp.get("d7_change_pct")
         key = d1 if d1 is not None else d7
         if key is None:
-            findings.append(f"Not enough signup cohorts for {_seg_text(filters)} to compare retention.")
+            findings.append(
+                f"Not enough signup cohorts for {_seg_text(filters)} to compare retention."
+            )
         elif key <= -15:
             findings.append(
                 f"Retention fell for recent cohorts ({_seg_text(filters)}): day-1 "
-                f"{_fmt(100 * (comp['d1_earlier'] or 0))}% → {_fmt(100 * (comp['d1_recent'] or 0))}% "
+                f"{_fmt(100 * (comp['d1_earlier'] or 0))}% → "
+                f"{_fmt(100 * (comp['d1_recent'] or 0))}% "
                 f"({_pct(d1)}): new users are churning."
             )
         else:
@@ -839,30 +1050,53 @@ class ToolExecutor:
             scan = self._retention_scan()
             if scan is not None:
                 comp.update(scan)
-                findings.insert(0, (
-                    f"Retention fell for {_seg_text(scan['segment'])} users who signed up from "
-                    f"{scan['start']} to {scan['end']}: day-7 retention "
-                    f"{100 * scan['d7_before']:.0f}% → {100 * scan['d7_during']:.0f}% "
-                    f"({_pct(scan['change_pct'])}, p={_fmt(scan['p_value'], 2)})."
-                ))
+                findings.insert(
+                    0,
+                    (
+                        f"Retention fell for {_seg_text(scan['segment'])} users who signed up from "
+                        f"{scan['start']} to {scan['end']}: day-7 retention "
+                        f"{100 * scan['d7_before']:.0f}% → {100 * scan['d7_during']:.0f}% "
+                        f"({_pct(scan['change_pct'])}, p={_fmt(scan['p_value'], 2)})."
+                    ),
+                )
         ctx.retention = comp
         labels = [f"D{n}" for n in ret.days]
         series = [
-            ChartSeries(label=f"cohort {c.cohort}", x=labels,
-                        y=[None if c.retention.get(n) is None else 100 * c.retention[n]  # type: ignore[operator]
-                           for n in ret.days],
-                        style="segment" if c in recent else "baseline")
+            ChartSeries(
+                label=f"cohort {c.cohort}",
+                x=labels,
+                y=[
+                    None if c.retention.get(n) is None else 100 * c.retention[n]  # type: ignore[operator]
+                    for n in ret.days
+                ],
+                style="segment" if c in recent else "baseline",
+            )
             for c in cohorts[-8:]
         ]
         return StepResult(
-            success=True, findings=findings,
-            data={"filters": filters, "cohort_start": cs.isoformat(), "cohort_end": ce.isoformat(),
-                  **comp,
-                  "cohorts": [{"cohort": c.cohort.isoformat(), "size": c.size,
-                               "retention": {str(k): v for k, v in c.retention.items()}}
-                              for c in cohorts[-8:]]},
-            chart=Chart(title=f"Retention by weekly cohort ({_seg_text(filters)})", kind="retention",
-                        series=series, x_label="days since signup", y_label="% retained"),
+            success=True,
+            findings=findings,
+            data={
+                "filters": filters,
+                "cohort_start": cs.isoformat(),
+                "cohort_end": ce.isoformat(),
+                **comp,
+                "cohorts": [
+                    {
+                        "cohort": c.cohort.isoformat(),
+                        "size": c.size,
+                        "retention": {str(k): v for k, v in c.retention.items()},
+                    }
+                    for c in cohorts[-8:]
+                ],
+            },
+            chart=Chart(
+                title=f"Retention by weekly cohort ({_seg_text(filters)})",
+                kind="retention",
+                series=series,
+                x_label="days since signup",
+                y_label="% retained",
+            ),
         )
 
     def _retention_scan(self) -> dict[str, Any] | None:
@@ -884,8 +1118,14 @@ class ToolExecutor:
         ]
         best: tuple[float, dict[str, str], list[Any]] | None = None
         for seg in candidates:
-            ret = q.retention(self.warehouse, cohort_start=cs, cohort_end=ce,
-                              days=[RETENTION_PROBE], filters=seg or None, cohort_grain="week")
+            ret = q.retention(
+                self.warehouse,
+                cohort_start=cs,
+                cohort_end=ce,
+                days=[RETENTION_PROBE],
+                filters=seg or None,
+                cohort_grain="week",
+            )
             run = _bad_run(ret.cohorts)
             if run is not None and (best is None or run[0] > best[0]):
                 best = (run[0], seg, run[1])
@@ -893,8 +1133,14 @@ class ToolExecutor:
             return None
         score, seg, bad = best
         good = bad[0]
-        daily = q.retention(self.warehouse, cohort_start=cs, cohort_end=ce, days=[RETENTION_PROBE],
-                            filters=seg or None, cohort_grain="day").cohorts
+        daily = q.retention(
+            self.warehouse,
+            cohort_start=cs,
+            cohort_end=ce,
+            days=[RETENTION_PROBE],
+            filters=seg or None,
+            cohort_grain="day",
+        ).cohorts
         first, last = bad[1][0].cohort, bad[1][-1].cohort + timedelta(days=6)
         start = _edge(daily, first, falling=True)
         end = _edge(daily, last + timedelta(days=1), falling=False) - timedelta(days=1)
@@ -903,10 +1149,15 @@ class ToolExecutor:
         n1 = sum(c.size for c in bad[1])
         se = math.sqrt(max(p0 * (1 - p0), 1e-9) / max(n1, 1))
         return {
-            "declined": True, "segment": seg, "start": start.isoformat(), "end": end.isoformat(),
-            "d7_before": p0, "d7_during": p1,
+            "declined": True,
+            "segment": seg,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "d7_before": p0,
+            "d7_during": p1,
             "change_pct": (p1 / p0 - 1) * 100 if p0 else None,
-            "p_value": float(2 * sps.norm.sf(abs(p0 - p1) / se)), "score": score,
+            "p_value": float(2 * sps.norm.sf(abs(p0 - p1) / se)),
+            "score": score,
         }
 
     def _statistical_test(self, a: StatisticalTest) -> StepResult:
@@ -916,8 +1167,9 @@ class ToolExecutor:
         # the segment's users are compared through its stable part
         stable = {k: v for k, v in segment.items() if k not in self.context.migrating}
         tested = stable if stable and stable != segment else segment
-        ms = q.metric_series(self.warehouse, a.metric, start=base[0], end=cur[1],
-                             filters=tested or None)
+        ms = q.metric_series(
+            self.warehouse, a.metric, start=base[0], end=cur[1], filters=tested or None
+        )
         days, vals = ms.days(), ms.values()
         before = [v for d, v in zip(days, vals, strict=True) if base[0] <= d <= base[1]]
         during = [v for d, v in zip(days, vals, strict=True) if cur[0] <= d <= cur[1]]
@@ -930,7 +1182,9 @@ class ToolExecutor:
             a_vals = [v / ref_r for v in rest_d]
             b_vals = [v / ref_s for v in during]
             comp = stats.compare_samples(a_vals, b_vals)
-            what = f"{_seg_text(tested)} vs the rest during {cur[0]}..{cur[1]} (indexed to baseline)"
+            what = (
+                f"{_seg_text(tested)} vs the rest during {cur[0]}..{cur[1]} (indexed to baseline)"
+            )
         else:
             comp = stats.compare_samples(before, during)
             what = f"{_seg_text(tested)}: {cur[0]}..{cur[1]} vs {base[0]}..{base[1]}"
@@ -939,7 +1193,8 @@ class ToolExecutor:
             key = f"Not enough data to test {what}: {comp.message}."
         else:
             key = (
-                f"{_seg_text(segment)} changed {_pct(None if comp.rel_diff is None else 100 * comp.rel_diff)} "
+                f"{_seg_text(segment)} changed "
+                f"{_pct(None if comp.rel_diff is None else 100 * comp.rel_diff)} "
                 f"({_fmt(comp.mean_a)} → {_fmt(comp.mean_b)}/day), "
                 + ("significant" if sig else "not significant")
                 + f" (Welch p={_fmt(comp.welch_p, 2)}, effect size g={_fmt(comp.effect_size, 2)}, "
@@ -954,29 +1209,47 @@ class ToolExecutor:
         for s in self.context.segments:
             if s.filters == segment:
                 s.p_value, s.effect_size = comp.welch_p, comp.effect_size
-        data = {"metric": a.metric, "segment": segment, "tested": tested,
-                "compare_to": a.compare_to,
-                "n_a": comp.n_a, "n_b": comp.n_b, "mean_a": comp.mean_a, "mean_b": comp.mean_b,
-                "diff": comp.diff, "rel_diff": comp.rel_diff, "ci_low": comp.ci_low,
-                "ci_high": comp.ci_high, "p_value": comp.welch_p,
-                "mannwhitney_p": comp.mannwhitney_p, "effect_size": comp.effect_size,
-                "significant": sig}
+        data = {
+            "metric": a.metric,
+            "segment": segment,
+            "tested": tested,
+            "compare_to": a.compare_to,
+            "n_a": comp.n_a,
+            "n_b": comp.n_b,
+            "mean_a": comp.mean_a,
+            "mean_b": comp.mean_b,
+            "diff": comp.diff,
+            "rel_diff": comp.rel_diff,
+            "ci_low": comp.ci_low,
+            "ci_high": comp.ci_high,
+            "p_value": comp.welch_p,
+            "mannwhitney_p": comp.mannwhitney_p,
+            "effect_size": comp.effect_size,
+            "significant": sig,
+        }
         x = [d.isoformat() for d in days]
         return StepResult(
-            success=True, findings=findings, data=data,
-            chart=Chart(title=f"{a.metric}: {_seg_text(segment)}", kind="line",
-                        series=[ChartSeries(label=_seg_text(segment), x=x, y=list(vals),
-                                            style="segment")],
-                        x_label="day", y_label=a.metric,
-                        highlight=(cur[0].isoformat(), cur[1].isoformat())),
+            success=True,
+            findings=findings,
+            data=data,
+            chart=Chart(
+                title=f"{a.metric}: {_seg_text(segment)}",
+                kind="line",
+                series=[ChartSeries(label=_seg_text(segment), x=x, y=list(vals), style="segment")],
+                x_label="day",
+                y_label=a.metric,
+                highlight=(cur[0].isoformat(), cur[1].isoformat()),
+            ),
         )
 
     def _generate_insights(self, a: GenerateInsights) -> StepResult:
         ctx = self.context
         findings = []
         if ctx.anomaly is not None:
-            findings.append(f"Anomaly: {ctx.anomaly.metric} {ctx.anomaly.direction} "
-                            f"{_pct(ctx.anomaly.change_pct)} from {ctx.anomaly.start}.")
+            findings.append(
+                f"Anomaly: {ctx.anomaly.metric} {ctx.anomaly.direction} "
+                f"{_pct(ctx.anomaly.change_pct)} from {ctx.anomaly.start}."
+            )
         findings += [f"Segment: {_seg_text(s.filters)}" for s in ctx.segments]
         findings += [f"Explained by {e.kind} {e.id}" for e in ctx.events if e.explains]
         return StepResult(success=True, findings=findings or ["Nothing established yet."])
@@ -1045,7 +1318,9 @@ def _restart(res: stats.AnomalyResult, values: Sequence[float], start: int) -> s
     rel = rel[np.isfinite(rel)]
     kind = "step" if res.kind == "spike" and i1 - start + 1 > 2 else res.kind
     return dataclasses.replace(
-        res, start_index=start, kind=kind,
+        res,
+        start_index=start,
+        kind=kind,
         change_pct=float(100 * np.mean(rel)) if len(rel) else res.change_pct,
     )
 
@@ -1112,10 +1387,16 @@ def _days_between(at_iso: str, start: date) -> str:
     delta = (start - datetime.fromisoformat(at_iso).date()).days
     if delta == 0:
         return "on the day of"
-    return f"{delta} day{'s' if abs(delta) != 1 else ''} before" if delta > 0 else f"{-delta} days after"
+    return (
+        f"{delta} day{'s' if abs(delta) != 1 else ''} before"
+        if delta > 0
+        else f"{-delta} days after"
+    )
 
 
-def _bad_run(cohorts: Sequence[Any], n: int = 7) -> tuple[float, tuple[list[Any], list[Any]]] | None:
+def _bad_run(
+    cohorts: Sequence[Any], n: int = 7
+) -> tuple[float, tuple[list[Any], list[Any]]] | None:
     """(strength, (normal cohorts, the run of consecutive cohorts retaining far below normal))."""
     rated = [c for c in cohorts if c.retention.get(n) is not None and c.size >= 10]
     if len(rated) < 5:
@@ -1124,8 +1405,7 @@ def _bad_run(cohorts: Sequence[Any], n: int = 7) -> tuple[float, tuple[list[Any]
     if p0 <= 0:
         return None
     z = [
-        (p0 - c.retention[n]) / math.sqrt(p0 * (1 - p0) / c.size) if p0 < 1 else 0.0
-        for c in rated
+        (p0 - c.retention[n]) / math.sqrt(p0 * (1 - p0) / c.size) if p0 < 1 else 0.0 for c in rated
     ]
     bad = [zi >= 3.0 and rated[i].retention[n] <= 0.75 * p0 for i, zi in enumerate(z)]
     best: tuple[float, int, int] | None = None
@@ -1153,8 +1433,11 @@ def _edge(daily: Sequence[Any], near: date, *, falling: bool, n: int = 7, reach:
     rates = {c.cohort: (c.retention.get(n), c.size) for c in daily}
 
     def pooled(lo: date, hi: date) -> float | None:
-        pairs = [rates[d] for d in (lo + timedelta(days=k) for k in range((hi - lo).days + 1))
-                 if d in rates and rates[d][0] is not None]
+        pairs = [
+            rates[d]
+            for d in (lo + timedelta(days=k) for k in range((hi - lo).days + 1))
+            if d in rates and rates[d][0] is not None
+        ]
         size = sum(sz for _, sz in pairs)
         return sum(r * sz for r, sz in pairs) / size if size else None
 
@@ -1178,10 +1461,17 @@ def _weighted(cohorts: Sequence[Any], n: int) -> float | None:
 
 
 def _rest_values(total: Any, seg: Any, ratio: bool) -> list[float]:
-    t = pd.DataFrame([(p.day, p.numerator, p.denominator) for p in total.points],
-                     columns=["day", "num", "den"]).set_index("day")
-    s = pd.DataFrame([(p.day, p.numerator, p.denominator) for p in seg.points],
-                     columns=["day", "num", "den"]).set_index("day").reindex(t.index).fillna(0.0)
+    t = pd.DataFrame(
+        [(p.day, p.numerator, p.denominator) for p in total.points], columns=["day", "num", "den"]
+    ).set_index("day")
+    s = (
+        pd.DataFrame(
+            [(p.day, p.numerator, p.denominator) for p in seg.points], columns=["day", "num", "den"]
+        )
+        .set_index("day")
+        .reindex(t.index)
+        .fillna(0.0)
+    )
     num, den = t["num"] - s["num"], t["den"] - s["den"]
     if ratio:
         return [float(n / d) if d > 0 else 0.0 for n, d in zip(num, den, strict=True)]

@@ -53,6 +53,10 @@ def _commands() -> type[Provider]:
     return InvestigatorCommands
 
 
+def _is_replay(binding: BindingType) -> bool:
+    return isinstance(binding, Binding) and (binding.id or "").startswith("replay.")
+
+
 class InvestigatorApp(App[None]):
     """Metric Anomaly Investigator."""
 
@@ -61,6 +65,7 @@ class InvestigatorApp(App[None]):
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {_commands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Palette", id="app.command_palette", priority=True),
         Binding("ctrl+n", "new_investigation", "New", id="app.new", priority=True),
         Binding("ctrl+o", "history", "History", id="app.history", priority=True),
         Binding("ctrl+s", "save", "Save", id="app.save", priority=True),
@@ -393,8 +398,14 @@ class InvestigatorApp(App[None]):
         )
         self.main.show_session(self.session)
 
+    @property
+    def playing(self) -> bool:
+        """A replay is advancing on its own (Esc pauses it)."""
+        return self._playing
+
     def _set_playing(self, playing: bool) -> None:
         self._playing = playing and self.replaying
+        self.main.refresh_bindings()
         if self._replay_timer is None:
             if not self._playing:
                 return
@@ -476,19 +487,12 @@ class InvestigatorApp(App[None]):
         from .screens.help import HelpScreen, help_markdown
         from .screens.history import HistoryScreen
 
+        screen = InvestigationScreen.BINDINGS
         sections = [
-            (
-                "Anywhere",
-                [
-                    *self.BINDINGS,
-                    Binding(
-                        "ctrl+p", "command_palette", "Command palette", id="app.command_palette"
-                    ),
-                ],
-            ),
-            ("Investigation", InvestigationScreen.BINDINGS[:5]),
+            ("Anywhere", self.BINDINGS),
+            ("Investigation", [b for b in screen if not _is_replay(b)]),
             ("Question box", QuestionInput.BINDINGS),
-            ("Replay", InvestigationScreen.BINDINGS[5:]),
+            ("Replay", [b for b in screen if _is_replay(b)]),
             ("History (Ctrl+O)", HistoryScreen.BINDINGS),
         ]
         self.push_screen(HelpScreen(help_markdown(sections, self.keymap_overrides)))

@@ -420,7 +420,7 @@ def _window_aggregates(
         parts.append(b.mutate(w=ibis.literal(w)))
     u = parts[0].union(parts[1])
     # the sample size is the event count for "events", else distinct users (the costly part)
-    n_users = u.events.sum() if metric == "events" else u.user_id.nunique()
+    n_users = u.events.sum() if metric == "events" else u.user_id.approx_nunique()
     agg = u.group_by([*group, "w"]).agg(
         users=u.count(), n=n_users, events=u.events.sum(), sessions=u.sessions.sum()
     )

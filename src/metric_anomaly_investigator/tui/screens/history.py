@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ..footer import footer_order
 from ..render import format_when
 from ..services import StoreLike, user_error
 from .dialogs import ConfirmScreen
@@ -52,6 +53,10 @@ class HistoryScreen(Screen[HistoryChoice | None]):
         Binding("escape", "close", "Back", id="history.close"),
     ]
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return footer_order(super().active_bindings)
+
     def __init__(self, store: StoreLike) -> None:
         super().__init__()
         self._store = store
@@ -64,7 +69,7 @@ class HistoryScreen(Screen[HistoryChoice | None]):
             table: DataTable[str] = DataTable(id="history-table", cursor_type="row")
             table.add_columns("When", "Status", "Model", "Question", "Verdict")
             yield table
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).display = False

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, OptionList, Static, TabbedContent, TabPane
 
+from ..footer import footer_order
 from ..widgets.chart import ChartView
 from ..widgets.question import QuestionInput
 from ..widgets.report import ReportView
@@ -37,6 +38,7 @@ class InvestigationScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="investigation.cancel"),
+        Binding("escape", "replay_pause", "Pause", id="replay.pause"),
         Binding("f2", "focus_pane('question')", "Question", show=False, id="focus.question"),
         Binding("f3", "focus_pane('timeline')", "Steps", show=False, id="focus.timeline"),
         Binding("f4", "focus_pane('report')", "Report", show=False, id="focus.report"),
@@ -74,7 +76,7 @@ class InvestigationScreen(Screen[None]):
                         with TabPane("Step detail F5", id="tab-detail"):
                             yield StepDetail(id="detail")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     # -- what the app calls ------------------------------------------------------------------
 
@@ -223,9 +225,19 @@ class InvestigationScreen(Screen[None]):
     def action_replay_step(self, delta: int) -> None:
         self.investigator.replay_step(delta)
 
+    def action_replay_pause(self) -> None:
+        self.investigator.cancel_investigation()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show each key only when it acts: Esc cancels a run, or pauses a playing replay."""
         if action in {"replay_toggle", "replay_step"}:
             return self.replaying
+        if action == "replay_pause":
+            return self.replaying and self.investigator.playing
         if action == "cancel":
-            return self.investigator.running or self.replaying
+            return self.investigator.running and not self.replaying
         return True
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return footer_order(super().active_bindings)
