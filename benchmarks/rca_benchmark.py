@@ -69,9 +69,9 @@ def run_dataset(
         if index < start or (index - start) % every:
             continue
         dims = [d for d in dims_all if leaves[d].notna().any()]
-        start = time.perf_counter()
+        t0 = time.perf_counter()
         result = localize(leaves, dims, ratio=ratio)
-        seconds += time.perf_counter() - start
+        seconds += time.perf_counter() - t0
         predicted = [el.filters for el in result.elements]
         predictions.append({"case_id": str(case_id), "root_causes": predicted})
         if labels:

@@ -467,3 +467,36 @@ def test_step_table_prefers_records_then_chart_series() -> None:
     columns, rows = step_table(record.steps[0])
     assert columns == ["day", "dau"] and len(rows) == 41
     assert step_table(record.steps[6]) is None
+
+
+class PlotRecorder:
+    """Stands in for plotext: records the calls ``draw`` makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple, dict]] = []
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
+
+
+def test_negative_changes_are_bars_from_zero_with_the_sign_in_the_label() -> None:
+    from metric_anomaly_investigator.core.models import Chart, ChartSeries
+    from metric_anomaly_investigator.tui.widgets.chart import draw
+
+    chart = Chart(
+        kind="bar",
+        title="Root-cause candidates",
+        series=[ChartSeries(label="change", x=["android · IN", "web · BR"], y=[-2480.0, 8.0])],
+    )
+    plt = PlotRecorder()
+    draw(
+        plt,
+        chart,
+        dict.fromkeys(
+            ["primary", "secondary", "accent", "success", "warning", "error", "muted"], (1, 2, 3)
+        ),
+    )
+    (labels, values), options = next((a, k) for name, a, k in plt.calls if name == "bar")
+    assert options["orientation"] == "horizontal"
+    assert labels == ["web · BR +8", "android · IN -2,480"]  # first segment drawn on top
+    assert values == [8.0, 2480.0]

@@ -380,7 +380,7 @@ class Analyst:
             root_cause=root,
             anomaly=AnomalySummary(
                 metric=a.metric,
-                direction=a.direction,  # type: ignore[arg-type]
+                direction=a.direction,
                 start=a.start,
                 end=a.end,
                 change_pct=a.change_pct,

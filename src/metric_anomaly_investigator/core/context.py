@@ -56,6 +56,7 @@ class EventFinding:
     overlap: float
     score: float
     explains: bool
+    segment: dict[str, str] = field(default_factory=dict)  # the affected segment it matches
 
 
 @dataclass

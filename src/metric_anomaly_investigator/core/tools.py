@@ -22,7 +22,7 @@ from scipy import stats as sps
 
 from ..warehouse import queries as q
 from ..warehouse.connect import Warehouse
-from ..warehouse.types import RATIO_METRICS, Breakdown, WarehouseError
+from ..warehouse.types import RATIO_METRICS, Breakdown, MetricSeries, WarehouseError
 from . import stats
 from .context import (
     Anomaly,
@@ -422,8 +422,9 @@ class ToolExecutor:
             onset = _onset(flat, res.start_index, res.direction)
             if onset != res.start_index:
                 res = _restart(res, values, onset)
-            start = days[res.start_index]
-            end = days[res.end_index] if res.end_index is not None else days[-1]
+            i0 = onset
+            i1 = res.end_index if res.end_index is not None else len(days) - 1
+            start, end = days[i0], days[i1]
             anomaly = Anomaly(
                 a.metric,
                 filters,
@@ -441,10 +442,6 @@ class ToolExecutor:
                 f"{a.metric} ({_seg_text(filters)}) {word} {_pct(res.change_pct)} vs its seasonal "
                 f"baseline from {start} {until} (p={_fmt(res.p_value, 2)}, {res.kind})."
             ]
-            i0, i1 = (
-                res.start_index,
-                (res.end_index if res.end_index is not None else len(days) - 1),
-            )
             seg_vals = values[i0 : i1 + 1]
             exp_vals = res.baseline[i0 : i1 + 1]
             findings.append(
@@ -501,13 +498,19 @@ class ToolExecutor:
             ),
         )
 
+    def _grouped(self, metric: str, dim: str) -> MetricSeries:
+        """The metric's daily series split by ``dim`` over all the data (cached)."""
+        key = ("grouped", metric, dim)
+        if key not in self._cache:
+            self._cache[key] = q.metric_series(self.warehouse, metric, group_by=[dim])
+        result: MetricSeries = self._cache[key]
+        return result
+
     def _replacing(self, dim: str) -> bool:
         """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
         if dim == "event_type":
             return False
-        ms = self._cached(
-            ("grouped", "dau", dim), lambda: q.metric_series(self.warehouse, "dau", group_by=[dim])
-        )
+        ms = self._grouped("dau", dim)
         return _values_replace_each_other(ms)
 
     def _scan_segments(
@@ -525,10 +528,7 @@ class ToolExecutor:
         for dim in self.candidate_dimensions(metric):
             if dim == "event_type" or metric in RATIO_METRICS:
                 continue
-            ms = self._cached(
-                ("grouped", metric, dim),
-                lambda d=dim: q.metric_series(self.warehouse, metric, group_by=[d]),
-            )
+            ms = self._grouped(metric, dim)
             if _values_replace_each_other(ms):
                 continue
             for g in ms.groups():
@@ -554,7 +554,7 @@ class ToolExecutor:
         base = stats.seasonal_baseline(total - trend, train_end=i0) + trend
         win_dev = total[i0 : i1 + 1] - base[i0 : i1 + 1]
         change = float(np.mean(win_dev / np.where(base[i0 : i1 + 1] != 0, base[i0 : i1 + 1], 1.0)))
-        direction = "drop" if float(np.mean(win_dev)) < 0 else "spike"
+        direction: stats.Direction = "drop" if float(np.mean(win_dev)) < 0 else "spike"
         if abs(change) < HIDDEN_MIN_IMPACT / 2:
             return None
         result = dataclasses.replace(
@@ -605,7 +605,7 @@ class ToolExecutor:
         ratio = a.metric in RATIO_METRICS
         conc = dimension_concentration(bd, ratio=ratio)
         self.context.dimension_scores[a.dimension] = conc
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "value": r.segment[a.dimension],
                 "before": r.before,
@@ -719,10 +719,7 @@ class ToolExecutor:
         ]
         self.context.segments = segs
         findings = []
-        if segs and from_anomaly:
-            moved = self._sharpen_start(a.metric, segs[0].filters)
-            if moved:
-                findings.append(moved)
+        moved = self._sharpen_start(a.metric, segs[0].filters) if segs and from_anomaly else None
         if segs:
             lead = segs[0]
             findings.append(
@@ -747,6 +744,8 @@ class ToolExecutor:
             findings.append(
                 f"No segment stands out across {', '.join(dims)}: the change is spread evenly."
             )
+        if moved:
+            findings.append(moved)
         if not from_anomaly:
             findings.append(
                 f"No anomaly window yet: compared {cur[0]}..{cur[1]} with {base[0]}..{base[1]}."
@@ -842,7 +841,7 @@ class ToolExecutor:
             fields = [v for v in (d.platform, d.app_version) if v] + [
                 r for r in d.regions if r.lower() != "all"
             ]
-            overlap = max((self._overlap(fields, {}, s) for s in segments), default=None)
+            overlap, matched = self._best_overlap(fields, {}, segments)
             prox = _proximity(d.deployed_at, around)
             desc = d.description or ""
             scope = ", ".join(fields) or "global"
@@ -855,10 +854,11 @@ class ToolExecutor:
                     prox,
                     overlap,
                     bool(fields),
+                    matched,
                 )
             )
         for an in anns:
-            overlap = max((self._overlap([], an.scope, s) for s in segments), default=None)
+            overlap, matched = self._best_overlap([], an.scope, segments)
             prox = _proximity(an.starts_at, around)
             scope = _seg_text(an.scope) if an.scope else "global"
             scored.append(
@@ -870,6 +870,7 @@ class ToolExecutor:
                     prox,
                     overlap,
                     bool(an.scope),
+                    matched,
                 )
             )
         scored.sort(key=lambda e: -e.score)
@@ -881,18 +882,15 @@ class ToolExecutor:
             e = explaining[0]
             findings.append(
                 f"{e.kind} {e.id} at {e.at} explains it: {e.description} — "
-                f"{'matches' if e.overlap >= 0.99 else 'overlaps'} {seg_txt}, "
+                f"{'matches' if e.overlap >= 0.99 else 'overlaps'} "
+                f"{_seg_text(e.segment) if e.segment else seg_txt}, "
                 f"{_days_between(e.at, around)} the anomaly start {around}."
             )
             findings += [
                 f"Also plausible: {o.kind} {o.id} ({o.description})." for o in explaining[1:3]
             ]
-        else:
-            findings.append(
-                f"No deployment explains it: none near {around} overlaps {seg_txt}."
-                if not any(e.kind == "deployment" and e.explains for e in scored)
-                else ""
-            )
+        if not any(e.kind == "deployment" for e in explaining):
+            findings.append(f"No deployment explains it: none near {around} overlaps {seg_txt}.")
         others = [e for e in scored if not e.explains][:4]
         if others:
             findings.append(
@@ -944,6 +942,16 @@ class ToolExecutor:
             else None,
         )
 
+    def _best_overlap(
+        self, fields: list[str], scope: dict[str, str], segments: list[dict[str, str]]
+    ) -> tuple[float | None, dict[str, str]]:
+        """The best overlap with any of the segments, and that segment."""
+        scored = [(self._overlap(fields, scope, seg), seg) for seg in segments]
+        if not scored:
+            return None, {}
+        best = max(scored, key=lambda x: x[0])
+        return best[0], best[1]
+
     def _overlap(self, fields: list[str], scope: dict[str, str], segment: dict[str, str]) -> float:
         """How well a change's scope matches a segment: 1 = every part agrees, 0 = a conflict.
 
@@ -962,9 +970,9 @@ class ToolExecutor:
         if not claims:
             return 0.5
         matched = 0
-        for dim, values in claims.items():
-            if dim in segment:
-                if segment[dim].lower() not in values:
+        for name, claimed in claims.items():
+            if name in segment:
+                if segment[name].lower() not in claimed:
                     return 0.0
                 matched += 1
         if not matched:
@@ -980,6 +988,7 @@ class ToolExecutor:
         proximity: float,
         overlap: float | None,
         scoped: bool,
+        segment: dict[str, str],
     ) -> EventFinding:
         ov = overlap if overlap is not None else (0.3 if scoped else 1.0)
         score = proximity * ov
@@ -992,6 +1001,7 @@ class ToolExecutor:
             overlap=ov,
             score=score,
             explains=score >= 0.45 and ov >= 0.5,
+            segment=segment,
         )
 
     def _analyze_retention(self, a: AnalyzeRetention) -> StepResult:
@@ -1116,7 +1126,7 @@ class ToolExecutor:
             if d.level == "user" and d.cardinality <= MAX_DIMENSION_CARDINALITY
             for v in d.values
         ]
-        best: tuple[float, dict[str, str], list[Any]] | None = None
+        best: tuple[float, dict[str, str], tuple[list[Any], list[Any]]] | None = None
         for seg in candidates:
             ret = q.retention(
                 self.warehouse,
@@ -1178,7 +1188,8 @@ class ToolExecutor:
             rest = _rest_values(tot, ms, a.metric in RATIO_METRICS)
             rest_b = [v for d, v in zip(days, rest, strict=True) if base[0] <= d <= base[1]]
             rest_d = [v for d, v in zip(days, rest, strict=True) if cur[0] <= d <= cur[1]]
-            ref_s, ref_r = (np.mean(before) or 1.0), (np.mean(rest_b) or 1.0)
+            ref_s = float(np.mean(before)) or 1.0
+            ref_r = float(np.mean(rest_b)) or 1.0
             a_vals = [v / ref_r for v in rest_d]
             b_vals = [v / ref_s for v in during]
             comp = stats.compare_samples(a_vals, b_vals)
@@ -1267,7 +1278,7 @@ def _values_replace_each_other(ms: Any, weeks: int = 4) -> bool:
     return False
 
 
-def _trend(values: Sequence[float], period: int = 7) -> np.ndarray:
+def _trend(values: Sequence[float] | np.ndarray, period: int = 7) -> np.ndarray:
     """The series' steady growth or decline (robust Theil-Sen slope over whole-week means),
     as an additive component that is zero on the last day; zero when not clearly there.
 
@@ -1288,7 +1299,7 @@ def _trend(values: Sequence[float], period: int = 7) -> np.ndarray:
 
 
 def _with_trend(
-    res: stats.AnomalyResult, values: Sequence[float], trend: np.ndarray
+    res: stats.AnomalyResult, values: Sequence[float] | np.ndarray, trend: np.ndarray
 ) -> stats.AnomalyResult:
     """Express a result found on the detrended series on the original one."""
     base = np.asarray(res.baseline, dtype=float)

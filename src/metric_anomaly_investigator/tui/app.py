@@ -362,27 +362,30 @@ class InvestigatorApp(App[None]):
         self.replaying = False
         self._replay_events = []
 
+    def _take_over(self, record: Investigation) -> bool:
+        """Make a saved ``record`` the current one, unless an investigation is running."""
+        if self.running:
+            self.notify("Finish or cancel the running investigation first.", severity="warning")
+            return False
+        self._leave_replay()
+        self.record = record
+        self.orchestrator = None
+        return True
+
     def open_record(self, record: Investigation) -> None:
         """Show a saved investigation in its final state; a question follows it up."""
         from .state import Session
 
-        if self.running:
-            self.notify("Finish or cancel the running investigation first.", severity="warning")
+        if not self._take_over(record):
             return
-        self._leave_replay()
-        self.record = record
-        self.orchestrator = None
         self.session = Session.from_events(self.services.replay_events(record), self._clock)
         self.main.set_mode(replaying=False, follow_up=self.session.report is not None)
         self.main.show_session(self.session)
 
     def start_replay(self, record: Investigation) -> None:
         """Replay a saved investigation event by event (no warehouse or model needed)."""
-        if self.running:
-            self.notify("Finish or cancel the running investigation first.", severity="warning")
+        if not self._take_over(record):
             return
-        self.record = record
-        self.orchestrator = None
         self._replay_events = list(self.services.replay_events(record))
         self._replay_position = 0
         self.replaying = True

@@ -146,17 +146,7 @@ class Session:
         if run is None:
             return None
         if isinstance(event, StepPlanned):
-            view = StepView(
-                run=run.number,
-                index=event.index,
-                action=event.action,
-                reasoning=event.reasoning,
-                parameters=dict(event.parameters),
-                status="running",
-                planned_at=self._clock(),
-            )
-            run.steps.append(view)
-            return view
+            return self._plan(run, event.index, event.action, event.reasoning, event.parameters)
         if isinstance(event, StepCompleted | StepFailed):
             return self._complete(run, event.step, failed=isinstance(event, StepFailed))
         if isinstance(event, ReportReady):
@@ -177,21 +167,25 @@ class Session:
             self.finished_at = self._clock()
         return None
 
+    def _plan(
+        self, run: RunView, index: int, action: str, reasoning: str, parameters: dict[str, Any]
+    ) -> StepView:
+        view = StepView(
+            run=run.number,
+            index=index,
+            action=action,
+            reasoning=reasoning,
+            parameters=dict(parameters),
+            status="running",
+            planned_at=self._clock(),
+        )
+        run.steps.append(view)
+        return view
+
     def _complete(self, run: RunView, step: Step, *, failed: bool) -> StepView:
-        for view in run.steps:
-            if view.index == step.index:
-                break
-        else:
-            view = StepView(
-                run=run.number,
-                index=step.index,
-                action=step.action,
-                reasoning=step.reasoning,
-                parameters=dict(step.parameters),
-                status="running",
-                planned_at=self._clock(),
-            )
-            run.steps.append(view)
+        view = next((v for v in run.steps if v.index == step.index), None)
+        if view is None:  # completed without being planned (an older saved record)
+            view = self._plan(run, step.index, step.action, step.reasoning, step.parameters)
         view.step = step
         view.status = "failed" if failed or not step.success else "done"
         return view

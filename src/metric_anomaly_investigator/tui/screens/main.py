@@ -185,12 +185,26 @@ class InvestigationScreen(Screen[None]):
         if view is None:
             return
         if view.step is not None:
+            source = self._chart_source(view)
             chart.show_chart(
-                view.step.chart,
+                source.step.chart if source and source.step else None,
                 empty=f"Step {view.index} has no chart — its findings are in Step detail.",
+            )
+            chart.border_subtitle = (
+                f"from step {source.index}" if source is not None and source is not view else ""
             )
         elif chart.chart is None:
             chart.show_chart(None, empty="Working… the chart appears when the step completes.")
+
+    def _chart_source(self, view: StepView) -> StepView | None:
+        """The step whose chart to show for ``view``: itself, else the latest earlier one with a
+        chart (the report step keeps the evidence in view)."""
+        steps = self.session.steps if self.session else []
+        earlier = steps[: steps.index(view) + 1] if view in steps else [view]
+        for candidate in reversed(earlier):
+            if candidate.step is not None and candidate.step.chart is not None:
+                return candidate
+        return None
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list is self.timeline:

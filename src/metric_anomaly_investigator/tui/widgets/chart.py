@@ -14,6 +14,8 @@ from textual.color import Color
 from textual.containers import Container
 from textual.widgets import Static
 
+from ..render import format_value
+
 if TYPE_CHECKING:
     from ..core.models import Chart
 
@@ -47,16 +49,38 @@ def _ticks(labels: list[str]) -> tuple[list[int], list[str]]:
     return positions, [_short_date(labels[i]) for i in positions]
 
 
+def _tick_label(value: float, span: float) -> str:
+    """``13,432`` rather than ``13432.4``: only the decimals the axis' span needs."""
+    decimals = 0 if span >= 10 else 1 if span >= 1 else 2 if span >= 0.1 else 3
+    return f"{value:,.{decimals}f}"
+
+
+def _value_ticks(set_ticks: Any, values: list[float], count: int = 5) -> None:
+    """Evenly spaced ticks over the plotted values (``plt.yticks`` or, for horizontal bars,
+    ``plt.xticks``), labelled readably."""
+    if not values:
+        return
+    low, high = min(values), max(values)
+    if high == low:
+        return
+    ticks = [low + (high - low) * i / (count - 1) for i in range(count)]
+    set_ticks(ticks, [_tick_label(t, high - low) for t in ticks])
+
+
 def _clip(label: str) -> str:
     return label if len(label) <= MAX_BAR_LABEL else label[: MAX_BAR_LABEL - 1] + "…"
+
+
+def chart_title(chart: Chart) -> str:
+    """The title with its unit, for the pane's border (plotext drops titles of some plots)."""
+    unit = chart.y_label and chart.y_label not in chart.title
+    return f"{chart.title} ({chart.y_label})" if unit else chart.title
 
 
 def draw(plt: Any, chart: Chart, palette: dict[str, RGB]) -> None:
     """Draw ``chart`` on a plotext figure (the widget's ``plt``), replacing what was there."""
     plt.clear_data()
     plt.clear_figure()
-    unit = chart.y_label and chart.y_label not in chart.title
-    plt.title(f"{chart.title} ({chart.y_label})" if unit else chart.title)
     segment_colours = [
         palette["accent"],
         palette["secondary"],
@@ -94,6 +118,7 @@ def draw(plt: Any, chart: Chart, palette: dict[str, RGB]) -> None:
     if chart.kind == "retention":
         tick_labels = [f"day {label}" for label in tick_labels]
     plt.xticks(positions, tick_labels)
+    _value_ticks(plt.yticks, [y for s in chart.series for y in s.y if y is not None])
 
 
 def _draw_window(plt: Any, chart: Chart, position: dict[str, int], colour: RGB) -> None:
@@ -135,10 +160,39 @@ def _draw_bars(plt: Any, chart: Chart, palette: dict[str, RGB], colours: list[RG
         [float(dict(zip(s.x, s.y, strict=False)).get(c) or 0.0) for c in categories] for s in series
     ]
     if len(series) == 1:
-        plt.bar(labels, values[0], color=palette["primary"], orientation="horizontal", width=0.6)
+        _draw_changes(plt, labels, values[0], palette)
         return
     bar_colours = [palette["muted"], palette["primary"], *colours][: len(series)]
     plt.multiple_bar(labels, values, labels=[s.label for s in series], color=bar_colours, width=0.8)
+    _value_ticks(plt.yticks, [0.0, *(v for row in values for v in row)])
+
+
+def _draw_changes(
+    plt: Any, labels: list[str], values: list[float], palette: dict[str, RGB]
+) -> None:
+    """One value per segment as horizontal bars from a zero edge, labelled with their values.
+
+    Segments keep the chart's order, top to bottom. Bars have the value's magnitude, so a
+    decrease grows from the axis as an increase does (plotext would draw all-negative bars from
+    the right edge); the sign is in the label.
+    """
+    signed = any(v < 0 for v in values)
+    named = [
+        f"{label} {'+' if signed and v > 0 else ''}{format_value(v)}"
+        for label, v in zip(labels, values, strict=True)
+    ]
+    colour = palette["error"] if signed and all(v <= 0 for v in values) else palette["primary"]
+    # plotext stacks horizontal bars bottom-up: reverse so the first (largest) is on top
+    plt.bar(
+        named[::-1],
+        [abs(v) for v in values[::-1]],
+        color=colour,
+        orientation="horizontal",
+        width=0.6,
+    )
+    _value_ticks(plt.xticks, [0.0, *(abs(v) for v in values)])
+    if signed:
+        plt.xlabel("size of the change (sign in the label)")
 
 
 class ChartView(Container):
@@ -164,6 +218,7 @@ class ChartView(Container):
     def show_chart(self, chart: Chart | None, *, empty: str | None = None) -> None:
         """Plot ``chart``; with None, show the ``empty`` message instead."""
         self._chart = chart
+        self.border_title = "Chart" if chart is None else f"Chart · {chart_title(chart)}"
         hint = self.query_one(".empty", Static)
         if chart is None:
             hint.update(empty or "This step has no chart.")

@@ -1,4 +1,5 @@
-"""One line of status: warehouse, model, steps, elapsed time, tokens and cost, replay state."""
+"""One line of status: warehouse, state (and replay position), model, steps, elapsed time,
+tokens and cost."""
 
 from __future__ import annotations
 
@@ -27,14 +28,17 @@ class StatusBar(Static):
         warehouse = status.warehouse
         if "/" in warehouse and "://" not in warehouse:  # a file path: its name is enough
             warehouse = PurePath(warehouse).name
+        # What is happening comes right after where, so a narrow terminal still shows it.
         parts = [
             Content.from_markup("[b $primary] ◆ $w[/]", w=warehouse),
-            Content(status.model),
-            Content(f"{status.steps} step{'' if status.steps == 1 else 's'}"),
-            Content(status.elapsed),
-            Content(status.usage),
             Content.from_markup("[b]$s[/]", s=status.state),
         ]
         if status.replay:
             parts.append(Content.from_markup("[b $accent]$r[/]", r=status.replay))
+        parts += [
+            Content(status.model),
+            Content(f"{status.steps} step{'' if status.steps == 1 else 's'}"),
+            Content(status.elapsed),
+            Content(status.usage),
+        ]
         self.update(Content.from_markup("[$text-muted] │ [/]").join(parts))
