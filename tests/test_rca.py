@@ -241,3 +241,23 @@ def test_single_leaf_or_layer3_element_in_small_cube(
     result = localize(plant(product_cube(seed, noise), filters, factor), PRODUCT_DIMS)
     assert predicted(result) == [filters]
     assert result.elements[0].layer == len(filters)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.sampled_from([{"a": "a1"}, {"b": "b2"}]))
+def test_element_inside_leaf_noise_found_as_a_whole(seed: int, filters: dict[str, str]) -> None:
+    """A wide element shifted by less than the per-leaf noise band is still found: its leaves'
+    deviations add up to a significant shift of the element."""
+    base = cube(seed, sizes=(6, 8, 10), noise=0.15)
+    result = localize(plant(base, filters, 1.25), DIMS)
+    assert predicted(result) == [filters]
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000))
+def test_two_planted_ratio_elements(seed: int) -> None:
+    """Two ratio elements that together hold most of the traffic are both reported."""
+    base = cube(seed, sizes=(4, 5, 6), noise=0.005)
+    df = to_ratio(plant(plant(base, {"a": "a1"}, 0.7), {"a": "a2"}, 0.8), seed)
+    result = localize(df, DIMS)
+    assert sorted(map(str, predicted(result))) == sorted(map(str, [{"a": "a1"}, {"a": "a2"}]))

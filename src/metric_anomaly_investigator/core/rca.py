@@ -26,11 +26,16 @@ significance terms, vectorised over every cuboid with ``np.bincount``):
    (their purity ≥ 0.5): a cause is reported at the level where it acts, not through one of
    its children.
 4. The element's leaves are removed and the search repeats until no abnormal change is left.
+5. When no element stands out leaf by leaf, elements are tested as a whole (``_Scan``): the
+   z-score of an element's residual, Σ (a - f) / sqrt(φ Σ v), with a robust noise scale φ and
+   a variance unit v per leaf (f², forecast noise being relative). Many leaves that each stay
+   inside the noise band add up; normal leaves dilute the score, so a homogeneous shift scores
+   highest where it acts. The yardstick is the strongest element moving the other way.
 
-Ratio measures (num/den) use the same greedy element search with an aggregate score instead of
-the per-leaf partition (leaf ratios on small denominators are too noisy): an element's share
-of the remaining change minus its share of the remaining traffic (see
-``_concentration_search``).
+Ratio measures (num/den) use the scan alone, with the actual traffic (denominator) as the
+variance unit: leaf ratios on small denominators are too noisy for a per-leaf partition. An
+element must carry a tenth of the change (Adtributor's per-element explanatory power) and is
+widened to a parent whose other live leaves are significantly abnormal too.
 """
 
 from __future__ import annotations
@@ -50,8 +55,9 @@ _FULL_WEIGHT_BANDS = 0.75  # band widths beyond the band where an abnormal leaf 
 _RISK_THRESHOLD = 0.5
 _RISK_TOL = 1e-9  # float slack: a single leaf at full weight scores exactly the threshold
 _N_CANDIDATES = 5
-_RATIO_STOP_SHARE = 0.5  # ratio search stops once less than half of the change is unexplained
-_RATIO_MIN_SCORE = 0.3  # change share - traffic share an element needs
+_CHI2_MEDIAN = 0.4549364  # median of chi-square(1): robust variance from squared residuals
+_MIN_ELEMENT_SHARE = 0.1  # share of the change a scanned element must carry (Adtributor's TEEP)
+_Z_SIGNIFICANT = 3.0  # floor of the scan's noise yardstick
 
 
 @dataclass(frozen=True)
@@ -227,47 +233,91 @@ def _search_layer(
     return found
 
 
-def _concentration_search(
+class _Scan:
+    """Expectation-based scan over every element: an element's evidence is the z-score of its
+    residual, z = Σ x / sqrt(φ Σ v) (x: change in the anomaly's direction, v: each leaf's
+    variance unit, φ: a robust noise scale). Normal leaves dilute z, abnormal ones add to it,
+    so a homogeneous shift scores highest at the element where it acts, and many leaves that
+    each stay inside the noise add up. The noise yardstick (``band``) is the strongest element
+    moving against the anomaly's direction.
+    """
+
+    def __init__(self, cube: _Cube, x: np.ndarray, var_unit: np.ndarray, sizes: list[int]):
+        self.cube, self.x, self.v = cube, x, var_unit
+        use = var_unit > 0
+        ratios = x[use] ** 2 / var_unit[use] if use.any() else np.zeros(1)
+        phi = float(np.median(ratios)) / _CHI2_MEDIAN
+        self.phi = phi if phi > 0 else float(np.mean(ratios)) or 1.0
+        n_dims = cube.codes.shape[1]
+        self.cuboids = []
+        for layer in range(1, n_dims + 1):
+            for cols in itertools.combinations(range(n_dims), layer):
+                uniq, g = np.unique(_group_keys(cube.codes, cols, sizes), return_inverse=True)
+                self.cuboids.append((cols, uniq, g))
+        self.sizes = sizes
+        self.band = _Z_SIGNIFICANT
+        for _cols, uniq, g in self.cuboids:
+            z = self._z(np.bincount(g, weights=-x, minlength=len(uniq)), g, len(uniq), None)
+            self.band = max(self.band, float(z.max()))
+
+    def _z(self, xs: np.ndarray, g: np.ndarray, m: int, alive: np.ndarray | None) -> np.ndarray:
+        vs = np.bincount(
+            g, weights=self.v if alive is None else np.where(alive, self.v, 0.0), minlength=m
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(vs > 0, xs / np.sqrt(self.phi * np.where(vs > 0, vs, 1.0)), -np.inf)
+
+    def zscore(self, mask: np.ndarray) -> float:
+        n = float(self.v[mask].sum())
+        return float(self.x[mask].sum()) / np.sqrt(self.phi * n) if n > 0 else 0.0
+
+    def pick(self, alive: np.ndarray, min_change: float) -> _Found | None:
+        """The live element with the highest significant z carrying at least ``min_change``,
+        widened to a parent whose other live leaves are significantly abnormal too."""
+        if self.zscore(alive) < self.band:
+            return None
+        best: _Found | None = None
+        xa = np.where(alive, self.x, 0.0)
+        for cols, uniq, g in self.cuboids:
+            xs = np.bincount(g, weights=xa, minlength=len(uniq))
+            z = self._z(xs, g, len(uniq), alive)
+            z[xs < min_change] = -np.inf
+            i = int(np.argmax(z))
+            # strictly better only: earlier (lower-layer) cuboids win ties
+            if best is None or z[i] > best.risk * (1 + 1e-9):
+                codes = tuple(_decode(int(uniq[i]), cols, self.sizes))
+                best = _Found(cols, codes, float(z[i]), float(xs[i]))
+        if best is None or best.risk < self.band:
+            return None
+        while len(best.cols) > 1:
+            own = _element_mask(self.cube, best.cols, best.codes)
+            parent: tuple[float, tuple[int, ...], tuple[int, ...]] | None = None
+            for drop in range(len(best.cols)):
+                cols = best.cols[:drop] + best.cols[drop + 1 :]
+                codes = best.codes[:drop] + best.codes[drop + 1 :]
+                zs = self.zscore(_element_mask(self.cube, cols, codes) & alive & ~own)
+                if zs >= self.band and (parent is None or zs > parent[0]):
+                    parent = (zs, cols, codes)
+            if parent is None:
+                break
+            pm = _element_mask(self.cube, parent[1], parent[2]) & alive
+            best = _Found(parent[1], parent[2], self.zscore(pm), float(self.x[pm].sum()))
+        return best
+
+
+def _scan_search(
     cube: _Cube, size: np.ndarray, sizes: list[int], max_elements: int
 ) -> list[_Found]:
-    """Ratio measures: greedily pick the element whose share of the (remaining) change most
-    exceeds its share of the (remaining) traffic, Σ_leaves (change share - traffic share).
-
-    Leaf-level ratios are too noisy on small denominators for a per-leaf partition; this
-    aggregate score favours the most concentrated element that still carries the change: a
-    parent dilutes it with normal traffic, a child misses part of it.
-    """
-    x = cube.ep if cube.ep.sum() >= 0 else -cube.ep
-    total = float(x.sum())
-    n_dims = cube.codes.shape[1]
-    cuboids = [
-        cols
-        for layer in range(1, n_dims + 1)
-        for cols in itertools.combinations(range(n_dims), layer)
-    ]
-    inverse = []
-    for cols in cuboids:
-        uniq, g = np.unique(_group_keys(cube.codes, cols, sizes), return_inverse=True)
-        inverse.append((cols, uniq, g))
+    """Ratio measures: greedy scan with traffic as the variance unit (leaf ratios on small
+    denominators are too noisy for a per-leaf partition)."""
+    total = float(cube.ep.sum())
+    x = cube.ep if total >= 0 else -cube.ep
+    scan = _Scan(cube, x, size, sizes)
     alive = np.ones(len(x), dtype=bool)
     chosen: list[_Found] = []
-    while len(chosen) < max_elements and total > 0:
-        rem_x, rem_n = float(x[alive].sum()), float(size[alive].sum())
-        if rem_x <= _RATIO_STOP_SHARE * total or rem_n <= 0:
-            break
-        best: _Found | None = None
-        for cols, uniq, g in inverse:
-            xs = np.bincount(g, weights=np.where(alive, x, 0.0), minlength=len(uniq))
-            ns = np.bincount(g, weights=np.where(alive, size, 0.0), minlength=len(uniq))
-            score = xs / rem_x - ns / rem_n
-            score[np.bincount(g, weights=alive.astype(float), minlength=len(uniq)) == 0] = -np.inf
-            i = int(np.argmax(score))
-            # strictly better only: earlier (lower-layer) cuboids win ties
-            if best is None or score[i] > best.risk + 1e-12:
-                best = _Found(
-                    cols, tuple(_decode(int(uniq[i]), cols, sizes)), float(score[i]), xs[i]
-                )
-        if best is None or best.risk < _RATIO_MIN_SCORE:
+    while len(chosen) < max_elements and alive.any():
+        best = scan.pick(alive, _MIN_ELEMENT_SHARE * abs(total))
+        if best is None:
             break
         chosen.append(best)
         alive &= ~_element_mask(cube, best.cols, best.codes)
@@ -351,7 +401,7 @@ def localize(
     cube = _build_cube(leaves, dims, is_ratio)
     sizes = [len(lv) for lv in cube.levels]
     if is_ratio:
-        picked = _concentration_search(cube, cube.size, sizes, max_elements)
+        picked = _scan_search(cube, cube.size, sizes, max_elements)
         covered = np.zeros(len(cube.f), dtype=bool)
         for fd in picked:
             covered |= _element_mask(cube, fd.cols, fd.codes)
@@ -365,15 +415,14 @@ def localize(
     beyond = (np.abs(dev) - band) / (_FULL_WEIGHT_BANDS * band) if band > 0 else np.ones_like(dev)
     weight = np.minimum(np.where(part, beyond, weight), 1.0)
     ep_signed = cube.ep if anomaly_up else -cube.ep
-    if float(ep_signed[part].sum()) <= 0:
-        return LocalizationResult([], total_expected, total_actual, 0.0, [])
 
     alive = np.ones(len(cube.f), dtype=bool)
     chosen: list[_Found] = []
     runners: list[_Found] = []
-    while len(chosen) < max_elements and float(ep_signed[alive & part].sum()) > 0:
+    scan: _Scan | None = None
+    while len(chosen) < max_elements:
         pick = None
-        for layer in range(1, len(dims) + 1):
+        for layer in range(1, len(dims) + 1 if float(ep_signed[alive & part].sum()) > 0 else 1):
             found = _search_layer(cube, alive, part, weight, dev, ep_signed, layer, sizes)
             if found:
                 pick = found[0]
@@ -381,7 +430,15 @@ def localize(
                     runners = found[1 : 1 + _N_CANDIDATES]
                 break
         if pick is None:
-            break
+            # no element stands out leaf by leaf: test elements as a whole (many leaves each
+            # inside the noise band can still add up to a significant shift)
+            scan = scan or _Scan(cube, ep_signed, cube.f**2, sizes)
+            pick = scan.pick(alive, _MIN_ELEMENT_SHARE * abs(float(ep_signed.sum())))
+            if pick is None:
+                break
+            chosen.append(pick)
+            alive &= ~_element_mask(cube, pick.cols, pick.codes)
+            continue
         pick = _widen(cube, pick, alive, part, weight, ep_signed)
         chosen.append(pick)
         alive &= ~_element_mask(cube, pick.cols, pick.codes)

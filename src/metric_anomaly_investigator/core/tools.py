@@ -23,7 +23,7 @@ from scipy import stats as sps
 from ..warehouse import queries as q
 from ..warehouse.connect import Warehouse
 from ..warehouse.types import RATIO_METRICS, Breakdown, MetricSeries, WarehouseError
-from . import stats
+from . import detection, stats
 from .context import (
     Anomaly,
     EventFinding,
@@ -383,12 +383,12 @@ class ToolExecutor:
         hint = None
         if a.hint_date is not None and days:
             hint = min(range(len(days)), key=lambda i: abs((days[i] - a.hint_date).days))  # type: ignore[operator]
-        trend = _trend(values)
+        trend = detection.trend(values)
         flat = list(np.asarray(values, dtype=float) - trend)
         res = stats.detect_anomaly(
-            flat, hint_index=hint if hint is not None else _sharpest_step(flat)
+            flat, hint_index=hint if hint is not None else detection.sharpest_step(flat)
         )
-        res = _with_trend(res, values, trend)
+        res = detection.with_trend(res, values, trend)
         x = [d.isoformat() for d in days]
         series = [
             ChartSeries(label=a.metric, x=x, y=list(values), style="actual"),
@@ -419,9 +419,9 @@ class ToolExecutor:
                 "reason": res.reason,
             }
         else:
-            onset = _onset(flat, res.start_index, res.direction)
+            onset = detection.onset(flat, res.start_index, res.direction)
             if onset != res.start_index:
-                res = _restart(res, values, onset)
+                res = detection.restart(res, values, onset)
             i0 = onset
             i1 = res.end_index if res.end_index is not None else len(days) - 1
             start, end = days[i0], days[i1]
@@ -511,7 +511,7 @@ class ToolExecutor:
         if dim == "event_type":
             return False
         ms = self._grouped("dau", dim)
-        return _values_replace_each_other(ms)
+        return detection.values_replace_each_other(ms)
 
     def _scan_segments(
         self, metric: str, days: list[date], values: list[float], hint: int | None
@@ -529,14 +529,14 @@ class ToolExecutor:
             if dim == "event_type" or metric in RATIO_METRICS:
                 continue
             ms = self._grouped(metric, dim)
-            if _values_replace_each_other(ms):
+            if detection.values_replace_each_other(ms):
                 continue
             for g in ms.groups():
                 seg = np.array([p.value for p in ms.for_group(g)], dtype=float)
                 if len(seg) != len(total) or seg.sum() < 0.02 * total.sum():
                     continue
-                seg_trend = _trend(seg)
-                r = _with_trend(
+                seg_trend = detection.trend(seg)
+                r = detection.with_trend(
                     stats.detect_anomaly(seg - seg_trend, hint_index=hint), seg, seg_trend
                 )
                 if not r.detected or r.start_index is None or (r.p_value or 1) > 0.001:
@@ -550,7 +550,7 @@ class ToolExecutor:
         if best is None:
             return None
         _, i0, i1, r, where = best
-        trend = _trend(total)
+        trend = detection.trend(total)
         base = stats.seasonal_baseline(total - trend, train_end=i0) + trend
         win_dev = total[i0 : i1 + 1] - base[i0 : i1 + 1]
         change = float(np.mean(win_dev / np.where(base[i0 : i1 + 1] != 0, base[i0 : i1 + 1], 1.0)))
@@ -805,12 +805,12 @@ class ToolExecutor:
         days, values = self.series(metric, {**anomaly.filters, **stable})
         if anomaly.start not in days:
             return None
-        trend = _trend(values)
+        trend = detection.trend(values)
         flat = np.asarray(values, dtype=float) - trend
         res = stats.detect_anomaly(flat, hint_index=days.index(anomaly.start))
         if not res.detected or res.start_index is None or res.direction != anomaly.direction:
             return None
-        start_index = _onset(flat, res.start_index, res.direction)
+        start_index = detection.onset(flat, res.start_index, res.direction)
         start = days[start_index]
         if start == anomaly.start or abs((start - anomaly.start).days) > 7 or start > ctx.window[1]:
             return None
@@ -1264,124 +1264,6 @@ class ToolExecutor:
         findings += [f"Segment: {_seg_text(s.filters)}" for s in ctx.segments]
         findings += [f"Explained by {e.kind} {e.id}" for e in ctx.events if e.explains]
         return StepResult(success=True, findings=findings or ["Nothing established yet."])
-
-
-def _values_replace_each_other(ms: Any, weeks: int = 4) -> bool:
-    """Whether a dimension's values appear or vanish over the data (app versions rolling out)."""
-    for g in ms.groups():
-        v = np.array([p.value for p in ms.for_group(g)], dtype=float)
-        if len(v) < 4 * weeks * 7 // 2:
-            continue
-        head, tail = float(v[: 7 * weeks].mean()), float(v[-7 * weeks :].mean())
-        if max(head, tail) > 0 and min(head, tail) < 0.25 * max(head, tail):
-            return True
-    return False
-
-
-def _trend(values: Sequence[float] | np.ndarray, period: int = 7) -> np.ndarray:
-    """The series' steady growth or decline (robust Theil-Sen slope over whole-week means),
-    as an additive component that is zero on the last day; zero when not clearly there.
-
-    Removing it keeps a growing product's normal growth from reading as a "spike" while a break
-    (which moves few of the weekly means) barely changes the slope.
-    """
-    x = np.asarray(values, dtype=float)
-    n = len(x)
-    weeks = n // period
-    if weeks < 4 or not np.isfinite(x).all():
-        return np.zeros(n)
-    offset = n - weeks * period
-    means = x[offset:].reshape(weeks, period).mean(axis=1)
-    slope, _, low, high = sps.theilslopes(means, np.arange(weeks))
-    if low <= 0 <= high:
-        return np.zeros(n)
-    return (slope / period) * (np.arange(n) - (n - 1))
-
-
-def _with_trend(
-    res: stats.AnomalyResult, values: Sequence[float] | np.ndarray, trend: np.ndarray
-) -> stats.AnomalyResult:
-    """Express a result found on the detrended series on the original one."""
-    base = np.asarray(res.baseline, dtype=float)
-    if len(base) != len(trend):
-        return res
-    full = base + trend
-    change = res.change_pct
-    if res.detected and res.start_index is not None:
-        x = np.asarray(values, dtype=float)
-        i1 = res.end_index if res.end_index is not None else len(x) - 1
-        win = slice(res.start_index, i1 + 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = (x[win] - full[win]) / np.abs(full[win])
-        rel = rel[np.isfinite(rel)]
-        change = float(100 * np.mean(rel)) if len(rel) else None
-    return dataclasses.replace(res, baseline=[float(v) for v in full], change_pct=change)
-
-
-def _restart(res: stats.AnomalyResult, values: Sequence[float], start: int) -> stats.AnomalyResult:
-    """The same anomaly starting earlier: change and kind re-measured over the longer window."""
-    x = np.asarray(values, dtype=float)
-    base = np.asarray(res.baseline, dtype=float)
-    i1 = res.end_index if res.end_index is not None else len(x) - 1
-    win = slice(start, i1 + 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = (x[win] - base[win]) / np.abs(base[win])
-    rel = rel[np.isfinite(rel)]
-    kind = "step" if res.kind == "spike" and i1 - start + 1 > 2 else res.kind
-    return dataclasses.replace(
-        res,
-        start_index=start,
-        kind=kind,
-        change_pct=float(100 * np.mean(rel)) if len(rel) else res.change_pct,
-    )
-
-
-def _sharpest_step(values: Sequence[float], period: int = 7) -> int | None:
-    """Where the weekly level jumps most abruptly: a candidate start for the detector.
-
-    Compares the week after each day with the week before it (whole weeks, so the weekday mix
-    cancels out); a slow trend scores low, a break scores high.
-    """
-    x = np.asarray(values, dtype=float)
-    n = len(x)
-    if n < 4 * period:
-        return None
-    c = np.concatenate([[0.0], np.cumsum(x)])
-    idx = np.arange(2 * period, n - 2)
-    after_len = np.minimum(period, n - idx)
-    after = (c[idx + after_len] - c[idx]) / after_len
-    before = (c[idx] - c[idx - period]) / period
-    diffs = np.diff(x[period:] - x[:-period])
-    noise = float(np.median(np.abs(diffs))) or 1.0
-    score = np.abs(after - before) / noise
-    return int(idx[int(np.argmax(score))])
-
-
-def _onset(flat: Sequence[float], start: int, direction: str, period: int = 7) -> int:
-    """Move a detected start back over the days already off the baseline in the same direction.
-
-    A change that ramps in (a rollout adopted over a day or two) or a dip whose deepest days
-    come last is detected late; against a baseline learned a week before the detected start,
-    the first of the consecutive days beyond 3 noise s.d. is where it began (at most a week).
-    """
-    x = np.asarray(flat, dtype=float)
-    train_end = start - period
-    if train_end < 2 * period:
-        return start
-    ref = stats.seasonal_baseline(x, period=period, train_end=train_end)
-    resid = x - ref
-    pre = resid[max(0, train_end - 4 * period) : train_end]
-    sd = float(np.std(pre, ddof=1)) if len(pre) > 2 else 0.0
-    if sd <= 0:
-        return start
-    sign = -1.0 if direction == "drop" else 1.0
-    onset = start
-    for i in range(start - 1, train_end - 1, -1):
-        if sign * resid[i] > 3.0 * sd:
-            onset = i
-        else:
-            break
-    return onset
 
 
 def _proximity(at: datetime, start: date) -> float:

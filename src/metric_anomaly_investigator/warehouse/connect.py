@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,7 +53,9 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import pandas as pd
 import platformdirs
+import sqlglot.expressions as sge
 
 from .types import DimensionInfo, WarehouseError, WarehouseSchema, show_name
 
@@ -87,6 +91,19 @@ USER_RESERVED = frozenset({"user_id", "signup_date"})
 DEFAULT_SCENARIO = "seed_android_india"
 
 Progress = Callable[[str, float], None]
+ParamValue = date | datetime | str
+# builds a query shape's expression; the argument gives the scalar parameter of a bound value
+ParamFn = Callable[[str], ir.Scalar]
+ShapeBuilder = Callable[[ParamFn], ir.Table]
+
+
+@dataclass
+class _Plan:
+    """A query shape: its expression, its parameters by name and (DuckDB) its prepared SQL."""
+
+    expr: ir.Table
+    params: dict[str, ir.Scalar]
+    sql: str | None
 
 
 class Warehouse:
@@ -121,6 +138,9 @@ class Warehouse:
         self.event_dims: list[str] = []
         self.user_dims: list[str] = []
         self._exclude = exclude
+        # compile each query shape once to SQL with placeholders (DuckDB); else Ibis params
+        self.prepared = self.is_duckdb
+        self._plans: dict[Hashable, _Plan] = {}
         self._discover(stored_rollup)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -144,17 +164,83 @@ class Warehouse:
         return f"Warehouse({self.label!r})"
 
     # -- execution -----------------------------------------------------------------------------
-    def execute(self, expr: ir.Expr) -> Any:
+    def execute(self, expr: ir.Expr, *, params: Mapping[ir.Scalar, Any] | None = None) -> Any:
         """Run an expression; backend failures become a WarehouseError without SQL."""
         try:
-            return expr.execute()
+            return expr.execute(params=params)
         except WarehouseError:
             raise
         except Exception as exc:  # backend errors carry SQL text: never show it
-            raise WarehouseError(
-                f"The warehouse query failed ({type(exc).__name__}). "
-                f"Check that {self.label} is readable and matches the expected tables."
-            ) from exc
+            raise self._failure(exc) from exc
+
+    def run(
+        self, shape: Hashable, build: ShapeBuilder, values: Mapping[str, ParamValue]
+    ) -> pd.DataFrame:
+        """Run a query of a given shape with its values bound as parameters.
+
+        ``shape`` must identify everything ``build`` depends on except ``values``: the
+        expression is built (and on DuckDB compiled to SQL with placeholders) once per shape,
+        then only the values change. ``build(param)`` gets ``param(name)``, the Ibis scalar
+        parameter of ``values[name]``. Values are always bound, never formatted into SQL.
+        """
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plans[shape] = self._plan(build, values)
+        bound = {name: values[name] for name in plan.params}
+        if plan.sql is None:
+            params = {plan.params[name]: value for name, value in bound.items()}
+            return self.execute(plan.expr, params=params)
+        try:
+            return self.con.con.execute(plan.sql, bound).df()
+        except Exception as exc:
+            raise self._failure(exc) from exc
+
+    def _plan(self, build: ShapeBuilder, values: Mapping[str, ParamValue]) -> _Plan:
+        params: dict[str, ir.Scalar] = {}
+
+        def param(name: str) -> ir.Scalar:
+            if name not in params:
+                params[name] = ibis.param(_param_type(values[name]))
+            return params[name]
+
+        expr = build(param)
+        return _Plan(expr, params, self._prepare(expr, params) if self.prepared else None)
+
+    def _prepare(self, expr: ir.Table, params: dict[str, ir.Scalar]) -> str | None:
+        """DuckDB SQL for ``expr`` with a ``$name`` placeholder per parameter, or None.
+
+        It compiles the expression with a unique sentinel value per parameter and swaps each
+        sentinel's SQL node for the placeholder; None if a sentinel cannot be found.
+        """
+        compiler = self.con.compiler
+        sentinels: dict[ir.Scalar, ParamValue] = {}
+        placeholders: dict[sge.Expression, sge.Expression] = {}
+        for i, (name, p) in enumerate(params.items()):
+            value = _sentinel(i, p.type())
+            sentinels[p] = value
+            lit = compiler.to_sqlglot(ibis.literal(value, p.type()).name("v"))
+            placeholders[lit.expressions[0].this] = sge.Placeholder(this=name)
+        tree = compiler.to_sqlglot(expr, params=sentinels)
+        found: set[str] = set()
+
+        def swap(node: sge.Expression) -> sge.Expression:
+            hit = placeholders.get(node)
+            if hit is None:
+                return node
+            found.add(hit.name)
+            return hit.copy()
+
+        tree = tree.transform(swap, copy=False)
+        if found != set(params):
+            return None
+        sql: str = tree.sql(dialect=self.con.dialect)
+        return sql
+
+    def _failure(self, exc: Exception) -> WarehouseError:
+        return WarehouseError(
+            f"The warehouse query failed ({type(exc).__name__}). "
+            f"Check that {self.label} is readable and matches the expected tables."
+        )
 
     @property
     def is_duckdb(self) -> bool:
@@ -344,6 +430,23 @@ def _distinct_with_null(col: ir.Column) -> ir.IntegerValue:
     """Distinct values of a column, counting null as one more value."""
     mixed = col.isnull().any() & col.notnull().any()
     return col.nunique() + mixed.cast("int64")
+
+
+def _param_type(value: ParamValue) -> dt.DataType:
+    if isinstance(value, datetime):
+        return dt.timestamp
+    if isinstance(value, date):
+        return dt.date
+    return dt.string
+
+
+def _sentinel(i: int, dtype: dt.DataType) -> ParamValue:
+    """A value no real query holds, distinct per parameter index, of the parameter's type."""
+    if dtype.is_timestamp():
+        return datetime(1001, 1, 1) + timedelta(days=i)
+    if dtype.is_date():
+        return date(1001, 1, 1) + timedelta(days=i)
+    return f"\x1f_mai_param_{i}\x1f"
 
 
 def _as_date(value: Any) -> Any:

@@ -5,14 +5,15 @@ Conventions:
 - a window is clipped to the data's date range; a window wholly outside it, or inverted, raises
   :class:`WarehouseError` naming the data's range;
 - identifiers (metrics, dimensions) are checked against the discovered schema before any
-  expression is built; values only ever enter expressions as Ibis literals (bound, escaped);
+  expression is built; values (dates, filter values) are bound parameters: each query shape is
+  built once per warehouse (see :meth:`Warehouse.run`) and only its parameters change;
 - series are contiguous: days without activity in the window are reported as 0;
 - ratio metrics (``events_per_user``, ``sessions_per_user``) report numerator and denominator;
   over a window their value is the ratio of the daily means (sum of numerators / sum of
   denominators), which keeps segment contributions additive.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from .connect import SPAN_COMBO, SPAN_USER, WAU_DAYS, Warehouse
+from .connect import SPAN_COMBO, SPAN_USER, WAU_DAYS, ParamFn, ParamValue, ShapeBuilder, Warehouse
 from .types import (
     RATIO_METRICS,
     Annotation,
@@ -101,16 +102,94 @@ def _check_filters(wh: Warehouse, filters: Filters) -> dict[str, list[str]]:
     return out
 
 
+# -- query shapes and their bound values --------------------------------------------------------
+class _Window:
+    """A date window's parameters (named by ``prefix``): its days, and as timestamps."""
+
+    def __init__(self, param: ParamFn, prefix: str) -> None:
+        self._param, self._prefix = param, prefix
+
+    @property
+    def start(self) -> ir.Scalar:
+        return self._param(f"{self._prefix}_start")
+
+    @property
+    def end(self) -> ir.Scalar:
+        return self._param(f"{self._prefix}_end")
+
+    @property
+    def lo(self) -> ir.Scalar:
+        """The start's midnight."""
+        return self._param(f"{self._prefix}_lo")
+
+    @property
+    def hi(self) -> ir.Scalar:
+        """The midnight after the end."""
+        return self._param(f"{self._prefix}_hi")
+
+
+def _window_values(prefix: str, start: date, end: date) -> dict[str, ParamValue]:
+    return {
+        f"{prefix}_start": start,
+        f"{prefix}_end": end,
+        f"{prefix}_lo": datetime.combine(start, datetime.min.time()),
+        f"{prefix}_hi": datetime.combine(end + timedelta(days=1), datetime.min.time()),
+    }
+
+
+def _filter_shape(filters: dict[str, list[str]]) -> tuple[tuple[str, int], ...]:
+    return tuple((name, len(values)) for name, values in filters.items())
+
+
+def _filter_values(filters: dict[str, list[str]]) -> dict[str, ParamValue]:
+    return {
+        f"f{i}_{j}": v for i, values in enumerate(filters.values()) for j, v in enumerate(values)
+    }
+
+
+def _run(
+    wh: Warehouse,
+    shape: tuple[Hashable, ...],
+    build: ShapeBuilder,
+    flt: dict[str, list[str]],
+    **windows: tuple[date, date],
+) -> pd.DataFrame:
+    """Run a query shape with the filters' values and the named windows bound."""
+    values = _filter_values(flt)
+    for prefix, (s, e) in windows.items():
+        values.update(_window_values(prefix, s, e))
+    # the warehouse's fast-path switches change the expressions: part of the shape
+    state = (
+        wh.rollup is not None,
+        wh.rollup_unique,
+        wh.type_rollup is not None,
+        wh.type_rollup_unique,
+        wh.wau_spans,
+    )
+    return wh.run((*shape, _filter_shape(flt), state), build, values)
+
+
 # -- the per-user-per-day base ------------------------------------------------------------------
 def _user_dim_needed(wh: Warehouse, names: Iterable[str]) -> list[str]:
     return [n for n in names if n in wh.user_dims]
 
 
-def _apply_filters(t: ir.Table, filters: dict[str, list[str]]) -> ir.Table:
+def _apply_filters(
+    t: ir.Table,
+    filters: dict[str, list[str]],
+    param: ParamFn,
+    only: Iterable[str] | None = None,
+) -> ir.Table:
+    """Filter on dimension values (those in ``only`` if given), bound as the parameters named
+    by :func:`_filter_values`."""
+    keep = set(filters if only is None else only)
     preds = []
-    for name, values in filters.items():
+    for i, (name, values) in enumerate(filters.items()):
+        if name not in keep:
+            continue
         col = t[name].cast("string")
-        preds.append(col == values[0] if len(values) == 1 else col.isin(values))
+        bound = [param(f"f{i}_{j}") for j in range(len(values))]
+        preds.append(col == bound[0] if len(bound) == 1 else col.isin(bound))
     return t.filter(*preds) if preds else t
 
 
@@ -118,43 +197,52 @@ def _base(
     wh: Warehouse,
     group: list[str],
     filters: dict[str, list[str]],
-    start: date,
-    end: date,
+    win: _Window,
+    param: ParamFn,
     *,
     sessions: bool = True,
-) -> tuple[ir.Table, bool]:
+) -> ir.Table:
     """One row per (user_id, day, *group) with ``events`` and ``sessions``.
 
     ``sessions=False`` lets the raw-events path skip counting distinct sessions (then 0).
-    Also returns whether every (user, day) falls in exactly one group (so totals add up).
     """
-    used = set(group) | set(filters)
-    typed = "event_type" in used
-    r = wh.type_rollup if typed else wh.rollup
-    one_type = "event_type" in group or len(filters.get("event_type", [])) == 1
-    # with several event types per row group, distinct sessions do not add up: raw events
-    if r is not None and not (typed and sessions and not one_type):
-        r = r.filter(r.day >= start, r.day <= end)
-        r = _apply_filters(r, filters)
-        if (wh.type_rollup_unique and one_type) if typed else wh.rollup_unique:
-            return r.select("user_id", "day", *group, "events", "sessions"), not (typed and group)
-        agg = r.group_by(["user_id", "day", *group]).agg(
+    r, unique, _ = _base_route(wh, group, filters, sessions=sessions)
+    if r is not None:
+        r = r.filter(r.day >= win.start, r.day <= win.end)
+        r = _apply_filters(r, filters, param)
+        if unique:
+            return r.select("user_id", "day", *group, "events", "sessions")
+        return r.group_by(["user_id", "day", *group]).agg(
             events=r.events.sum(), sessions=r.sessions.sum()
         )
-        return agg, not group
+    used = set(group) | set(filters)
     ev = wh.events
-    lo = datetime.combine(start, datetime.min.time())
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
-    ev = ev.filter(ev.event_timestamp >= lo, ev.event_timestamp < hi)
+    ev = ev.filter(ev.event_timestamp >= win.lo, ev.event_timestamp < win.hi)
     need_users = _user_dim_needed(wh, used)
     if need_users and wh.users is not None:
         us = wh.users.select("user_id", *need_users)
         ev = ev.inner_join(us, "user_id")
-    ev = _apply_filters(ev, filters)
+    ev = _apply_filters(ev, filters, param)
     ev = ev.mutate(day=ev.event_timestamp.date())
     n_sessions = ev.session_id.nunique() if wh.has_sessions and sessions else ibis.literal(0)
-    agg = ev.group_by(["user_id", "day", *group]).agg(events=ev.count(), sessions=n_sessions)
-    return agg, not group
+    return ev.group_by(["user_id", "day", *group]).agg(events=ev.count(), sessions=n_sessions)
+
+
+def _base_route(
+    wh: Warehouse, group: list[str], filters: dict[str, list[str]], *, sessions: bool
+) -> tuple[ir.Table | None, bool, bool]:
+    """How :func:`_base` reads: the rollup (None: raw events), whether its rows are already one
+    per (user_id, day, *group), and whether every (user, day) falls in exactly one group (so
+    totals add up)."""
+    typed = "event_type" in set(group) | set(filters)
+    r = wh.type_rollup if typed else wh.rollup
+    one_type = "event_type" in group or len(filters.get("event_type", [])) == 1
+    # with several event types per row group, distinct sessions do not add up: raw events
+    if r is None or (typed and sessions and not one_type):
+        return None, False, not group
+    if (wh.type_rollup_unique and one_type) if typed else wh.rollup_unique:
+        return r, True, not (typed and group)
+    return r, False, not group
 
 
 def _labels(df: pd.DataFrame, group: list[str]) -> pd.DataFrame:
@@ -187,11 +275,16 @@ def _daily_frame(
     """Columns: day, *group, num, den (only days with activity)."""
     if metric == "wau":
         return _wau_frame(wh, group, flt, s, e)
-    b, _ = _base(wh, group, flt, s, e, sessions=metric == "sessions_per_user")
-    agg = b.group_by(["day", *group]).agg(
-        users=b.count(), events=b.events.sum(), sessions=b.sessions.sum()
-    )
-    df = _labels(wh.execute(agg), group)
+
+    def build(param: ParamFn) -> ir.Table:
+        w = _Window(param, "w")
+        b = _base(wh, group, flt, w, param, sessions=metric == "sessions_per_user")
+        return b.group_by(["day", *group]).agg(
+            users=b.count(), events=b.events.sum(), sessions=b.sessions.sum()
+        )
+
+    shape = ("daily", metric == "sessions_per_user", tuple(group))
+    df = _labels(_run(wh, shape, build, flt, w=(s, e)), group)
     num, den = _num_den(metric, df)
     df["num"], df["den"] = num, den
     df["day"] = pd.to_datetime(df["day"]).dt.date
@@ -222,19 +315,24 @@ def _wau_frame(
 ) -> pd.DataFrame:
     """Trailing-7-day distinct users: each active day covers the days up to the next one (max 7)."""
     span_col = _stored_span(wh, group, flt)
-    if span_col is not None and wh.rollup is not None:
-        r = wh.rollup
-        r = _apply_filters(r.filter(r.day >= s - timedelta(days=WAU_DAYS - 1), r.day <= e), flt)
-        b = r.select("day", *group, span=r[span_col])
-    else:
-        b, _ = _base(wh, group, flt, s - timedelta(days=WAU_DAYS - 1), e, sessions=False)
-        if not wh.rollup_unique or wh.rollup is None or "event_type" in set(group) | set(flt):
-            b = b.select("user_id", "day", *group).distinct()
-        win = ibis.window(group_by=["user_id", *group], order_by="day")
-        gap = b.day.lead().over(win).delta(b.day, unit="day")
-        b = b.mutate(span=ibis.least(gap.fill_null(WAU_DAYS), WAU_DAYS))
-    spans = b.group_by(["day", *group, "span"]).agg(n=lambda t: t.count())
-    df = _labels(wh.execute(spans), group)
+
+    def build(param: ParamFn) -> ir.Table:
+        w = _Window(param, "w")
+        if span_col is not None and wh.rollup is not None:
+            r = wh.rollup
+            r = _apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
+            b = r.select("day", *group, span=r[span_col])
+        else:
+            b = _base(wh, group, flt, w, param, sessions=False)
+            if not wh.rollup_unique or wh.rollup is None or "event_type" in set(group) | set(flt):
+                b = b.select("user_id", "day", *group).distinct()
+            win = ibis.window(group_by=["user_id", *group], order_by="day")
+            gap = b.day.lead().over(win).delta(b.day, unit="day")
+            b = b.mutate(span=ibis.least(gap.fill_null(WAU_DAYS), WAU_DAYS))
+        return b.group_by(["day", *group, "span"]).agg(n=lambda t: t.count())
+
+    win_start = s - timedelta(days=WAU_DAYS - 1)
+    df = _labels(_run(wh, ("wau", tuple(group)), build, flt, w=(win_start, e)), group)
     if df.empty:
         return pd.DataFrame(columns=["day", *group, "num", "den"])
     df["day"] = pd.to_datetime(df["day"])
@@ -413,18 +511,24 @@ def _window_aggregates(
     cur_win: tuple[date, date],
 ) -> tuple[pd.DataFrame, tuple[float, float, float, float]]:
     """Per segment: summed numerators/denominators and sample sizes over each window."""
-    parts = []
-    exact = True
-    for w, (s, e) in enumerate((base_win, cur_win)):
-        b, exact = _base(wh, group, flt, s, e, sessions=metric == "sessions_per_user")
-        parts.append(b.mutate(w=ibis.literal(w)))
-    u = parts[0].union(parts[1])
-    # the sample size is the event count for "events", else distinct users (the costly part)
-    n_users = u.events.sum() if metric == "events" else u.user_id.approx_nunique()
-    agg = u.group_by([*group, "w"]).agg(
-        users=u.count(), n=n_users, events=u.events.sum(), sessions=u.sessions.sum()
-    )
-    df = _labels(wh.execute(agg), group)
+    sessions = metric == "sessions_per_user"
+
+    def build(param: ParamFn) -> ir.Table:
+        parts = []
+        for w, prefix in enumerate(("b", "c")):
+            b = _base(wh, group, flt, _Window(param, prefix), param, sessions=sessions)
+            parts.append(b.mutate(w=ibis.literal(w)))
+        u = parts[0].union(parts[1])
+        # the sample size is the event count for "events", else distinct users (the costly part)
+        n_users = u.events.sum() if metric == "events" else u.user_id.approx_nunique()
+        return u.group_by([*group, "w"]).agg(
+            users=u.count(), n=n_users, events=u.events.sum(), sessions=u.sessions.sum()
+        )
+
+    shape = ("breakdown", metric == "events", sessions, tuple(group))
+    df = _run(wh, shape, build, flt, b=base_win, c=cur_win)
+    exact = _base_route(wh, group, flt, sessions=sessions)[2]
+    df = _labels(df, group)
     num, den = _num_den(metric, df)
     df["num"], df["den"] = num, den
     df = df.rename(columns={g: f"g{i}" for i, g in enumerate(group)})
@@ -444,13 +548,18 @@ def _window_aggregates(
     ).reset_index()
     if not (exact or metric == "events"):
         # segments may overlap within a user-day: take the totals from an ungrouped query
-        parts = [
-            _base(wh, [], flt, s, e)[0].mutate(w=ibis.literal(w))
-            for w, (s, e) in enumerate((base_win, cur_win))
-        ]
-        u = parts[0].union(parts[1])
-        agg = u.group_by("w").agg(users=u.count(), events=u.events.sum(), sessions=u.sessions.sum())
-        df = wh.execute(agg)
+
+        def build_totals(param: ParamFn) -> ir.Table:
+            parts = [
+                _base(wh, [], flt, _Window(param, prefix), param).mutate(w=ibis.literal(w))
+                for w, prefix in enumerate(("b", "c"))
+            ]
+            u = parts[0].union(parts[1])
+            return u.group_by("w").agg(
+                users=u.count(), events=u.events.sum(), sessions=u.sessions.sum()
+            )
+
+        df = _run(wh, ("breakdown totals",), build_totals, flt, b=base_win, c=cur_win)
         df["num"], df["den"] = _num_den(metric, df)
         by_w = df.groupby("w")[["num", "den"]].sum()
         by_w = by_w.reindex([0, 1]).fillna(0.0)
@@ -639,31 +748,46 @@ def retention(
     if cs > ce:
         raise WarehouseError(f"The cohort window is inverted: it starts {cs} after it ends {ce}.")
     data_end = wh.schema.end_date
-    us = wh.users
-    user_flt = {k: v for k, v in flt.items() if k in wh.user_dims}
-    event_flt = {k: v for k, v in flt.items() if k not in wh.user_dims}
-    members = _apply_filters(us.filter(us.signup_date >= cs, us.signup_date <= ce), user_flt)
-    members = members.select("user_id", "signup_date")
     if cs > data_end or ce < wh.schema.start_date - timedelta(days=max(n_days)):
         return Retention(cohort_grain=cohort_grain, days=n_days, filters=flt, cohorts=[])
-    act_start = max(cs, wh.schema.start_date)
-    act_end = min(data_end, ce + timedelta(days=max(n_days)))
-    activity, _ = _base(wh, [], flt, act_start, act_end, sessions=False)
-    activity = activity.select("user_id", "day")
-    if event_flt:
-        members = members.semi_join(activity, "user_id")
-    sizes = wh.execute(members.group_by("signup_date").agg(size=members.count()))
-    # one target (member, day N) per retention day, kept when the member was active that day
-    targets = ibis.union(
-        *(
-            members.mutate(
-                k=ibis.literal(n), day=(members.signup_date + ibis.interval(days=n)).cast("date")
+    users = wh.users
+    user_flt = [k for k in flt if k in wh.user_dims]
+    event_flt = [k for k in flt if k not in wh.user_dims]
+
+    def activity(param: ParamFn) -> ir.Table:
+        a = _base(wh, [], flt, _Window(param, "a"), param, sessions=False)
+        return a.select("user_id", "day")
+
+    def members(param: ParamFn) -> ir.Table:
+        cohort = _Window(param, "k")
+        m = users.filter(users.signup_date >= cohort.start, users.signup_date <= cohort.end)
+        m = _apply_filters(m, flt, param, only=user_flt).select("user_id", "signup_date")
+        return m.semi_join(activity(param), "user_id") if event_flt else m
+
+    def build_sizes(param: ParamFn) -> ir.Table:
+        m = members(param)
+        return m.group_by("signup_date").agg(size=m.count())
+
+    def build_hits(param: ParamFn) -> ir.Table:
+        m = members(param)
+        # one target (member, day N) per retention day, kept when the member was active that day
+        targets = ibis.union(
+            *(
+                m.mutate(
+                    k=ibis.literal(n), day=(m.signup_date + ibis.interval(days=n)).cast("date")
+                )
+                for n in n_days
             )
-            for n in n_days
         )
-    )
-    hits = targets.semi_join(activity, ["user_id", "day"])
-    act = wh.execute(hits.group_by(["signup_date", "k"]).agg(n=hits.count()))
+        hits = targets.semi_join(activity(param), ["user_id", "day"])
+        return hits.group_by(["signup_date", "k"]).agg(n=hits.count())
+
+    windows = {
+        "k": (cs, ce),
+        "a": (max(cs, wh.schema.start_date), min(data_end, ce + timedelta(days=max(n_days)))),
+    }
+    sizes = _run(wh, ("retention sizes",), build_sizes, flt, **windows)
+    act = _run(wh, ("retention hits", tuple(n_days)), build_hits, flt, **windows)
     if sizes.empty:
         return Retention(cohort_grain=cohort_grain, days=n_days, filters=flt, cohorts=[])
     sizes["signup_date"] = pd.to_datetime(sizes["signup_date"])
@@ -682,7 +806,7 @@ def retention(
         for n in n_days
     }
     cohorts = []
-    for cohort, size in totals.items():
+    for cohort, size in zip(totals.index.tolist(), totals.tolist(), strict=True):
         rates: dict[int, float | None] = {}
         for n in n_days:
             denom = int(observable[n].get(cohort, 0))

@@ -190,7 +190,7 @@ def _draw_changes(
         orientation="horizontal",
         width=0.6,
     )
-    _value_ticks(plt.xticks, [0.0, *(abs(v) for v in values)])
+    _value_ticks(plt.xticks, [0.0, *(abs(v) for v in values)], count=3)
     if signed:
         plt.xlabel("size of the change (sign in the label)")
 
