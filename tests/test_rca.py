@@ -248,7 +248,7 @@ def test_single_leaf_or_layer3_element_in_small_cube(
 def test_element_inside_leaf_noise_found_as_a_whole(seed: int, filters: dict[str, str]) -> None:
     """A wide element shifted by less than the per-leaf noise band is still found: its leaves'
     deviations add up to a significant shift of the element."""
-    base = cube(seed, sizes=(6, 8, 10), noise=0.15)
+    base = cube(seed, sizes=(6, 8, 10), noise=0.1)
     result = localize(plant(base, filters, 1.25), DIMS)
     assert predicted(result) == [filters]
 

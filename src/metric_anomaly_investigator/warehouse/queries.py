@@ -14,6 +14,7 @@ Conventions:
 """
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -416,6 +417,41 @@ def segment_daily_values(
 
 
 # -- breakdown ----------------------------------------------------------------------------------
+@dataclass
+class _Segments:
+    """Per segment (dimension values ``keys``): summed numerators, denominators and sample sizes
+    over the baseline (``_b``) and current (``_c``) windows, as float arrays."""
+
+    keys: list[tuple[str, ...]]
+    num_b: np.ndarray
+    den_b: np.ndarray
+    num_c: np.ndarray
+    den_c: np.ndarray
+    n_b: np.ndarray
+    n_c: np.ndarray
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, keys: list[str], *, sort: bool) -> "_Segments":
+        """From a frame with columns ``keys`` + num_b … n_c (rows sorted by keys if ``sort``)."""
+        key_rows = list(zip(*(df[k].tolist() for k in keys), strict=True))
+        order = np.arange(len(key_rows))
+        if sort:
+            order = np.array(sorted(order.tolist(), key=key_rows.__getitem__), dtype=int)
+
+        def col(name: str) -> np.ndarray:
+            return np.asarray(df[name].to_numpy(dtype=float, na_value=0.0)[order])
+
+        return cls(
+            keys=[key_rows[i] for i in order],
+            num_b=col("num_b"),
+            den_b=col("den_b"),
+            num_c=col("num_c"),
+            den_c=col("den_c"),
+            n_b=col("n_b"),
+            n_c=col("n_c"),
+        )
+
+
 def breakdown(
     wh: Warehouse,
     metric: str,
@@ -447,44 +483,43 @@ def breakdown(
     else:
         seg, totals = _window_aggregates(wh, metric, group, flt, (bs, be), (cs, ce))
     ratio = metric in RATIO_METRICS
-    bn, an = seg["num_b"] / n_b, seg["num_c"] / n_c
-    one = pd.Series(1.0, index=seg.index)
-    bd = seg["den_b"] / n_b if ratio else one
-    ad = seg["den_c"] / n_c if ratio else one
-    before = _ratio(bn, bd) if ratio else bn.to_numpy()
-    after = _ratio(an, ad) if ratio else an.to_numpy()
+    bn, an = seg.num_b / n_b, seg.num_c / n_c
+    one = np.ones(len(seg.keys))
+    bd = seg.den_b / n_b if ratio else one
+    ad = seg.den_c / n_c if ratio else one
+    before = _ratio(bn, bd) if ratio else bn
+    after = _ratio(an, ad) if ratio else an
     if ratio:
         sum_bn, sum_bd, sum_ad = bn.sum(), bd.sum(), ad.sum()
         r_b = sum_bn / sum_bd if sum_bd else 0.0
-        parts = (an - r_b * ad) / (sum_ad or 1.0) - (bn - r_b * bd) / (sum_bd or 1.0)
-        contrib = parts.to_numpy()
+        contrib = (an - r_b * ad) / (sum_ad or 1.0) - (bn - r_b * bd) / (sum_bd or 1.0)
     else:
         contrib = after - before
-    n_b_arr, n_c_arr = seg["n_b"].to_numpy(), seg["n_c"].to_numpy()
-    bn_arr, bd_arr, an_arr, ad_arr = (x.to_numpy(dtype=float) for x in (bn, bd, an, ad))
     total_contrib = float(np.sum(contrib))
     tb_num, tb_den, ta_num, ta_den = totals
     total_before = (tb_num / tb_den if tb_den else 0.0) if ratio else tb_num / n_b
     total_after = (ta_num / ta_den if ta_den else 0.0) if ratio else ta_num / n_c
     rows: list[BreakdownRow] = []
-    for i, rec in enumerate(seg.itertuples(index=False)):
-        n_before, n_after = int(n_b_arr[i]), int(n_c_arr[i])
+    columns = (before, after, contrib, bn, bd, an, ad, seg.n_b, seg.n_c)
+    for key, b_val, a_val, part, b_num, b_den, a_num, a_den, nb, nc in zip(
+        seg.keys, *(c.tolist() for c in columns), strict=True
+    ):
+        n_before, n_after = int(nb), int(nc)
         if max(n_before, n_after) < min_size:
             continue
-        b_val, a_val = float(before[i]), float(after[i])
         rows.append(
             BreakdownRow(
-                segment={g: str(getattr(rec, f"g{j}")) for j, g in enumerate(group)},
+                segment=dict(zip(group, key, strict=True)),
                 before=b_val,
                 after=a_val,
                 abs_change=a_val - b_val,
                 rel_change=(a_val - b_val) / b_val if b_val else None,
-                contribution=float(contrib[i]),
-                share_of_change=float(contrib[i]) / total_contrib if total_contrib else None,
-                before_num=float(bn_arr[i]),
-                before_den=float(bd_arr[i]),
-                after_num=float(an_arr[i]),
-                after_den=float(ad_arr[i]),
+                contribution=part,
+                share_of_change=part / total_contrib if total_contrib else None,
+                before_num=b_num,
+                before_den=b_den,
+                after_num=a_num,
+                after_den=a_den,
                 n_before=n_before,
                 n_after=n_after,
             )
@@ -502,6 +537,18 @@ def breakdown(
     )
 
 
+def _label(col: ir.Value) -> ir.StringValue:
+    """A dimension value as text, nulls as :data:`NULL_LABEL` (as :func:`_labels` does)."""
+    text: ir.StringValue = col.cast("string").fill_null(NULL_LABEL)
+    return text
+
+
+def _num_den_exprs(metric: str, t: ir.Table) -> tuple[ir.NumericColumn, ir.NumericColumn | None]:
+    """The numerator and (ratio metrics) denominator columns, as :func:`_num_den` picks them."""
+    num = {"dau": t.users, "events": t.events, "events_per_user": t.events}.get(metric, t.sessions)
+    return num, t.users if metric in RATIO_METRICS else None
+
+
 def _window_aggregates(
     wh: Warehouse,
     metric: str,
@@ -509,9 +556,13 @@ def _window_aggregates(
     flt: dict[str, list[str]],
     base_win: tuple[date, date],
     cur_win: tuple[date, date],
-) -> tuple[pd.DataFrame, tuple[float, float, float, float]]:
-    """Per segment: summed numerators/denominators and sample sizes over each window."""
+) -> tuple[_Segments, tuple[float, float, float, float]]:
+    """Per segment: summed numerators/denominators and sample sizes over each window.
+
+    One query: the per-(segment, window) aggregates, pivoted to one row per segment.
+    """
     sessions = metric == "sessions_per_user"
+    keys = [f"g{i}" for i in range(len(group))]
 
     def build(param: ParamFn) -> ir.Table:
         parts = []
@@ -521,32 +572,24 @@ def _window_aggregates(
         u = parts[0].union(parts[1])
         # the sample size is the event count for "events", else distinct users (the costly part)
         n_users = u.events.sum() if metric == "events" else u.user_id.approx_nunique()
-        return u.group_by([*group, "w"]).agg(
+        agg = u.group_by([*group, "w"]).agg(
             users=u.count(), n=n_users, events=u.events.sum(), sessions=u.sessions.sum()
         )
+        num, den = _num_den_exprs(metric, agg)
+        cols: dict[str, ir.Scalar] = {}
+        for w, suffix in enumerate(("b", "c")):
+            in_w = agg.w == w
+            cols[f"num_{suffix}"] = num.sum(where=in_w).fill_null(0)
+            cols[f"den_{suffix}"] = (
+                den.sum(where=in_w) if den is not None else agg.count(where=in_w)
+            ).fill_null(0)
+            cols[f"n_{suffix}"] = agg.n.sum(where=in_w).fill_null(0)
+        labels = {k: _label(agg[g]) for k, g in zip(keys, group, strict=True)}
+        return agg.group_by(**labels).agg(**cols)
 
-    shape = ("breakdown", metric == "events", sessions, tuple(group))
-    df = _run(wh, shape, build, flt, b=base_win, c=cur_win)
-    exact = _base_route(wh, group, flt, sessions=sessions)[2]
-    df = _labels(df, group)
-    num, den = _num_den(metric, df)
-    df["num"], df["den"] = num, den
-    df = df.rename(columns={g: f"g{i}" for i, g in enumerate(group)})
-    keys = [f"g{i}" for i in range(len(group))]
-    wide = pd.DataFrame(df.groupby([*keys, "w"])[["num", "den", "n"]].sum().unstack("w"))
-    wide = wide.reindex(columns=pd.MultiIndex.from_product([["num", "den", "n"], [0, 1]]))
-    wide = wide.fillna(0.0)
-    seg = pd.DataFrame(
-        {
-            "num_b": wide[("num", 0)],
-            "den_b": wide[("den", 0)],
-            "num_c": wide[("num", 1)],
-            "den_c": wide[("den", 1)],
-            "n_b": wide[("n", 0)],
-            "n_c": wide[("n", 1)],
-        }
-    ).reset_index()
-    if not (exact or metric == "events"):
+    shape = ("breakdown", metric, tuple(group))
+    seg = _Segments.from_frame(_run(wh, shape, build, flt, b=base_win, c=cur_win), keys, sort=True)
+    if not (_base_route(wh, group, flt, sessions=sessions)[2] or metric == "events"):
         # segments may overlap within a user-day: take the totals from an ungrouped query
 
         def build_totals(param: ParamFn) -> ir.Table:
@@ -567,10 +610,10 @@ def _window_aggregates(
         totals = (float(num_w[0]), float(den_w[0]), float(num_w[1]), float(den_w[1]))
     else:
         totals = (
-            float(seg["num_b"].sum()),
-            float(seg["den_b"].sum()),
-            float(seg["num_c"].sum()),
-            float(seg["den_c"].sum()),
+            float(seg.num_b.sum()),
+            float(seg.den_b.sum()),
+            float(seg.num_c.sum()),
+            float(seg.den_c.sum()),
         )
     return seg, totals
 
@@ -581,7 +624,7 @@ def _wau_breakdown(
     flt: dict[str, list[str]],
     base_win: tuple[date, date],
     cur_win: tuple[date, date],
-) -> tuple[pd.DataFrame, tuple[float, float, float, float]]:
+) -> tuple[_Segments, tuple[float, float, float, float]]:
     """WAU daily means per segment; sample size is the rounded mean WAU."""
     out = []
     for s, e in (base_win, cur_win):
@@ -596,7 +639,8 @@ def _wau_breakdown(
     seg["n_c"] = (seg["num_c"] / n_c).round()
     totb = _wau_frame(wh, [], flt, *base_win)["num"].sum()
     totc = _wau_frame(wh, [], flt, *cur_win)["num"].sum()
-    return seg, (float(totb), 1.0, float(totc), 1.0)
+    keys = [f"g{i}" for i in range(len(group))]
+    return _Segments.from_frame(seg, keys, sort=False), (float(totb), 1.0, float(totc), 1.0)
 
 
 # -- deployments and annotations ----------------------------------------------------------------

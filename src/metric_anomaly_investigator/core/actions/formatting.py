@@ -1,0 +1,29 @@
+"""How numbers, changes and segments are written in findings."""
+
+from __future__ import annotations
+
+import math
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A number for a sentence: thousands separated, else ``digits`` significant digits."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def pct(value: float | None) -> str:
+    """A signed percentage change (``+12.3%``)."""
+    return "n/a" if value is None else f"{value:+.1f}%"
+
+
+def seg_text(filters: dict[str, str]) -> str:
+    """A segment as ``dim=value, …`` (no filters = all traffic)."""
+    return ", ".join(f"{k}={v}" for k, v in filters.items()) if filters else "all traffic"
+
+
+def share_text(share: float | None, digits: int = 3) -> str:
+    """A share of the change as a percentage without the sign (``42``)."""
+    return fmt(100 * (share or 0), digits)

@@ -1,0 +1,167 @@
+"""What the actions share: the warehouse, the investigation context, cached queries, windows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from ...warehouse import queries as q
+from ...warehouse.connect import Warehouse
+from ...warehouse.types import RATIO_METRICS, Breakdown, MetricSeries
+from .. import detection
+from ..context import Anomaly, InvestigationContext
+from ..segments import dimension_concentration, migration
+
+BASELINE_DAYS = 28
+DEFAULT_WINDOW_DAYS = 7
+MAX_DRILL_DIMENSIONS = 4
+MAX_DIMENSION_CARDINALITY = 30
+MIGRATION_SHARE = 0.08  # a dimension whose values swapped this much traffic is "migrating"
+EVENT_COUNT_METRICS = frozenset({"events"})  # additive over event types
+
+
+class Workbench:
+    """One warehouse under investigation; ``context`` persists across steps and follow-ups."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self.schema = warehouse.schema
+        self.context = InvestigationContext()
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    # -- names ---------------------------------------------------------------------------------
+    def canonical(self, dimension: str, value: str) -> str | None:
+        """The stored spelling of ``value`` (case-insensitive), or None when unknown."""
+        info = self.schema.dimension(dimension)
+        if value in info.values:
+            return value
+        for v in info.values:
+            if v.lower() == str(value).lower():
+                return v
+        return None if info.cardinality <= len(info.values) else value
+
+    def normal_filters(self, filters: dict[str, str]) -> dict[str, str]:
+        return {k: self.canonical(k, v) or v for k, v in filters.items()}
+
+    # -- windows -------------------------------------------------------------------------------
+    def windows(self) -> tuple[tuple[date, date], tuple[date, date], bool]:
+        """(baseline, current, from_anomaly): the detected windows, else the last week vs before."""
+        ctx = self.context
+        if ctx.window is not None and ctx.baseline is not None:
+            return ctx.baseline, ctx.window, True
+        end = self.schema.end_date
+        cur = (max(self.schema.start_date, end - timedelta(days=DEFAULT_WINDOW_DAYS - 1)), end)
+        base = (
+            max(self.schema.start_date, cur[0] - timedelta(days=BASELINE_DAYS)),
+            max(self.schema.start_date, cur[0] - timedelta(days=1)),
+        )
+        return base, cur, False
+
+    def baseline_before(self, start: date) -> tuple[date, date]:
+        """The baseline window: the ``BASELINE_DAYS`` before ``start`` (within the data)."""
+        end = start - timedelta(days=1)
+        return max(self.schema.start_date, end - timedelta(days=BASELINE_DAYS - 1)), end
+
+    def set_anomaly(self, anomaly: Anomaly) -> None:
+        """Make ``anomaly`` the one the investigation is about (its windows, no findings yet)."""
+        ctx = self.context
+        ctx.anomaly = anomaly
+        ctx.metric = anomaly.metric
+        ctx.filters = dict(anomaly.filters)
+        if anomaly.detected and anomaly.start is not None and anomaly.end is not None:
+            ctx.window = (anomaly.start, anomaly.end)
+            ctx.baseline = self.baseline_before(anomaly.start)
+        else:
+            ctx.window = ctx.baseline = None
+        ctx.segments = []
+        ctx.events = []
+
+    # -- cached queries ------------------------------------------------------------------------
+    def cached(self, key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    def breakdown(self, metric: str, dims: list[str], filters: dict[str, str]) -> Breakdown:
+        """Baseline-vs-current breakdown over the current windows (cached)."""
+        base, cur, _ = self.windows()
+        key = ("bd", metric, tuple(dims), tuple(sorted(filters.items())), base, cur)
+        result: Breakdown = self.cached(
+            key,
+            lambda: q.breakdown(
+                self.warehouse, metric, dims, baseline=base, current=cur, filters=filters or None
+            ),
+        )
+        return result
+
+    def series(self, metric: str, filters: dict[str, str]) -> tuple[list[date], list[float]]:
+        """The metric's daily series over all the data (cached)."""
+        key = ("series", metric, tuple(sorted(filters.items())))
+        ms: MetricSeries = self.cached(
+            key, lambda: q.metric_series(self.warehouse, metric, filters=filters or None)
+        )
+        return ms.days(), ms.values()
+
+    def grouped(self, metric: str, dim: str) -> MetricSeries:
+        """The metric's daily series split by ``dim`` over all the data (cached)."""
+        result: MetricSeries = self.cached(
+            ("grouped", metric, dim),
+            lambda: q.metric_series(self.warehouse, metric, group_by=[dim]),
+        )
+        return result
+
+    # -- dimensions ----------------------------------------------------------------------------
+    def candidate_dimensions(self, metric: str) -> list[str]:
+        """Dimensions small enough to break down; the event type only for the event count (a
+        per-user ratio by event type changes its denominator too, hiding a type that vanished)."""
+        return [
+            d.name
+            for d in self.schema.dimensions
+            if d.cardinality <= MAX_DIMENSION_CARDINALITY
+            and (d.name != "event_type" or metric in EVENT_COUNT_METRICS)
+        ]
+
+    def replacing(self, dim: str) -> bool:
+        """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
+        if dim == "event_type":
+            return False
+        return detection.values_replace_each_other(self.grouped("dau", dim))
+
+    def rank_dimensions(self, metric: str, filters: dict[str, str]) -> dict[str, float]:
+        """How concentrated the change is along each dimension (0 = spread evenly, 1 = one value).
+
+        Migrating dimensions (values replacing each other, like app versions) score 0: their
+        breakdown reflects the rollout, not the anomaly; they are listed in ``context.migrating``.
+        """
+        scores: dict[str, float] = {}
+        moving: list[str] = []
+        ratio = metric in RATIO_METRICS
+        for dim in self.candidate_dimensions(metric):
+            if dim in filters:
+                continue
+            bd = self.breakdown(metric, [dim], filters)
+            if migration(bd, ratio=ratio) >= MIGRATION_SHARE or self.replacing(dim):
+                moving.append(dim)
+                scores[dim] = 0.0
+            else:
+                scores[dim] = dimension_concentration(bd, ratio=ratio)
+        self.context.dimension_scores = dict(scores)
+        self.context.migrating = moving
+        return scores
+
+    def drill_dimensions(
+        self, metric: str, filters: dict[str, str], requested: list[str]
+    ) -> tuple[list[str], list[str]]:
+        """(dimensions to search, migrating dimensions to refine with).
+
+        The requested ones, else the most informative few (by one-dimensional breakdowns).
+        """
+        scores = self.rank_dimensions(metric, filters)
+        moving = list(self.context.migrating)
+        if requested:
+            search = [d for d in requested if d not in filters and d not in moving]
+            return search or [d for d in requested if d not in filters], moving
+        ranked = [d for d in sorted(scores, key=lambda d: -scores[d]) if d not in moving]
+        keep = [d for d in ranked if scores[d] >= 0.1][:MAX_DRILL_DIMENSIONS]
+        return keep or ranked[:2], moving
