@@ -168,7 +168,7 @@ def test_default_command_starts_the_tui(tui: RecordingTui) -> None:
     assert main([]) == 0
     assert main(["-w", "x.duckdb", "-m", "autopilot"]) == 0
     assert tui.calls == [
-        {"warehouse": None, "model": "autopilot", "config": None},
+        {"warehouse": None, "model": None, "config": None},  # the app resolves the settings
         {"warehouse": "x.duckdb", "model": "autopilot", "config": None},
     ]
 

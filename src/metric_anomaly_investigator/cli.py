@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import shlex
 import signal
 import sys
@@ -241,24 +240,15 @@ def cmd_investigate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-# What can change the TUI's model or warehouse besides the flags (``Settings``, case-insensitive).
-_TUI_ENVIRONMENT = ("MAI_MODEL", "MAI_WAREHOUSE", "ANTHROPIC_API_KEY")
-
-
 def cmd_tui(args: argparse.Namespace) -> int:
     _check_config(args.config)
-    if args.model is None and not any(k.upper() in _TUI_ENVIRONMENT for k in os.environ):
-        # The plain `mai`: the defaults apply, and the app loads (and reports on) the settings
-        # after its first frame, so pydantic-settings is not imported before it.
-        model, warehouse = "autopilot", args.warehouse  # settings.AUTOPILOT
-    else:
-        settings = _settings()
-        model = args.model or settings.resolved_model()
-        _check_model(model)
-        warehouse = args.warehouse or settings.warehouse
+    if args.model is not None:
+        _check_model(args.model)
     from metric_anomaly_investigator.tui.app import run_tui
 
-    run_tui(warehouse=warehouse, model=model, config=args.config)
+    # Settings (MAI_MODEL, MAI_WAREHOUSE, ANTHROPIC_API_KEY…) are resolved by the app after its
+    # first frame, so nothing heavier than Textual is imported before it.
+    run_tui(warehouse=args.warehouse, model=args.model, config=args.config)
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -27,3 +28,8 @@ def seg_text(filters: dict[str, str]) -> str:
 def share_text(share: float | None, digits: int = 3) -> str:
     """A share of the change as a percentage without the sign (``42``)."""
     return fmt(100 * (share or 0), digits)
+
+
+def no_window_note(base: tuple[date, date], cur: tuple[date, date]) -> str:
+    """Says which default windows were compared when no anomaly window is known yet."""
+    return f"No anomaly window yet: compared {cur[0]}..{cur[1]} with {base[0]}..{base[1]}."

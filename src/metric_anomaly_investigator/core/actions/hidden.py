@@ -1,0 +1,73 @@
+"""A break hidden in one segment when the metric's total shows none."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import numpy as np
+
+from ...warehouse.types import RATIO_METRICS
+from .. import detection, stats
+from .formatting import seg_text
+from .workbench import Workbench
+
+HIDDEN_MIN_IMPACT = 0.04  # a segment's break must move the total by 4% to be reported
+MIN_SEGMENT_SHARE = 0.02  # segments smaller than this share of the total are not scanned
+MAX_SEGMENT_P = 0.001
+
+
+def scan_segments(
+    bench: Workbench, metric: str, days: list[date], values: list[float], hint: int | None
+) -> tuple[stats.AnomalyResult, str] | None:
+    """(the break re-expressed on the total, a finding), or None.
+
+    Each value (≥ 2% of the traffic) of each breakdown dimension is tested on its own series;
+    the break with the largest weight on the total wins when it moved the total by at least
+    ``HIDDEN_MIN_IMPACT`` over its window. The result is re-expressed on the total (window,
+    change vs the total's seasonal baseline) with the segment's p-value.
+    """
+    if metric in RATIO_METRICS:
+        return None
+    total = np.asarray(values, dtype=float)
+    best: tuple[float, int, int, stats.AnomalyResult, str] | None = None
+    for dim in bench.candidate_dimensions(metric):
+        if dim == "event_type":
+            continue
+        ms = bench.grouped(metric, dim)
+        if detection.values_replace_each_other(ms):
+            continue
+        for g in ms.groups():
+            seg = np.array([p.value for p in ms.for_group(g)], dtype=float)
+            if len(seg) != len(total) or seg.sum() < MIN_SEGMENT_SHARE * total.sum():
+                continue
+            seg_trend = detection.trend(seg)
+            r = detection.with_trend(
+                stats.detect_anomaly(seg - seg_trend, hint_index=hint), seg, seg_trend
+            )
+            if not r.detected or r.start_index is None or (r.p_value or 1) > MAX_SEGMENT_P:
+                continue
+            i0 = r.start_index
+            i1 = r.end_index if r.end_index is not None else len(seg) - 1
+            dev = float(np.sum(seg[i0 : i1 + 1] - np.asarray(r.baseline[i0 : i1 + 1])))
+            impact = abs(dev) / max(float(np.sum(total[i0 : i1 + 1])), 1e-9)
+            if impact >= HIDDEN_MIN_IMPACT and (best is None or impact > best[0]):
+                best = (impact, i0, i1, r, seg_text(g))
+    if best is None:
+        return None
+    _, i0, i1, r, where = best
+    trend = detection.trend(total)
+    base = stats.seasonal_baseline(total - trend, train_end=i0) + trend
+    win_dev = total[i0 : i1 + 1] - base[i0 : i1 + 1]
+    change = float(np.mean(win_dev / np.where(base[i0 : i1 + 1] != 0, base[i0 : i1 + 1], 1.0)))
+    direction: stats.Direction = "drop" if float(np.mean(win_dev)) < 0 else "spike"
+    if abs(change) < HIDDEN_MIN_IMPACT / 2:
+        return None
+    result = dataclasses.replace(
+        r, direction=direction, change_pct=100 * change, baseline=[float(b) for b in base]
+    )
+    note = (
+        f"The total alone shows no significant break, but {where} broke on {days[i0]}: "
+        f"{r.reason}."
+    )
+    return result, note
