@@ -3,6 +3,10 @@
 Plain numpy/scipy/ruptures — no database code. Every public function tolerates degenerate input
 (empty, length 1, constant, all zeros, NaN) and never returns NaN: a figure that cannot be
 computed is ``None`` and the accompanying message says why.
+
+Baselines model a daily series as level + trend + weekday profile. Strictly positive series
+(counts, rates) are modelled on the log scale, so growth and the weekday pattern are
+multiplicative — a weekend dip that deepens as the product grows is still the usual pattern.
 """
 
 from __future__ import annotations
@@ -20,10 +24,16 @@ Direction = Literal["drop", "spike", "none"]
 Kind = Literal["step", "spike", "drift", "none"]
 
 MIN_SAMPLE = 3
-_LEVEL_WINDOW_PERIODS = 4  # the baseline level is the mean of the last 4 periods of history
+_FIT_PERIODS = 8  # level and trend are fitted on (up to) the last 8 periods of history
+_TREND_MIN_PERIODS = 2  # a slope is fitted only on 2+ periods of history
+_LEVEL_PERIODS = 4  # without a slope, the level is the median of the last 4 periods
 _ALPHA_DETECT = 0.01
 _MIN_SHIFT_SIGMAS = 1.0  # a window must move at least one noise s.d. from its baseline
 _MIN_SPIKE_SIGMAS = 4.0  # a window of 1-2 points must stand out by 4 noise s.d.
+_ONSET_SIGMAS = 3.0  # days this far off the baseline just before a break belong to it
+_MEDIAN_VAR = math.pi / 2  # variance of a median relative to a mean (normal noise)
+_MAX_RHO = 0.8
+_PHASE_PRIOR = 4.0  # a weekday's own noise level counts as much as 4 pooled points
 _EPS = 1e-12
 
 
@@ -52,24 +62,42 @@ def _finite(x: float | np.floating | None) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def _to_model(x: np.ndarray, period: int) -> tuple[np.ndarray, bool]:
+    """The series on its modelling scale: log (multiplicative weekday pattern, growth and
+    noise) when strictly positive and the log decomposition fits at least as well as the
+    additive one (mean absolute residual relative to the level), else as is."""
+    if not len(x) or not bool(np.all(x > 0)):
+        return x.copy(), False
+    lx = np.log(x)
+    d_log, line_log, _ = _global_line(lx, period)
+    d_raw, line_raw, _ = _global_line(x, period)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        misfit_raw = float(np.mean(np.abs((d_raw - line_raw) / np.abs(line_raw))))
+    misfit_log = float(np.mean(np.abs(d_log - line_log)))
+    return (x.copy(), False) if misfit_raw < misfit_log else (lx, True)
+
+
+def _from_model(y: np.ndarray, log: bool) -> np.ndarray:
+    if not log:
+        return y
+    with np.errstate(over="ignore"):
+        return np.nan_to_num(np.exp(y), posinf=np.finfo(float).max)
+
+
 def _seasonal_profile(x: np.ndarray, period: int) -> np.ndarray:
     """Additive weekday profile (zero-mean, length ``period``) from a gap-free array.
 
-    Each point's deviation from its centred one-period moving mean, medianed per phase;
-    zero when there are fewer than two full periods.
+    Each point's deviation from its centred one-period moving mean (which follows any trend),
+    medianed per phase; zero when there are fewer than two full periods.
     """
     n = len(x)
     if period < 2 or n < 2 * period:
         return np.zeros(max(period, 1))
     kernel = np.ones(period) / period
-    if period % 2 == 1:
-        trend = np.convolve(x, kernel, mode="valid")  # trend[i] centred at i + period // 2
-        offset = period // 2
-    else:  # 2xP moving average keeps the centring exact for even periods
-        k2 = np.convolve(kernel, [0.5, 0.5])
-        trend = np.convolve(x, k2, mode="valid")
-        offset = period // 2
-    idx = np.arange(len(trend)) + offset
+    if period % 2 == 0:  # 2xP moving average keeps the centring exact for even periods
+        kernel = np.convolve(kernel, [0.5, 0.5])
+    trend = np.convolve(x, kernel, mode="valid")
+    idx = np.arange(len(trend)) + period // 2
     dev = x[idx] - trend
     phases = idx % period
     prof = np.zeros(period)
@@ -78,32 +106,6 @@ def _seasonal_profile(x: np.ndarray, period: int) -> np.ndarray:
         if len(sel):
             prof[p] = float(np.median(sel))
     return prof - prof.mean()
-
-
-def seasonal_baseline(
-    values: Sequence[float] | np.ndarray, *, period: int = 7, train_end: int
-) -> np.ndarray:
-    """Expected value for every point of ``values``, learned only from ``values[:train_end]``.
-
-    Expected = level + weekday profile, where the level is the median of the last (up to four)
-    whole periods of the training data with the profile removed, and the profile is the
-    median deviation of each weekday from its centred weekly mean. No trend is extrapolated.
-    NaN in the training data is interpolated; with no usable training data the result is 0.
-    """
-    x = _as_float_array(values)
-    n = len(x)
-    train_end = int(min(max(train_end, 0), n))
-    train = _fill_missing(x[:train_end])
-    if train_end == 0 or not np.isfinite(train).any():
-        return np.zeros(n)
-    period = max(int(period), 1)
-    prof = _seasonal_profile(train, period)
-    deseason = train - prof[np.arange(train_end) % period]
-    span = min(train_end, _LEVEL_WINDOW_PERIODS * period)
-    if train_end >= period:
-        span = max(period, span - span % period)
-    level = float(np.median(deseason[train_end - span :]))
-    return level + prof[np.arange(n) % period]
 
 
 def _mad_sigma(r: np.ndarray) -> float:
@@ -123,6 +125,232 @@ def _robust_sigma(r: np.ndarray) -> float:
     if s <= _EPS:
         s = float(np.std(d)) / math.sqrt(2.0)
     return s
+
+
+def _lag1(r: np.ndarray) -> float:
+    """Lag-1 autocorrelation of residuals, clipped to [0, _MAX_RHO] (0 when too short)."""
+    if len(r) < 8:
+        return 0.0
+    c = r - np.median(r)
+    den = float(np.dot(c, c))
+    if den <= _EPS:
+        return 0.0
+    return min(max(float(np.dot(c[1:], c[:-1])) / den, 0.0), _MAX_RHO)
+
+
+def _slope(t: np.ndarray, y: np.ndarray) -> float:
+    """Theil-Sen slope: the median of the pairwise slopes."""
+    i, j = np.triu_indices(len(t), k=1)
+    return float(np.median((y[j] - y[i]) / (t[j] - t[i])))
+
+
+# --------------------------------------------------------------------------------------------
+# baselines
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Level + trend + weekday profile learned from the history before ``train_end``.
+
+    ``expected`` is on the modelling scale for every point of the series; the other fields
+    give the prediction error of a window mean (see :func:`_window_se`).
+    """
+
+    expected: np.ndarray
+    sd: float  # robust s.d. of the fit residuals
+    rho: float  # their lag-1 autocorrelation
+    n_level: int  # points the level was estimated from
+    slope: float
+    t_mean: float  # centre of the points the slope was estimated from
+    sxx: float  # their spread (0 = no slope)
+    weeks: int  # whole periods behind the weekday profile
+    phase_sd: np.ndarray  # residual s.d. per weekday (noise may differ between weekdays)
+
+
+def _phase_sd(resid: np.ndarray, phases: np.ndarray, period: int, pooled: float) -> np.ndarray:
+    """Robust residual s.d. per phase, shrunk towards the pooled one (few points per phase)."""
+    out = np.full(period, pooled)
+    for p in range(period):
+        r = resid[phases == p]
+        if len(r) >= 3:
+            w = len(r) / (len(r) + _PHASE_PRIOR)
+            out[p] = math.sqrt(w * _mad_sigma(r) ** 2 + (1 - w) * pooled**2)
+    return out
+
+
+def _fit(y: np.ndarray, train_end: int, period: int) -> _Fit:
+    n = len(y)
+    hi = int(min(max(train_end, 0), n))
+    if hi == 0:
+        return _Fit(np.zeros(n), 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0, np.zeros(period))
+    prof = _seasonal_profile(y[:hi], period)
+    phase = np.arange(n) % period
+    flat = y[:hi] - prof[phase[:hi]]
+    span = min(hi, _FIT_PERIODS * period)
+    if hi >= period:
+        span = max(period, span - span % period)
+    t = np.arange(hi - span, hi, dtype=float)
+    seg = flat[hi - span :]
+    slope, sxx, t_mean = 0.0, 0.0, 0.0
+    if span >= _TREND_MIN_PERIODS * period:
+        slope = _slope(t, seg)
+        t_mean, sxx = float(t.mean()), float(np.sum((t - t.mean()) ** 2))
+        level = float(np.median(seg - slope * t))
+        n_level = span
+    else:
+        last = seg[-min(span, _LEVEL_PERIODS * period) :]
+        level, n_level = float(np.median(last)), len(last)
+    expected = level + slope * np.arange(n) + prof[phase]
+    resid = y[hi - span : hi] - expected[hi - span : hi]
+    weeks = hi // period if hi >= 2 * period else 0
+    sd = _mad_sigma(resid)
+    by_phase = _phase_sd(resid, phase[hi - span : hi], period, sd)
+    return _Fit(expected, sd, _lag1(resid), n_level, slope, t_mean, sxx, weeks, by_phase)
+
+
+def _window_se(fit: _Fit, start: int, stop: int, sd: float, period: int) -> float:
+    """Standard error of the mean residual over ``[start, stop)`` against ``fit``.
+
+    Noise (inflated for autocorrelation), the level's and the slope's estimation error (robust
+    estimators: a median-like efficiency) and the weekday profile's error, which cancels over
+    whole periods.
+    """
+    k = stop - start
+    ar = (1.0 + fit.rho) / (1.0 - fit.rho)
+    var = ar / k + _MEDIAN_VAR * ar / max(fit.n_level, 1)
+    if fit.sxx > 0:
+        var += _MEDIAN_VAR * ar * ((start + stop - 1) / 2 - fit.t_mean) ** 2 / fit.sxx
+    if fit.weeks:
+        partial = k if k < period else k % period
+        var += _MEDIAN_VAR / fit.weeks * partial / k**2
+    return sd * math.sqrt(var)
+
+
+def seasonal_baseline(
+    values: Sequence[float] | np.ndarray, *, period: int = 7, train_end: int
+) -> np.ndarray:
+    """Expected value for every point of ``values``, learned only from ``values[:train_end]``.
+
+    Expected = level + trend + weekday profile (on the log scale for strictly positive data):
+    the profile is the median deviation of each weekday from its centred weekly mean; level and
+    slope are a Theil-Sen line through the last (up to eight) whole periods with the profile
+    removed, extrapolated forward — with under two periods of history, the level is their
+    median and no slope is fitted. NaN in the training data is interpolated; with no usable
+    training data the result is 0.
+    """
+    x = _as_float_array(values)
+    n = len(x)
+    train_end = int(min(max(train_end, 0), n))
+    train = _fill_missing(x[:train_end])
+    if train_end == 0 or not np.isfinite(train).any():
+        return np.zeros(n)
+    ty, log = _to_model(train, max(int(period), 1))
+    y = np.concatenate([ty, np.zeros(n - train_end)])
+    return _from_model(_fit(y, train_end, max(int(period), 1)).expected, log)
+
+
+def _global_line(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(deseasonalised series, its Theil-Sen line, slope) over the whole series."""
+    n = len(y)
+    prof = _seasonal_profile(y, period)
+    d = y - prof[np.arange(n) % period]
+    t = np.arange(n, dtype=float)
+    if n < 2:
+        return d, d.copy(), 0.0
+    b = _slope(t, d)
+    return d, float(np.median(d - b * t)) + b * t, b
+
+
+def trend(values: Sequence[float] | np.ndarray, period: int = 7) -> np.ndarray:
+    """The series' steady growth or decline (robust Theil-Sen line through the deseasonalised
+    series, on the log scale for positive data), as an additive component in the series' units
+    that is zero on the last day. Zero for series too short or broken to tell.
+    """
+    x = _as_float_array(values)
+    n = len(x)
+    if n < 2 * max(period, 1) or not np.isfinite(x).all():
+        return np.zeros(n)
+    y, log = _to_model(x, max(int(period), 1))
+    _, line, _ = _global_line(y, max(int(period), 1))
+    level = _from_model(line, log)
+    return level - level[-1]
+
+
+def _step_scores(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, scores): how abruptly the mean of the next period differs from the previous
+    one at each position, in robust noise units, after removing the steady trend's share.
+
+    Whole periods make the weekday mix cancel; a steady trend moves every position alike.
+    """
+    n = len(y)
+    if period < 1 or n < 4 * period:
+        return np.zeros(0, dtype=int), np.zeros(0)
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    idx = np.arange(2 * period, n - 2)
+    after_len = np.minimum(period, n - idx)
+    jump = (c[idx + after_len] - c[idx]) / after_len - (c[idx] - c[idx - period]) / period
+    noise = _mad_sigma(np.diff(y[period:] - y[:-period])) or 1.0
+    return idx, np.abs(jump - np.median(jump)) / noise
+
+
+def sharpest_step(values: Sequence[float] | np.ndarray, period: int = 7) -> int | None:
+    """Where the weekly level jumps most abruptly (a candidate start); None if too short."""
+    x = _fill_missing(_as_float_array(values))
+    if not np.isfinite(x).all():
+        return None
+    period = max(int(period), 1)
+    idx, score = _step_scores(_to_model(x, period)[0], period)
+    return int(idx[int(np.argmax(score))]) if len(idx) else None
+
+
+def _onset(y: np.ndarray, start: int, sign: float, period: int, min_history: int) -> int:
+    """Move a start back over the days just before it already off the baseline the same way.
+
+    A change that ramps in (a rollout adopted over a day or two) or a dip whose deepest days
+    come last is found late; against the baseline learned a period before the start, the
+    first of the consecutive days beyond 3 s.d. is where it began (at most a period back).
+    """
+    train_end = start - period
+    if train_end < max(2 * period, min_history):
+        return start
+    fit = _fit(y, train_end, period)
+    if fit.sd <= _EPS:
+        return start
+    resid = y - fit.expected
+    first = start
+    for i in range(start - 1, train_end - 1, -1):
+        if sign * resid[i] <= _ONSET_SIGMAS * fit.sd:
+            break
+        first = i
+    return first
+
+
+def onset(values: Sequence[float] | np.ndarray, start: int, direction: str, period: int = 7) -> int:
+    """Where a break found at ``start`` in the given direction began (see :func:`_onset`)."""
+    x = _fill_missing(_as_float_array(values))
+    if not np.isfinite(x).all() or not 0 <= start < len(x):
+        return start
+    sign = -1.0 if direction == "drop" else 1.0
+    period = max(int(period), 1)
+    return _onset(_to_model(x, period)[0], int(start), sign, period, 2)
+
+
+def window_change(
+    values: Sequence[float] | np.ndarray,
+    baseline: Sequence[float] | np.ndarray,
+    start: int,
+    end: int | None,
+) -> tuple[float | None, float | None]:
+    """(mean relative deviation in %, mean absolute deviation) of ``values`` from ``baseline``
+    over ``[start, end]`` (``end`` None = to the last point); None where undefined."""
+    x, base = _as_float_array(values), _as_float_array(baseline)
+    stop = len(x) if end is None else end + 1
+    dev = x[start:stop] - base[start:stop]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = dev / np.abs(base[start:stop])
+    rel, dev = rel[np.isfinite(rel)], dev[np.isfinite(dev)]
+    pct = _finite(100.0 * float(np.mean(rel))) if len(rel) else None
+    return pct, (_finite(float(np.mean(np.abs(dev)))) if len(dev) else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,82 +377,33 @@ class AnomalyResult:
 class _Window:
     start: int
     stop: int  # exclusive
+    sign: float
     p_value: float
     shift_sigmas: float  # |mean deviation| / noise s.d.
     score: float  # |t| like statistic used to rank windows
-    baseline: np.ndarray
-
-
-def _window_test(
-    resid_pre: np.ndarray, resid_win: np.ndarray, noise: float
-) -> tuple[float, float, float]:
-    """(p, |t|, shift in noise s.d.) of the window's residuals against the pre-window ones.
-
-    Welch's t-test for windows of 3+ points, else a prediction-interval t-test. The pre-window
-    centre and spread are robust (median, MAD) so an earlier incident does not mask this one;
-    ``noise`` is a floor for the pre-window s.d.
-    """
-    m, k = len(resid_pre), len(resid_win)
-    sd_pre = max(_mad_sigma(resid_pre), noise)
-    shift = float(np.mean(resid_win)) - float(np.median(resid_pre))
-    if k >= MIN_SAMPLE and m >= MIN_SAMPLE:
-        # the window's variance is floored at the pre-window one: a short, smooth window
-        # must not look more certain than the noise allows
-        va, vb = sd_pre**2 / m, max(float(np.var(resid_win, ddof=1)), sd_pre**2) / k
-        se = math.sqrt(va + vb)
-        den = va**2 / (m - 1) + vb**2 / (k - 1)
-        df = (va + vb) ** 2 / den if den > 0 else float(m + k - 2)
-    else:
-        se = sd_pre * math.sqrt(1.0 / k + 1.0 / max(m, 1))
-        df = float(max(m - 1, 1))
-    if se <= _EPS:
-        moved = abs(shift) > _EPS
-        return (0.0 if moved else 1.0), (math.inf if moved else 0.0), (math.inf if moved else 0.0)
-    t = shift / se
-    p = float(2.0 * sps.t.sf(abs(t), df))
-    return p, abs(t), abs(shift) / sd_pre
-
-
-def _change_points(d: np.ndarray, sigma: float) -> list[int]:
-    """Change points of the deseasonalised series (ruptures, linear-kernel PELT, BIC-like pen)."""
-    n = len(d)
-    if n < 4 or sigma <= _EPS:
-        return []
-    pen = 3.0 * sigma**2 * math.log(n)
-    algo = rpt.KernelCPD(kernel="linear", min_size=2).fit(d.reshape(-1, 1))
-    return [int(b) for b in algo.predict(pen=pen) if 0 < int(b) < n]
-
-
-def _outliers(d: np.ndarray, sigma: float, width: int) -> list[int]:
-    """Points that stand out from their centred rolling median by more than 4 noise s.d."""
-    if sigma <= _EPS or len(d) < width:
-        return []
-    half = width // 2
-    padded = np.pad(d, half, mode="edge")
-    med = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
-    return [int(i) for i in np.flatnonzero(np.abs(d - med) > _MIN_SPIKE_SIGMAS * sigma)]
+    fit: _Fit
 
 
 def _evaluate(
-    x: np.ndarray, start: int, period: int, min_history: int, floor_sigma: float
+    y: np.ndarray, start: int, period: int, min_history: int, noise: float
 ) -> _Window | None:
-    """Test the window starting at ``start`` against the seasonal baseline learned before it.
+    """Test the window starting at ``start`` against the baseline learned before it.
 
     The window runs until three consecutive points fall back within max(2 s.d., half the
-    initial deviation) of the baseline, or to the end of the series.
+    initial deviation) of the baseline — the incident's end — or to the end of the series.
+    Its mean residual is t-tested against the baseline's prediction error (df from the fit).
     """
-    n = len(x)
+    n = len(y)
     if start < max(min_history, 2) or start >= n:
         return None
-    base = seasonal_baseline(x, period=period, train_end=start)
-    resid = x - base
-    pre = resid[max(0, start - _LEVEL_WINDOW_PERIODS * period) : start]
-    sd_pre = max(_mad_sigma(pre), floor_sigma)
+    fit = _fit(y, start, period)
+    resid = y - fit.expected
+    sd = max(fit.sd, noise)
     head = float(np.mean(resid[start : min(n, start + 3)]))
     sign = 1.0 if head >= 0 else -1.0
-    if sign * (resid[start] - float(np.median(pre))) <= sd_pre:
+    if sign * resid[start] <= sd:
         return None  # a window starts with a point that has clearly left the baseline
-    beyond = sign * resid[start:] > max(2.0 * sd_pre, 0.5 * abs(head))
+    beyond = sign * resid[start:] > max(2.0 * sd, 0.5 * abs(head))
     stop, run = n, 0
     for i, b in enumerate(beyond):
         run = 0 if b else run + 1
@@ -232,11 +411,40 @@ def _evaluate(
             stop = start + i - 2
             break
     stop = max(stop, start + 1)
-    # noise: never below the series' robust noise level; the weekday profile's own estimation
-    # error (a median over the training weeks) widens the prediction band
-    noise = max(sd_pre, floor_sigma) * math.sqrt(1.0 + 1.57 / max(start // period, 1))
-    p, score, sig = _window_test(pre, resid[start:stop], noise)
-    return _Window(start, stop, p, sig, score, base)
+    if fit.sd > _EPS:  # the window's weekdays may be noisier (or quieter) than the average
+        sd *= math.sqrt(float(np.mean(fit.phase_sd[np.arange(start, stop) % period] ** 2))) / fit.sd
+    shift = float(np.mean(resid[start:stop]))
+    se = _window_se(fit, start, stop, sd, period)
+    if se <= _EPS:
+        moved = abs(shift) > _EPS
+        p, t = (0.0, math.inf) if moved else (1.0, 0.0)
+    else:
+        t = abs(shift) / se
+        df = max(fit.n_level - (2 if fit.sxx > 0 else 1), 1)
+        p = float(2.0 * sps.t.sf(t, df))
+    sig = abs(shift) / sd if sd > _EPS else (math.inf if abs(shift) > _EPS else 0.0)
+    return _Window(start, stop, sign, p, sig, t, fit)
+
+
+def _change_points(r: np.ndarray, sigma: float) -> list[int]:
+    """Change points of the detrended, deseasonalised series (ruptures, linear-kernel PELT,
+    BIC-like penalty from the robust noise level)."""
+    n = len(r)
+    if n < 4 or sigma <= _EPS:
+        return []
+    pen = 3.0 * sigma**2 * math.log(n)
+    algo = rpt.KernelCPD(kernel="linear", min_size=2).fit(r.reshape(-1, 1))
+    return [int(b) for b in algo.predict(pen=pen) if 0 < int(b) < n]
+
+
+def _outliers(r: np.ndarray, sigma: float, width: int) -> list[int]:
+    """Points that stand out from their centred rolling median by more than 4 noise s.d."""
+    if sigma <= _EPS or len(r) < width:
+        return []
+    half = width // 2
+    padded = np.pad(r, half, mode="edge")
+    med = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
+    return [int(i) for i in np.flatnonzero(np.abs(r - med) > _MIN_SPIKE_SIGMAS * sigma)]
 
 
 def _kind(resid_win: np.ndarray) -> Kind:
@@ -269,6 +477,24 @@ def _none(baseline: np.ndarray, reason: str, p_value: float | None = None) -> An
     )
 
 
+def _quiet_reason(
+    y: np.ndarray, log: bool, period: int, sigma: float, amp: float, slope: float
+) -> str:
+    """Why nothing was flagged, naming the normal behaviour that explains the movement."""
+    if sigma <= _EPS:
+        return "the series is constant: no change"
+    normal = []
+    if amp > 2.0 * sigma:
+        normal.append("the usual weekly pattern")
+    if abs(slope) * len(y) > 2.0 * sigma:
+        per = slope * period
+        size = f"{100 * math.expm1(per):+.1f}%" if log else f"{per:+.3g}"
+        normal.append(f"a steady {'growth' if slope > 0 else 'decline'} ({size} per {period} days)")
+    if not normal:
+        return "no change beyond normal day-to-day variation"
+    return "the ups and downs match " + " and ".join(normal) + "; no break beyond normal noise"
+
+
 def detect_anomaly(
     values: Sequence[float] | np.ndarray,
     *,
@@ -278,13 +504,15 @@ def detect_anomaly(
 ) -> AnomalyResult:
     """Find whether, when and how a daily series broke from its normal behaviour.
 
-    The series is deseasonalised with a weekday profile, change points are found with ruptures
-    (linear-kernel PELT, BIC-like penalty from a robust noise estimate) and 1-2 point outliers
-    flagged; every candidate window is tested against the seasonal baseline learned from the
-    data before it (Welch t-test, or a prediction-interval t-test for 1-2 points), Bonferroni
-    corrected over the candidates. The most significant window wins; ``hint_index`` adds a
-    candidate and is preferred when its window is itself significant, but never forces a
-    detection. NaN values are interpolated.
+    Normal behaviour is level + steady trend + weekday profile (multiplicative for positive
+    series). Candidate starts come from ruptures (linear-kernel PELT, BIC-like penalty) on the
+    detrended, deseasonalised series, 1-2 point outliers, the sharpest weekly step and
+    ``hint_index``. Each candidate window is tested against the baseline learned from the data
+    before it — trend extrapolated, its estimation error in the standard error — and ends where
+    the series recovers; p-values are Bonferroni corrected over all start positions. The most
+    significant window wins; ``hint_index`` is preferred when its window is itself significant
+    but never forces a detection. A start found late (ramp-in) is moved back to where the
+    series first left its baseline. NaN values are interpolated.
     """
     x_raw = _as_float_array(values)
     n = len(x_raw)
@@ -299,19 +527,22 @@ def detect_anomaly(
             f"not enough data: {int(finite.sum())} usable points (need ≥ {min_history + 1})",
         )
     x = _fill_missing(x_raw)
-    prof = _seasonal_profile(x, period)
-    d = x - prof[np.arange(n) % period]
-    sigma = _robust_sigma(d)
-    full_base = seasonal_baseline(x, period=period, train_end=n)
+    y, log = _to_model(x, period)
+    d, line, slope = _global_line(y, period)
+    r = d - line
+    sigma = _robust_sigma(r)
 
-    # candidate starts: change points (and their neighbours: a break is located to ±1 point)
-    # and isolated outliers
-    starts = {b + o for b in _change_points(d, sigma) for o in (-1, 0, 1)}
-    starts |= set(_outliers(d, sigma, max(period, 5)))
+    # candidate starts: change points (and their neighbours: a break is located to ±1 point),
+    # isolated outliers, the sharpest weekly step and the hint
+    starts = {b + o for b in _change_points(r, sigma) for o in (-1, 0, 1)}
+    starts |= set(_outliers(r, sigma, max(period, 5)))
+    idx, score = _step_scores(y, period)
+    if len(idx):
+        starts.add(int(idx[int(np.argmax(score))]))
     if hint_index is not None and 0 <= hint_index < n:
         starts.add(int(hint_index))
     windows = [
-        w for s in sorted(starts) if (w := _evaluate(x, s, period, min_history, sigma)) is not None
+        w for s in sorted(starts) if (w := _evaluate(y, s, period, min_history, sigma)) is not None
     ]
 
     def adjusted_p(w: _Window) -> float:
@@ -323,16 +554,11 @@ def detect_anomaly(
         return adjusted_p(w) < _ALPHA_DETECT and w.shift_sigmas >= need
 
     sig = [w for w in windows if significant(w)]
-    seasonal_amp = float(np.ptp(prof)) if period > 1 else 0.0
     if not sig:
         p_adj = min((adjusted_p(w) for w in windows), default=None)
-        if seasonal_amp > 2.0 * sigma and seasonal_amp > _EPS:
-            why = "the ups and downs match the usual weekly pattern; no break beyond normal noise"
-        elif sigma <= _EPS:
-            why = "the series is constant: no change"
-        else:
-            why = "no change beyond normal day-to-day variation"
-        return _none(full_base, why, p_adj)
+        amp = float(np.ptp(y - d)) if period > 1 else 0.0
+        why = _quiet_reason(y, log, period, sigma, amp, slope)
+        return _none(_from_model(_fit(y, n, period).expected, log), why, p_adj)
 
     chosen = max(sig, key=lambda w: (w.score, -w.start))
     if hint_index is not None:
@@ -340,18 +566,19 @@ def detect_anomaly(
         near = near or [w for w in sig if abs(w.start - hint_index) <= period // 2]
         if near:
             chosen = max(near, key=lambda w: (w.score, -w.start))
-    base = chosen.baseline
-    win = slice(chosen.start, chosen.stop)
-    dev = x[win] - base[win]
-    mean_dev = float(np.mean(dev))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = dev / np.abs(base[win])
-    rel = rel[np.isfinite(rel)]
-    change_pct = _finite(100.0 * float(np.mean(rel))) if len(rel) else None
-    direction: Direction = "drop" if mean_dev < 0 else "spike"
+    first = _onset(y, chosen.start, chosen.sign, period, min_history)
+    if first < chosen.start:
+        earlier = _evaluate(y, first, period, min_history, sigma)
+        if earlier is not None and earlier.sign == chosen.sign and significant(earlier):
+            chosen = earlier
+
+    base = _from_model(chosen.fit.expected, log)
+    end_index = None if chosen.stop >= n else chosen.stop - 1
+    change_pct, magnitude = window_change(x, base, chosen.start, end_index)
+    dev = x[chosen.start : chosen.stop] - base[chosen.start : chosen.stop]
+    direction: Direction = "drop" if chosen.sign < 0 else "spike"
     kind = _kind(dev)
     p_adj = adjusted_p(chosen)
-    end_index = None if chosen.stop >= n else chosen.stop - 1
     what = {"step": "sustained", "drift": "gradual", "spike": "short", "none": ""}[kind]
     word = "drop" if direction == "drop" else "rise"
     pct = f" of {abs(change_pct):.1f}%" if change_pct is not None else ""
@@ -367,7 +594,7 @@ def detect_anomaly(
         start_index=chosen.start,
         end_index=end_index,
         change_pct=change_pct,
-        magnitude=_finite(float(np.mean(np.abs(dev)))),
+        magnitude=magnitude,
         p_value=_finite(p_adj),
         baseline=[float(v) for v in np.nan_to_num(base)],
         reason=reason,

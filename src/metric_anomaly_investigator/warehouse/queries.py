@@ -379,26 +379,25 @@ def metric_series(
     s, e = _window(wh, start, end)
     df = _daily_frame(wh, metric, group, flt, s, e)
     days = [s + timedelta(days=i) for i in range((e - s).days + 1)]
+    columns = [df[c].tolist() for c in ("day", *group, "num", "den")]
+    lookup = {(row[0], tuple(row[1:-2])): (row[-2], row[-1]) for row in zip(*columns, strict=True)}
+    keys = sorted({key for _, key in lookup}) if group else [()]
+    ratio = metric in RATIO_METRICS
+    missing = (0.0, 0.0 if ratio else 1.0)
     points: list[SeriesPoint] = []
-    if group:
-        keys = df[group].drop_duplicates().sort_values(group).itertuples(index=False)
-        groups = [dict(zip(group, map(str, k), strict=True)) for k in keys]
-    else:
-        groups = [{}]
-    lookup = {
-        (row[0], tuple(row[1 : 1 + len(group)])): (row[-2], row[-1])
-        for row in df.itertuples(index=False)
-    }
-    for g in groups:
-        gkey = tuple(g[k] for k in group)
+    for key in keys:
+        g = dict(zip(group, map(str, key), strict=True))
         for d in days:
-            num, den = lookup.get((d, gkey), (0.0, 0.0 if metric in RATIO_METRICS else 1.0))
-            value = num / den if metric in RATIO_METRICS and den else float(num)
-            if metric in RATIO_METRICS and not den:
-                value = 0.0
+            num, den = lookup.get((d, key), missing)
+            value = (num / den if den else 0.0) if ratio else num
+            # built from checked values: skip re-validating thousands of points
             points.append(
-                SeriesPoint(
-                    day=d, group=g, value=float(value), numerator=float(num), denominator=float(den)
+                SeriesPoint.model_construct(
+                    day=d,
+                    group=dict(g),
+                    value=float(value),
+                    numerator=float(num),
+                    denominator=float(den),
                 )
             )
     return MetricSeries(metric=metric, filters=flt, group_by=group, start=s, end=e, points=points)

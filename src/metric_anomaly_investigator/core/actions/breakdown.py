@@ -82,4 +82,3 @@ def run(bench: Workbench, a: SegmentByDimension) -> StepResult:
             y_label=a.metric,
         ),
     )
-

@@ -10,7 +10,7 @@ from ..context import SegmentFinding
 from ..models import DrillDown, StepResult
 from ..segments import localize_segments
 from .charts import bars
-from .formatting import fmt, no_window_note, pct, seg_text, share_text
+from .formatting import no_window_note, pct, seg_text, share_text
 from .workbench import Workbench
 
 MAX_START_SHIFT_DAYS = 7

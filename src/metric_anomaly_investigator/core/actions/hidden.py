@@ -67,7 +67,6 @@ def scan_segments(
         r, direction=direction, change_pct=100 * change, baseline=[float(b) for b in base]
     )
     note = (
-        f"The total alone shows no significant break, but {where} broke on {days[i0]}: "
-        f"{r.reason}."
+        f"The total alone shows no significant break, but {where} broke on {days[i0]}: {r.reason}."
     )
     return result, note
