@@ -65,6 +65,8 @@ def test_metric_words(text: str, metric: str | None) -> None:
         ("yesterday", date(2026, 2, 13)),
         ("3 days ago", date(2026, 2, 11)),
         ("on Dec 3rd", date(2025, 12, 3)),
+        ("down since last Tuesday", date(2026, 2, 10)),
+        ("what happened last Saturday?", date(2026, 2, 7)),
     ],
 )
 def test_days(text: str, expected: date) -> None:

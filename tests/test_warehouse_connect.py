@@ -117,6 +117,28 @@ def test_fast_breakdowns_and_retention_match_raw_events(small_wh, small_world_pa
         assert answers(small_wh) == answers(_raw(raw))
 
 
+def test_prepared_sql_matches_ibis_parameters(small_wh, small_world_path):
+    """Each query shape is compiled once with placeholders (DuckDB) and reused with new values;
+    the generic path binds Ibis parameters instead, with the same answers."""
+    windows = [(BASE, CUR), ((date(2026, 1, 2), date(2026, 1, 15)), (date(2026, 2, 1), CUR[1]))]
+
+    def answers(wh):
+        out = [_answers(wh)]
+        for base, cur in windows:
+            out.append(q.breakdown(wh, "events", ["event_type"], baseline=base, current=cur))
+            out.append(q.breakdown(wh, "wau", ["country"], baseline=base, current=cur))
+            out.append(q.breakdown(wh, "sessions_per_user", ["plan"], baseline=base, current=cur))
+            for metric, kwargs in FAST_PATH_CASES:
+                out.append(q.metric_series(wh, metric, start=base[0], end=cur[1], **kwargs))
+        return out
+
+    with open_warehouse(small_world_path) as generic:
+        generic.prepared = False
+        assert answers(small_wh) == answers(generic)
+    assert small_wh.prepared and all(p.sql for p in small_wh._plans.values())
+    assert not any(p.sql for p in generic._plans.values())
+
+
 def test_rollups_built_at_open_match_stored_ones(small_wh, small_parquet_dir):
     with open_warehouse(small_parquet_dir) as pq:
         assert pq.type_rollup is not None and pq.wau_spans and pq.type_rollup_unique

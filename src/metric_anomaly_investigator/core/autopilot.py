@@ -245,15 +245,16 @@ class Analyst:
         return None
 
     def _hint(self, q: ParsedQuestion) -> date | None:
-        """The question's date, moved into the data's range when its period overlaps it."""
+        """The day the question names, when it lies in the data's range.
+
+        A period ("mid October", "since May", "last week") is no hint: its first day is rarely
+        where a break starts, and a hint pins the detector to it; the detector finds the break.
+        """
         s = self.executor.schema
-        day = q.hint_date
-        if day is None:
+        day = q.day
+        if day is None or not s.start_date <= day <= s.end_date:
             return None
-        last = q.period[1] if q.period else day
-        if last < s.start_date or day > s.end_date:
-            return None
-        return max(day, s.start_date)
+        return day
 
     def _known(self, metric: str) -> bool:
         """A follow-up may reuse an anomaly already established for this metric."""

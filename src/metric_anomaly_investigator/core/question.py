@@ -225,6 +225,7 @@ _SPIKE_WORDS = (
 )
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORD = r"(?:st|nd|rd|th)?"
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass(frozen=True)
@@ -392,6 +393,10 @@ def _relative(low: str, end: date) -> tuple[date | None, tuple[date, date] | Non
         return end, None
     if re.search(r"\byesterday\b", low):
         return end - timedelta(days=1), None
+    m = re.search(rf"\b(?:last|on|since|this past) ({'|'.join(_WEEKDAYS)})\b", low)
+    if m:  # the latest such weekday before the data's last day
+        back = (end.weekday() - _WEEKDAYS.index(m[1])) % 7 or 7
+        return end - timedelta(days=back), None
     m = re.search(r"\b(\d{1,3}) days? ago\b", low)
     if m:
         return end - timedelta(days=int(m[1])), None

@@ -164,7 +164,7 @@ class _Fit:
     t_mean: float  # centre of the points the slope was estimated from
     sxx: float  # their spread (0 = no slope)
     weeks: int  # whole periods behind the weekday profile
-    phase_sd: np.ndarray  # residual s.d. per weekday (noise may differ between weekdays)
+    phase_ratio: np.ndarray  # noise s.d. per weekday relative to the pooled one
 
 
 def _phase_sd(resid: np.ndarray, phases: np.ndarray, period: int, pooled: float) -> np.ndarray:
@@ -182,7 +182,7 @@ def _fit(y: np.ndarray, train_end: int, period: int) -> _Fit:
     n = len(y)
     hi = int(min(max(train_end, 0), n))
     if hi == 0:
-        return _Fit(np.zeros(n), 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0, np.zeros(period))
+        return _Fit(np.zeros(n), 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0, np.ones(period))
     prof = _seasonal_profile(y[:hi], period)
     phase = np.arange(n) % period
     flat = y[:hi] - prof[phase[:hi]]
@@ -197,15 +197,30 @@ def _fit(y: np.ndarray, train_end: int, period: int) -> _Fit:
         t_mean, sxx = float(t.mean()), float(np.sum((t - t.mean()) ** 2))
         level = float(np.median(seg - slope * t))
         n_level = span
+        # keep the slope only when the history shows it (|t| ≥ 2): a spurious slope
+        # extrapolated forward costs more than the trend it might catch
+        noise = _mad_sigma(seg - level - slope * t)
+        if abs(slope) * math.sqrt(sxx) < 2.0 * noise * math.sqrt(_MEDIAN_VAR):
+            slope, sxx = 0.0, 0.0
+            level = float(np.median(seg))
     else:
         last = seg[-min(span, _LEVEL_PERIODS * period) :]
         level, n_level = float(np.median(last)), len(last)
     expected = level + slope * np.arange(n) + prof[phase]
     resid = y[hi - span : hi] - expected[hi - span : hi]
     weeks = hi // period if hi >= 2 * period else 0
-    sd = _mad_sigma(resid)
-    by_phase = _phase_sd(resid, phase[hi - span : hi], period, sd)
-    return _Fit(expected, sd, _lag1(resid), n_level, slope, t_mean, sxx, weeks, by_phase)
+    pooled = _mad_sigma(resid)
+    ratio = np.ones(period)
+    if pooled > _EPS:
+        by_phase = _phase_sd(resid, phase[hi - span : hi], period, pooled)
+        ratio = np.clip(by_phase / pooled, 0.5, 2.0)
+    # the fit's own residuals understate the noise (the weekday medians and the line absorb
+    # some of it): also measure it on period-over-period differences, which fit nothing
+    params = (period if weeks else 0) + (2 if sxx > 0 else 1)
+    sd = pooled * math.sqrt(span / max(span - params, 1))
+    if hi > 2 * period:
+        sd = max(sd, _mad_sigma(y[period:hi] - y[: hi - period]) / math.sqrt(2.0))
+    return _Fit(expected, sd, _lag1(resid), n_level, slope, t_mean, sxx, weeks, ratio)
 
 
 def _window_se(fit: _Fit, start: int, stop: int, sd: float, period: int) -> float:
@@ -303,23 +318,27 @@ def sharpest_step(values: Sequence[float] | np.ndarray, period: int = 7) -> int 
     return int(idx[int(np.argmax(score))]) if len(idx) else None
 
 
-def _onset(y: np.ndarray, start: int, sign: float, period: int, min_history: int) -> int:
+def _onset(
+    y: np.ndarray, start: int, sign: float, period: int, min_history: int, noise: float
+) -> int:
     """Move a start back over the days just before it already off the baseline the same way.
 
     A change that ramps in (a rollout adopted over a day or two) or a dip whose deepest days
-    come last is found late; against the baseline learned a period before the start, the
-    first of the consecutive days beyond 3 s.d. is where it began (at most a period back).
+    come last is found late; against the baseline learned a period before the start (from at
+    least three periods of history, so its trend is trustworthy), the first of the consecutive
+    days beyond 3 s.d. is where it began (at most a period back).
     """
     train_end = start - period
-    if train_end < max(2 * period, min_history):
+    if train_end < max(_TREND_MIN_PERIODS * period + period, min_history):
         return start
     fit = _fit(y, train_end, period)
-    if fit.sd <= _EPS:
+    sd = max(fit.sd, noise)
+    if sd <= _EPS:
         return start
     resid = y - fit.expected
     first = start
     for i in range(start - 1, train_end - 1, -1):
-        if sign * resid[i] <= _ONSET_SIGMAS * fit.sd:
+        if sign * resid[i] <= _ONSET_SIGMAS * sd:
             break
         first = i
     return first
@@ -332,7 +351,9 @@ def onset(values: Sequence[float] | np.ndarray, start: int, direction: str, peri
         return start
     sign = -1.0 if direction == "drop" else 1.0
     period = max(int(period), 1)
-    return _onset(_to_model(x, period)[0], int(start), sign, period, 2)
+    y = _to_model(x, period)[0]
+    d, line, _ = _global_line(y, period)
+    return _onset(y, int(start), sign, period, 2, _robust_sigma(d - line))
 
 
 def window_change(
@@ -380,7 +401,7 @@ class _Window:
     sign: float
     p_value: float
     shift_sigmas: float  # |mean deviation| / noise s.d.
-    score: float  # |t| like statistic used to rank windows
+    score: float  # total deviation in noise units (shift × √length): ranks windows
     fit: _Fit
 
 
@@ -391,7 +412,8 @@ def _evaluate(
 
     The window runs until three consecutive points fall back within max(2 s.d., half the
     initial deviation) of the baseline — the incident's end — or to the end of the series.
-    Its mean residual is t-tested against the baseline's prediction error (df from the fit).
+    Its mean residual (over the head the baseline can reliably reach) is t-tested against the
+    baseline's prediction error (df from the fit).
     """
     n = len(y)
     if start < max(min_history, 2) or start >= n:
@@ -411,19 +433,26 @@ def _evaluate(
             stop = start + i - 2
             break
     stop = max(stop, start + 1)
-    if fit.sd > _EPS:  # the window's weekdays may be noisier (or quieter) than the average
-        sd *= math.sqrt(float(np.mean(fit.phase_sd[np.arange(start, stop) % period] ** 2))) / fit.sd
+    # the window's weekdays may be noisier (or quieter) than the average
+    sd *= math.sqrt(float(np.mean(fit.phase_ratio[np.arange(start, stop) % period] ** 2)))
     shift = float(np.mean(resid[start:stop]))
-    se = _window_se(fit, start, stop, sd, period)
+    # significance from the window's head: the length whose mean the baseline predicts best
+    # (more points average the noise out, further ahead the trend's error grows); it depends
+    # on the fit only, not on the values in the window
+    head_stop, se = min(
+        ((h, _window_se(fit, start, h, sd, period)) for h in range(start + 1, stop + 1)),
+        key=lambda hs: hs[1],
+    )
+    t_shift = float(np.mean(resid[start:head_stop]))
     if se <= _EPS:
-        moved = abs(shift) > _EPS
+        moved = abs(t_shift) > _EPS
         p, t = (0.0, math.inf) if moved else (1.0, 0.0)
     else:
-        t = abs(shift) / se
+        t = abs(t_shift) / se
         df = max(fit.n_level - (2 if fit.sxx > 0 else 1), 1)
         p = float(2.0 * sps.t.sf(t, df))
     sig = abs(shift) / sd if sd > _EPS else (math.inf if abs(shift) > _EPS else 0.0)
-    return _Window(start, stop, sign, p, sig, t, fit)
+    return _Window(start, stop, sign, p, sig, sig * math.sqrt(stop - start), fit)
 
 
 def _change_points(r: np.ndarray, sigma: float) -> list[int]:
@@ -553,7 +582,10 @@ def detect_anomaly(
         need = _MIN_SPIKE_SIGMAS if w.stop - w.start <= 2 else _MIN_SHIFT_SIGMAS
         return adjusted_p(w) < _ALPHA_DETECT and w.shift_sigmas >= need
 
-    sig = [w for w in windows if significant(w)]
+    # a window starting within a period after another one ended is its aftermath: its
+    # baseline was learned on the incident itself
+    found = [w for w in windows if significant(w)]
+    sig = [w for w in found if not any(v.stop <= w.start < v.stop + period for v in found)]
     if not sig:
         p_adj = min((adjusted_p(w) for w in windows), default=None)
         amp = float(np.ptp(y - d)) if period > 1 else 0.0
@@ -566,7 +598,7 @@ def detect_anomaly(
         near = near or [w for w in sig if abs(w.start - hint_index) <= period // 2]
         if near:
             chosen = max(near, key=lambda w: (w.score, -w.start))
-    first = _onset(y, chosen.start, chosen.sign, period, min_history)
+    first = _onset(y, chosen.start, chosen.sign, period, min_history, sigma)
     if first < chosen.start:
         earlier = _evaluate(y, first, period, min_history, sigma)
         if earlier is not None and earlier.sign == chosen.sign and significant(earlier):

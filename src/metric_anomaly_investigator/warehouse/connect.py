@@ -31,7 +31,9 @@ Other names are mapped with a small TOML file (``--config``)::
     [dimensions]
     exclude = ["email_domain"]   # text columns never to treat as dimensions
 
-Speed: queries read a per-user-per-day rollup (``_mai_user_day``: user, day, dimensions, events,
+Speed: each query shape (metric, dimensions, filter names, …) is built and compiled once per
+open warehouse, then re-run with new values bound as parameters (:meth:`Warehouse.run`). Queries
+read a per-user-per-day rollup (``_mai_user_day``: user, day, dimensions, events,
 sessions, and for WAU the days to the user's next active day) and, for ``event_type``, a
 per-user-day-event-type rollup (``_mai_user_day_type``) when available. Generated worlds store
 them; for any other DuckDB-backed source (files, Parquet/CSV directories) they are built once, in
@@ -84,6 +86,7 @@ SPAN_USER = "_mai_span_user"
 SPAN_COMBO = "_mai_span_combo"
 WAU_DAYS = 7
 META_TABLE = "_mai_meta"
+MAX_PLANS = 512  # query shapes kept compiled per warehouse
 ROLLUP_VERSION = "1"
 TABLES = ("events", "users", "deployments", "annotations")
 EVENT_RESERVED = frozenset({"user_id", "event_timestamp", "session_id", "event_type"})
@@ -185,6 +188,8 @@ class Warehouse:
         """
         plan = self._plans.get(shape)
         if plan is None:
+            if len(self._plans) >= MAX_PLANS:  # a long session's odd shapes: start afresh
+                self._plans.clear()
             plan = self._plans[shape] = self._plan(build, values)
         bound = {name: values[name] for name in plan.params}
         if plan.sql is None:
@@ -204,7 +209,11 @@ class Warehouse:
             return params[name]
 
         expr = build(param)
-        return _Plan(expr, params, self._prepare(expr, params) if self.prepared else None)
+        try:
+            sql = self._prepare(expr, params) if self.prepared else None
+        except Exception as exc:  # compilation errors carry SQL text too
+            raise self._failure(exc) from exc
+        return _Plan(expr, params, sql)
 
     def _prepare(self, expr: ir.Table, params: dict[str, ir.Scalar]) -> str | None:
         """DuckDB SQL for ``expr`` with a ``$name`` placeholder per parameter, or None.

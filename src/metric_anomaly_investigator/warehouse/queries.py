@@ -33,7 +33,6 @@ from .types import (
     Deployment,
     MetricSeries,
     Retention,
-    SeriesPoint,
     WarehouseError,
     show_name,
 )
@@ -384,23 +383,31 @@ def metric_series(
     keys = sorted({key for _, key in lookup}) if group else [()]
     ratio = metric in RATIO_METRICS
     missing = (0.0, 0.0 if ratio else 1.0)
-    points: list[SeriesPoint] = []
+    points: list[dict[str, Any]] = []  # validated into SeriesPoint in one pass
     for key in keys:
         g = dict(zip(group, map(str, key), strict=True))
         for d in days:
             num, den = lookup.get((d, key), missing)
             value = (num / den if den else 0.0) if ratio else num
-            # built from checked values: skip re-validating thousands of points
             points.append(
-                SeriesPoint.model_construct(
-                    day=d,
-                    group=dict(g),
-                    value=float(value),
-                    numerator=float(num),
-                    denominator=float(den),
-                )
+                {
+                    "day": d,
+                    "group": g,
+                    "value": float(value),
+                    "numerator": float(num),
+                    "denominator": float(den),
+                }
             )
-    return MetricSeries(metric=metric, filters=flt, group_by=group, start=s, end=e, points=points)
+    return MetricSeries.model_validate(
+        {
+            "metric": metric,
+            "filters": flt,
+            "group_by": group,
+            "start": s,
+            "end": e,
+            "points": points,
+        }
+    )
 
 
 def segment_daily_values(

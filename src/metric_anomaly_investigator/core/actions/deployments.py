@@ -20,6 +20,7 @@ from .workbench import Workbench
 EXPLAINS_SCORE = 0.45
 EXPLAINS_OVERLAP = 0.5
 MAX_EVENTS = 10
+DAY_AFTER_PROXIMITY = 0.75
 
 
 def run(bench: Workbench, a: CheckDeployments) -> StepResult:
@@ -188,10 +189,16 @@ def overlap(
 
 
 def proximity(at: datetime, start: date) -> float:
-    """1 when the change lands on the anomaly start or the day before, decaying with distance."""
+    """1 when the change lands on the anomaly start or the day before, decaying with distance.
+
+    A change the day after the start keeps most of its weight: a start dated on daily data
+    (and moved back over the days a ramp-in takes) is only known to within a day.
+    """
     delta = (start - at.date()).days  # > 0: the change came before the anomaly
     if delta in (0, 1):
         return 1.0
+    if delta == -1:
+        return DAY_AFTER_PROXIMITY
     if delta < 0:
         return max(0.0, 0.5 ** (-delta) * 0.5)
     return math.exp(-(delta - 1) / 3.0)

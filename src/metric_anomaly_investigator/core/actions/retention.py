@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats as sps
@@ -171,7 +171,10 @@ def scan_cohorts(bench: Workbench) -> dict[str, Any] | None:
 
 
 def _probe(
-    bench: Workbench, segment: dict[str, str], signups: tuple[date, date], grain: str
+    bench: Workbench,
+    segment: dict[str, str],
+    signups: tuple[date, date],
+    grain: Literal["day", "week"],
 ) -> list[Cohort]:
     """Day-``RETENTION_PROBE`` retention of the segment's signup cohorts (weekly or daily)."""
     return q.retention(
@@ -180,7 +183,7 @@ def _probe(
         cohort_end=signups[1],
         days=[RETENTION_PROBE],
         filters=segment or None,
-        cohort_grain="week" if grain == "week" else "day",
+        cohort_grain=grain,
     ).cohorts
 
 
