@@ -200,7 +200,7 @@ def _fit(y: np.ndarray, train_end: int, period: int) -> _Fit:
         # keep the slope only when the history shows it (|t| ≥ 2): a spurious slope
         # extrapolated forward costs more than the trend it might catch
         noise = _mad_sigma(seg - level - slope * t)
-        if abs(slope) * math.sqrt(sxx) < 2.0 * noise * math.sqrt(_MEDIAN_VAR):
+        if abs(slope) * math.sqrt(sxx) < 1.0 * noise * math.sqrt(_MEDIAN_VAR):
             slope, sxx = 0.0, 0.0
             level = float(np.median(seg))
     else:
@@ -265,21 +265,27 @@ def seasonal_baseline(
 
 
 def _global_line(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """(deseasonalised series, its Theil-Sen line, slope) over the whole series."""
+    """(deseasonalised series, its steady trend line, slope) over the whole series.
+
+    The slope is the median period-over-period change divided by the period: the weekly
+    pattern cancels and a break moves only one period's worth of the differences, so the
+    line follows the steady trend rather than bending towards a break.
+    """
     n = len(y)
     prof = _seasonal_profile(y, period)
     d = y - prof[np.arange(n) % period]
     t = np.arange(n, dtype=float)
+    lag = period if n > 2 * period else 1
     if n < 2:
         return d, d.copy(), 0.0
-    b = _slope(t, d)
+    b = float(np.median(y[lag:] - y[:-lag])) / lag
     return d, float(np.median(d - b * t)) + b * t, b
 
 
 def trend(values: Sequence[float] | np.ndarray, period: int = 7) -> np.ndarray:
-    """The series' steady growth or decline (robust Theil-Sen line through the deseasonalised
-    series, on the log scale for positive data), as an additive component in the series' units
-    that is zero on the last day. Zero for series too short or broken to tell.
+    """The series' steady growth or decline (median period-over-period change, on the log
+    scale for positive data), as an additive component in the series' units that is zero on
+    the last day. Zero for series too short to tell.
     """
     x = _as_float_array(values)
     n = len(x)
