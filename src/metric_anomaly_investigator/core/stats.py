@@ -600,7 +600,9 @@ def detect_anomaly(
 
     chosen = max(sig, key=lambda w: (w.score, -w.start))
     if hint_index is not None:
-        near = [w for w in sig if w.start - 1 <= hint_index < max(w.stop, w.start + 2)]
+        # a window starting at the hint, else one covering it, else one starting near it
+        near = [w for w in sig if abs(w.start - hint_index) <= 1]
+        near = near or [w for w in sig if w.start < hint_index < w.stop]
         near = near or [w for w in sig if abs(w.start - hint_index) <= period // 2]
         if near:
             chosen = max(near, key=lambda w: (w.score, -w.start))

@@ -45,8 +45,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -87,6 +89,7 @@ SPAN_COMBO = "_mai_span_combo"
 WAU_DAYS = 7
 META_TABLE = "_mai_meta"
 MAX_PLANS = 512  # query shapes kept compiled per warehouse
+CONNECT_TIMEOUT_S = 10  # database URLs: give up on an unreachable server after this long
 ROLLUP_VERSION = "1"
 TABLES = ("events", "users", "deployments", "annotations")
 EVENT_RESERVED = frozenset({"user_id", "event_timestamp", "session_id", "event_type"})
@@ -479,7 +482,31 @@ def _read_config(config: Path | None) -> dict[str, Any]:
             f"Unknown section(s) in {config}: {', '.join(sorted(unknown))}. "
             "Valid sections: tables, columns, dimensions."
         )
+    _check_config_shape(data, config)
     return data
+
+
+def _check_config_shape(data: dict[str, Any], config: Path) -> None:
+    """Refuse keys and values the mapping does not understand, naming the valid ones."""
+    valid = ", ".join(TABLES)
+    tables = data.get("tables", {})
+    columns = data.get("columns", {})
+    if not isinstance(tables, dict) or not isinstance(columns, dict):
+        raise WarehouseError(f"In {config}, [tables] and [columns.TABLE] must be tables of names.")
+    for key in (*tables, *columns):
+        if key not in TABLES:
+            raise WarehouseError(f"Unknown table {show_name(key)} in {config}. Valid: {valid}.")
+    mappings = [(f"[tables] {k}", v) for k, v in tables.items()]
+    for table, cols in columns.items():
+        if not isinstance(cols, dict):
+            raise WarehouseError(f"In {config}, [columns.{table}] must map column names.")
+        mappings += [(f"[columns.{table}] {k}", v) for k, v in cols.items()]
+    for where, value in mappings:
+        if not isinstance(value, str) or not value:
+            raise WarehouseError(f"In {config}, {where} must be a name in quotes.")
+    exclude = data.get("dimensions", {}).get("exclude", [])
+    if not isinstance(exclude, list):
+        raise WarehouseError(f"In {config}, [dimensions] exclude must be a list of column names.")
 
 
 def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str, bool]:
@@ -491,13 +518,7 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
             if db_path in ("", "/", ":memory:"):
                 return ibis.duckdb.connect(), text, False
             return _connect(Path(db_path), table_names)
-        try:
-            return ibis.connect(text), text.split("@")[-1], False
-        except Exception as exc:
-            raise WarehouseError(
-                f"Could not connect to the warehouse URL ({type(exc).__name__}). "
-                "Check the URL, that the backend's driver is installed, and that it is reachable."
-            ) from exc
+        return _connect_url(text)
     path = Path(source).expanduser()
     if not path.exists():
         raise WarehouseError(
@@ -515,6 +536,8 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
             ):
                 if reader == "parquet_dir" and not candidate.is_dir():
                     continue
+                if reader == "parquet_dir" and not any(candidate.glob("*.parquet")):
+                    raise WarehouseError(f"{candidate} is a folder without .parquet files.")
                 if reader != "parquet_dir" and not candidate.is_file():
                     continue
                 try:
@@ -532,10 +555,13 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
                 found = found or ours == "events"
                 break
         if not found:
+            events = table_names["events"]
+            present = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+            shown = ", ".join(present[:8]) + (", …" if len(present) > 8 else "")
             raise WarehouseError(
-                f"{path} has no events table: expected {table_names['events']}.parquet, "
-                f"{table_names['events']}.csv or a {table_names['events']}/ folder of Parquet "
-                "files."
+                f"{path} has no events table: expected {events}.parquet, {events}.csv or a "
+                f"{events}/ folder of Parquet files (found: {shown or 'nothing'}). Map another "
+                'name with a --config file ([tables] events = "...").'
             )
         return con, str(path), False
     if path.suffix.lower() not in (".duckdb", ".db", ".ddb"):
@@ -552,23 +578,68 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
         ) from exc
 
 
+def _connect_url(url: str) -> tuple[Any, str, bool]:
+    """Connect to an Ibis backend URL, failing fast with a message that names the problem."""
+    scheme = url.split("://", 1)[0].lower()
+    backend = {"postgresql": "postgres", "sqlite3": "sqlite"}.get(scheme, scheme)
+    if backend not in {ep.name for ep in entry_points(group="ibis.backends")}:
+        raise WarehouseError(
+            f"Unsupported warehouse URL scheme {show_name(scheme + '://')}: use a DuckDB file, a "
+            "directory of Parquet/CSV files, or a URL of an installed Ibis backend (duckdb://, "
+            "postgres://, …)."
+        )
+    if backend == "sqlite":  # sqlite would create a missing file, empty
+        db_file = urllib.parse.urlsplit(url).path
+        if db_file not in ("", "/", "/:memory:") and not Path(db_file).expanduser().is_file():
+            raise WarehouseError(f"No such SQLite database: {db_file}.")
+    if backend in ("postgres", "mysql") and "connect_timeout=" not in url:
+        url += ("&" if "?" in url else "?") + f"connect_timeout={CONNECT_TIMEOUT_S}"
+    label = url.split("@")[-1].split("?")[0]
+    try:
+        return ibis.connect(url), label, False
+    except ImportError as exc:
+        raise WarehouseError(
+            f"The {backend} backend's driver is not installed: install "
+            f"ibis-framework[{backend}] to open {label}."
+        ) from exc
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        password = urllib.parse.urlsplit(url).password
+        if password:
+            reason = reason.replace(password, "***")
+        raise WarehouseError(
+            f"Could not connect to {label} ({type(exc).__name__}: {reason[:160]}). "
+            "Check the URL, the credentials, and that the server is running and reachable."
+        ) from exc
+
+
 def _map_table(
-    con: Any, ours: str, theirs: str, columns: dict[str, str], label: str
+    con: Any, ours: str, theirs: str, columns: dict[str, str], label: str, *, mapped: bool
 ) -> ir.Table | None:
+    """The table ``theirs`` with its columns renamed to ours; None if an optional one is absent.
+
+    A table or column the config names explicitly must exist (``mapped``: a [tables] entry).
+    """
     try:
         present = con.list_tables()
     except Exception as exc:
         raise WarehouseError(f"Could not list the tables of {label}.") from exc
     if theirs not in present:
-        if ours == "events":
+        if ours == "events" or mapped:
             raise WarehouseError(
                 f"{label} has no table {show_name(theirs)}. Tables found: "
                 f"{', '.join(sorted(t for t in present if not t.startswith('_mai'))) or '(none)'}. "
-                'Map yours with a --config file ([tables] events = "...").'
+                f'Map yours with a --config file ([tables] {ours} = "...").'
             )
         return None
     table: ir.Table = con.table(theirs)
-    renames = {o: t for o, t in columns.items() if t in table.columns and o != t}
+    absent = [t for t in columns.values() if t not in table.columns]
+    if absent:
+        raise WarehouseError(
+            f"The config maps to column(s) {', '.join(show_name(c) for c in absent)} that table "
+            f"{show_name(theirs)} of {label} lacks; its columns: {', '.join(table.columns)}."
+        )
+    renames = {o: t for o, t in columns.items() if o != t}
     if renames:
         table = table.rename(renames)
     return table
@@ -582,9 +653,7 @@ def _normalise(tables: dict[str, ir.Table], label: str) -> dict[str, ir.Table]:
             f"The events table of {label} lacks column(s) {', '.join(missing)}; columns found: "
             f"{', '.join(ev.columns)}. Map yours with a --config file ([columns.events] ...)."
         )
-    ts = ev.event_timestamp
-    if not ts.type().is_timestamp():
-        ev = ev.mutate(event_timestamp=ts.cast(dt.timestamp))
+    ev = ev.mutate(event_timestamp=_as_timestamp(ev.event_timestamp, "event_timestamp", label))
     users = tables.get("users")
     if users is not None:
         if "user_id" not in users.columns or "signup_date" not in users.columns:
@@ -607,6 +676,47 @@ def _normalise(tables: dict[str, ir.Table], label: str) -> dict[str, ir.Table]:
     return out
 
 
+def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
+    """The events' time column as a timestamp: timestamps, dates, ISO text or epoch numbers.
+
+    Text that does not parse, or any other type, is refused here with an example, rather than
+    failing later inside a query.
+    """
+    kind = col.type()
+    if kind.is_timestamp():
+        return col  # type: ignore[return-value]
+    if kind.is_date():
+        return col.cast(dt.timestamp)  # type: ignore[return-value]
+    if kind.is_integer() or kind.is_floating():
+        biggest = _execute_scalar(col.abs().max(), label)
+        unit = "s" if not biggest or biggest < 1e11 else "ms" if biggest < 1e14 else "us"
+        return col.cast(dt.int64).as_timestamp(unit)  # type: ignore[attr-defined,no-any-return]
+    if kind.is_string():
+        parsed = col.try_cast(dt.timestamp)
+        bad = col.notnull() & parsed.isnull()
+        example = _execute_scalar(col.name("v").as_table().filter(bad).v.first(), label)
+        if example is not None:
+            raise WarehouseError(
+                f"The {name} column of {label} holds text that is not a date/time, e.g. "
+                f"{show_name(example)}; use ISO dates like 2025-01-31 or 2025-01-31 12:00:00."
+            )
+        return parsed  # type: ignore[return-value]
+    raise WarehouseError(
+        f"The {name} column of {label} has type {kind}; it must be a timestamp, a date, "
+        "ISO text or epoch seconds."
+    )
+
+
+def _execute_scalar(expr: ir.Scalar, label: str) -> Any:
+    try:
+        value = expr.execute()
+    except Exception as exc:
+        raise WarehouseError(
+            f"Could not read the events of {label} ({type(exc).__name__})."
+        ) from exc
+    return None if value is None or value != value else value
+
+
 def open_warehouse(source: str | Path | None = None, *, config: Path | None = None) -> Warehouse:
     """Open a warehouse read-only and discover its schema (see the module docstring)."""
     cfg = _read_config(config)
@@ -617,7 +727,14 @@ def open_warehouse(source: str | Path | None = None, *, config: Path | None = No
     try:
         tables: dict[str, ir.Table] = {}
         for t in TABLES:
-            mapped = _map_table(con, t, table_names[t], cfg.get("columns", {}).get(t, {}), label)
+            mapped = _map_table(
+                con,
+                t,
+                table_names[t],
+                cfg.get("columns", {}).get(t, {}),
+                label,
+                mapped=t in cfg.get("tables", {}),
+            )
             if mapped is not None:
                 tables[t] = mapped
         tables = _normalise(tables, label)

@@ -682,7 +682,44 @@ def _ts_window(
 
 
 def _as_datetime(value: Any) -> datetime:
-    return pd.Timestamp(value).to_pydatetime()
+    """A naive datetime; an aware one is converted to UTC first (as the events' days are)."""
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def _scope(rec: Mapping[str, Any], wh: Warehouse) -> dict[str, str]:
+    """An annotation's scope: columns named like dimensions, and/or a ``scope`` column.
+
+    The ``scope`` column may hold ``dim=value`` pairs (``country=JP; platform=ios``), a bare
+    value of some dimension (``JP``), ``all``/empty (global), or a mapping (JSON object, struct).
+    Pairs naming no dimension are kept as given; a bare value no dimension has is dropped.
+    """
+    dims = wh.schema.dimension_names
+    out = {k: str(v) for k, v in rec.items() if k in dims and _opt_str(v) is not None}
+    raw = rec.get("scope")
+    if isinstance(raw, Mapping):
+        pairs = [(str(k), _opt_str(v)) for k, v in raw.items()]
+    elif _opt_str(raw) is None:
+        pairs = []
+    else:
+        text = str(raw).strip().strip("{}")
+        pairs = []
+        for part in text.replace(";", ",").split(","):
+            key, sep, value = part.partition("=") if "=" in part else part.partition(":")
+            key, value = key.strip().strip("'\""), value.strip().strip("'\"")
+            if not sep:
+                key, value = "", key
+            if value.lower() in ("", "all", "*", "global"):
+                continue
+            if not key:
+                key = next((d.name for d in wh.schema.dimensions if value in d.values), "")
+            pairs.append((key, value))
+    for key, value in pairs:
+        if key and value is not None:
+            out.setdefault(key, value)
+    return out
 
 
 def deployments(
@@ -747,7 +784,6 @@ def annotations(
     if lo is not None:
         preds.append(ends.fill_null(starts) >= lo)
     df = wh.execute(t.filter(*preds) if preds else t)
-    dims = set(wh.schema.dimension_names)
     out = []
     for rec in df.to_dict("records"):
         ends_at = rec.get("ends_at")
@@ -757,7 +793,7 @@ def annotations(
                 kind=_opt_str(rec.get("kind")) or "other",
                 starts_at=_as_datetime(rec["starts_at"]),
                 ends_at=None if _opt_str(ends_at) is None else _as_datetime(ends_at),
-                scope={k: str(v) for k, v in rec.items() if k in dims and _opt_str(v) is not None},
+                scope=_scope(rec, wh),
             )
         )
     out.sort(key=lambda a: (a.starts_at, a.name))

@@ -13,7 +13,7 @@ from .charts import bars
 from .formatting import no_window_note, pct, seg_text, share_text
 from .workbench import Workbench
 
-MAX_START_SHIFT_DAYS = 7
+MAX_START_SHIFT_DAYS = 3  # half a week: further off is another break, not a sharper one
 
 
 def run(bench: Workbench, a: DrillDown) -> StepResult:
@@ -104,7 +104,7 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
 def sharpen_start(bench: Workbench, metric: str, segment: dict[str, str]) -> str | None:
     """Date the anomaly on the root-cause segment's own series, where the break is sharper.
 
-    Only a start within a week of the one found on the total, in the same direction, is taken;
+    Only a start within half a week of the one found on the total, in the same direction, is taken;
     the windows (and so later steps) follow it. Returns the finding that says so.
     """
     ctx = bench.context
