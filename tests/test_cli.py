@@ -250,3 +250,35 @@ def test_console_script_investigate_json(small_world_path: Path, tmp_path: Path)
     record = Investigation.model_validate_json(result.stdout)
     assert record.status == "completed" and record.report is not None
     assert "model: autopilot" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_continue_asks_a_follow_up_and_saves_it_back(
+    json_run: dict[str, Any],
+    small_world_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "record.json"
+    save_investigation(load_investigation(json_run["save"]), path)
+    question = "Is the drop also visible in events per user?"
+    code = main(
+        [
+            *("investigate", question, "--continue", str(path)),
+            *("--warehouse", str(small_world_path), "--json", "--quiet"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    root = Investigation.model_validate_json(out)
+    assert [f.question for f in root.follow_ups] == [question]
+    follow_up = root.follow_ups[0]
+    assert follow_up.status == "completed" and follow_up.report is not None
+    assert follow_up.steps[0].index > root.steps[-1].index  # numbering continues
+    assert load_investigation(path) == root
+
+
+def test_continue_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code = main(["investigate", "and then?", "--continue", str(bad)])
+    assert_usage_error(code, capsys.readouterr().err, "bad.json")

@@ -13,6 +13,7 @@ import contextlib
 import shlex
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -141,6 +142,11 @@ def _writable_target(path: Path | None, flag: str) -> Path | None:
         raise CliError(f"{flag} {path} is a directory; give a file name")
     if not path.parent.is_dir():
         raise CliError(f"{flag} {path}: directory {path.parent} does not exist")
+    try:  # probe now: finding out after a long run that the file cannot be written is too late
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise CliError(f"{flag} {path}: cannot write in {path.parent} ({exc.strerror})") from None
     return path
 
 
@@ -175,8 +181,15 @@ def _print_event(event: Event, stream: TextIO) -> None:
 
 
 async def _run_investigation(
-    warehouse: Warehouse, model: str, settings: Settings, question: str, *, quiet: bool
+    warehouse: Warehouse,
+    model: str,
+    settings: Settings,
+    question: str,
+    *,
+    previous: Investigation | None,
+    quiet: bool,
 ) -> Investigation:
+    """Run the question (as a follow-up of ``previous`` if given); returns the root record."""
     from metric_anomaly_investigator.core.orchestrator import Orchestrator
 
     orchestrator = Orchestrator(warehouse, model=model, settings=settings)
@@ -184,7 +197,12 @@ async def _run_investigation(
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGINT, orchestrator.cancel)
-    async for event in orchestrator.investigate(question):
+    if previous is not None:
+        orchestrator.resume(previous)
+        events = orchestrator.follow_up(question)
+    else:
+        events = orchestrator.investigate(question)
+    async for event in events:
         if not quiet:
             _print_event(event, sys.stderr)
     assert orchestrator.record is not None
@@ -198,25 +216,36 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     settings = _settings(args.max_steps)
     model = args.model or settings.resolved_model()
     _check_model(model)
-    save = _writable_target(args.save, "--save")
-    warehouse = _open_warehouse(args.warehouse or settings.warehouse, args.config, quiet=args.quiet)
+    previous = None
+    if args.continue_file is not None:
+        from metric_anomaly_investigator.core.store import load_investigation
+
+        previous = load_investigation(args.continue_file.expanduser())
+    # A continued investigation is saved back to its file unless --save says otherwise.
+    save = _writable_target(args.save or args.continue_file, "--save")
+    source = args.warehouse or settings.warehouse or (previous.warehouse if previous else None)
+    warehouse = _open_warehouse(source, args.config, quiet=args.quiet)
     print(f"model: {model}", file=sys.stderr, flush=True)
     with warehouse:
         if not args.quiet:
             print(f"warehouse: {warehouse.label}", file=sys.stderr, flush=True)
-        record = asyncio.run(
-            _run_investigation(warehouse, model, settings, question, quiet=args.quiet)
+        root = asyncio.run(
+            _run_investigation(
+                warehouse, model, settings, question, previous=previous, quiet=args.quiet
+            )
         )
+    # The text and Markdown outputs and the exit code are about this run; --json is the root.
+    record = root.follow_ups[-1] if previous is not None else root
     if save is not None:
         from metric_anomaly_investigator.core.store import save_investigation
 
-        save_investigation(record, save)
+        save_investigation(root, save)
         if not args.quiet:
             print(f"saved: {save}", file=sys.stderr, flush=True)
     if args.json:
         from metric_anomaly_investigator.core.store import dump_investigation
 
-        sys.stdout.write(dump_investigation(record) + "\n")
+        sys.stdout.write(dump_investigation(root) + "\n")
     elif args.markdown:
         from metric_anomaly_investigator.core.report_markdown import report_to_markdown
 
@@ -358,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="print the investigation record as JSON")
     fmt.add_argument("--markdown", action="store_true", help="print the report as Markdown")
     inv.add_argument("--save", type=Path, metavar="FILE", help="also save the record to FILE")
+    inv.add_argument(
+        "--continue",
+        dest="continue_file",
+        type=Path,
+        metavar="FILE",
+        help="ask QUESTION as a follow-up of the investigation saved in FILE (saved back to it)",
+    )
     inv.add_argument("--max-steps", type=int, metavar="N", help="step budget (default 12)")
     inv.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     inv.set_defaults(func=cmd_investigate)

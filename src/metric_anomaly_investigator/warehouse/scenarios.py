@@ -608,4 +608,6 @@ def generate_scenario(
         raise WarehouseError("--users must be at least 1.")
     if days is not None and days < 1:
         raise WarehouseError("--days must be at least 1.")
+    if seed is not None and seed < 0:
+        raise WarehouseError("--seed must be 0 or more.")
     return generate_world(scenario.world, out, users=users, days=days, seed=seed, progress=progress)
