@@ -48,8 +48,8 @@ import tomllib
 import urllib.parse
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from datetime import date, datetime, timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -684,13 +684,13 @@ def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
     """
     kind = col.type()
     if kind.is_timestamp():
-        return col  # type: ignore[return-value]
+        return col
     if kind.is_date():
-        return col.cast(dt.timestamp)  # type: ignore[return-value]
+        return col.cast(dt.timestamp)
     if kind.is_integer() or kind.is_floating():
         biggest = _execute_scalar(col.abs().max(), label)
         unit = "s" if not biggest or biggest < 1e11 else "ms" if biggest < 1e14 else "us"
-        return col.cast(dt.int64).as_timestamp(unit)  # type: ignore[attr-defined,no-any-return]
+        return col.cast(dt.int64).as_timestamp(unit)
     if kind.is_string():
         parsed = col.try_cast(dt.timestamp)
         bad = col.notnull() & parsed.isnull()
@@ -700,7 +700,7 @@ def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
                 f"The {name} column of {label} holds text that is not a date/time, e.g. "
                 f"{show_name(example)}; use ISO dates like 2025-01-31 or 2025-01-31 12:00:00."
             )
-        return parsed  # type: ignore[return-value]
+        return parsed
     raise WarehouseError(
         f"The {name} column of {label} has type {kind}; it must be a timestamp, a date, "
         "ISO text or epoch seconds."

@@ -32,6 +32,7 @@ from .connect import (
     TYPE_ROLLUP_TABLE,
     WAU_DAYS,
 )
+from .types import WarehouseError
 
 __all__ = [
     "AnnotationSpec",
@@ -625,6 +626,9 @@ def generate_world(
         tmp.unlink(missing_ok=True)
         _write(w, uu, dd, ev, tmp)
         os.replace(tmp, out)
+    except (OSError, duckdb.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0][:160]
+        raise WarehouseError(f"Could not write {out}: {reason}") from exc
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)

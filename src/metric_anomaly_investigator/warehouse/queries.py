@@ -716,9 +716,9 @@ def _scope(rec: Mapping[str, Any], wh: Warehouse) -> dict[str, str]:
             if not key:
                 key = next((d.name for d in wh.schema.dimensions if value in d.values), "")
             pairs.append((key, value))
-    for key, value in pairs:
-        if key and value is not None:
-            out.setdefault(key, value)
+    for dim, val in pairs:
+        if dim and val is not None:
+            out.setdefault(dim, val)
     return out
 
 

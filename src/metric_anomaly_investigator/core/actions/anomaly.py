@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import detection, stats
+from .. import stats
 from ..context import Anomaly
 from ..models import ChartSeries, DetectAnomaly, StepResult
 from .charts import days_axis, line
@@ -23,12 +23,7 @@ def run(bench: Workbench, a: DetectAnomaly) -> StepResult:
     if a.hint_date is not None and days:
         hint_day = a.hint_date
         hint = min(range(len(days)), key=lambda i: abs((days[i] - hint_day).days))
-    trend = detection.trend(values)
-    flat = list(np.asarray(values, dtype=float) - trend)
-    res = stats.detect_anomaly(
-        flat, hint_index=hint if hint is not None else detection.sharpest_step(flat)
-    )
-    res = detection.with_trend(res, values, trend)
+    res = stats.detect_anomaly(values, hint_index=hint)
     x = days_axis(days)
     series = [
         ChartSeries(label=a.metric, x=x, y=list(values), style="actual"),
@@ -59,10 +54,7 @@ def run(bench: Workbench, a: DetectAnomaly) -> StepResult:
             "reason": res.reason,
         }
     else:
-        onset = detection.onset(flat, res.start_index, res.direction)
-        if onset != res.start_index:
-            res = detection.restart(res, values, onset)
-        i0 = onset
+        i0 = res.start_index
         i1 = res.end_index if res.end_index is not None else len(days) - 1
         start, end = days[i0], days[i1]
         anomaly = Anomaly(

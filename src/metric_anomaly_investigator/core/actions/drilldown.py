@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ...warehouse.types import RATIO_METRICS
-from .. import detection, stats
+from .. import stats
 from ..context import SegmentFinding
 from ..models import DrillDown, StepResult
 from ..segments import localize_segments
@@ -115,12 +113,10 @@ def sharpen_start(bench: Workbench, metric: str, segment: dict[str, str]) -> str
     days, values = bench.series(metric, {**anomaly.filters, **stable})
     if anomaly.start not in days:
         return None
-    trend = detection.trend(values)
-    flat = np.asarray(values, dtype=float) - trend
-    res = stats.detect_anomaly(flat, hint_index=days.index(anomaly.start))
+    res = stats.detect_anomaly(values, hint_index=days.index(anomaly.start))
     if not res.detected or res.start_index is None or res.direction != anomaly.direction:
         return None
-    start = days[detection.onset(flat, res.start_index, res.direction)]
+    start = days[res.start_index]
     if (
         start == anomaly.start
         or abs((start - anomaly.start).days) > MAX_START_SHIFT_DAYS

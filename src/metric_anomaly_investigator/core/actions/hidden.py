@@ -8,9 +8,9 @@ from datetime import date
 import numpy as np
 
 from ...warehouse.types import RATIO_METRICS
-from .. import detection, stats
+from .. import stats
 from .formatting import seg_text
-from .workbench import Workbench
+from .workbench import Workbench, values_replace_each_other
 
 HIDDEN_MIN_IMPACT = 0.04  # a segment's break must move the total by 4% to be reported
 MIN_SEGMENT_SHARE = 0.02  # segments smaller than this share of the total are not scanned
@@ -35,16 +35,13 @@ def scan_segments(
         if dim == "event_type":
             continue
         ms = bench.grouped(metric, dim)
-        if detection.values_replace_each_other(ms):
+        if values_replace_each_other(ms):
             continue
         for g in ms.groups():
             seg = np.array([p.value for p in ms.for_group(g)], dtype=float)
             if len(seg) != len(total) or seg.sum() < MIN_SEGMENT_SHARE * total.sum():
                 continue
-            seg_trend = detection.trend(seg)
-            r = detection.with_trend(
-                stats.detect_anomaly(seg - seg_trend, hint_index=hint), seg, seg_trend
-            )
+            r = stats.detect_anomaly(seg, hint_index=hint)
             if not r.detected or r.start_index is None or (r.p_value or 1) > MAX_SEGMENT_P:
                 continue
             i0 = r.start_index
@@ -56,8 +53,7 @@ def scan_segments(
     if best is None:
         return None
     _, i0, i1, r, where = best
-    trend = detection.trend(total)
-    base = stats.seasonal_baseline(total - trend, train_end=i0) + trend
+    base = stats.seasonal_baseline(total, train_end=i0)
     win_dev = total[i0 : i1 + 1] - base[i0 : i1 + 1]
     change = float(np.mean(win_dev / np.where(base[i0 : i1 + 1] != 0, base[i0 : i1 + 1], 1.0)))
     direction: stats.Direction = "drop" if float(np.mean(win_dev)) < 0 else "spike"

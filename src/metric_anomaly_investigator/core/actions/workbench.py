@@ -6,10 +6,11 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+
 from ...warehouse import queries as q
 from ...warehouse.connect import Warehouse
 from ...warehouse.types import RATIO_METRICS, Breakdown, MetricSeries
-from .. import detection
 from ..context import Anomaly, InvestigationContext
 from ..segments import dimension_concentration, migration
 
@@ -126,7 +127,7 @@ class Workbench:
         """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
         if dim == "event_type":
             return False
-        return detection.values_replace_each_other(self.grouped("dau", dim))
+        return values_replace_each_other(self.grouped("dau", dim))
 
     def rank_dimensions(self, metric: str, filters: dict[str, str]) -> dict[str, float]:
         """How concentrated the change is along each dimension (0 = spread evenly, 1 = one value).
@@ -165,3 +166,15 @@ class Workbench:
         ranked = [d for d in sorted(scores, key=lambda d: -scores[d]) if d not in moving]
         keep = [d for d in ranked if scores[d] >= 0.1][:MAX_DRILL_DIMENSIONS]
         return keep or ranked[:2], moving
+
+
+def values_replace_each_other(ms: MetricSeries, weeks: int = 4) -> bool:
+    """Whether a dimension's values appear or vanish over the data (app versions rolling out)."""
+    for g in ms.groups():
+        v = np.array([p.value for p in ms.for_group(g)], dtype=float)
+        if len(v) < 4 * weeks * 7 // 2:
+            continue
+        head, tail = float(v[: 7 * weeks].mean()), float(v[-7 * weeks :].mean())
+        if max(head, tail) > 0 and min(head, tail) < 0.25 * max(head, tail):
+            return True
+    return False
