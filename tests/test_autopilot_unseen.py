@@ -292,16 +292,7 @@ WORLDS: dict[str, World] = {
     ),
 }
 
-# A slow drift reads as the series' trend until it becomes a clear break: it is dated about a
-# week late (direction, segment and "no deployment" are right). Strict, so a fix shows up here.
-LATE_DRIFT = pytest.mark.xfail(
-    reason="a gradual drift is dated when it becomes a clear break, ~1 week late", strict=True
-)
-CASES = [
-    pytest.param(name, q, marks=LATE_DRIFT if name == "gradual_drift_small" else ())
-    for name, w in WORLDS.items()
-    for q in w.questions
-]
+CASES = [(name, q) for name, w in WORLDS.items() for q in w.questions]
 
 
 def _build(world: World, path: Path) -> Path:

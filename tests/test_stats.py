@@ -17,8 +17,6 @@ from metric_anomaly_investigator.core.stats import (
     compare_samples,
     detect_anomaly,
     seasonal_baseline,
-    sharpest_step,
-    trend,
 )
 
 
@@ -152,15 +150,13 @@ def test_baseline_extrapolates_trend_and_weekly_pattern() -> None:
     for multiplicative in (True, False):
         x = product_series(84, 1, 0.005, multiplicative, noise=0.0)
         assert np.allclose(seasonal_baseline(x, train_end=56), x, rtol=1e-6)
-        t = trend(x)
-        assert t[-1] == 0.0 and t[0] < 0
 
 
-def test_sharpest_step_ignores_steady_growth() -> None:
+def test_step_on_steady_growth_is_dated_exactly() -> None:
     x = product_series(84, 2, 0.008, multiplicative=True, noise=0.01)
     x[50:] *= 0.8
-    assert sharpest_step(x) == 50
-    assert sharpest_step(x[:20]) is None
+    r = detect_anomaly(x)
+    assert r.detected and r.start_index == 50 and r.kind == "step"
 
 
 def test_weekly_pattern_reason_mentions_weekly() -> None:

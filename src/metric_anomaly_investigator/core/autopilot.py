@@ -33,6 +33,8 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from ..warehouse.types import RATIO_METRICS
+from .actions.formatting import plural
+from .actions.insights import HistoryShortfall, history_shortfall
 from .context import Anomaly, InvestigationContext, SegmentFinding
 from .models import (
     Action,
@@ -146,6 +148,12 @@ class Analyst:
 
     def _why_conclude(self) -> str:
         a = self.ctx.anomaly
+        shortfall = history_shortfall(self.ctx)
+        if (a is None or not a.detected) and shortfall is not None:
+            return (
+                f"Only {plural(shortfall.usable_days, 'usable day')} of data, fewer than the "
+                f"{shortfall.needed_days} a seasonal baseline needs: too little history to judge."
+            )
         if a is None or not a.detected:
             return "No metric broke from its seasonal baseline: concluding there is no anomaly."
         return "The anomaly, the affected segment and the changes around it are established."
@@ -170,6 +178,8 @@ class Analyst:
             )
         anomaly = self.ctx.anomaly
         if (anomaly is None or not anomaly.detected) and not (plan.follow_up and anomaly):
+            if history_shortfall(self.ctx) is not None:  # the other metrics span the same days
+                return None
             retention = AnalyzeRetention()
             if q.about_retention and schema.has_users and self._fresh(plan, retention):
                 return (
@@ -283,11 +293,43 @@ class Analyst:
         ctx = self.ctx
         a = ctx.anomaly
         retention = ctx.retention or {}
+        shortfall = history_shortfall(ctx)
         if (a is None or not a.detected) and retention.get("declined"):
-            return self._retention_report(plan, retention)
-        if a is None or not a.detected:
-            return self._no_anomaly_report(plan, a)
-        return self._anomaly_report(plan, a)
+            report = self._retention_report(plan, retention)
+        elif (a is None or not a.detected) and shortfall is not None:
+            report = self._thin_data_report(plan, a, shortfall)
+        elif a is None or not a.detected:
+            report = self._no_anomaly_report(plan, a)
+        else:
+            report = self._anomaly_report(plan, a)
+        notes = self.executor.schema.coverage_notes()
+        if notes:  # what the data range leaves out (an incomplete last day…)
+            report.summary += " " + " ".join(notes)
+        return report
+
+    def _thin_data_report(
+        self, plan: _Plan, a: Anomaly | None, shortfall: HistoryShortfall
+    ) -> Report:
+        s = self.executor.schema
+        return Report(
+            summary=(
+                f"Not enough history to judge: the data covers {s.start_date} to {s.end_date}, "
+                f"only {plural(shortfall.usable_days, 'usable day')} per metric, and telling a "
+                "real break from the usual day-to-day and weekly variation takes at least "
+                f"{shortfall.needed_days}. No conclusion either way."
+            ),
+            root_cause="Undetermined: there is too little history to tell whether anything broke.",
+            anomaly=AnomalySummary(
+                metric=(a.metric if a else plan.question.metric or "dau"), direction="none"
+            ),
+            recommendations=[
+                f"Collect more history (at least {shortfall.needed_days} days, ideally four "
+                "weeks or more) and re-run the investigation.",
+                "Until then, compare the same weekdays directly and treat any movement as "
+                "unconfirmed.",
+            ],
+            confidence=0.2,
+        )
 
     def _no_anomaly_report(self, plan: _Plan, a: Anomaly | None) -> Report:
         checked = sorted(self.ctx.checked_metrics())
@@ -317,9 +359,10 @@ class Analyst:
         )
 
     def _hint_note(self) -> str:
+        """What the check of the day the question names found (its first finding is the verdict)."""
         for h in reversed(self.ctx.history):
-            if isinstance(h.action, DetectAnomaly) and h.result.success:
-                notes = [f for f in h.result.findings if "weekly pattern" in f]
+            if isinstance(h.action, DetectAnomaly) and h.action.hint_date and h.result.success:
+                notes = [f for f in h.result.findings[1:] if "weekly pattern" in f]
                 if notes:
                     return notes[0]
         return ""

@@ -11,6 +11,7 @@ multiplicative — a weekend dip that deepens as the product grows is still the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ _ALPHA_DETECT = 0.01
 _MIN_SHIFT_SIGMAS = 1.0  # a window must move at least one noise s.d. from its baseline
 _MIN_SPIKE_SIGMAS = 4.0  # a window of 1-2 points must stand out by 4 noise s.d.
 _ONSET_SIGMAS = 3.0  # days this far off the baseline just before a break belong to it
+_DRIFT_LOOKBACK = 2  # periods before a drift searched for its onset
+_DRIFT_ALLOWANCE = 0.5  # CUSUM reference value for a drift's onset, in noise s.d.
+_DRIFT_EVIDENCE = 2.5  # the days a CUSUM ties to a drift must lean its way by 2.5 std. errors
 _MEDIAN_VAR = math.pi / 2  # variance of a median relative to a mean (normal noise)
 _MAX_RHO = 0.8
 _PHASE_PRIOR = 4.0  # a weekday's own noise level counts as much as 4 pooled points
@@ -282,21 +286,6 @@ def _global_line(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, fl
     return d, float(np.median(d - b * t)) + b * t, b
 
 
-def trend(values: Sequence[float] | np.ndarray, period: int = 7) -> np.ndarray:
-    """The series' steady growth or decline (median period-over-period change, on the log
-    scale for positive data), as an additive component in the series' units that is zero on
-    the last day. Zero for series too short to tell.
-    """
-    x = _as_float_array(values)
-    n = len(x)
-    if n < 2 * max(period, 1) or not np.isfinite(x).all():
-        return np.zeros(n)
-    y, log = _to_model(x, max(int(period), 1))
-    _, line, _ = _global_line(y, max(int(period), 1))
-    level = _from_model(line, log)
-    return level - level[-1]
-
-
 def _step_scores(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
     """(positions, scores): how abruptly the mean of the next period differs from the previous
     one at each position, in robust noise units, after removing the steady trend's share.
@@ -312,16 +301,6 @@ def _step_scores(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
     jump = (c[idx + after_len] - c[idx]) / after_len - (c[idx] - c[idx - period]) / period
     noise = _mad_sigma(np.diff(y[period:] - y[:-period])) or 1.0
     return idx, np.abs(jump - np.median(jump)) / noise
-
-
-def sharpest_step(values: Sequence[float] | np.ndarray, period: int = 7) -> int | None:
-    """Where the weekly level jumps most abruptly (a candidate start); None if too short."""
-    x = _fill_missing(_as_float_array(values))
-    if not np.isfinite(x).all():
-        return None
-    period = max(int(period), 1)
-    idx, score = _step_scores(_to_model(x, period)[0], period)
-    return int(idx[int(np.argmax(score))]) if len(idx) else None
 
 
 def _onset(
@@ -348,18 +327,6 @@ def _onset(
             break
         first = i
     return first
-
-
-def onset(values: Sequence[float] | np.ndarray, start: int, direction: str, period: int = 7) -> int:
-    """Where a break found at ``start`` in the given direction began (see :func:`_onset`)."""
-    x = _fill_missing(_as_float_array(values))
-    if not np.isfinite(x).all() or not 0 <= start < len(x):
-        return start
-    sign = -1.0 if direction == "drop" else 1.0
-    period = max(int(period), 1)
-    y = _to_model(x, period)[0]
-    d, line, _ = _global_line(y, period)
-    return _onset(y, int(start), sign, period, 2, _robust_sigma(d - line))
 
 
 def window_change(
@@ -438,7 +405,14 @@ def _evaluate(
         if run >= 3:
             stop = start + i - 2
             break
-    stop = max(stop, start + 1)
+    return _measure(y, fit, start, max(stop, start + 1), sign, sd, period)
+
+
+def _measure(
+    y: np.ndarray, fit: _Fit, start: int, stop: int, sign: float, sd: float, period: int
+) -> _Window:
+    """The window ``[start, stop)`` against ``fit``: its shift, score and p-value."""
+    resid = y - fit.expected
     # the window's weekdays may be noisier (or quieter) than the average
     sd *= math.sqrt(float(np.mean(fit.phase_ratio[np.arange(start, stop) % period] ** 2)))
     shift = float(np.mean(resid[start:stop]))
@@ -480,6 +454,34 @@ def _outliers(r: np.ndarray, sigma: float, width: int) -> list[int]:
     padded = np.pad(r, half, mode="edge")
     med = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
     return [int(i) for i in np.flatnonzero(np.abs(r - med) > _MIN_SPIKE_SIGMAS * sigma)]
+
+
+def _drift_onset(y: np.ndarray, w: _Window, period: int, min_history: int, noise: float) -> int:
+    """Where a gradual drift found at ``w.start`` began.
+
+    A drift is flagged once it has grown past the noise, after it began. A one-sided CUSUM
+    (reference value half a noise s.d.) of the residuals against the window's baseline, over up
+    to two periods before the window, accumulates the early, small deviations in the drift's
+    direction: the drift began just after the CUSUM last stood at zero — when, against the
+    baseline learned before that day, those days lean its way by ``_DRIFT_EVIDENCE`` standard
+    errors.
+    """
+    lo = max(w.start - _DRIFT_LOOKBACK * period, min_history)
+    sd = max(w.fit.sd, noise)
+    if lo >= w.start or sd <= _EPS:
+        return w.start
+    resid = w.sign * (y[lo : w.start] - w.fit.expected[lo : w.start]) / sd
+    cusum, first = 0.0, w.start
+    for i, r in enumerate(resid):
+        cusum = max(0.0, cusum + float(r) - _DRIFT_ALLOWANCE)
+        if cusum == 0.0:
+            first = lo + i + 1
+    if first >= w.start:
+        return w.start
+    fit = _fit(y, first, period)
+    sd = max(fit.sd, noise)
+    lean = w.sign * float(np.sum(y[first : w.start] - fit.expected[first : w.start]))
+    return first if lean >= _DRIFT_EVIDENCE * sd * math.sqrt(w.start - first) else w.start
 
 
 def _kind(resid_win: np.ndarray) -> Kind:
@@ -611,13 +613,22 @@ def detect_anomaly(
         earlier = _evaluate(y, first, period, min_history, sigma)
         if earlier is not None and earlier.sign == chosen.sign and significant(earlier):
             chosen = earlier
-
     base = _from_model(chosen.fit.expected, log)
+    kind = _kind(x[chosen.start : chosen.stop] - base[chosen.start : chosen.stop])
+    if kind == "drift":
+        first = _drift_onset(y, chosen, period, min_history, sigma)
+        if first < chosen.start:
+            fit = _fit(y, first, period)
+            earlier = _measure(y, fit, first, chosen.stop, chosen.sign, max(fit.sd, sigma), period)
+            # the evidence is the part that crossed the noise; the onset only dates the drift
+            earlier = dataclasses.replace(earlier, p_value=min(earlier.p_value, chosen.p_value))
+            if significant(earlier):
+                chosen = earlier
+                base = _from_model(chosen.fit.expected, log)
+
     end_index = None if chosen.stop >= n else chosen.stop - 1
     change_pct, magnitude = window_change(x, base, chosen.start, end_index)
-    dev = x[chosen.start : chosen.stop] - base[chosen.start : chosen.stop]
     direction: Direction = "drop" if chosen.sign < 0 else "spike"
-    kind = _kind(dev)
     p_adj = adjusted_p(chosen)
     what = {"step": "sustained", "drift": "gradual", "spike": "short", "none": ""}[kind]
     word = "drop" if direction == "drop" else "rise"

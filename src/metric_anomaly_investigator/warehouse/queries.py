@@ -74,7 +74,10 @@ def _window(
     if s > e:
         raise WarehouseError(f"The {what} is inverted: it starts {s} after it ends {e}.")
     if e < lo or s > hi:
-        raise WarehouseError(f"The {what} {s}..{e} is outside the data, which covers {lo}..{hi}.")
+        left_out = "".join(f" {note}" for note in wh.schema.coverage_notes())
+        raise WarehouseError(
+            f"The {what} {s}..{e} is outside the data, which covers {lo}..{hi}.{left_out}"
+        )
     return max(s, lo), min(e, hi)
 
 

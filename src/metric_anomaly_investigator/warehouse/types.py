@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -40,6 +40,29 @@ class DimensionInfo(BaseModel):
     cardinality: int
 
 
+class PartialDay(BaseModel):
+    """A day at the edge of the data that is only partly loaded, left out of the date range."""
+
+    day: date
+    edge: Literal["start", "end"] = Field(description="first day of the data, or last")
+    data_from: time = Field(description="time of day of its first event")
+    data_until: time = Field(description="time of day of its last event")
+    events: int
+    usual_events: float = Field(description="median events of the nearby complete days")
+
+    def note(self) -> str:
+        """One sentence for the user, e.g. ``2026-03-28 is incomplete (data until 06:00) …``."""
+        span = (
+            f"data until {self.data_until:%H:%M}"
+            if self.edge == "end"
+            else f"data from {self.data_from:%H:%M}"
+        )
+        return (
+            f"{self.day} is incomplete ({span}, {self.events:,} events vs about "
+            f"{self.usual_events:,.0f} on a usual day) and was left out."
+        )
+
+
 class WarehouseSchema(BaseModel):
     metrics: list[str]
     dimensions: list[DimensionInfo]
@@ -50,6 +73,19 @@ class WarehouseSchema(BaseModel):
     has_deployments: bool
     has_annotations: bool
     row_count: int
+    partial_days: list[PartialDay] = Field(
+        default_factory=list,
+        description="incomplete days at the edges, outside start_date..end_date",
+    )
+
+    @property
+    def partial_day(self) -> date | None:
+        """The incomplete last day left out after ``end_date``, if any."""
+        return next((p.day for p in self.partial_days if p.edge == "end"), None)
+
+    def coverage_notes(self) -> list[str]:
+        """What was left out of the date range and why (empty when every day is complete)."""
+        return [p.note() for p in self.partial_days]
 
     @property
     def dimension_names(self) -> list[str]:

@@ -14,7 +14,7 @@ from ...warehouse.types import WarehouseSchema
 from ..context import EventFinding
 from ..models import CheckDeployments, StepResult
 from .charts import bars
-from .formatting import seg_text
+from .formatting import plural, seg_text
 from .workbench import Workbench
 
 EXPLAINS_SCORE = 0.45
@@ -208,6 +208,4 @@ def _days_between(at_iso: str, start: date) -> str:
     delta = (start - datetime.fromisoformat(at_iso).date()).days
     if delta == 0:
         return "on the day of"
-    if delta > 0:
-        return f"{delta} day{'s' if delta != 1 else ''} before"
-    return f"{-delta} days after"
+    return f"{plural(abs(delta), 'day')} {'before' if delta > 0 else 'after'}"

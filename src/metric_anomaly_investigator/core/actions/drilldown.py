@@ -12,6 +12,7 @@ from .formatting import no_window_note, pct, seg_text, share_text
 from .workbench import Workbench
 
 MAX_START_SHIFT_DAYS = 3  # half a week: further off is another break, not a sharper one
+MAX_DRIFT_LEAD_DAYS = 7  # a drift diluted in the total crosses its noise up to a week later
 
 
 def run(bench: Workbench, a: DrillDown) -> StepResult:
@@ -102,8 +103,9 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
 def sharpen_start(bench: Workbench, metric: str, segment: dict[str, str]) -> str | None:
     """Date the anomaly on the root-cause segment's own series, where the break is sharper.
 
-    Only a start within half a week of the one found on the total, in the same direction, is taken;
-    the windows (and so later steps) follow it. Returns the finding that says so.
+    Only a start within half a week of the one found on the total, in the same direction, is taken
+    (up to a week earlier for a gradual drift, which shows in its segment before the total); the
+    windows (and so later steps) follow it. Returns the finding that says so.
     """
     ctx = bench.context
     anomaly = ctx.anomaly
@@ -117,9 +119,11 @@ def sharpen_start(bench: Workbench, metric: str, segment: dict[str, str]) -> str
     if not res.detected or res.start_index is None or res.direction != anomaly.direction:
         return None
     start = days[res.start_index]
+    lead = MAX_DRIFT_LEAD_DAYS if res.kind == "drift" else MAX_START_SHIFT_DAYS
     if (
         start == anomaly.start
-        or abs((start - anomaly.start).days) > MAX_START_SHIFT_DAYS
+        or (start - anomaly.start).days > MAX_START_SHIFT_DAYS
+        or (anomaly.start - start).days > lead
         or start > ctx.window[1]
     ):
         return None

@@ -20,6 +20,11 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1f}%"
 
 
+def plural(n: int, noun: str) -> str:
+    """A count with its noun, pluralised: ``1 day``, ``2 days`` (regular nouns; the last word)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def seg_text(filters: dict[str, str]) -> str:
     """A segment as ``dim=value, …`` (no filters = all traffic)."""
     return ", ".join(f"{k}={v}" for k, v in filters.items()) if filters else "all traffic"
