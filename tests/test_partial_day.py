@@ -7,7 +7,7 @@ cut, thinned or reshaped to tell a loading gap from a real change.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -24,17 +24,13 @@ FIRST = START.date()
 LAST = FIRST + timedelta(days=DAYS - 1)
 
 
-def _day_start(day: date) -> pd.Timestamp:
-    return pd.Timestamp(day)
-
-
 def _open(tmp_path: Path, ev: pd.DataFrame) -> Warehouse:
     return open_warehouse(write_parquet_dir(tmp_path / "world", ev))
 
 
 def _cut_end(ev: pd.DataFrame, hours: float) -> pd.DataFrame:
     """The world with its last day's events stopping ``hours`` into the day."""
-    stop = _day_start(LAST) + pd.Timedelta(hours=hours)
+    stop = pd.Timestamp(LAST) + pd.Timedelta(hours=hours)
     return ev[ev.event_timestamp < stop]
 
 
@@ -108,7 +104,7 @@ def test_a_thin_world_is_not_judged_on_chance(tmp_path: Path) -> None:
 
 def test_a_first_day_starting_late_is_left_out(tmp_path: Path) -> None:
     ev = events(days=DAYS)
-    ev = ev[ev.event_timestamp >= _day_start(FIRST) + pd.Timedelta(hours=18)]
+    ev = ev[ev.event_timestamp >= pd.Timestamp(FIRST) + pd.Timedelta(hours=18)]
     with _open(tmp_path, ev) as wh:
         s = wh.schema
         assert (s.start_date, s.end_date) == (FIRST + timedelta(days=1), LAST)
@@ -120,7 +116,7 @@ def test_a_first_day_starting_late_is_left_out(tmp_path: Path) -> None:
 
 def test_both_edges_cut(tmp_path: Path) -> None:
     ev = _cut_end(events(days=DAYS), 3)
-    ev = ev[ev.event_timestamp >= _day_start(FIRST) + pd.Timedelta(hours=12)]
+    ev = ev[ev.event_timestamp >= pd.Timestamp(FIRST) + pd.Timedelta(hours=12)]
     with _open(tmp_path, ev) as wh:
         s = wh.schema
         assert (s.start_date, s.end_date) == (FIRST + timedelta(days=1), LAST - timedelta(days=1))

@@ -60,7 +60,7 @@ MAX_SEGMENT_STEPS = 2
 INFORMATIVE = 0.15
 
 _QUESTION_RE = re.compile(r"## Question\n(.*?)(?:\n\n## |\Z)", re.S)
-_USED_RE = re.compile(r"\((\d+) of at most (\d+) steps used\)")
+_USED_RE = re.compile(r"\((\d+) of at most (\d+) steps? used\)")
 
 
 @dataclass

@@ -425,12 +425,10 @@ def _measure(
     )
     t_shift = float(np.mean(resid[start:head_stop]))
     if se <= _EPS:
-        moved = abs(t_shift) > _EPS
-        p, t = (0.0, math.inf) if moved else (1.0, 0.0)
+        p = 0.0 if abs(t_shift) > _EPS else 1.0
     else:
-        t = abs(t_shift) / se
         df = max(fit.n_level - (2 if fit.sxx > 0 else 1), 1)
-        p = float(2.0 * sps.t.sf(t, df))
+        p = float(2.0 * sps.t.sf(abs(t_shift) / se, df))
     sig = abs(shift) / sd if sd > _EPS else (math.inf if abs(shift) > _EPS else 0.0)
     return _Window(start, stop, sign, p, sig, sig * math.sqrt(stop - start), fit)
 
@@ -548,8 +546,9 @@ def detect_anomaly(
     before it — trend extrapolated, its estimation error in the standard error — and ends where
     the series recovers; p-values are Bonferroni corrected over all start positions. The most
     significant window wins; ``hint_index`` is preferred when its window is itself significant
-    but never forces a detection. A start found late (ramp-in) is moved back to where the
-    series first left its baseline. NaN values are interpolated.
+    but never forces a detection. A start found late is moved back: a ramp-in to where the
+    series first left its baseline, a gradual drift to where its cumulative deviation began
+    to grow (CUSUM, see :func:`_drift_onset`). NaN values are interpolated.
     """
     x_raw = _as_float_array(values)
     n = len(x_raw)
@@ -615,16 +614,15 @@ def detect_anomaly(
             chosen = earlier
     base = _from_model(chosen.fit.expected, log)
     kind = _kind(x[chosen.start : chosen.stop] - base[chosen.start : chosen.stop])
-    if kind == "drift":
-        first = _drift_onset(y, chosen, period, min_history, sigma)
-        if first < chosen.start:
-            fit = _fit(y, first, period)
-            earlier = _measure(y, fit, first, chosen.stop, chosen.sign, max(fit.sd, sigma), period)
-            # the evidence is the part that crossed the noise; the onset only dates the drift
-            earlier = dataclasses.replace(earlier, p_value=min(earlier.p_value, chosen.p_value))
-            if significant(earlier):
-                chosen = earlier
-                base = _from_model(chosen.fit.expected, log)
+    first = _drift_onset(y, chosen, period, min_history, sigma) if kind == "drift" else chosen.start
+    if first < chosen.start:
+        fit = _fit(y, first, period)
+        earlier = _measure(y, fit, first, chosen.stop, chosen.sign, max(fit.sd, sigma), period)
+        # the evidence is the part that crossed the noise; the onset only dates the drift
+        earlier = dataclasses.replace(earlier, p_value=min(earlier.p_value, chosen.p_value))
+        if significant(earlier):
+            chosen = earlier
+            base = _from_model(chosen.fit.expected, log)
 
     end_index = None if chosen.stop >= n else chosen.stop - 1
     change_pct, magnitude = window_change(x, base, chosen.start, end_index)
