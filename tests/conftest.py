@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import pydantic_ai.models
+import pytest
+
+from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 
 
-# -- small generated worlds for the warehouse tests (generated once per session) ----------------
-import duckdb  # noqa: E402
-import pytest  # noqa: E402
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the user's model choice, API keys or data directory."""
+    for name in ("MAI_MODEL", "MAI_WAREHOUSE", "MAI_MAX_STEPS", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MAI_DATA_DIR", str(tmp_path / "data"))
 
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse  # noqa: E402
-from metric_anomaly_investigator.warehouse.scenarios import generate_scenario  # noqa: E402
+
+# -- small generated worlds for the warehouse tests (generated once per session) ----------------
 
 SMALL_USERS = 2_500
 SMALL_DAYS = 63

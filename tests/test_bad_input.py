@@ -27,13 +27,6 @@ GENERATE = ["data", "generate", "--scenario", "seed_android_india"]
 Setup = Callable[[Path], list[str]]
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("MAI_MODEL", "MAI_WAREHOUSE", "MAI_MAX_STEPS", "ANTHROPIC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MAI_DATA_DIR", str(tmp_path / "data"))
-
-
 @pytest.fixture(scope="module")
 def good_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_parquet_dir(tmp_path_factory.mktemp("good"), events(users=40, days=21))
@@ -274,13 +267,21 @@ async def test_tui_shows_a_bad_warehouse_in_the_app(tmp_path: Path) -> None:
 async def test_tui_investigates_a_byo_warehouse(tmp_path: Path, good_dir: Path) -> None:
     app = real_app(tmp_path, good_dir)
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        # The warehouse opens in a worker started after the first refresh: poll, bounded.
+        for _ in range(600):
+            if app.warehouse is not None:
+                break
+            await pilot.pause(0.05)
         assert app.warehouse is not None
         assert "market" in app.warehouse.schema.dimension_names
         app.main.question.focus()
         app.main.question.value = QUESTION
         await pilot.press("enter")
+        for _ in range(1200):
+            current = app.session.current if app.session is not None else None
+            if current is not None and current.status != "running":
+                break
+            await pilot.pause(0.05)
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.session is not None and app.session.current is not None

@@ -32,13 +32,6 @@ event_timestamp = "ts"
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("MAI_MODEL", "MAI_WAREHOUSE", "MAI_MAX_STEPS", "ANTHROPIC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MAI_DATA_DIR", str(tmp_path / "data"))
-
-
 @pytest.fixture(scope="module")
 def parquet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_parquet_dir(tmp_path_factory.mktemp("byo") / "parquet")

@@ -256,7 +256,8 @@ def cmd_investigate(args: argparse.Namespace) -> int:
         sys.stdout.write(report_to_text(record))
     sys.stdout.flush()
     if record.status == "cancelled":
-        _err(f"investigation cancelled after {len(record.steps)} steps")
+        done = len(record.steps)
+        _err(f"investigation cancelled after {done} step{'s' if done != 1 else ''}")
         return EXIT_INTERRUPTED
     if record.status != "completed":
         _err(f"investigation {record.status}: {record.error or 'no report'}")

@@ -631,9 +631,9 @@ def detect_anomaly(
     what = {"step": "sustained", "drift": "gradual", "spike": "short", "none": ""}[kind]
     word = "drop" if direction == "drop" else "rise"
     pct = f" of {abs(change_pct):.1f}%" if change_pct is not None else ""
-    until = "to the end of the series" if end_index is None else f"to index {end_index}"
+    # The window is in start_index/end_index; callers say it in dates.
     reason = (
-        f"{what} {word}{pct} against the seasonal baseline from index {chosen.start} {until}, "
+        f"{what} {word}{pct} against the seasonal baseline, "
         f"{chosen.shift_sigmas:.1f}× the usual noise (p={p_adj:.2g})"
     )
     return AnomalyResult(

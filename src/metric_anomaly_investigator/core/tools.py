@@ -95,6 +95,7 @@ class ToolExecutor:
         lines = [
             f"Warehouse: {self.warehouse.label}",
             f"Data: {s.start_date} .. {s.end_date} (daily), {s.row_count:,} events",
+            *s.coverage_notes(),
             "Metrics: "
             + ", ".join(s.metrics)
             + (" (ratio metrics: " + ", ".join(ratios) + ")" if ratios else ""),

@@ -423,7 +423,10 @@ class InvestigatorApp(App[None]):
             self._set_playing(False)
             return
         self._replay_position += 1
-        self._replay_render()
+        try:
+            self._replay_render()
+        except NoMatches:  # the timer fired while the app was tearing its screen down
+            self._set_playing(False)
 
     def replay_toggle(self) -> None:
         if not self.replaying:

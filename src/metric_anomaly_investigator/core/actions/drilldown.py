@@ -89,7 +89,7 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
             "dimension_scores": {d: ctx.dimension_scores.get(d) for d in dims},
         },
         chart=bars(
-            f"{a.metric}: root-cause segments (share of change)",
+            f"{a.metric}: root-cause segments",
             [seg_text(s.filters) for s in segs],
             {"share of change %": ([100 * (s.share_of_change or 0) for s in segs], "segment")},
             x_label="segment",
