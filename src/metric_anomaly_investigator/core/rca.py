@@ -245,7 +245,11 @@ class _Scan:
     def __init__(self, cube: _Cube, x: np.ndarray, var_unit: np.ndarray, sizes: list[int]):
         self.cube, self.x, self.v = cube, x, var_unit
         use = var_unit > 0
-        ratios = x[use] ** 2 / var_unit[use] if use.any() else np.zeros(1)
+        with np.errstate(over="ignore"):  # subnormal variances overflow: those leaves are skipped
+            ratios = x[use] ** 2 / var_unit[use]
+        ratios = ratios[np.isfinite(ratios)]
+        if ratios.size == 0:
+            ratios = np.zeros(1)
         phi = float(np.median(ratios)) / _CHI2_MEDIAN
         self.phi = phi if phi > 0 else float(np.mean(ratios)) or 1.0
         n_dims = cube.codes.shape[1]
