@@ -170,8 +170,8 @@ def test_no_anomaly_on_a_quiet_segment(small_wh: Warehouse) -> None:
     result = run(ex, DetectAnomaly(metric="dau", filters={"platform": "web"}))
     assert result.success
     assert ex.context.anomaly is not None
-    if not result.data["detected"]:
-        assert result.findings[0].startswith("No anomaly")
-        assert ex.context.window is None
+    assert not result.data["detected"]
+    assert result.findings[0].startswith("No anomaly")
+    assert ex.context.window is None
     ex.reset()
     assert ex.context.anomaly is None and not ex.context.history

@@ -416,8 +416,12 @@ async def test_palette_switches_model_and_theme(tmp_path: Path) -> None:
         await pilot.press(*"switch theme")
         await pilot.pause(0.2)
         await pilot.press("enter")
+        await pilot.pause(0.2)
+        await pilot.press(*"nord")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
         await pilot.pause()
-        assert app.screen.__class__.__name__ != "InvestigationScreen"
+        assert app.theme == "nord"
 
 
 @pytest.mark.anyio
