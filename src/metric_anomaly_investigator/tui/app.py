@@ -632,6 +632,7 @@ class InvestigatorApp(App[None]):
                 self.notify("Cancel the running investigation first (Esc).", severity="warning")
                 return
             self._warehouse_source = None if value == "demo" else value
+            self._opening = True  # so the new investigation does not start an open of its own
             self.action_new_investigation()
             self.main.welcome.show_progress("opening the warehouse", 0.0)
             self._open_in_background(self._warehouse_source)

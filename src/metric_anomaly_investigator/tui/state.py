@@ -39,7 +39,6 @@ class StepView:
     reasoning: str
     parameters: dict[str, Any]
     status: StepStatus
-    planned_at: float
     step: Step | None = None
 
     @property
@@ -59,7 +58,6 @@ class RunView:
     usage: Usage = field(default_factory=Usage)
     status: str = "running"
     error: str | None = None
-    finished: Investigation | None = None
 
     @property
     def question(self) -> str:
@@ -91,10 +89,6 @@ class Session:
     @property
     def current(self) -> RunView | None:
         return self.runs[-1] if self.runs else None
-
-    @property
-    def running(self) -> bool:
-        return bool(self.runs) and self.runs[-1].status == "running"
 
     @property
     def steps(self) -> list[StepView]:
@@ -155,7 +149,6 @@ class Session:
             run.usage = event.usage
         elif isinstance(event, InvestigationFinished):
             record = event.investigation
-            run.finished = record
             run.status = record.status
             run.error = record.error
             if record.report is not None:
@@ -177,7 +170,6 @@ class Session:
             reasoning=reasoning,
             parameters=dict(parameters),
             status="running",
-            planned_at=self._clock(),
         )
         run.steps.append(view)
         return view

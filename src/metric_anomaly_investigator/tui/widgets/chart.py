@@ -17,7 +17,7 @@ from textual.widgets import Static
 from ..render import format_value
 
 if TYPE_CHECKING:
-    from ..core.models import Chart
+    from ...core.models import Chart
 
 RGB = tuple[int, int, int]
 MAX_TICKS = 6

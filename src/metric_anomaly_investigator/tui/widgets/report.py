@@ -16,7 +16,7 @@ from ...core.report_markdown import compact_report
 if TYPE_CHECKING:
     from textual.widgets import Markdown
 
-    from ..core.models import Report
+    from ...core.models import Report
 
 WAITING = "The report appears here when the investigation finishes."
 WRITING = "Writing the report from the findings so far…"

@@ -13,7 +13,7 @@ from textual.widgets import OptionList, ProgressBar, Static
 from ..render import example_questions
 
 if TYPE_CHECKING:
-    from ..warehouse.types import WarehouseSchema
+    from ...warehouse.types import WarehouseSchema
 
 INTRO = (
     "Ask why a metric moved. An analyst agent plans each step — query, detect, segment, "
