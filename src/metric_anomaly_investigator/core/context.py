@@ -41,7 +41,6 @@ class SegmentFinding:
     share_of_change: float | None
     score: float
     p_value: float | None = None
-    effect_size: float | None = None
 
 
 @dataclass

@@ -192,37 +192,6 @@ _RETENTION_WORDS = (
     "sign-ups",
     "sign ups",
 )
-_DROP_WORDS = (
-    "drop",
-    "dropped",
-    "decline",
-    "declined",
-    "fell",
-    "fall",
-    "down",
-    "dip",
-    "decrease",
-    "decreased",
-    "lower",
-    "lost",
-    "loss",
-    "tank",
-    "plunge",
-)
-_SPIKE_WORDS = (
-    "spike",
-    "spiked",
-    "jump",
-    "jumped",
-    "surge",
-    "increase",
-    "increased",
-    "rise",
-    "rose",
-    "higher",
-    "grew",
-    "growth",
-)
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORD = r"(?:st|nd|rd|th)?"
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -232,37 +201,19 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 class ParsedQuestion:
     """What a question says, in the warehouse's own names."""
 
-    text: str
     metric: str | None = None
     day: date | None = None
-    period: tuple[date, date] | None = None
     segment: dict[str, str] = field(default_factory=dict)
-    dimensions: list[str] = field(default_factory=list)
-    claimed_direction: str | None = None
     about_retention: bool = False
-
-    @property
-    def hint_date(self) -> date | None:
-        """The day to look at first: the date mentioned, else the start of the period named."""
-        return self.day if self.day is not None else (self.period[0] if self.period else None)
 
 
 def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
     """Parse ``text`` against ``schema`` (see the module docstring)."""
     low = " " + re.sub(r"\s+", " ", text.lower()) + " "
-    day, period = find_dates(text, schema.start_date, schema.end_date)
     return ParsedQuestion(
-        text=text,
         metric=find_metric(low, schema.metrics),
-        day=day,
-        period=period,
+        day=find_dates(text, schema.start_date, schema.end_date)[0],
         segment=find_segment(text, schema),
-        dimensions=[
-            d
-            for d in schema.dimension_names
-            if _has_phrase(low, d.replace("_", " ")) or _has_phrase(low, d)
-        ],
-        claimed_direction=_claimed_direction(low),
         about_retention=any(w in low for w in _RETENTION_WORDS),
     )
 
@@ -284,16 +235,6 @@ def find_metric(low: str, metrics: list[str]) -> str | None:
             if best is None or key[:2] > best[:2]:
                 best = key
     return best[2] if best else None
-
-
-def _claimed_direction(low: str) -> str | None:
-    drop = any(_has_phrase(low, w) for w in _DROP_WORDS)
-    spike = any(_has_phrase(low, w) for w in _SPIKE_WORDS)
-    if drop and not spike:
-        return "drop"
-    if spike and not drop:
-        return "spike"
-    return None
 
 
 # -- dates ---------------------------------------------------------------------------------------

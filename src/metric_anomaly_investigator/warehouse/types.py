@@ -23,13 +23,6 @@ def show_name(name: object) -> str:
     return "(an invalid name)"
 
 
-METRIC_DESCRIPTIONS: dict[str, str] = {
-    "dau": "distinct active users per day",
-    "wau": "distinct active users over the trailing 7 days",
-    "events": "event count per day",
-    "events_per_user": "events per active user per day (ratio)",
-    "sessions_per_user": "distinct sessions per active user per day (ratio)",
-}
 RATIO_METRICS = frozenset({"events_per_user", "sessions_per_user"})
 
 
