@@ -32,6 +32,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from ..settings import AUTOPILOT
 from ..warehouse.types import RATIO_METRICS
 from .actions.formatting import plural
 from .actions.insights import HistoryShortfall, history_shortfall
@@ -52,9 +53,9 @@ from .models import (
     StepDecision,
 )
 from .question import ParsedQuestion, parse_question
+from .report_markdown import format_filters
 from .tools import ToolExecutor
 
-AUTOPILOT_NAME = "autopilot"
 CORE_METRICS = ("dau", "events", "events_per_user", "sessions_per_user")
 MAX_SEGMENT_STEPS = 2
 INFORMATIVE = 0.15
@@ -225,13 +226,17 @@ class Analyst:
         if segs:
             test = StatisticalTest(metric=m, segment=segs[0].filters, compare_to="before")
             if self._fresh(plan, test):
-                return (f"Test whether {_seg(segs[0].filters)} changed significantly.", test)
+                return (
+                    f"Test whether {format_filters(segs[0].filters)} changed significantly.",
+                    test,
+                )
         hypo = self._hypothesis(plan)
         if hypo is not None:
             test_h = StatisticalTest(metric=m, segment=hypo, compare_to="before")
             if self._fresh(plan, test_h):
                 return (
-                    f"The question points at {_seg(hypo)}: test that hypothesis against the data.",
+                    f"The question points at {format_filters(hypo)}: "
+                    "test that hypothesis against the data.",
                     test_h,
                 )
         # 5. what changed at that time
@@ -397,7 +402,7 @@ class Analyst:
             )
             for e in ruled_out
         ]
-        seg_txt = " and ".join(_seg(s.filters) for s in segs) or "no single segment"
+        seg_txt = " and ".join(format_filters(s.filters) for s in segs) or "no single segment"
         summary = f"{a.metric} {word}{change} vs its seasonal baseline from {a.start}{until}"
         summary += f" (p={a.p_value:.2g})." if a.p_value is not None else "."
         if segs:
@@ -442,7 +447,7 @@ class Analyst:
         conf = 0.3 + 0.6 * min(1.0, share / 0.5) + (0.05 if sig else 0.0)
         if s.p_value is not None and s.p_value >= 0.05:
             conf -= 0.2
-        desc = f"{_seg(s.filters)}: "
+        desc = f"{format_filters(s.filters)}: "
         desc += f"{s.change_pct:+.1f}% vs baseline, " if s.change_pct is not None else ""
         desc += f"{100 * share:.0f}% of the change"
         if s.p_value is not None:
@@ -475,12 +480,13 @@ class Analyst:
                 if inside:
                     return ""
                 return (
-                    f"The question's hypothesis ({_seg(hypo)}) is not supported: it moved "
+                    f"The question's hypothesis ({format_filters(hypo)}) is not supported: "
+                    "it moved "
                     f"{moved} (p={p:.2g})"
                     if p is not None
-                    else f"The question's hypothesis ({_seg(hypo)}) is not supported"
+                    else f"The question's hypothesis ({format_filters(hypo)}) is not supported"
                 ) + "."
-        return f"The question's hypothesis ({_seg(hypo)}) is not where the change is."
+        return f"The question's hypothesis ({format_filters(hypo)}) is not where the change is."
 
     def _root_cause(
         self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any], deploys: list[Any]
@@ -489,7 +495,7 @@ class Analyst:
             return f"A broad {a.direction} of {a.metric} not tied to one segment" + (
                 f", coinciding with {explaining[0].id}." if explaining else "."
             )
-        where = " and ".join(_seg(s.filters) for s in segs)
+        where = " and ".join(format_filters(s.filters) for s in segs)
         if deploys:
             return (
                 f"{deploys[0].id} ({deploys[0].description}) — {a.metric} {a.direction} in {where}."
@@ -507,7 +513,7 @@ class Analyst:
         self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any]
     ) -> list[str]:
         recs: list[str] = []
-        where = _seg(segs[0].filters) if segs else "all users"
+        where = format_filters(segs[0].filters) if segs else "all users"
         dims = set(segs[0].filters) if segs else set()
         event_dim = any(d == "event_type" for d in dims)
         deploys = [e for e in explaining if e.kind == "deployment"]
@@ -556,7 +562,7 @@ class Analyst:
         start = date.fromisoformat(r["start"]) if r.get("start") else None
         end = date.fromisoformat(r["end"]) if r.get("end") else None
         change = r.get("change_pct")
-        where = _seg(seg) if seg else "all new users"
+        where = format_filters(seg) if seg else "all new users"
         affected = []
         if seg:
             affected.append(
@@ -603,20 +609,16 @@ def _signature(action: Action) -> str:
     return action.model_dump_json()
 
 
-def _seg(filters: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in filters.items()) if filters else "all users"
-
-
 class AutopilotModel(FunctionModel):
     """A PydanticAI model that plays both agents with the deterministic :class:`Analyst`."""
 
     def __init__(self, executor: ToolExecutor) -> None:
         self.analyst = Analyst(executor)
-        super().__init__(self._respond, model_name=AUTOPILOT_NAME)
+        super().__init__(self._respond, model_name=AUTOPILOT)
 
     @property
     def system(self) -> str:
-        return AUTOPILOT_NAME
+        return AUTOPILOT
 
     def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         prompt = _read_prompt(messages)

@@ -25,6 +25,7 @@ Direction = Literal["drop", "spike", "none"]
 Kind = Literal["step", "spike", "drift", "none"]
 
 MIN_SAMPLE = 3
+MIN_HISTORY = 14  # days of history a seasonal baseline needs by default (two weekly periods)
 _FIT_PERIODS = 8  # level and trend are fitted on (up to) the last 8 periods of history
 _TREND_MIN_PERIODS = 2  # a slope is fitted only on 2+ periods of history
 _LEVEL_PERIODS = 4  # without a slope, the level is the median of the last 4 periods
@@ -534,7 +535,7 @@ def detect_anomaly(
     values: Sequence[float] | np.ndarray,
     *,
     period: int = 7,
-    min_history: int = 14,
+    min_history: int = MIN_HISTORY,
     hint_index: int | None = None,
 ) -> AnomalyResult:
     """Find whether, when and how a daily series broke from its normal behaviour.

@@ -60,10 +60,6 @@ _HANDLERS: dict[type, Callable[[Workbench, Any], StepResult]] = {
 class InvalidAction(ValueError):
     """An action whose parameters do not fit the warehouse; the message says how to fix it."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
 
 def _closest(word: str, options: Sequence[str]) -> str:
     low = {o.lower(): o for o in options}

@@ -10,8 +10,9 @@ import numpy as np
 from .. import stats
 from ..context import Anomaly
 from ..models import ChartSeries, DetectAnomaly, StepResult
+from ..report_markdown import format_filters
 from .charts import days_axis, line
-from .formatting import fmt, pct, seg_text
+from .formatting import fmt, pct
 from .hidden import scan_segments
 from .workbench import Workbench
 
@@ -42,7 +43,7 @@ def run(bench: Workbench, a: DetectAnomaly) -> StepResult:
         anomaly = Anomaly(
             a.metric, filters, "none", "none", None, None, None, res.p_value, res.reason
         )
-        findings = [f"No anomaly in {a.metric} ({seg_text(filters)}): {res.reason}."]
+        findings = [f"No anomaly in {a.metric} ({format_filters(filters)}): {res.reason}."]
         if hint is not None:
             findings.append(_hint_note(days, values, res.baseline, hint))
         data = {
@@ -71,7 +72,7 @@ def run(bench: Workbench, a: DetectAnomaly) -> StepResult:
         until = "to the end of the data" if res.end_index is None else f"until {end}"
         word = "dropped" if res.direction == "drop" else "spiked"
         findings = [
-            f"{a.metric} ({seg_text(filters)}) {word} {pct(res.change_pct)} vs its seasonal "
+            f"{a.metric} ({format_filters(filters)}) {word} {pct(res.change_pct)} vs its seasonal "
             f"baseline from {start} {until} (p={fmt(res.p_value, 2)}, {res.kind})."
         ]
         seg_vals = values[i0 : i1 + 1]
@@ -118,7 +119,7 @@ def run(bench: Workbench, a: DetectAnomaly) -> StepResult:
 def _record(bench: Workbench, anomaly: Anomaly) -> None:
     """Note the check; make it the investigation's anomaly unless a broader one is known."""
     ctx = bench.context
-    ctx.checked[anomaly.metric + "|" + seg_text(anomaly.filters)] = anomaly
+    ctx.checked[anomaly.metric + "|" + format_filters(anomaly.filters)] = anomaly
     known = ctx.anomaly
     replace = (
         known is None

@@ -13,8 +13,9 @@ from ...warehouse import queries as q
 from ...warehouse.types import WarehouseSchema
 from ..context import EventFinding
 from ..models import CheckDeployments, StepResult
+from ..report_markdown import format_filters
 from .charts import bars
-from .formatting import plural, seg_text
+from .formatting import plural
 from .workbench import Workbench
 
 EXPLAINS_SCORE = 0.45
@@ -50,7 +51,7 @@ def run(bench: Workbench, a: CheckDeployments) -> StepResult:
             )
         )
     for an in anns:
-        scope = seg_text(an.scope) if an.scope else "global"
+        scope = format_filters(an.scope) if an.scope else "global"
         scored.append(
             _scored(
                 bench.schema,
@@ -105,14 +106,14 @@ def _findings(
     scored: list[EventFinding], segments: list[dict[str, str]], around: date
 ) -> list[str]:
     explaining = [e for e in scored if e.explains]
-    seg_txt = "; ".join(seg_text(s) for s in segments) or "the whole metric"
+    seg_txt = "; ".join(format_filters(s) for s in segments) or "the whole metric"
     findings = []
     if explaining:
         e = explaining[0]
         findings.append(
             f"{e.kind} {e.id} at {e.at} explains it: {e.description} — "
             f"{'matches' if e.overlap >= 0.99 else 'overlaps'} "
-            f"{seg_text(e.segment) if e.segment else seg_txt}, "
+            f"{format_filters(e.segment) if e.segment else seg_txt}, "
             f"{_days_between(e.at, around)} the anomaly start {around}."
         )
         findings += [f"Also plausible: {o.kind} {o.id} ({o.description})." for o in explaining[1:3]]

@@ -6,9 +6,10 @@ from ...warehouse.types import RATIO_METRICS
 from .. import stats
 from ..context import SegmentFinding
 from ..models import DrillDown, StepResult
+from ..report_markdown import format_filters
 from ..segments import localize_segments
 from .charts import bars
-from .formatting import no_window_note, pct, seg_text, share_text
+from .formatting import no_window_note, pct, share_text
 from .workbench import Workbench
 
 MAX_START_SHIFT_DAYS = 3  # half a week: further off is another break, not a sharper one
@@ -42,11 +43,11 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
     if segs:
         lead = segs[0]
         findings.append(
-            f"Root cause: {seg_text(lead.filters)} changed {pct(lead.change_pct)} and "
+            f"Root cause: {format_filters(lead.filters)} changed {pct(lead.change_pct)} and "
             f"explains {share_text(lead.share_of_change)}% of the change."
         )
         findings += [
-            f"Also: {seg_text(s.filters)} {pct(s.change_pct)}, "
+            f"Also: {format_filters(s.filters)} {pct(s.change_pct)}, "
             f"{share_text(s.share_of_change)}% of the change."
             for s in segs[1:]
         ]
@@ -90,7 +91,7 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
         },
         chart=bars(
             f"{a.metric}: root-cause segments",
-            [seg_text(s.filters) for s in segs],
+            [format_filters(s.filters) for s in segs],
             {"share of change %": ([100 * (s.share_of_change or 0) for s in segs], "segment")},
             x_label="segment",
             y_label="% of change",
@@ -132,6 +133,6 @@ def sharpen_start(bench: Workbench, metric: str, segment: dict[str, str]) -> str
     ctx.window = (start, ctx.window[1])
     ctx.baseline = bench.baseline_before(start)
     return (
-        f"The break is sharper in {seg_text(stable)}: it starts on {start}, not {old}; "
+        f"The break is sharper in {format_filters(stable)}: it starts on {start}, not {old}; "
         "the anomaly window now starts there."
     )

@@ -25,11 +25,6 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def seg_text(filters: dict[str, str]) -> str:
-    """A segment as ``dim=value, …`` (no filters = all traffic)."""
-    return ", ".join(f"{k}={v}" for k, v in filters.items()) if filters else "all traffic"
-
-
 def share_text(share: float | None, digits: int = 3) -> str:
     """A share of the change as a percentage without the sign (``42``)."""
     return fmt(100 * (share or 0), digits)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...warehouse.types import RATIO_METRICS
 from .. import stats
-from .formatting import seg_text
+from ..report_markdown import format_filters
 from .workbench import Workbench, values_replace_each_other
 
 HIDDEN_MIN_IMPACT = 0.04  # a segment's break must move the total by 4% to be reported
@@ -49,7 +49,7 @@ def scan_segments(
             dev = float(np.sum(seg[i0 : i1 + 1] - np.asarray(r.baseline[i0 : i1 + 1])))
             impact = abs(dev) / max(float(np.sum(total[i0 : i1 + 1])), 1e-9)
             if impact >= HIDDEN_MIN_IMPACT and (best is None or impact > best[0]):
-                best = (impact, i0, i1, r, seg_text(g))
+                best = (impact, i0, i1, r, format_filters(g))
     if best is None:
         return None
     _, i0, i1, r, where = best

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .. import stats
 from ..context import InvestigationContext
 from ..models import DetectAnomaly, GenerateInsights, StepResult
-from .formatting import pct, plural, seg_text
+from ..report_markdown import format_filters
+from .formatting import pct, plural
 from .workbench import Workbench
 
-# days a seasonal baseline needs: ``stats.detect_anomaly``'s default ``min_history`` (two weekly
-# periods) plus the day under test
-MIN_HISTORY_DAYS = 15
+# days a seasonal baseline needs: the detector's default history plus the day under test
+MIN_HISTORY_DAYS = stats.MIN_HISTORY + 1
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,6 @@ def run(bench: Workbench, _a: GenerateInsights) -> StepResult:
         findings.append(shortfall.finding())
     elif ctx.anomaly is not None:
         findings.append(f"No anomaly: {ctx.anomaly.metric} stayed within its normal range.")
-    findings += [f"Segment: {seg_text(s.filters)}" for s in ctx.segments]
+    findings += [f"Segment: {format_filters(s.filters)}" for s in ctx.segments]
     findings += [f"Explained by {e.kind} {e.id}" for e in ctx.events if e.explains]
     return StepResult(success=True, findings=findings or ["Nothing established yet."])

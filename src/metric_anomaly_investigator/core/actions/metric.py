@@ -8,8 +8,9 @@ import numpy as np
 
 from ...warehouse import queries as q
 from ..models import ChartSeries, QueryMetric, StepResult
+from ..report_markdown import format_filters
 from .charts import line
-from .formatting import fmt, seg_text
+from .formatting import fmt
 from .workbench import Workbench
 
 MAX_GROUPS_CHARTED = 8
@@ -32,7 +33,7 @@ def run(bench: Workbench, a: QueryMetric) -> StepResult:
         vals = [p.value for p in pts]
         series.append(
             ChartSeries(
-                label=seg_text(g) if g else a.metric,
+                label=format_filters(g) if g else a.metric,
                 x=[p.day.isoformat() for p in pts],
                 y=vals,
                 style="segment" if g else "actual",
@@ -52,12 +53,12 @@ def run(bench: Workbench, a: QueryMetric) -> StepResult:
     summary.sort(key=lambda r: -r["mean"])
     series = sorted(series, key=lambda s: -float(np.mean([v or 0 for v in s.y] or [0])))
     described = "; ".join(
-        f"{seg_text(r['group']) if r['group'] else 'overall'} mean {fmt(r['mean'])} "
+        f"{format_filters(r['group']) if r['group'] else 'overall'} mean {fmt(r['mean'])} "
         f"(first {fmt(r['first'])}, last {fmt(r['last'])})"
         for r in summary[:4]
     )
     findings = [
-        f"{a.metric} for {seg_text(filters)} from {ms.start} to {ms.end}: "
+        f"{a.metric} for {format_filters(filters)} from {ms.start} to {ms.end}: "
         + (described or "no events in that range")
     ]
     bench.context.metric = bench.context.metric or a.metric
@@ -73,6 +74,6 @@ def run(bench: Workbench, a: QueryMetric) -> StepResult:
             "groups": summary[:10],
         },
         chart=line(
-            f"{a.metric} ({seg_text(filters)})", series[:MAX_GROUPS_CHARTED], y_label=a.metric
+            f"{a.metric} ({format_filters(filters)})", series[:MAX_GROUPS_CHARTED], y_label=a.metric
         ),
     )

@@ -13,7 +13,8 @@ from scipy import stats as sps
 from ...warehouse import queries as q
 from ...warehouse.types import CohortRetention as Cohort
 from ..models import AnalyzeRetention, Chart, ChartSeries, StepResult
-from .formatting import fmt, pct, seg_text
+from ..report_markdown import format_filters
+from .formatting import fmt, pct
 from .workbench import MAX_DIMENSION_CARDINALITY, Workbench
 
 RETENTION_DAYS = (1, 7, 14, 28)
@@ -60,7 +61,7 @@ def run(bench: Workbench, a: AnalyzeRetention) -> StepResult:
             comp.update(scan)
             findings.insert(
                 0,
-                f"Retention fell for {seg_text(scan['segment'])} users who signed up from "
+                f"Retention fell for {format_filters(scan['segment'])} users who signed up from "
                 f"{scan['start']} to {scan['end']}: day-7 retention "
                 f"{100 * scan['d7_before']:.0f}% → {100 * scan['d7_during']:.0f}% "
                 f"({pct(scan['change_pct'])}, p={fmt(scan['p_value'], 2)}).",
@@ -94,7 +95,7 @@ def run(bench: Workbench, a: AnalyzeRetention) -> StepResult:
             ],
         },
         chart=Chart(
-            title=f"Retention by weekly cohort ({seg_text(filters)})",
+            title=f"Retention by weekly cohort ({format_filters(filters)})",
             kind="retention",
             series=series,
             x_label="days since signup",
@@ -111,15 +112,15 @@ def _verdict(comp: dict[str, Any], filters: dict[str, str]) -> str:
     d1, d7 = comp.get("d1_change_pct"), comp.get("d7_change_pct")
     key = d1 if d1 is not None else d7
     if key is None:
-        return f"Not enough signup cohorts for {seg_text(filters)} to compare retention."
+        return f"Not enough signup cohorts for {format_filters(filters)} to compare retention."
     if key <= CHURN_CHANGE_PCT:
         return (
-            f"Retention fell for recent cohorts ({seg_text(filters)}): day-1 "
+            f"Retention fell for recent cohorts ({format_filters(filters)}): day-1 "
             f"{fmt(100 * (comp['d1_earlier'] or 0))}% → {fmt(100 * (comp['d1_recent'] or 0))}% "
             f"({pct(d1)}): new users are churning."
         )
     return (
-        f"Retention of recent cohorts ({seg_text(filters)}) is in line with earlier ones "
+        f"Retention of recent cohorts ({format_filters(filters)}) is in line with earlier ones "
         f"(day-1 {pct(d1)}, day-7 {pct(d7)}): not a churn problem."
     )
 

@@ -10,8 +10,9 @@ from ...warehouse import queries as q
 from ...warehouse.types import RATIO_METRICS, MetricSeries
 from .. import stats
 from ..models import ChartSeries, StatisticalTest, StepResult
+from ..report_markdown import format_filters
 from .charts import days_axis, line
-from .formatting import fmt, pct, seg_text
+from .formatting import fmt, pct
 from .workbench import Workbench
 
 ALPHA = 0.05
@@ -36,16 +37,18 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
         ref_s = _mean(before) or 1.0
         ref_r = _mean(rest_b) or 1.0
         comp = stats.compare_samples([v / ref_r for v in rest_d], [v / ref_s for v in during])
-        what = f"{seg_text(tested)} vs the rest during {cur[0]}..{cur[1]} (indexed to baseline)"
+        what = (
+            f"{format_filters(tested)} vs the rest during {cur[0]}..{cur[1]} (indexed to baseline)"
+        )
     else:
         comp = stats.compare_samples(before, during)
-        what = f"{seg_text(tested)}: {cur[0]}..{cur[1]} vs {base[0]}..{base[1]}"
+        what = f"{format_filters(tested)}: {cur[0]}..{cur[1]} vs {base[0]}..{base[1]}"
     sig = comp.sufficient and comp.welch_p is not None and comp.welch_p < ALPHA
     if not comp.sufficient:
         key = f"Not enough data to test {what}: {comp.message}."
     else:
         key = (
-            f"{seg_text(segment)} changed "
+            f"{format_filters(segment)} changed "
             f"{pct(None if comp.rel_diff is None else 100 * comp.rel_diff)} "
             f"({fmt(comp.mean_a)} → {fmt(comp.mean_b)}/day), "
             + ("significant" if sig else "not significant")
@@ -56,11 +59,11 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     if tested != segment:
         findings.append(
             f"{', '.join(k for k in segment if k not in tested)} changed hands during the "
-            f"window: tested the users of {seg_text(tested)} before vs during."
+            f"window: tested the users of {format_filters(tested)} before vs during."
         )
     for s in bench.context.segments:
         if s.filters == segment:
-            s.p_value, s.effect_size = comp.welch_p, comp.effect_size
+            s.p_value = comp.welch_p
     return StepResult(
         success=True,
         findings=findings,
@@ -83,10 +86,10 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
             "significant": sig,
         },
         chart=line(
-            f"{a.metric}: {seg_text(segment)}",
+            f"{a.metric}: {format_filters(segment)}",
             [
                 ChartSeries(
-                    label=seg_text(segment), x=days_axis(days), y=list(vals), style="segment"
+                    label=format_filters(segment), x=days_axis(days), y=list(vals), style="segment"
                 )
             ],
             a.metric,
