@@ -1,12 +1,13 @@
-"""Root-cause localization accuracy on datasets in the contract-4 format.
+"""Root-cause localization: ours (core.rca) against RiskLoc (benchmarks/riskloc.py), side by side.
 
-    uv run python benchmarks/rca_benchmark.py [DATASET_DIR ...] [--out DIR] [--every K [--start I]]
+    uv run python benchmarks/rca_benchmark.py [--quick] [--cases N] [--only NAME ...] [DIR ...]
 
-With no directory given, every dataset under ``../shared/benchmarks/rca/`` (relative to the
-repository) is run. Writes ``<out>/<dataset>/predictions.jsonl`` in the labels' format and prints
-per dataset: cases, micro-F1, TP/FP/FN and the summed algorithm seconds (loading excluded).
-``--every K --start I`` runs only cases I, I+K, I+2K, … (in case-id order), e.g. ``--every 2
---start 1`` for the odd half.
+Runs every generated cube family (benchmarks/cubes.py) on its tuning and its held-out split,
+and every shared dataset in the contract-4 format (default: all under ``../shared/benchmarks/rca/``
+relative to the repository), whose even-indexed cases (in case-id order) are its tuning split and
+odd-indexed ones its held-out split. Prints one row per set and split: cases, micro-F1 and
+TP/FP/FN of both methods, and their summed per-case seconds (loading excluded). ``--quick`` runs
+15 cases per family split and every 4th shared case.
 """
 
 from __future__ import annotations
@@ -15,20 +16,50 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from metric_anomaly_investigator.core.rca import localize
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cubes
+import riskloc
+
+from metric_anomaly_investigator.core.rca import LocalizationResult, localize
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "rca"
 MEASURE_COLUMNS = {"actual", "expected", "actual_num", "expected_num", "actual_den", "expected_den"}
 
 Element = frozenset[tuple[str, str]]
+Localizer = Callable[..., LocalizationResult]
+METHODS: dict[str, Localizer] = {"ours": localize, "riskloc": riskloc.localize}
 
 
-def _as_element(d: dict[str, object]) -> Element:
+@dataclass(frozen=True)
+class Labelled:
+    leaves: pd.DataFrame
+    dimensions: list[str]
+    truth: set[Element]
+    ratio: bool
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    seconds: float = 0.0
+
+    @property
+    def f1(self) -> float:
+        d = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / d if d else 1.0
+
+
+def as_element(d: dict[str, object]) -> Element:
     return frozenset((str(k), str(v)) for k, v in d.items())
 
 
@@ -38,7 +69,7 @@ def load_labels(path: Path) -> dict[str, set[Element]]:
         for line in fh:
             if line.strip():
                 row = json.loads(line)
-                labels[str(row["case_id"])] = {_as_element(rc) for rc in row["root_causes"]}
+                labels[str(row["case_id"])] = {as_element(rc) for rc in row["root_causes"]}
     return labels
 
 
@@ -51,77 +82,82 @@ def dimension_columns(df: pd.DataFrame) -> list[str]:
     ]
 
 
-def run_dataset(
-    path: Path, out_dir: Path, every: int = 1, start: int = 0
-) -> dict[str, float | int | str]:
-    cases = pd.read_parquet(path / "cases.parquet")
-    labels_file = path / "labels.jsonl"
-    labels = load_labels(labels_file) if labels_file.exists() else {}
-    dims_all = dimension_columns(cases)
-    ratio = all(
-        c in cases.columns for c in ("actual_num", "expected_num", "actual_den", "expected_den")
-    )
-    tp = fp = fn = 0
-    seconds = 0.0
-    out_dir.mkdir(parents=True, exist_ok=True)
-    predictions: list[dict[str, object]] = []
-    for index, (case_id, leaves) in enumerate(cases.groupby("case_id", sort=True)):
-        if index < start or (index - start) % every:
+def shared_cases(path: Path, split: str, every: int) -> Iterator[Labelled]:
+    """Cases of a contract-4 dataset: even indices for "tuning", odd for "held-out"."""
+    frame = pd.read_parquet(path / "cases.parquet")
+    labels = load_labels(path / "labels.jsonl")
+    dims_all = dimension_columns(frame)
+    ratio = all(c in frame.columns for c in riskloc._RATIO)
+    first = 0 if split == "tuning" else 1
+    for index, (case_id, leaves) in enumerate(frame.groupby("case_id", sort=True)):
+        if index % 2 != first or (index // 2) % every:
             continue
         dims = [d for d in dims_all if leaves[d].notna().any()]
-        t0 = time.perf_counter()
-        result = localize(leaves, dims, ratio=ratio)
-        seconds += time.perf_counter() - t0
-        predicted = [el.filters for el in result.elements]
-        predictions.append({"case_id": str(case_id), "root_causes": predicted})
-        if labels:
-            pred_set = {_as_element(p) for p in predicted}
-            truth = labels.get(str(case_id), set())
-            tp += len(pred_set & truth)
-            fp += len(pred_set - truth)
-            fn += len(truth - pred_set)
-    with (out_dir / "predictions.jsonl").open("w") as fh:
-        for p in predictions:
-            fh.write(json.dumps(p) + "\n")
-    f1 = 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else 0.0
-    return {
-        "dataset": path.name,
-        "cases": len(predictions),
-        "f1": f1,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "seconds": seconds,
-    }
+        yield Labelled(leaves, dims, labels.get(str(case_id), set()), ratio)
+
+
+def family_cases(family: cubes.Family, split: str, n: int) -> Iterator[Labelled]:
+    for c in cubes.cases(family, split, n):
+        yield Labelled(c.leaves, c.dimensions, {as_element(e) for e in c.root_causes}, c.ratio)
+
+
+def score(cases: Iterable[Labelled], methods: Sequence[str]) -> tuple[int, dict[str, Score]]:
+    scores = {m: Score() for m in methods}
+    n = 0
+    for case in cases:
+        n += 1
+        for m in methods:
+            t0 = time.perf_counter()
+            result = METHODS[m](case.leaves, case.dimensions, ratio=case.ratio)
+            scores[m].seconds += time.perf_counter() - t0
+            pred = {as_element(e.filters) for e in result.elements}
+            scores[m].tp += len(pred & case.truth)
+            scores[m].fp += len(pred - case.truth)
+            scores[m].fn += len(case.truth - pred)
+    return n, scores
+
+
+def _row(name: str, split: str, n: int, scores: dict[str, Score]) -> str:
+    cells = [f"{name:<19}{split:<9}{n:>5}"]
+    for s in scores.values():
+        cells.append(f"{s.f1:>8.3f} {s.tp:>4}/{s.fp:<3}/{s.fn:<4}{s.seconds:>7.1f}")
+    return "  ".join(cells)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("datasets", nargs="*", type=Path, help="dataset directories")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "rca")
-    parser.add_argument("--every", type=int, default=1, help="run every K-th case only")
-    parser.add_argument("--start", type=int, default=0, help="index of the first case run")
+    parser.add_argument("datasets", nargs="*", type=Path, help="contract-4 dataset directories")
+    parser.add_argument("--quick", action="store_true", help="15 cases per family split")
+    parser.add_argument("--cases", type=int, default=50, help="cases per family split")
+    parser.add_argument("--only", nargs="*", default=None, help="family / dataset names to run")
+    parser.add_argument("--split", choices=[*cubes.SPLITS, "both"], default="both")
+    parser.add_argument("--methods", nargs="*", choices=list(METHODS), default=list(METHODS))
     args = parser.parse_args(argv)
-    if args.every < 1 or args.start < 0:
-        print("--every must be ≥ 1 and --start ≥ 0", file=sys.stderr)
+    n_cases, every = (15, 4) if args.quick else (args.cases, 1)
+    if n_cases < 1:
+        print("--cases must be ≥ 1", file=sys.stderr)
         return 2
     dirs = args.datasets or sorted(
         p for p in DEFAULT_DATA.iterdir() if (p / "cases.parquet").exists()
     )
-    if not dirs:
-        print(f"no datasets found under {DEFAULT_DATA}", file=sys.stderr)
-        return 2
-    print(f"{'dataset':<14}{'cases':>6}{'micro-F1':>10}{'TP':>6}{'FP':>6}{'FN':>6}{'seconds':>9}")
     for d in dirs:
-        if not (d / "cases.parquet").exists():
-            print(f"{d}: no cases.parquet", file=sys.stderr)
+        if not (d / "cases.parquet").exists() or not (d / "labels.jsonl").exists():
+            print(f"{d}: no cases.parquet / labels.jsonl", file=sys.stderr)
             return 2
-        r = run_dataset(d, args.out / d.name, args.every, args.start)
-        print(
-            f"{r['dataset']!s:<14}{r['cases']:>6}{r['f1']:>10.3f}{r['tp']:>6}{r['fp']:>6}"
-            f"{r['fn']:>6}{r['seconds']:>9.1f}",
-            flush=True,
-        )
+    splits = cubes.SPLITS if args.split == "both" else (args.split,)
+    head = "".join(f"  {m + ' F1':>8} {'TP/FP/FN':<12}{'sec':>7}" for m in args.methods)
+    print(f"{'set':<19}{'split':<9}{'cases':>5}{head}")
+    wanted = set(args.only) if args.only else None
+    for family in cubes.FAMILIES.values():
+        if wanted is None or family.name in wanted:
+            for split in splits:
+                n, s = score(family_cases(family, split, n_cases), args.methods)
+                print(_row(family.name, split, n, s), flush=True)
+    for d in dirs:
+        if wanted is None or d.name in wanted:
+            for split in splits:
+                n, s = score(shared_cases(d, split, every), args.methods)
+                print(_row(d.name, split, n, s), flush=True)
     return 0
 
 
