@@ -863,7 +863,7 @@ def default_warehouse_path() -> Path:
     """Where the demo warehouse lives: ``$MAI_DATA_DIR`` or the platform's user data dir."""
     base = os.environ.get("MAI_DATA_DIR")
     root = Path(base) if base else Path(platformdirs.user_data_dir("metric-anomaly-investigator"))
-    return root / f"{DEFAULT_SCENARIO}.duckdb"
+    return root / "demo.duckdb"
 
 
 def ensure_default_warehouse(progress: Progress | None = None) -> Path:
