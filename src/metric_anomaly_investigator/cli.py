@@ -2,21 +2,26 @@
 
 Importing this module is cheap: the engine, the warehouse and the TUI are imported inside the
 command functions. Every user error ends as one ``mai: error: …`` line on stderr with exit
-code 2; an investigation that fails exits with 1.
+code 2; an investigation that fails exits with 1. Nothing is ever written onto the warehouse,
+its config or a file that is not ours (``core.safe_write``), and every line for the terminal has
+its control characters escaped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import shlex
 import signal
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from metric_anomaly_investigator.core.report_markdown import escape_controls
 
 if TYPE_CHECKING:
     from metric_anomaly_investigator.core.models import Event, Investigation
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
     from metric_anomaly_investigator.warehouse.connect import Warehouse
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class CliError(Exception):
@@ -36,6 +42,7 @@ _USER_ERRORS = (
     ("metric_anomaly_investigator.warehouse.types", "WarehouseError"),
     ("metric_anomaly_investigator.core.store", "StoreError"),
     ("metric_anomaly_investigator.core.agents", "ModelConfigError"),
+    ("metric_anomaly_investigator.core.safe_write", "UnsafeWriteError"),
 )
 
 
@@ -57,8 +64,13 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _say(line: str, stream: TextIO | None = None) -> None:
+    """One line for the terminal (stderr by default), control characters made visible."""
+    print(escape_controls(line, keep=""), file=stream or sys.stderr, flush=True)
+
+
 def _err(message: str) -> None:
-    print(f"mai: {message}", file=sys.stderr, flush=True)
+    _say(f"mai: {message}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,7 +120,7 @@ def _progress_printer(stream: TextIO) -> Callable[[str, float], None]:
     def progress(message: str, fraction: float) -> None:
         if message != last[0]:
             last[0] = message
-            print(f"  {message} ({fraction:.0%})", file=stream, flush=True)
+            _say(f"  {message} ({fraction:.0%})", stream)
 
     return progress
 
@@ -134,20 +146,97 @@ def _check_config(config: Path | None) -> None:
         raise CliError(f"config file not found: {config}")
 
 
-def _writable_target(path: Path | None, flag: str) -> Path | None:
+def _writable_target(
+    path: Path | None,
+    flag: str,
+    *,
+    protected: Sequence[Path] = (),
+    replaceable: Callable[[Path], bool] | None = None,
+    what: str = "file",
+) -> Path | None:
+    """Check ``path`` before any work (see ``core.safe_write.check_target``): finding out after
+    a long run that the file cannot or must not be written is too late."""
     if path is None:
         return None
+    from metric_anomaly_investigator.core.safe_write import UnsafeWriteError, check_target
+
     path = path.expanduser()
-    if path.is_dir():
-        raise CliError(f"{flag} {path} is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise CliError(f"{flag} {path}: directory {path.parent} does not exist")
-    try:  # probe now: finding out after a long run that the file cannot be written is too late
-        with tempfile.TemporaryFile(dir=path.parent):
+    try:
+        target = check_target(path, protected=protected, replaceable=replaceable, what=what)
+    except UnsafeWriteError as exc:
+        raise CliError(f"{flag}: {exc}") from None
+    try:
+        with tempfile.TemporaryFile(dir=target.parent):
             pass
     except OSError as exc:
         raise CliError(f"{flag} {path}: cannot write in {path.parent} ({exc.strerror})") from None
     return path
+
+
+def _protected(source: str | None, config: Path | None) -> list[Path]:
+    """The files an investigation reads: its warehouse's and the config file."""
+    from metric_anomaly_investigator.core.safe_write import warehouse_paths
+    from metric_anomaly_investigator.warehouse.connect import default_warehouse_path
+
+    paths = warehouse_paths(source or str(default_warehouse_path()))
+    return [*paths, config] if config is not None else paths
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM cancel the investigation (its steps are kept and saved) instead of
+    killing ``mai``; a second signal while the record is being saved is remembered, not fatal."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._cancel: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Interrupts:
+        for sig in STOP_SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for sig, handler in self._previous.items():
+            if handler is not None:  # None: installed outside Python, cannot be restored
+                signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def attach(self, loop: asyncio.AbstractEventLoop, cancel: Callable[[], None]) -> None:
+        """Route signals to ``cancel`` on ``loop``; one that came earlier cancels at once."""
+        self._loop, self._cancel = loop, cancel
+        if self.received is not None:
+            cancel()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = self.received or signum
+        loop, cancel = self._loop, self._cancel
+        if loop is not None and cancel is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(cancel)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.received if self.received is not None else EXIT_INTERRUPTED
+
+
+class _Checkpoint:
+    """Saves the root record to FILE after every step; warns once if it cannot."""
+
+    def __init__(self, path: Path, protect: Sequence[Path]) -> None:
+        self.path, self.protect = path, protect
+        self._warned = False
+
+    def __call__(self, record: Investigation) -> None:
+        from metric_anomaly_investigator.core.store import StoreError, save_investigation
+
+        try:
+            save_investigation(record, self.path, protect=self.protect)
+        except StoreError as exc:
+            if not self._warned:
+                self._warned = True
+                _err(f"warning: progress not saved: {exc}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,15 +258,11 @@ def _print_event(event: Event, stream: TextIO) -> None:
             detail = step.findings[0] if step.findings else "done"
         else:
             detail = f"FAILED: {step.error or 'unknown error'}"
-        print(
-            f"  [{step.index}] {step.action}: {detail} ({step.duration_ms:.0f} ms)",
-            file=stream,
-            flush=True,
-        )
+        _say(f"  [{step.index}] {step.action}: {detail} ({step.duration_ms:.0f} ms)", stream)
     elif isinstance(event, ReportReady):
-        print("  report ready", file=stream, flush=True)
+        _say("  report ready", stream)
     elif isinstance(event, InvestigationFinished) and event.investigation.status == "cancelled":
-        print("  cancelled", file=stream, flush=True)
+        _say("  cancelled", stream)
 
 
 async def _run_investigation(
@@ -188,20 +273,19 @@ async def _run_investigation(
     *,
     previous: Investigation | None,
     quiet: bool,
+    interrupts: _Interrupts,
+    checkpoint: _Checkpoint | None,
 ) -> Investigation:
     """Run the question (as a follow-up of ``previous`` if given); returns the root record."""
     from metric_anomaly_investigator.core.orchestrator import Orchestrator
 
-    orchestrator = Orchestrator(warehouse, model=model, settings=settings)
-    # Ctrl-C cancels the investigation instead of killing it, so its steps are kept and saved.
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGINT, orchestrator.cancel)
+    orchestrator = Orchestrator(warehouse, model=model, settings=settings, checkpoint=checkpoint)
     if previous is not None:
         orchestrator.resume(previous)
         events = orchestrator.follow_up(question)
     else:
         events = orchestrator.investigate(question)
+    interrupts.attach(asyncio.get_running_loop(), orchestrator.cancel)
     async for event in events:
         if not quiet:
             _print_event(event, sys.stderr)
@@ -221,27 +305,54 @@ def cmd_investigate(args: argparse.Namespace) -> int:
         from metric_anomaly_investigator.core.store import load_investigation
 
         previous = load_investigation(args.continue_file.expanduser())
-    # A continued investigation is saved back to its file unless --save says otherwise.
-    save = _writable_target(args.save or args.continue_file, "--save")
     source = args.warehouse or settings.warehouse or (previous.warehouse if previous else None)
+    config = args.config.expanduser() if args.config is not None else None
+    protect = _protected(source, config)
+    # A continued investigation is saved back to its file unless --save says otherwise.
+    from metric_anomaly_investigator.core.store import is_record_file
+
+    save = _writable_target(
+        args.save or args.continue_file,
+        "--save",
+        protected=protect,
+        replaceable=is_record_file,
+        what="saved investigation",
+    )
     warehouse = _open_warehouse(source, args.config, quiet=args.quiet)
-    print(f"model: {model}", file=sys.stderr, flush=True)
-    with warehouse:
+    _say(f"model: {model}")
+    checkpoint = _Checkpoint(save, [config] if config is not None else []) if save else None
+    with warehouse, _Interrupts() as interrupts:
         if not args.quiet:
-            print(f"warehouse: {warehouse.label}", file=sys.stderr, flush=True)
+            _say(f"warehouse: {warehouse.label}")
         root = asyncio.run(
             _run_investigation(
-                warehouse, model, settings, question, previous=previous, quiet=args.quiet
+                *(warehouse, model, settings, question),
+                previous=previous,
+                quiet=args.quiet,
+                interrupts=interrupts,
+                checkpoint=checkpoint,
             )
         )
+        # Signals stay caught until the record is saved and printed.
+        return _finish(args, root, save, [config] if config is not None else [], interrupts)
+
+
+def _finish(
+    args: argparse.Namespace,
+    root: Investigation,
+    save: Path | None,
+    protect: list[Path],
+    interrupts: _Interrupts,
+) -> int:
+    """Save and print the finished record; the exit code."""
     # The text and Markdown outputs and the exit code are about this run; --json is the root.
-    record = root.follow_ups[-1] if previous is not None else root
+    record = [root, *root.follow_ups][-1]
     if save is not None:
         from metric_anomaly_investigator.core.store import save_investigation
 
-        save_investigation(root, save)
+        save_investigation(root, save, protect=protect)
         if not args.quiet:
-            print(f"saved: {save}", file=sys.stderr, flush=True)
+            _say(f"saved: {save}")
     if args.json:
         from metric_anomaly_investigator.core.store import dump_investigation
 
@@ -258,7 +369,7 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     if record.status == "cancelled":
         done = len(record.steps)
         _err(f"investigation cancelled after {done} step{'s' if done != 1 else ''}")
-        return EXIT_INTERRUPTED
+        return interrupts.exit_code
     if record.status != "completed":
         _err(f"investigation {record.status}: {record.error or 'no report'}")
         return EXIT_FAILED
@@ -323,19 +434,28 @@ def cmd_data_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_data_generate(args: argparse.Namespace) -> int:
+    from metric_anomaly_investigator.core.safe_write import is_duckdb_file
     from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
 
-    out = _writable_target(args.out, "--out")
-    assert out is not None
+    out = args.out.expanduser()
+    if out.is_file() and not is_duckdb_file(out):
+        raise CliError(f"refusing to overwrite {out}: it exists and is not a DuckDB file")
+    if out.is_file() and not args.force:
+        raise CliError(f"{out} already exists: add --force to replace it")
+    checked = _writable_target(out, "--out", replaceable=is_duckdb_file, what="DuckDB file")
+    assert checked is not None
+    mode = stat.S_IMODE(out.stat().st_mode) if out.is_file() else None
     progress = None if args.quiet else _progress_printer(sys.stderr)
     path = generate_scenario(
         args.scenario,
-        out,
+        checked,
         users=args.users,
         days=args.days,
         seed=args.seed,
         progress=progress,
     )
+    if mode is not None:  # the replaced file keeps its permissions
+        path.chmod(mode)
     print(path)
     return EXIT_OK
 
@@ -415,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--users", type=int, metavar="N")
     gen.add_argument("--days", type=int, metavar="D")
     gen.add_argument("--seed", type=int, metavar="S")
+    gen.add_argument("--force", action="store_true", help="replace an existing DuckDB file")
     gen.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     gen.set_defaults(func=cmd_data_generate)
 

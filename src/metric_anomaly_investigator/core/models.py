@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 SCHEMA_VERSION = 1
 
@@ -178,8 +179,15 @@ class StepResult(BaseModel):
     error: str | None = None
 
 
+# Stored models keep fields they do not know (from a newer mai or another tool), so loading a
+# record and saving it back (``--continue``, a follow-up on a reopened record) never drops them.
+STORED = ConfigDict(extra="allow")
+
+
 class Step(BaseModel):
     """One executed step as recorded (contract 2). The chart travels inside ``data``."""
+
+    model_config = STORED
 
     index: int
     action: ActionName
@@ -237,6 +245,11 @@ class Report(BaseModel):
     correlated_events: list[CorrelatedEvent] = Field(default_factory=list)
     recommendations: list[str] = Field(default_factory=list)
     confidence: float = Field(ge=0.0, le=1.0)
+    # Set only on the built-in analyst's report written in place of a model's that could not be
+    # grounded in the steps: what was unsupported. Hidden from the model, left out when unset.
+    fallback_reason: SkipJsonSchema[str | None] = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,6 +258,8 @@ class Report(BaseModel):
 
 
 class Usage(BaseModel):
+    model_config = STORED
+
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -252,6 +267,8 @@ class Usage(BaseModel):
 
 
 class Investigation(BaseModel):
+    model_config = STORED
+
     schema_version: int = SCHEMA_VERSION
     id: str
     question: str

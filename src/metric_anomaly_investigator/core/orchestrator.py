@@ -8,6 +8,11 @@ run ends with status ``failed`` and a one-line ``error``, keeping the steps done
 
 Usage limits (``Settings.max_requests`` / ``max_tokens``) bound the whole conversation, follow-ups
 included; reaching one ends the run as ``failed`` with a message naming the setting to raise.
+
+Checkpoints: with a ``checkpoint`` callback (the CLI's ``--save`` file, the TUI's history), the root
+record is handed to it after every finished step, before the step's event is yielded, so a kill
+loses no finished step. A record saved mid-run has a run with status ``running``; resumed, a
+follow-up asking that run's question carries on from its last step.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from copy import copy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import TypeAdapter
 from pydantic_ai import Agent
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage, UsageLimits
 
 from metric_anomaly_investigator.core.agents import (
+    CallBounds,
     Executor,
     InvestigationDeps,
     RetryPolicy,
@@ -34,13 +41,16 @@ from metric_anomaly_investigator.core.agents import (
     model_label,
     resolve_model,
     run_agent,
+    write_report,
 )
 from metric_anomaly_investigator.core.models import (
+    Action,
     Event,
     GenerateInsights,
     Investigation,
     InvestigationFinished,
     InvestigationStarted,
+    Report,
     ReportReady,
     Status,
     Step,
@@ -85,6 +95,7 @@ class Orchestrator:
         executor: Executor | None = None,
         ids: Callable[[], str] = new_id,
         retry_base_delay: float = 1.0,
+        checkpoint: Callable[[Investigation], object] | None = None,
     ) -> None:
         if executor is None:
             if warehouse is None:
@@ -98,16 +109,21 @@ class Orchestrator:
         self.model_name: str = model if isinstance(model, str) else model_label(model)
         self.warehouse_label: str = warehouse.label if warehouse is not None else "(none)"
         self.record: Investigation | None = None
+        # Called (in a worker thread) with the root record after every finished step; it
+        # reports its own errors: a failed checkpoint never ends an investigation.
+        self.checkpoint = checkpoint
         self._clock = clock
         self._ids = ids
         self._policy = RetryPolicy(
             retries=self.settings.request_retries, base_delay=retry_base_delay
         )
+        self._bounds = CallBounds(self.settings.request_timeout, self.settings.deadline)
         self._limits = UsageLimits(
             request_limit=self.settings.max_requests, total_tokens_limit=self.settings.max_tokens
         )
         self._usage = RunUsage()
         self._run_start_usage = RunUsage()
+        self._prior_usage = Usage()
         self._step_agent = build_step_agent()
         self._insights_agent = build_insights_agent()
         self._cancel_requested = False
@@ -127,18 +143,33 @@ class Orchestrator:
         return self._run(run, earlier=[])
 
     def follow_up(self, question: str) -> AsyncIterator[Event]:
-        """Continue ``record`` with a new question; earlier findings stay in the prompt."""
+        """Continue ``record`` with a new question; earlier findings stay in the prompt.
+
+        If the last run was interrupted (saved mid-run) and ``question`` is its question, that
+        run carries on from its last step instead; any other interrupted run is closed as
+        ``cancelled``.
+        """
         if self.record is None:
             return self.investigate(question)
         root = self.record
+        runs = [root, *root.follow_ups]
+        if runs[-1].status == "running" and runs[-1].question == question.strip():
+            self._cancel_requested = False
+            return self._run(runs[-1], earlier=runs[:-1])
+        for earlier_run in runs:
+            if earlier_run.status == "running":
+                earlier_run.status = "cancelled"
+                earlier_run.error = earlier_run.error or (
+                    f"interrupted after {len(earlier_run.steps)} steps, before a report"
+                )
         run = self._new_record(question)
-        earlier = [root, *root.follow_ups]
         root.follow_ups.append(run)
-        return self._run(run, earlier=earlier)
+        return self._run(run, earlier=runs)
 
     def resume(self, record: Investigation) -> None:
         """Make a saved (reopened or loaded) investigation the current one, so that
-        :meth:`follow_up` continues it with its earlier findings in the prompt."""
+        :meth:`follow_up` continues it with its earlier findings in the prompt (or carries on
+        with a run that was interrupted mid-way)."""
         self.record = record
         self._usage = RunUsage()
         self.executor.reset()
@@ -176,6 +207,7 @@ class Orchestrator:
         self, run: Investigation, *, earlier: list[Investigation]
     ) -> AsyncIterator[Event]:
         self._loop = asyncio.get_running_loop()
+        self._bounds.start()
         first_index = 1 + sum(len(inv.steps) for inv in earlier)
         deps = InvestigationDeps(
             executor=self.executor,
@@ -185,9 +217,11 @@ class Orchestrator:
             max_steps=self.settings.max_steps,
         )
         self._run_start_usage = copy(self._usage)
+        self._prior_usage = run.usage.model_copy()
         yield InvestigationStarted(run)
         status: Status = "completed"
         try:
+            await self._restore(run.steps)
             while len(run.steps) < self.settings.max_steps:
                 decision = await self._guard(self._ask(self._step_agent, deps, final=False))
                 yield self._usage_event(run)
@@ -198,8 +232,9 @@ class Orchestrator:
                 result, duration_ms = await self._execute(decision)
                 step = step.model_copy(update=_outcome(result, duration_ms))
                 run.steps.append(step)
+                await self._checkpoint()
                 yield StepCompleted(step) if step.success else StepFailed(step)
-            report = await self._guard(self._ask(self._insights_agent, deps, final=True))
+            report = await self._guard(self._report(deps))
             yield self._usage_event(run)
             run.report = report
             yield ReportReady(report)
@@ -215,6 +250,22 @@ class Orchestrator:
             yield self._usage_event(run)
         yield InvestigationFinished(run)
 
+    async def _restore(self, steps: list[Step]) -> None:
+        """Re-run the successful steps of an interrupted run, so the Tool Executor's context
+        (anomaly window, segments found…) is what it was when the run stopped."""
+        for step in steps:
+            if step.success:
+                action = _ACTION.validate_python({"action": step.action, **step.parameters})
+                await self._execute(StepDecision(reasoning=step.reasoning, action=action))
+
+    async def _checkpoint(self) -> None:
+        if self.checkpoint is None or self.record is None:
+            return
+        try:
+            await asyncio.to_thread(self.checkpoint, self.record)
+        except Exception:  # the callback reports its own failures (see __init__)
+            return
+
     def _ask(
         self, agent: Agent[InvestigationDeps, T], deps: InvestigationDeps, *, final: bool
     ) -> Awaitable[T]:
@@ -226,6 +277,19 @@ class Orchestrator:
             usage=self._usage,
             limits=self._limits,
             policy=self._policy,
+            bounds=self._bounds,
+        )
+
+    def _report(self, deps: InvestigationDeps) -> Awaitable[Report]:
+        """The model's report, or the built-in analyst's when the model's cannot be grounded."""
+        return write_report(
+            self._insights_agent,
+            deps,
+            model=self.model,
+            usage=self._usage,
+            limits=self._limits,
+            policy=self._policy,
+            bounds=self._bounds,
         )
 
     def _plan(self, decision: StepDecision, index: int) -> tuple[StepPlanned, Step]:
@@ -271,19 +335,24 @@ class Orchestrator:
             self._pending = None
 
     def _usage_event(self, run: Investigation) -> UsageUpdated:
-        u, start = self._usage, self._run_start_usage
+        u, start, prior = self._usage, self._run_start_usage, self._prior_usage
         if self.model_name == AUTOPILOT:
             cost: float | None = 0.0
+        elif u.cost is not None and (prior.cost_usd is not None or not prior.requests):
+            cost = float(u.cost - (start.cost or 0)) + (prior.cost_usd or 0.0)
         else:
-            cost = float(u.cost - (start.cost or 0)) if u.cost is not None else None
+            cost = None
         usage = Usage(
-            requests=u.requests - start.requests,
-            input_tokens=u.input_tokens - start.input_tokens,
-            output_tokens=u.output_tokens - start.output_tokens,
+            requests=prior.requests + u.requests - start.requests,
+            input_tokens=prior.input_tokens + u.input_tokens - start.input_tokens,
+            output_tokens=prior.output_tokens + u.output_tokens - start.output_tokens,
             cost_usd=cost,
         )
         run.usage = usage
         return UsageUpdated(usage)
+
+
+_ACTION: TypeAdapter[Action] = TypeAdapter(Action)
 
 
 def _outcome(result: StepResult, duration_ms: float) -> dict[str, object]:

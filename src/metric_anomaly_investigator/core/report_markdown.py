@@ -2,16 +2,34 @@
 (compact) the TUI's report pane.
 
 Imports the models only for type checking, so the TUI can use it before its first frame.
+Text meant for a terminal goes through :func:`escape_controls`: data values are the user's, and
+a raw escape byte in a dimension value must never reach the terminal.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from metric_anomaly_investigator.core.models import AnomalySummary, Investigation, Report, Step
 
 CONFIDENCE_BAR_WIDTH = 10
+# C0 and C1 control characters, DEL, line/paragraph separators and bidi overrides.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str, *, keep: str = "\n\t") -> str:
+    """``text`` with control characters shown as ``\\x1b`` / ``\\u202e`` (``keep`` stays)."""
+
+    def visible(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROLS.sub(visible, text)
 
 
 def format_pct(value: float | None) -> str:
@@ -169,7 +187,12 @@ def steps_section(steps: list[Step], *, level: int = 2) -> list[str]:
 
 
 def report_to_markdown(record: Investigation, *, level: int = 1) -> str:
-    """The whole investigation as a Markdown document, follow-ups included."""
+    """The whole investigation as a Markdown document, follow-ups included (control
+    characters escaped)."""
+    return escape_controls(_markdown(record, level))
+
+
+def _markdown(record: Investigation, level: int) -> str:
     h = "#" * level
     lines = [
         f"{h} {record.question}",
@@ -186,12 +209,13 @@ def report_to_markdown(record: Investigation, *, level: int = 1) -> str:
         lines += ["*No report: the investigation did not finish.*", ""]
     lines += steps_section(record.steps, level=level + 1)
     for follow_up in record.follow_ups:
-        lines.append(report_to_markdown(follow_up, level=level + 1))
+        lines.append(_markdown(follow_up, level + 1))
     return "\n".join(lines).rstrip() + "\n"
 
 
 def report_to_text(record: Investigation) -> str:
-    """A compact plain-text conclusion for the terminal (``mai investigate``'s default)."""
+    """A compact plain-text conclusion for the terminal (``mai investigate``'s default), control
+    characters escaped."""
     lines: list[str] = []
     for run in [record, *record.follow_ups]:
         if run is not record:
@@ -217,4 +241,4 @@ def report_to_text(record: Investigation) -> str:
         for ev in report.correlated_events:
             lines.append(f"Event:       {ev.kind} {ev.id} — {ev.description} ({ev.confidence:.0%})")
         lines += [f"Next:        {rec}" for rec in report.recommendations]
-    return "\n".join(lines) + "\n"
+    return escape_controls("\n".join(lines) + "\n")

@@ -1,28 +1,32 @@
 """Saved investigations: contract-2 JSON files, written atomically, loaded defensively.
 
 A file is written to a temporary file in the target directory, flushed to disk and moved into
-place with ``os.replace``, so a crash never leaves a half-written record. Loading refuses
-corrupt JSON, records from a newer schema version and wrong shapes with a one-line
-:class:`StoreError`; older schema versions are upgraded on load.
+place with ``os.replace``, so a crash never leaves a half-written record; a record is never
+written onto the warehouse it came from or onto a file that is not a saved record
+(:mod:`.safe_write`). Loading refuses anything but a regular file of at most
+:data:`MAX_RECORD_BYTES`, corrupt or too deeply nested JSON, non-finite numbers, records from a
+newer schema version, wrong shapes and invalid charts, with a one-line :class:`StoreError`, so no
+screen ever opens on a record it cannot show; older schema versions are upgraded on load.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
+import math
 import os
-import tempfile
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from metric_anomaly_investigator.core.models import (
     SCHEMA_VERSION,
+    Chart,
     Direction,
     Event,
     Investigation,
@@ -35,6 +39,17 @@ from metric_anomaly_investigator.core.models import (
     StepPlanned,
     UsageUpdated,
 )
+from metric_anomaly_investigator.core.safe_write import (
+    UnsafeWriteError,
+    check_target,
+    warehouse_paths,
+    write_text_atomic,
+)
+
+MAX_RECORD_BYTES = 50 * 1024 * 1024
+MAX_NESTING = 64  # a record nests about 10 deep; anything far deeper is not one of ours
+RECORD_KEYS = ("id", "question", "started_at")  # what makes a JSON object one of our records
+HistoryStatus = Status | Literal["interrupted"]
 
 
 class StoreError(Exception):
@@ -46,30 +61,70 @@ def dump_investigation(record: Investigation) -> str:
     return record.model_dump_json(indent=2)
 
 
-def save_investigation(record: Investigation, path: Path | str) -> Path:
-    """Write ``record`` to ``path`` atomically (temp file + fsync + ``os.replace``)."""
+def save_investigation(
+    record: Investigation, path: Path | str, *, protect: Iterable[Path] = ()
+) -> Path:
+    """Write ``record`` to ``path`` atomically (temp file + fsync + ``os.replace``).
+
+    Refused (:class:`StoreError`) onto the record's own warehouse, onto ``protect`` (e.g. the
+    config file) and onto an existing file that is not a saved investigation. A replaced file
+    keeps its permission bits; a symlink is followed, so the link stays.
+    """
     path = Path(path).expanduser()
-    directory = path.parent
-    if not directory.is_dir():
-        raise StoreError(f"cannot save to {path}: directory {directory} does not exist")
-    text = dump_investigation(record)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        target = check_target(
+            path,
+            protected=[*warehouse_paths(record.warehouse), *protect],
+            replaceable=is_record_file,
+            what="saved investigation",
+        )
+        return write_text_atomic(target, dump_investigation(record))
+    except UnsafeWriteError as exc:
+        raise StoreError(str(exc)) from None
     except OSError as exc:
         raise StoreError(f"cannot save to {path}: {exc.strerror or exc}") from exc
+
+
+def read_record_text(path: Path, *, limit: int = MAX_RECORD_BYTES) -> str:
+    """The text of a saved record, refusing (never blocking on) anything but a regular file of
+    at most ``limit`` bytes: a FIFO, a device such as ``/dev/zero``, a directory."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        if isinstance(exc, OSError):
-            raise StoreError(f"cannot save to {path}: {exc.strerror or exc}") from exc
-        raise
-    return path
+        info = path.stat()
+    except FileNotFoundError as exc:
+        raise StoreError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise StoreError(f"{path} is a directory, not a saved investigation")
+    try:  # O_NONBLOCK: a file swapped for a FIFO after the stat still cannot block the open
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreError(f"{path} is not a regular file, not a saved investigation")
+        if info.st_size > limit:
+            raise StoreError(
+                f"{path} is too large for a saved investigation "
+                f"({info.st_size / 2**20:.0f} MB; the limit is {limit / 2**20:.0f} MB)"
+            )
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise StoreError(f"{path} grew past {limit / 2**20:.0f} MB while being read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"{path} is not a text file") from exc
+
+
+def is_record_file(path: Path) -> bool:
+    """Whether ``path`` holds a saved investigation (ours to replace), judged by its content."""
+    try:
+        raw = _parse_json(read_record_text(path), source=str(path))
+    except StoreError:
+        return False
+    return isinstance(raw, dict) and all(isinstance(raw.get(k), str) for k in RECORD_KEYS)
 
 
 def _upgrade(raw: dict[str, Any], version: int) -> dict[str, Any]:
@@ -81,12 +136,94 @@ def _upgrade(raw: dict[str, Any], version: int) -> dict[str, Any]:
     return raw if version == SCHEMA_VERSION else {**raw, "schema_version": SCHEMA_VERSION}
 
 
-def parse_investigation(text: str, *, source: str = "record") -> Investigation:
-    """Parse contract-2 JSON, refusing anything that is not a record this version can read."""
+class _NonFinite(ValueError):
+    pass
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _NonFinite(text)
+
+
+def _nesting(raw: Any) -> int:
+    """How deeply lists and objects nest in parsed JSON (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(raw, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_NESTING:
+                break
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _parse_json(text: str, *, source: str) -> Any:
+    """Strict JSON: no NaN/Infinity, no nesting deeper than :data:`MAX_NESTING`."""
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise StoreError(f"{source} is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except _NonFinite as exc:
+        raise StoreError(
+            f"{source} holds a non-finite number ({exc}), which no record has"
+        ) from exc
+    except RecursionError:
+        raise StoreError(f"{source} is nested too deeply to be an investigation record") from None
+    except ValueError as exc:  # e.g. an integer with thousands of digits
+        raise StoreError(f"{source} is not a readable record ({exc})") from exc
+    if _nesting(raw) > MAX_NESTING:
+        raise StoreError(f"{source} is nested too deeply to be an investigation record")
+    return raw
+
+
+def _runs(record: Investigation) -> Iterator[Investigation]:
+    """The record and every follow-up under it, depth first."""
+    stack = [record]
+    while stack:
+        run = stack.pop()
+        yield run
+        stack.extend(reversed(run.follow_ups))
+
+
+def _check_charts(record: Investigation, source: str) -> None:
+    """Every step chart must be one the chart pane can draw."""
+    for run in _runs(record):
+        for step in run.steps:
+            raw = (step.data or {}).get("chart")
+            if not raw:
+                continue
+            try:
+                chart = Chart.model_validate(raw)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"]) or "chart"
+                raise StoreError(
+                    f"{source}: step {step.index} has an invalid chart ({where}: {err['msg']})"
+                ) from None
+            for series in chart.series:
+                if len(series.x) != len(series.y):
+                    raise StoreError(
+                        f"{source}: step {step.index} has an invalid chart (series "
+                        f"{series.label!r} has {len(series.x)} x and {len(series.y)} y values)"
+                    )
+
+
+def is_interrupted(record: Investigation) -> bool:
+    """Whether a run of ``record`` was saved mid-way (a checkpoint) and never finished."""
+    return any(run.status == "running" for run in _runs(record))
+
+
+def parse_investigation(text: str, *, source: str = "record") -> Investigation:
+    """Parse contract-2 JSON, refusing anything that is not a record this version can read."""
+    raw = _parse_json(text, source=source)
     if not isinstance(raw, dict):
         raise StoreError(f"{source} is not an investigation record (expected a JSON object)")
     version = raw.get("schema_version", 0)
@@ -98,29 +235,22 @@ def parse_investigation(text: str, *, source: str = "record") -> Investigation:
             f"(supports up to {SCHEMA_VERSION}): upgrade mai to open it"
         )
     try:
-        return Investigation.model_validate(_upgrade(raw, version))
+        record = Investigation.model_validate(_upgrade(raw, version))
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "record"
         raise StoreError(
             f"{source} is not a valid investigation record ({where}: {err['msg']})"
         ) from exc
+    _check_charts(record, source)
+    return record
 
 
 def load_investigation(path: Path | str) -> Investigation:
-    """Read a saved record; :class:`StoreError` for a missing, corrupt or too-new file."""
+    """Read a saved record; :class:`StoreError` for a missing, special, huge, corrupt or too-new
+    file, or one any screen would fail to show."""
     path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise StoreError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise StoreError(f"{path} is a directory, not a saved investigation") from exc
-    except UnicodeDecodeError as exc:
-        raise StoreError(f"{path} is not a text file") from exc
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return parse_investigation(text, source=str(path))
+    return parse_investigation(read_record_text(path), source=str(path))
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,7 +266,7 @@ class SavedInvestigation:
     id: str
     question: str
     started_at: datetime
-    status: Status
+    status: HistoryStatus
     direction: Direction | None
     verdict: str | None
     model: str
@@ -177,7 +307,7 @@ class InvestigationStore:
                     id=record.id,
                     question=record.question,
                     started_at=record.started_at,
-                    status=record.status,
+                    status="interrupted" if is_interrupted(record) else record.status,
                     direction=report.anomaly.direction if report else None,
                     verdict=report.root_cause if report else None,
                     model=record.model,
