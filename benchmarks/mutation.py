@@ -1,0 +1,209 @@
+"""Mutation score of the modules that decide the product's answer (mutmut 3). Not part of CI.
+
+    uv run python benchmarks/mutation.py [--module core/question.py] [--max-mutants N]
+
+For each decision module a snapshot of src/ and tests/ is copied into mutants/<module>/ (so edits
+made to the working tree during a run do not disturb it, and src/ is never touched), mutmut mutates
+that module only and runs the test files that import it. The score is
+(killed + timeout) / (all checked - equivalent); equivalent mutants are listed, one reason each,
+in benchmarks/mutation_equivalents.toml. With --max-mutants a fixed-seed sample is checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "metric_anomaly_investigator"
+WORK = ROOT / "mutants"
+EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.toml")
+
+DECISION_MODULES = (
+    "core/stats.py",
+    "core/question.py",
+    "core/actions/",
+    "core/store.py",
+    "warehouse/queries.py",
+    "core/segments.py",
+    "core/autopilot.py",
+    "core/rca.py",
+)
+# Test files that drive the app through the terminal UI: far too slow to run once per mutant.
+SLOW_TEST_FILES = re.compile(r"tests/test_tui.*\.py$")
+
+# mutmut's own first steps of `mutmut run` (copy, mutate), so the mutant names can be sampled.
+GENERATE = """
+from mutmut.__main__ import copy_src_dir, copy_also_copy_files, create_mutants
+from mutmut.__main__ import setup_source_paths, store_lines_covered_by_tests
+from mutmut.mutation.trampoline import set_mutant_under_test
+set_mutant_under_test("mutant_generation")
+copy_src_dir(); copy_also_copy_files(); setup_source_paths(); store_lines_covered_by_tests()
+create_mutants(2)
+"""
+
+DETECTED = {"killed", "timeout"}
+STATUS_NAMES = ("killed", "survived", "timeout", "no tests", "equivalent")
+STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"}
+STATUS_BY_EXIT_CODE |= {36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout"}
+STATUS_BY_EXIT_CODE |= {255: "timeout", 34: "skipped", None: "not checked"}
+
+
+@dataclass(frozen=True)
+class Score:
+    module: str
+    counts: Counter[str]
+    survivors: list[str]
+    seconds: float
+
+    @property
+    def scored(self) -> int:
+        return sum(n for status, n in self.counts.items() if status != "equivalent")
+
+    @property
+    def percent(self) -> float:
+        detected = sum(self.counts[s] for s in DETECTED)
+        return 100.0 * detected / self.scored if self.scored else 0.0
+
+
+def slug(module: str) -> str:
+    return module.rstrip("/").removesuffix(".py").replace("/", "_")
+
+
+def dotted(module: str) -> str:
+    return f"{PACKAGE}." + module.rstrip("/").removesuffix(".py").replace("/", ".")
+
+
+def test_files_for(module: str) -> list[str]:
+    """The test files that import the module (or, for a package, one of its modules)."""
+    name = dotted(module)
+    parent, _, leaf = name.rpartition(".")
+    imports = re.compile(
+        rf"\b{re.escape(name)}\b|from {re.escape(parent)} import [^\n]*\b{re.escape(leaf)}\b"
+    )
+    files = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if not SLOW_TEST_FILES.search(rel) and imports.search(path.read_text("utf-8")):
+            files.append(rel)
+    return files
+
+
+def prepare(module: str, tests: list[str]) -> Path:
+    """A fresh snapshot of src/, tests/ and pyproject.toml with mutmut configured for `module`."""
+    workspace = WORK / slug(module)
+    shutil.rmtree(workspace, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "src", workspace / "src", ignore=ignore)
+    shutil.copytree(ROOT / "tests", workspace / "tests", ignore=ignore)
+    source = f"src/{PACKAGE}/{module}" + ("*" if module.endswith("/") else "")
+    config = {
+        "source_paths": ["src/"],
+        "only_mutate": [source],
+        "pytest_add_cli_args_test_selection": tests,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-x", "-q"],
+        "use_git_change_detection": False,
+    }
+    lines = ["", "[tool.mutmut]", *(f"{key} = {json.dumps(v)}" for key, v in config.items())]
+    pyproject = (ROOT / "pyproject.toml").read_text("utf-8")
+    (workspace / "pyproject.toml").write_text(pyproject + "\n".join(lines) + "\n", "utf-8")
+    return workspace
+
+
+def exit_codes(workspace: Path) -> dict[str, int | None]:
+    codes: dict[str, int | None] = {}
+    for meta in (workspace / "mutants" / "src").rglob("*.py.meta"):
+        codes |= json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+    return codes
+
+
+def equivalents(module: str) -> dict[str, str]:
+    if not EQUIVALENTS.exists():
+        return {}
+    table = tomllib.loads(EQUIVALENTS.read_text("utf-8"))
+    return dict(table.get(module, {}))
+
+
+def run_module(module: str, max_mutants: int | None, log: Path) -> Score:
+    started = time.monotonic()
+    tests = test_files_for(module)
+    if not tests:
+        raise SystemExit(f"no test file imports {dotted(module)}")
+    workspace = prepare(module, tests)
+    with log.open("w") as out:
+        subprocess.run([sys.executable, "-c", GENERATE], cwd=workspace, check=True, stdout=out)
+        names = sorted(exit_codes(workspace))
+        if max_mutants is not None and len(names) > max_mutants:
+            names = sorted(random.Random(14).sample(names, max_mutants))
+        command = [sys.executable, "-m", "mutmut", "run", "--max-children", "2", *names]
+        subprocess.run(command, cwd=workspace, stdout=out, stderr=subprocess.STDOUT, check=False)
+    codes = exit_codes(workspace)
+    excluded = equivalents(module)
+    counts: Counter[str] = Counter()
+    survivors = []
+    for name in names:
+        status = STATUS_BY_EXIT_CODE.get(codes.get(name), "suspicious")
+        if name in excluded:
+            status = "equivalent"
+        counts[status] += 1
+        if status == "survived":
+            survivors.append(name)
+    return Score(module, counts, survivors, time.monotonic() - started)
+
+
+def mutation_diff(module: str, name: str) -> list[str]:
+    """The changed lines of one mutant, as `mutmut show` prints them."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "mutmut", "show", name],
+        cwd=WORK / slug(module),
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [
+        line
+        for line in shown.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", choices=DECISION_MODULES)
+    parser.add_argument("--max-mutants", type=int, help="check a fixed-seed sample of this size")
+    parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
+    args = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+    for module in args.module or DECISION_MODULES:
+        log = WORK / f"{slug(module)}.log"
+        score = run_module(module, args.max_mutants, log)
+        c = score.counts
+        print(
+            f"{module:22} {score.percent:5.1f}% killed  "
+            f"killed {c['killed']}  survived {c['survived']}  timeout {c['timeout']}  "
+            f"no-tests {c['no tests']}  equivalent-excluded {c['equivalent']}  "
+            f"other {sum(c.values()) - sum(c[s] for s in STATUS_NAMES)}  "
+            f"({score.seconds:.0f}s, log {log.relative_to(ROOT)})",
+            flush=True,
+        )
+        if args.survivors:
+            for name in score.survivors:
+                print(f"    survived: {name}")
+                for line in mutation_diff(module, name):
+                    print(f"        {line.strip()}")
+        for name, reason in equivalents(module).items():
+            print(f"    equivalent: {name}: {reason}")
+
+
+if __name__ == "__main__":
+    main()
