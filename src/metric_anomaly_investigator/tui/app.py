@@ -260,6 +260,8 @@ class InvestigatorApp(App[None]):
                     self.services.make_orchestrator, self.warehouse, self.model_name, self.settings
                 )
             orchestrator = self.orchestrator
+            if self.store is not None:  # saved after every step: a kill keeps finished steps
+                orchestrator.checkpoint = self.store.save
             if follow_up and orchestrator.record is None and self.record is not None:
                 orchestrator.resume(self.record)  # a reopened record: continue it
             events = (
@@ -587,7 +589,10 @@ class InvestigatorApp(App[None]):
                 path = Path(value).expanduser()
 
                 def write() -> None:
-                    path.write_text(self.services.report_to_markdown(record), encoding="utf-8")
+                    from ..core.report_markdown import write_export
+
+                    markdown = self.services.report_to_markdown(record)
+                    write_export(path, markdown, warehouse=record.warehouse)
 
                 self._write(write, f"Report exported to {path}")
 

@@ -39,6 +39,7 @@ class OrchestratorLike(Protocol):
 
     model_name: str
     record: Investigation | None
+    checkpoint: Callable[[Investigation], object] | None
 
     def investigate(self, question: str) -> AsyncIterator[Event]: ...
 
