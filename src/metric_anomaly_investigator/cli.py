@@ -201,7 +201,9 @@ class _Interrupts:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         for sig, handler in self._previous.items():
-            if handler is not None:  # None: installed outside Python, cannot be restored
+            if self.received is not None:  # mai is about to exit 130/143: no traceback on the way
+                signal.signal(sig, signal.SIG_IGN)
+            elif handler is not None:  # None: installed outside Python, cannot be restored
                 signal.signal(sig, handler)  # type: ignore[arg-type]
 
     def attach(self, loop: asyncio.AbstractEventLoop, cancel: Callable[[], None]) -> None:

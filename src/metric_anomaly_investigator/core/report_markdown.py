@@ -9,12 +9,16 @@ a raw escape byte in a dimension value must never reach the terminal.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from metric_anomaly_investigator.core.models import AnomalySummary, Investigation, Report, Step
 
 CONFIDENCE_BAR_WIDTH = 10
+# The third line of every export: ``*completed · model autopilot · warehouse demo.duckdb · …*``.
+_EXPORT_BYLINE = re.compile(r"^\*(running|completed|cancelled|failed) · model .* · warehouse .*\*$")
+_EXPORT_HEAD_BYTES = 64 * 1024
 # C0 and C1 control characters, DEL, line/paragraph separators and bidi overrides.
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -242,3 +246,31 @@ def report_to_text(record: Investigation) -> str:
             lines.append(f"Event:       {ev.kind} {ev.id} — {ev.description} ({ev.confidence:.0%})")
         lines += [f"Next:        {rec}" for rec in report.recommendations]
     return escape_controls("\n".join(lines) + "\n")
+
+
+def is_markdown_export(path: Path) -> bool:
+    """Whether ``path`` holds a report exported by :func:`report_to_markdown` (ours to
+    replace), judged by its first lines; only a regular file is ever opened."""
+    try:
+        if not path.is_file():
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(_EXPORT_HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    lines = head.splitlines()
+    return len(lines) >= 3 and lines[0].startswith("# ") and bool(_EXPORT_BYLINE.match(lines[2]))
+
+
+def write_export(path: Path, markdown: str, *, warehouse: str) -> Path:
+    """Write an exported report atomically: never onto the ``warehouse`` the record came from,
+    never onto an existing file that is not an earlier export (``UnsafeWriteError``)."""
+    from .safe_write import check_target, warehouse_paths, write_text_atomic
+
+    target = check_target(
+        path,
+        protected=warehouse_paths(warehouse),
+        replaceable=is_markdown_export,
+        what="Markdown report exported by mai",
+    )
+    return write_text_atomic(target, markdown)
