@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     max_requests: int = Field(default=60, ge=1)
     max_tokens: int = Field(default=400_000, ge=1000)
     request_retries: int = Field(default=3, ge=0, le=10)
+    request_timeout: float = Field(
+        default=120.0, gt=0, le=3600, description="Seconds one model request may take."
+    )
+    deadline: float = Field(
+        default=900.0, gt=0, le=86_400, description="Seconds a whole investigation may take."
+    )
 
     @property
     def history_dir(self) -> Path:

@@ -6,9 +6,13 @@
 Both see the warehouse's real schema (``executor.schema_summary()``), the question and the
 findings so far, rendered by :func:`render_findings` / :func:`render_prompt` — the one place the
 prompt format lives, so the offline autopilot can read the same text. Output validators turn an
-invalid action into a ``ModelRetry`` the model can act on. :func:`run_agent` adds bounded
-exponential backoff for transient model/API errors; :func:`resolve_model` maps a model name to a
-PydanticAI model, failing early with :class:`ModelConfigError` when a provider key is missing.
+invalid action, and a report that cites what the steps do not show (``core.grounding``), into a
+``ModelRetry`` the model can act on. :func:`run_agent` bounds every call (a per-request timeout and
+the investigation's deadline, :class:`CallBounds`), adds exponential backoff for transient
+model/API errors and turns the faults a user must fix into one-line :class:`ModelCallError` errors;
+:func:`write_report` falls back to the built-in analyst's report when the model's cannot be
+grounded. :func:`resolve_model` maps a model name to a PydanticAI model, failing early with
+:class:`ModelConfigError` when a provider key is missing.
 """
 
 from __future__ import annotations
@@ -16,25 +20,33 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai import Agent, AgentRetries, ModelRetry, RunContext, capture_run_messages
 from pydantic_ai.exceptions import (
     ModelAPIError,
+    ModelAuthenticationError,
     ModelConnectionError,
     ModelHTTPError,
     ModelRateLimitError,
+    ModelRequestTimeout,
     ModelServerError,
+    ModelTimeoutError,
     ModelUnavailableError,
+    RunTimedOut,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
     UserError,
 )
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RunUsage, UsageLimits
 
+from metric_anomaly_investigator.core.grounding import Grounding, WarehouseFacts, check_report
 from metric_anomaly_investigator.core.models import (
     Action,
     GenerateInsights,
@@ -51,6 +63,18 @@ OutputT = TypeVar("OutputT")
 
 class ModelConfigError(Exception):
     """The chosen model cannot be used (unknown name, missing API key…); one-line message."""
+
+
+class ModelCallError(Exception):
+    """A model call failed in a way the user must fix; the message says what to do, in one line."""
+
+
+class UngroundedReport(Exception):
+    """The model's report still cited what the steps do not show after its last retry."""
+
+    def __init__(self, grounding: Grounding) -> None:
+        self.grounding = grounding
+        super().__init__(grounding.message)
 
 
 class Executor(Protocol):
@@ -80,9 +104,11 @@ class InvestigationDeps:
     @property
     def data_steps(self) -> int:
         """Successful data steps so far, this run and earlier ones."""
-        return sum(s.success for s in self.steps) + sum(
-            s.success for inv in self.earlier for s in inv.steps
-        )
+        return sum(s.success for s in self.all_steps())
+
+    def all_steps(self) -> list[Step]:
+        """The earlier questions' steps, then this run's."""
+        return [*(s for inv in self.earlier for s in inv.steps), *self.steps]
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,6 +227,8 @@ def render_prompt(deps: InvestigationDeps, *, final: bool) -> str:
 # --------------------------------------------------------------------------------------------
 
 OUTPUT_RETRIES = 3
+# an unknown tool name gets as many corrections as an invalid answer
+_RETRIES: AgentRetries = {"output": OUTPUT_RETRIES, "tools": OUTPUT_RETRIES}
 
 
 def _schema_instructions(ctx: RunContext[InvestigationDeps]) -> str:
@@ -213,7 +241,7 @@ def build_step_agent() -> Agent[InvestigationDeps, StepDecision]:
         output_type=StepDecision,
         instructions=STEP_INSTRUCTIONS,
         deps_type=InvestigationDeps,
-        retries={"output": OUTPUT_RETRIES},
+        retries=_RETRIES,
         name="step_decision",
     )
     agent.instructions(_schema_instructions)
@@ -243,13 +271,13 @@ def build_insights_agent() -> Agent[InvestigationDeps, Report]:
         output_type=Report,
         instructions=INSIGHTS_INSTRUCTIONS,
         deps_type=InvestigationDeps,
-        retries={"output": OUTPUT_RETRIES},
+        retries=_RETRIES,
         name="insights",
     )
     agent.instructions(_schema_instructions)
 
     @agent.output_validator
-    def validate_report(out: Report) -> Report:
+    def validate_report(ctx: RunContext[InvestigationDeps], out: Report) -> Report:
         if out.anomaly.direction == "none":
             claimed = [s for s in out.affected_segments if s.confidence >= 0.5]
             claimed_events = [e for e in out.correlated_events if e.confidence >= 0.5]
@@ -258,14 +286,37 @@ def build_insights_agent() -> Agent[InvestigationDeps, Report]:
                     'With anomaly direction "none", no segment or event may have confidence '
                     ">= 0.5: lower them or report the anomaly."
                 )
-        return out
+        facts = warehouse_facts(ctx.deps.executor)
+        # the built-in analyst reports only what its steps found (checked on every scenario by
+        # the tests); a model's report is checked here
+        if facts is not None and ctx.model.system != AUTOPILOT:
+            grounding = check_report(out, ctx.deps.all_steps(), facts)
+            if not grounding.ok:
+                if ctx.retry >= ctx.max_retries:
+                    raise UngroundedReport(grounding)
+                raise ModelRetry(grounding.message)
+        return out.model_copy(update={"fallback_reason": None})
 
     return agent
 
 
+def warehouse_facts(executor: Executor) -> WarehouseFacts | None:
+    """What the executor's warehouse vouches for; None for an executor without one (a test
+    double), whose reports are then not checked."""
+    from metric_anomaly_investigator.core.tools import ToolExecutor
+
+    return (
+        WarehouseFacts.from_schema(executor.schema) if isinstance(executor, ToolExecutor) else None
+    )
+
+
 # --------------------------------------------------------------------------------------------
-# Running with retries, usage limits and clear errors
+# Running with retries, time bounds, usage limits and clear errors
 # --------------------------------------------------------------------------------------------
+
+
+class MalformedResponse(UnexpectedModelBehavior):
+    """The provider's response could not be read (e.g. an empty ``choices`` list)."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -285,15 +336,24 @@ def _retries_exhausted(exc: BaseException) -> bool:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A one-line, user-facing reason for a failed model call."""
+    """A one-line, user-facing reason for a failed model call, saying what to do."""
+    if isinstance(exc, ModelCallError | MalformedResponse):
+        return _first_line(exc)
     if isinstance(exc, UsageLimitExceeded):
         return f"usage limit reached ({_first_line(exc)}); raise MAI_MAX_REQUESTS or MAI_MAX_TOKENS"
+    if isinstance(exc, ModelRequestTimeout):
+        return timeout_message(exc.timeout)
+    if isinstance(exc, ModelTimeoutError):
+        return (
+            "the model's server did not respond in time; check that it is up, or raise "
+            "MAI_REQUEST_TIMEOUT for a slow model"
+        )
     if isinstance(exc, ModelHTTPError):
-        body = exc.body
-        detail = body.get("message") if isinstance(body, dict) else body
-        text = _first_line(Exception(detail)) if detail else _HTTP_REASONS.get(exc.status_code, "")
-        return f"model API error {exc.status_code} from {exc.model_name}" + (
-            f": {text}" if text else ""
+        return _http_error(exc)
+    if isinstance(exc, ModelConnectionError):
+        return (
+            f"could not reach the model's server ({_first_line(exc)}); check the network "
+            "and the server address (e.g. OPENAI_BASE_URL)"
         )
     if isinstance(exc, ModelAPIError):
         return f"model API error: {_first_line(exc)}"
@@ -302,8 +362,29 @@ def describe_error(exc: BaseException) -> str:
         detail = f": {_first_line(cause)}" if cause is not None else ""
         return f"the model gave no valid answer after {OUTPUT_RETRIES} retries{detail}"
     if isinstance(exc, UnexpectedModelBehavior):
-        return f"unexpected model response: {_first_line(exc)}"
+        return f"unexpected model response: {_first_line(exc)}; try again, or use another model"
     return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def timeout_message(seconds: float) -> str:
+    return (
+        f"the model did not answer within {seconds:g} s (MAI_REQUEST_TIMEOUT); check that its "
+        "server is up, or raise MAI_REQUEST_TIMEOUT for a slow model"
+    )
+
+
+def _http_error(exc: ModelHTTPError, hint: str = "") -> str:
+    body = exc.body
+    detail = body.get("message") if isinstance(body, dict) else body
+    text = _first_line(Exception(detail)) if detail else _HTTP_REASONS.get(exc.status_code, "")
+    line = f"model API error {exc.status_code} from {exc.model_name}" + (
+        f": {text}" if text else ""
+    )
+    if not hint and exc.status_code == 429:
+        hint = "wait a minute and try again"
+    elif not hint and exc.status_code >= 500:
+        hint = "the provider is failing: try again later"
+    return line + (f"; {hint}" if hint else "")
 
 
 _HTTP_REASONS = {
@@ -337,6 +418,35 @@ class RetryPolicy:
         return min(wait, self.max_delay)
 
 
+@dataclass
+class CallBounds:
+    """How long one model request (MAI_REQUEST_TIMEOUT) and one investigation (MAI_DEADLINE)
+    may take; :meth:`start` starts the investigation's clock."""
+
+    request_timeout: float = 120.0
+    deadline: float = 900.0
+    clock: Callable[[], float] = time.monotonic
+    started: float | None = None
+
+    def start(self) -> None:
+        self.started = self.clock()
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (the whole deadline when not started)."""
+        if self.started is None:
+            return self.deadline
+        return self.deadline - (self.clock() - self.started)
+
+    def model_settings(self) -> ModelSettings:
+        return {"timeout": self.request_timeout, "request_timeout": self.request_timeout}
+
+    def expired(self) -> ModelCallError:
+        return ModelCallError(
+            f"the investigation did not finish within {self.deadline:g} s (MAI_DEADLINE); the "
+            "steps done so far are kept: raise MAI_DEADLINE or ask a narrower question"
+        )
+
+
 async def run_agent(
     agent: Agent[InvestigationDeps, OutputT],
     deps: InvestigationDeps,
@@ -346,22 +456,172 @@ async def run_agent(
     usage: RunUsage,
     limits: UsageLimits,
     policy: RetryPolicy,
+    bounds: CallBounds | None = None,
 ) -> OutputT:
-    """One agent run with backoff on transient errors; usage accumulates into ``usage``."""
+    """One agent run with backoff on transient errors; usage accumulates into ``usage``.
+
+    Every request is bounded by ``bounds.request_timeout`` and the whole run by what is left of
+    the deadline. Faults a user must fix (a wrong key, an unknown tool, a server without the
+    Responses API, the deadline) raise :class:`ModelCallError` with a one-line message.
+    """
+    bounds = bounds or CallBounds()
     prompt = render_prompt(deps, final=final)
     attempt = 0
     while True:
-        try:
-            result = await agent.run(
-                prompt, model=model, deps=deps, usage=usage, usage_limits=limits
+        remaining = bounds.remaining()
+        if remaining <= 0:
+            raise bounds.expired()
+        with capture_run_messages() as messages:
+            try:
+                result = await _run_once(
+                    agent,
+                    prompt,
+                    model=model,
+                    deps=deps,
+                    usage=usage,
+                    usage_limits=limits,
+                    model_settings=bounds.model_settings(),
+                    timeout=remaining,
+                )
+            except RunTimedOut as exc:
+                raise bounds.expired() from exc
+            except (ModelAPIError, UnexpectedModelBehavior) as exc:
+                advice = _advice(exc, model, messages)
+                if advice is not None:
+                    raise ModelCallError(advice) from exc
+                if attempt >= policy.retries or not is_transient(exc):
+                    raise
+                await policy.sleep(min(policy.delay(attempt, exc), max(0.0, bounds.remaining())))
+                attempt += 1
+            else:
+                return result.output
+
+
+async def _run_once(agent: Agent[InvestigationDeps, OutputT], prompt: str, **kwargs: Any) -> Any:
+    """``agent.run``; an error raised while a model adapter read the provider's response (an
+    empty ``choices`` list gives an IndexError) becomes a :class:`MalformedResponse`."""
+    try:
+        return await agent.run(prompt, **kwargs)
+    except (IndexError, KeyError, TypeError, AttributeError) as exc:
+        if not _raised_in_adapter(exc):
+            raise
+        what = (
+            "a response without any choices"
+            if isinstance(exc, IndexError)
+            else f"a response it could not read ({type(exc).__name__}: {_first_line(exc)})"
+        )
+        raise MalformedResponse(
+            f"the model's server sent {what}; check that it serves this model with tool "
+            "calling, or try another model"
+        ) from exc
+
+
+def _raised_in_adapter(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside a PydanticAI model adapter (``pydantic_ai.models.*``),
+    i.e. while the provider's response was being read, not in our own code."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    return module.startswith("pydantic_ai.models.") and module != "pydantic_ai.models.function"
+
+
+def _advice(exc: BaseException, model: Model, messages: list[ModelMessage]) -> str | None:
+    """A one-line message for the faults only the user can fix, else None."""
+    if isinstance(exc, ModelAuthenticationError) or (
+        isinstance(exc, ModelHTTPError) and exc.status_code == 401
+    ):
+        keys = _PROVIDER_KEYS.get(model.system)
+        hint = f"check {keys[0] if keys else 'the API key'}"
+        if isinstance(exc, ModelHTTPError):
+            return _http_error(exc, hint)
+        return f"the model API refused the credentials ({_first_line(exc)}); {hint}"
+    if isinstance(exc, ModelHTTPError) and exc.status_code == 404 and _uses_responses_api(model):
+        return _http_error(
+            exc,
+            f"if the server offers only chat completions, use --model openai-chat:{exc.model_name}",
+        )
+    if (
+        isinstance(exc, UnexpectedModelBehavior)
+        and isinstance(exc.__cause__, ModelRetry)
+        and not _retries_exhausted(exc)
+    ):
+        called = _called_tools(messages)
+        names = ", ".join(repr(n) for n in called) if called else "an unknown tool"
+        return (
+            f"the model kept calling a tool that does not exist ({names}); it may not support "
+            "tool calling well: use another model, or --model autopilot"
+        )
+    return None
+
+
+def _called_tools(messages: list[ModelMessage]) -> list[str]:
+    """The tools the model's last response called."""
+    for message in reversed(messages):
+        if isinstance(message, ModelResponse):
+            return list(
+                dict.fromkeys(p.tool_name for p in message.parts if isinstance(p, ToolCallPart))
             )
-        except (ModelAPIError, UnexpectedModelBehavior) as exc:
-            if attempt >= policy.retries or not is_transient(exc):
-                raise
-            await policy.sleep(policy.delay(attempt, exc))
-            attempt += 1
-        else:
-            return result.output
+    return []
+
+
+def _uses_responses_api(model: Model) -> bool:
+    try:
+        from pydantic_ai.models.openai import OpenAIResponsesModel
+    except ImportError:  # the openai extra is not installed
+        return False
+    return isinstance(model, OpenAIResponsesModel)
+
+
+# --------------------------------------------------------------------------------------------
+# The report, grounded or the analyst's
+# --------------------------------------------------------------------------------------------
+
+FALLBACK_NOTE = (
+    "The model's report could not be grounded in the data; this is the built-in analyst's report."
+)
+
+
+async def write_report(
+    agent: Agent[InvestigationDeps, Report],
+    deps: InvestigationDeps,
+    *,
+    model: Model,
+    usage: RunUsage,
+    limits: UsageLimits,
+    policy: RetryPolicy,
+    bounds: CallBounds,
+) -> Report:
+    """The Insights agent's report; when the model's stays ungrounded after its retries, the
+    built-in analyst's report over the same steps, labelled (``fallback_reason``, a note)."""
+    try:
+        return await run_agent(
+            agent,
+            deps,
+            model=model,
+            final=True,
+            usage=usage,
+            limits=limits,
+            policy=policy,
+            bounds=bounds,
+        )
+    except UngroundedReport as ungrounded:
+        reason = ungrounded.grounding.message
+    report = await run_agent(
+        agent,
+        deps,
+        model=resolve_model(AUTOPILOT, deps.executor),
+        final=True,
+        usage=RunUsage(),  # the analyst costs nothing and counts against no limit
+        limits=limits,
+        policy=policy,
+        bounds=bounds,
+    )
+    return report.model_copy(
+        update={"summary": f"{FALLBACK_NOTE} {report.summary}", "fallback_reason": reason}
+    )
 
 
 # --------------------------------------------------------------------------------------------
