@@ -75,7 +75,15 @@ import pandas as pd
 import platformdirs
 import sqlglot.expressions as sge
 
-from .types import DimensionInfo, PartialDay, WarehouseError, WarehouseSchema, show_name
+from .timerange import EPOCH, as_date, bulk_range, examples
+from .types import (
+    DimensionInfo,
+    IgnoredEvents,
+    PartialDay,
+    WarehouseError,
+    WarehouseSchema,
+    show_name,
+)
 
 __all__ = [
     "MAX_CARDINALITY",
@@ -114,6 +122,10 @@ PARTIAL_REFERENCE_DAYS = 7
 PARTIAL_MIN_REFERENCE = 3
 PARTIAL_MIN_MISSING_SHARE = 0.1
 PARTIAL_MIN_MISSING_EVENTS = 20.0
+# epoch numbers: (typical magnitude below, units per second) for s, ms, us, ns
+EPOCH_UNITS = ((1e11, 1), (1e14, 1_000), (1e17, 1_000_000), (float("inf"), 1_000_000_000))
+EPOCH_MIN_S = -62_135_596_800  # 0001-01-01
+EPOCH_MAX_S = 253_402_300_799  # 9999-12-31 23:59:59
 
 Progress = Callable[[str, float], None]
 ParamValue = date | datetime | str
@@ -326,17 +338,11 @@ class Warehouse:
             self._build_type_rollup()
         if self.rollup is not None:
             self._find_user_constant()
-        rng_src = (
-            self.rollup if self.rollup is not None else ev.mutate(day=ev.event_timestamp.date())
-        )
-        stats = self.execute(rng_src.aggregate(lo=rng_src.day.min(), hi=rng_src.day.max())).iloc[0]
-        if stats["lo"] is None or stats["lo"] != stats["lo"]:
-            raise WarehouseError(f"The events table of {self.label} is empty.")
         row_count = int(self.execute(ev.count()))
         metrics = ["dau", "wau", "events", "events_per_user"]
         if self.has_sessions:
             metrics.append("sessions_per_user")
-        lo, hi = _as_date(stats["lo"]), _as_date(stats["hi"])
+        lo, hi, ignored = self._bulk_range()
         partial = self._partial_days(lo, hi)
         for p in partial:
             if p.edge == "end":
@@ -349,12 +355,49 @@ class Warehouse:
             start_date=lo,
             end_date=hi,
             partial_days=partial,
+            ignored=ignored,
             event_types=event_types,
             has_users=self.users is not None,
             has_deployments=self.deployments_table is not None,
             has_annotations=self.annotations_table is not None,
             row_count=row_count,
         )
+
+    def _bulk_range(self) -> tuple[date, date, IgnoredEvents | None]:
+        """The first and last day of the bulk of the events, and the stray events outside it.
+
+        Counts events per day number (days since 1970-01-01: any date the backend holds) and
+        leaves out stray far-off days (see :mod:`.timerange`).
+        """
+        src = (
+            self.rollup
+            if self.rollup is not None
+            else self.events.mutate(day=self.events.event_timestamp.date())
+        )
+        src = src.filter(src.day.notnull())
+        src = src.mutate(dn=src.day.delta(ibis.literal(EPOCH), unit="day"))
+        n = src.events.sum() if self.rollup is not None else src.count()
+        daily = self.execute(src.group_by("dn").aggregate(n=n))
+        if daily.empty:
+            raise WarehouseError(f"The events table of {self.label} is empty.")
+        bulk = bulk_range(daily["dn"].to_numpy(), daily["n"].to_numpy())
+        try:
+            lo, hi = as_date(bulk.lo), as_date(bulk.hi)
+        except OverflowError:
+            raise WarehouseError(
+                f"The events of {self.label} are dated after 9999-12-31; check the "
+                "event_timestamp column (epoch numbers in an unexpected unit?)."
+            ) from None
+        ignored = None
+        if bulk.ignored_events:
+            ignored = IgnoredEvents(
+                events=bulk.ignored_events,
+                total=bulk.total_events,
+                kept_from=lo,
+                kept_until=hi,
+                examples=examples(bulk.ignored_days),
+            )
+        return lo, hi, ignored
 
     def _partial_days(self, lo: date, hi: date) -> list[PartialDay]:
         """The incomplete edge days among ``lo`` and ``hi`` (module docstring: "Partial days")."""
@@ -790,6 +833,11 @@ def _normalise(tables: dict[str, ir.Table], label: str) -> dict[str, ir.Table]:
 def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
     """The events' time column as a timestamp: timestamps, dates, ISO text or epoch numbers.
 
+    Time zones are handled one way: ISO text with an offset (``…T23:30:00+05:30``, ``…Z``) is
+    converted to UTC, as a TIMESTAMPTZ column is (connections run in UTC); naive timestamps
+    and text are taken as UTC. Epoch numbers are seconds, milliseconds, microseconds or
+    nanoseconds, told apart by the magnitude of the typical (median) value; values beyond
+    year 9999 are clamped to it (and so reported as stray far-future events).
     Text that does not parse, or any other type, is refused here with an example, rather than
     failing later inside a query.
     """
@@ -799,11 +847,13 @@ def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
     if kind.is_date():
         return col.cast(dt.timestamp)
     if kind.is_integer() or kind.is_floating():
-        biggest = _execute_scalar(col.abs().max(), label)
-        unit = "s" if not biggest or biggest < 1e11 else "ms" if biggest < 1e14 else "us"
-        return col.cast(dt.int64).as_timestamp(unit)
+        typical = _execute_scalar(col.abs().median(), label) or 0
+        scale = next(s for limit, s in EPOCH_UNITS if typical < limit)
+        seconds = (col // scale).cast(dt.int64)
+        clamped = ibis.least(ibis.greatest(seconds, EPOCH_MIN_S), EPOCH_MAX_S)
+        return clamped.as_timestamp("s").cast(dt.timestamp)
     if kind.is_string():
-        parsed = col.try_cast(dt.timestamp)
+        parsed = col.try_cast(dt.Timestamp(timezone="UTC"))
         bad = col.notnull() & parsed.isnull()
         example = _execute_scalar(col.name("v").as_table().filter(bad).v.first(), label)
         if example is not None:
@@ -811,7 +861,7 @@ def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
                 f"The {name} column of {label} holds text that is not a date/time, e.g. "
                 f"{show_name(example)}; use ISO dates like 2025-01-31 or 2025-01-31 12:00:00."
             )
-        return parsed
+        return parsed.cast(dt.timestamp)  # UTC: connections run in UTC
     raise WarehouseError(
         f"The {name} column of {label} has type {kind}; it must be a timestamp, a date, "
         "ISO text or epoch seconds."

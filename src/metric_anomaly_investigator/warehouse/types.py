@@ -56,6 +56,39 @@ class PartialDay(BaseModel):
         )
 
 
+class IgnoredEvents(BaseModel):
+    """Events dated far outside the bulk of the data, left out of every query."""
+
+    events: int
+    total: int
+    kept_from: date
+    kept_until: date
+    examples: list[str] = Field(description="stray days, earliest and latest first")
+
+    def note(self) -> str:
+        """E.g. ``Ignored 5 of 446,012 events dated outside 2025-11-01..2026-02-28 (…).``"""
+        return (
+            f"Ignored {self.events:,} of {self.total:,} events dated outside "
+            f"{self.kept_from}..{self.kept_until} "
+            f"({', '.join(self.examples)})."
+        )
+
+
+class UnjoinedUsers(BaseModel):
+    """A users table whose user_id barely matches the events' user_id: not used."""
+
+    matched: int = Field(description="distinct event users found in the users table")
+    event_users: int
+
+    def note(self) -> str:
+        share = self.matched / self.event_users if self.event_users else 0.0
+        return (
+            f"The users table's user_id matches {self.matched:,} of {self.event_users:,} users "
+            f"in the events ({share:.1%}): its signup dates and user-level dimensions are "
+            "not used (check the user_id mapping)."
+        )
+
+
 class WarehouseSchema(BaseModel):
     metrics: list[str]
     dimensions: list[DimensionInfo]
@@ -70,6 +103,10 @@ class WarehouseSchema(BaseModel):
         default_factory=list,
         description="incomplete days at the edges, outside start_date..end_date",
     )
+    ignored: IgnoredEvents | None = Field(
+        default=None, description="stray far-off events outside start_date..end_date"
+    )
+    unjoined_users: UnjoinedUsers | None = None
 
     @property
     def partial_day(self) -> date | None:
@@ -77,8 +114,12 @@ class WarehouseSchema(BaseModel):
         return next((p.day for p in self.partial_days if p.edge == "end"), None)
 
     def coverage_notes(self) -> list[str]:
-        """What was left out of the date range and why (empty when every day is complete)."""
-        return [p.note() for p in self.partial_days]
+        """What was left out of the data and why (empty when nothing was)."""
+        notes = [self.ignored.note()] if self.ignored else []
+        notes += [p.note() for p in self.partial_days]
+        if self.unjoined_users is not None:
+            notes.append(self.unjoined_users.note())
+        return notes
 
     @property
     def dimension_names(self) -> list[str]:
