@@ -36,7 +36,7 @@ from ..settings import AUTOPILOT
 from ..warehouse.types import RATIO_METRICS
 from .actions.formatting import plural
 from .actions.insights import HistoryShortfall, history_shortfall
-from .context import Anomaly, InvestigationContext, SegmentFinding
+from .context import Anomaly, HistoryEntry, InvestigationContext, SegmentFinding
 from .models import (
     Action,
     AffectedSegment,
@@ -58,6 +58,7 @@ from .tools import ToolExecutor
 
 CORE_METRICS = ("dau", "events", "events_per_user", "sessions_per_user")
 MAX_SEGMENT_STEPS = 2
+_UNKNOWN_DEPLOY = "whether a deployment explains it is not known (the check failed)"
 INFORMATIVE = 0.15
 
 _QUESTION_RE = re.compile(r"## Question\n(.*?)(?:\n\n## |\Z)", re.S)
@@ -120,12 +121,8 @@ class Analyst:
     # -- step decisions --------------------------------------------------------------------------
     def decide(self, prompt: _Prompt) -> StepDecision:
         plan = self._plan_for(prompt)
-        run = (
-            self.ctx.history[len(self.ctx.history) - prompt.steps_used :]
-            if prompt.steps_used
-            else []
-        )
-        plan.done = {_signature(h.action) for h in run}
+        # failed steps count as done too: a failing action is not repeated
+        plan.done = {_signature(h.action) for h in self._run(prompt)}
         left = prompt.max_steps - prompt.steps_used
         if left <= 1 or (prompt.retry and "No data has been looked at" not in prompt.retry):
             return self._conclude("The step budget is nearly used up: writing the report.")
@@ -143,6 +140,21 @@ class Analyst:
             )
             self._key = key
         return self._plan
+
+    def _run(self, prompt: _Prompt) -> list[HistoryEntry]:
+        """The steps of the current run (the question being answered)."""
+        history = self.ctx.history
+        return history[max(0, len(history) - prompt.steps_used) :] if prompt.steps_used else []
+
+    def _failed(self, prompt: _Prompt, *kinds: type) -> list[str]:
+        """The errors of this run's steps of these kinds when none of them succeeded.
+
+        A failed step is "not known", never a negative finding: the report says it failed.
+        """
+        steps = [h for h in self._run(prompt) if isinstance(h.action, kinds)]
+        if any(h.result.success for h in steps):
+            return []
+        return [h.result.error or "no reason given" for h in steps]
 
     def _conclude(self, why: str) -> StepDecision:
         return StepDecision(reasoning=why, action=GenerateInsights())
@@ -299,18 +311,41 @@ class Analyst:
         a = ctx.anomaly
         retention = ctx.retention or {}
         shortfall = history_shortfall(ctx)
+        detect_errors = self._failed(prompt, DetectAnomaly)
         if (a is None or not a.detected) and retention.get("declined"):
             report = self._retention_report(plan, retention)
+        elif a is None and detect_errors:
+            report = self._undetermined_report(plan, detect_errors[-1])
         elif (a is None or not a.detected) and shortfall is not None:
             report = self._thin_data_report(plan, a, shortfall)
         elif a is None or not a.detected:
             report = self._no_anomaly_report(plan, a)
         else:
-            report = self._anomaly_report(plan, a)
+            report = self._anomaly_report(plan, a, prompt)
+        if self._failed(prompt, CheckDeployments):  # a failed check rules nothing out
+            report.root_cause = report.root_cause.replace(
+                "no deployment explains it", _UNKNOWN_DEPLOY
+            )
         notes = self.executor.schema.coverage_notes()
         if notes:  # what the data range leaves out (an incomplete last day…)
             report.summary += " " + " ".join(notes)
         return report
+
+    def _undetermined_report(self, plan: _Plan, error: str) -> Report:
+        metric = plan.question.metric or "dau"
+        return Report(
+            summary=(
+                f"Could not establish whether {metric} moved: the anomaly check failed "
+                f"({_short(error)}). No conclusion either way."
+            ),
+            root_cause="Undetermined: the anomaly check failed, so nothing is known yet.",
+            anomaly=AnomalySummary(metric=metric, direction="none"),
+            recommendations=[
+                "Fix the cause of the failure above (the warehouse, its columns or types) and "
+                "re-run the investigation.",
+            ],
+            confidence=0.1,
+        )
 
     def _thin_data_report(
         self, plan: _Plan, a: Anomaly | None, shortfall: HistoryShortfall
@@ -372,9 +407,11 @@ class Analyst:
                     return notes[0]
         return ""
 
-    def _anomaly_report(self, plan: _Plan, a: Anomaly) -> Report:
+    def _anomaly_report(self, plan: _Plan, a: Anomaly, prompt: _Prompt) -> Report:
         ctx = self.ctx
         segs = ctx.segments
+        deploy_errors = self._failed(prompt, CheckDeployments)
+        segment_errors = self._segment_errors(prompt) if not segs else []
         word = "dropped" if a.direction == "drop" else "spiked"
         change = f" {abs(a.change_pct):.1f}%" if a.change_pct is not None else ""
         until = f" to {a.end}" if a.end and a.end != self.executor.schema.end_date else " onwards"
@@ -412,17 +449,32 @@ class Analyst:
                 + (f" ({top.change_pct:+.1f}% there" if top.change_pct is not None else " (")
                 + f", {100 * (top.share_of_change or 0):.0f}% of the change)."
             )
+        elif segment_errors:
+            summary += (
+                " Where it concentrates is not known: the segment step failed "
+                f"({_short(segment_errors[-1])})."
+            )
         else:
             summary += " It is spread across all segments."
         if deploy_explains:
             d = deploy_explains[0]
             summary += f" It coincides with {d.id} ({d.description})."
+        elif deploy_errors:
+            summary += (
+                f" The deployment check failed ({_short(deploy_errors[-1])}): whether a "
+                "deployment explains it is not known."
+            )
         elif self.executor.schema.has_deployments:
             summary += " No deployment explains it."
         refuted = self._refuted(plan)
         if refuted:
             summary += " " + refuted
         root = self._root_cause(a, segs, explaining, deploy_explains)
+        if segment_errors:
+            root = (
+                f"A {a.direction} of {a.metric} whose segment is not known (the segment "
+                "step failed)."
+            )
         conf = self._confidence(a, segs, explaining)
         return Report(
             summary=summary,
@@ -440,6 +492,14 @@ class Analyst:
             recommendations=self._recommendations(a, segs, explaining),
             confidence=conf,
         )
+
+    def _segment_errors(self, prompt: _Prompt) -> list[str]:
+        """Errors of this run's segment steps when none succeeded and there was something to
+        segment by (a drill-down with no informative dimension left is no failure)."""
+        errors = self._failed(prompt, SegmentByDimension, DrillDown)
+        informative = any(v >= INFORMATIVE for v in self.ctx.dimension_scores.values())
+        tried_segment = any(isinstance(h.action, SegmentByDimension) for h in self._run(prompt))
+        return errors if informative or tried_segment else []
 
     def _affected(self, s: SegmentFinding) -> AffectedSegment:
         share = s.share_of_change or 0.0
@@ -603,6 +663,12 @@ class Analyst:
             ],
             confidence=0.7 if seg else 0.5,
         )
+
+
+def _short(error: str) -> str:
+    """An error's first line, short enough for a report sentence."""
+    line = error.strip().splitlines()[0] if error.strip() else "no reason given"
+    return line if len(line) <= 160 else line[:159] + "…"
 
 
 def _signature(action: Action) -> str:

@@ -112,6 +112,9 @@ MONTHS: dict[str, int] = {
     for name in names
 }
 
+# values a question can never mention: no letter or digit ("", "?", "-"), or N/A
+_ALNUM = re.compile(r"[^\W_]")
+_NOT_APPLICABLE = re.compile(r"^\s*n\s*[/.]\s*a\.?\s*$", re.I)
 # words that must not be read as a dimension value unless written exactly as the value
 _COMMON_WORDS = frozenset(
     [
@@ -371,12 +374,18 @@ def find_segment(text: str, schema: WarehouseSchema) -> dict[str, str]:
     words = set(re.findall(r"[\w.+-]+", low))
     found: dict[str, str] = {}
     for dim in schema.dimensions:
-        if dim.name == "event_type" and not _mentions_event_type(low, dim.values):
+        values = [v for v in dim.values if _mentionable(v)]
+        if dim.name == "event_type" and not _mentions_event_type(low, values):
             continue
-        hit = _match_values(text, low, words, dim.values)
+        hit = _match_values(text, low, words, values)
         if hit is not None:
             found[dim.name] = hit
     return found
+
+
+def _mentionable(value: str) -> bool:
+    """Whether a question can name this value: not empty, punctuation only ("?", "-") or N/A."""
+    return bool(_ALNUM.search(value)) and not _NOT_APPLICABLE.match(value)
 
 
 def _mentions_event_type(low: str, values: list[str]) -> bool:

@@ -200,6 +200,8 @@ class ToolExecutor:
             result = await asyncio.to_thread(handler, self.workbench, action)
         except (InvalidAction, WarehouseError) as exc:
             result = StepResult(success=False, error=str(exc))
+        except Exception as exc:  # a bug in one analysis: a failed step, kept in the history
+            result = StepResult(success=False, error=f"{type(exc).__name__}: {exc}".strip())
         self.context.history.append(HistoryEntry(action=action, result=result))
         return result
 

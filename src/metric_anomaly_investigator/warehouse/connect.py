@@ -80,12 +80,14 @@ from .types import (
     DimensionInfo,
     IgnoredEvents,
     PartialDay,
+    UnjoinedUsers,
     WarehouseError,
     WarehouseSchema,
     show_name,
 )
 
 __all__ = [
+    "DEPLOYED_RAW",
     "MAX_CARDINALITY",
     "ROLLUP_TABLE",
     "ROLLUP_VERSION",
@@ -122,6 +124,8 @@ PARTIAL_REFERENCE_DAYS = 7
 PARTIAL_MIN_REFERENCE = 3
 PARTIAL_MIN_MISSING_SHARE = 0.1
 PARTIAL_MIN_MISSING_EVENTS = 20.0
+DEPLOYED_RAW = "_mai_deployed_at_raw"  # deployments: deployed_at as given, for reports
+MIN_USER_MATCH = 0.01  # a users table matching fewer of the events' users is not used
 # epoch numbers: (typical magnitude below, units per second) for s, ms, us, ns
 EPOCH_UNITS = ((1e11, 1), (1e14, 1_000), (1e17, 1_000_000), (float("inf"), 1_000_000_000))
 EPOCH_MIN_S = -62_135_596_800  # 0001-01-01
@@ -663,15 +667,21 @@ def _check_config_shape(data: dict[str, Any], config: Path) -> None:
         raise WarehouseError(f"In {config}, [dimensions] exclude must be a list of column names.")
 
 
-def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str, bool]:
-    """Return (connection, label, is_our_duckdb_file)."""
+def _connect(
+    source: str | Path, table_names: dict[str, str], mapped: frozenset[str] = frozenset()
+) -> tuple[Any, str, bool]:
+    """Return (connection, label, is_our_duckdb_file).
+
+    ``mapped``: tables whose name the --config file gives; in a directory their files must
+    lie inside it (no absolute paths, ``..`` escapes or symlinks out).
+    """
     text = str(source)
     if "://" in text:
         if text.startswith("duckdb://"):
             db_path = text[len("duckdb://") :]
             if db_path in ("", "/", ":memory:"):
                 return ibis.duckdb.connect(), text, False
-            return _connect(Path(db_path), table_names)
+            return _connect(Path(db_path), table_names, mapped)
         return _connect_url(text)
     path = Path(source).expanduser()
     if not path.exists():
@@ -683,6 +693,8 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
         con = ibis.duckdb.connect()
         found = False
         for ours, theirs in table_names.items():
+            if ours in mapped:
+                _check_inside(path, theirs, ours)
             for candidate, reader in (
                 (path / f"{theirs}.parquet", "parquet"),
                 (path / theirs, "parquet_dir"),
@@ -694,6 +706,8 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
                     raise WarehouseError(f"{candidate} is a folder without .parquet files.")
                 if reader != "parquet_dir" and not candidate.is_file():
                     continue
+                if ours in mapped:
+                    _check_inside(path, candidate, ours)
                 try:
                     if reader == "csv":  # parse once: a CSV view would be re-read per query
                         parsed = con.read_csv(candidate, table_name=f"_mai_csv_{theirs}")
@@ -730,6 +744,17 @@ def _connect(source: str | Path, table_names: dict[str, str]) -> tuple[Any, str,
             f"Could not open {path} as a DuckDB database ({type(exc).__name__}); "
             "is it a DuckDB file, and not open for writing by another program?"
         ) from exc
+
+
+def _check_inside(root: Path, target: str | Path, table: str) -> None:
+    """Refuse a --config table path that leads outside the warehouse directory."""
+    where = root / target
+    inside = where.resolve().is_relative_to(root.resolve()) and ".." not in Path(target).parts
+    if not inside:
+        raise WarehouseError(
+            f"The --config [tables] {table} entry points outside {root}: table files must be "
+            "inside the warehouse directory."
+        )
 
 
 def _connect_url(url: str) -> tuple[Any, str, bool]:
@@ -823,11 +848,34 @@ def _normalise(tables: dict[str, ir.Table], label: str) -> dict[str, ir.Table]:
         out["users"] = users
     dep = tables.get("deployments")
     if dep is not None and {"deployment_id", "deployed_at"} <= set(dep.columns):
-        out["deployments"] = dep
+        # a value that is no date/time becomes null, and is reported per row (the raw text)
+        at = lenient_timestamp(dep.deployed_at, label)
+        out["deployments"] = dep.mutate(
+            **{DEPLOYED_RAW: dep.deployed_at.cast(dt.string)},
+            deployed_at=ibis.null(dt.timestamp) if at is None else at,
+        )
     ann = tables.get("annotations")
     if ann is not None and {"name", "starts_at"} <= set(ann.columns):
         out["annotations"] = ann
     return out
+
+
+def _users_join(tables: dict[str, ir.Table], label: str) -> UnjoinedUsers | None:
+    """The users table's join problem, if its user_id barely matches the events' user_id.
+
+    Such a table is dropped (its dimensions and signup dates would describe nobody), and the
+    problem is reported once as a data-quality note.
+    """
+    users = tables.get("users")
+    if users is None:
+        return None
+    ids = tables["events"].select("user_id").distinct()
+    event_users = int(_execute_scalar(ids.count(), label) or 0)
+    matched = int(_execute_scalar(ids.semi_join(users, "user_id").count(), label) or 0)
+    if not event_users or matched >= MIN_USER_MATCH * event_users:
+        return None
+    del tables["users"]
+    return UnjoinedUsers(matched=matched, event_users=event_users)
 
 
 def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
@@ -841,6 +889,26 @@ def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
     Text that does not parse, or any other type, is refused here with an example, rather than
     failing later inside a query.
     """
+    parsed = lenient_timestamp(col, label)
+    if parsed is None:
+        raise WarehouseError(
+            f"The {name} column of {label} has type {col.type()}; it must be a timestamp, a "
+            "date, ISO text or epoch seconds."
+        )
+    if col.type().is_string():
+        bad = col.notnull() & parsed.isnull()
+        example = _execute_scalar(col.name("v").as_table().filter(bad).v.first(), label)
+        if example is not None:
+            raise WarehouseError(
+                f"The {name} column of {label} holds text that is not a date/time, e.g. "
+                f"{show_name(example)}; use ISO dates like 2025-01-31 or 2025-01-31 12:00:00."
+            )
+    return parsed
+
+
+def lenient_timestamp(col: ir.Column, label: str) -> ir.TimestampColumn | None:
+    """A column as a timestamp as :func:`_as_timestamp` reads it, text that does not parse
+    becoming null; None for a type that holds no time at all."""
     kind = col.type()
     if kind.is_timestamp():
         return col
@@ -853,19 +921,9 @@ def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
         clamped = ibis.least(ibis.greatest(seconds, EPOCH_MIN_S), EPOCH_MAX_S)
         return clamped.as_timestamp("s").cast(dt.timestamp)
     if kind.is_string():
-        parsed = col.try_cast(dt.Timestamp(timezone="UTC"))
-        bad = col.notnull() & parsed.isnull()
-        example = _execute_scalar(col.name("v").as_table().filter(bad).v.first(), label)
-        if example is not None:
-            raise WarehouseError(
-                f"The {name} column of {label} holds text that is not a date/time, e.g. "
-                f"{show_name(example)}; use ISO dates like 2025-01-31 or 2025-01-31 12:00:00."
-            )
-        return parsed.cast(dt.timestamp)  # UTC: connections run in UTC
-    raise WarehouseError(
-        f"The {name} column of {label} has type {kind}; it must be a timestamp, a date, "
-        "ISO text or epoch seconds."
-    )
+        # UTC: connections run in UTC, so an offset is converted and naive text kept as is
+        return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.timestamp)
+    return None
 
 
 def _execute_scalar(expr: ir.Scalar, label: str) -> Any:
@@ -884,7 +942,7 @@ def open_warehouse(source: str | Path | None = None, *, config: Path | None = No
     table_names = {t: str(cfg.get("tables", {}).get(t, t)) for t in TABLES}
     if source is None:
         source = ensure_default_warehouse()
-    con, label, ours = _connect(source, table_names)
+    con, label, ours = _connect(source, table_names, frozenset(cfg.get("tables", {})))
     try:
         tables: dict[str, ir.Table] = {}
         for t in TABLES:
@@ -899,8 +957,11 @@ def open_warehouse(source: str | Path | None = None, *, config: Path | None = No
             if mapped is not None:
                 tables[t] = mapped
         tables = _normalise(tables, label)
+        unjoined = _users_join(tables, label)
         exclude = frozenset(str(x) for x in cfg.get("dimensions", {}).get("exclude", []))
-        return Warehouse(con, label, tables, stored_rollup=ours and not cfg, exclude=exclude)
+        wh = Warehouse(con, label, tables, stored_rollup=ours and not cfg, exclude=exclude)
+        wh.schema.unjoined_users = unjoined
+        return wh
     except BaseException:
         disconnect = getattr(con, "disconnect", None)
         if disconnect is not None:

@@ -23,7 +23,16 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from .connect import SPAN_COMBO, SPAN_USER, WAU_DAYS, ParamFn, ParamValue, ShapeBuilder, Warehouse
+from .connect import (
+    DEPLOYED_RAW,
+    SPAN_COMBO,
+    SPAN_USER,
+    WAU_DAYS,
+    ParamFn,
+    ParamValue,
+    ShapeBuilder,
+    Warehouse,
+)
 from .types import (
     RATIO_METRICS,
     Annotation,
@@ -44,6 +53,7 @@ __all__ = [
     "metric_series",
     "retention",
     "segment_daily_values",
+    "undated_deployments",
 ]
 
 Filters = Mapping[str, str | Sequence[str]] | None
@@ -653,17 +663,53 @@ def _wau_breakdown(
 
 
 # -- deployments and annotations ----------------------------------------------------------------
-def _regions(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ["all"]
+_GLOBAL = ("all", "*", "global")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
+
+
+def _regions(value: Any) -> tuple[list[str], str | None]:
+    """A deployment's regions (``["all"]`` when global or unusable) and what was wrong, if any."""
+    if _missing(value):
+        return ["all"], None
     if isinstance(value, str):
         parts = [p.strip() for p in value.strip("[]{}").split(",")]
         parts = [p.strip("'\"") for p in parts if p.strip("'\"")]
-    else:
+    elif isinstance(value, list | tuple | np.ndarray) and all(isinstance(p, str) for p in value):
         parts = [str(p) for p in value]
-    if not parts or any(p.lower() in ("all", "*", "global") for p in parts):
-        return ["all"]
-    return parts
+    else:
+        return ["all"], f"regions {_shown(value)} is not a list of region names"
+    if not parts or any(p.lower() in _GLOBAL for p in parts):
+        return ["all"], None
+    return parts, None
+
+
+def _text_field(rec: Mapping[str, Any], name: str) -> tuple[str | None, str | None]:
+    """A deployment's text field (platform, app_version) and what was wrong with it, if any."""
+    value = rec.get(name)
+    if _missing(value):
+        return None, None
+    if isinstance(value, str):
+        return value.strip() or None, None
+    return None, f"{name} {_shown(value)} is not text"
+
+
+def _percentage(value: Any) -> tuple[float | None, str | None]:
+    if _missing(value):
+        return None, None
+    try:
+        pct = float(value)
+    except (TypeError, ValueError):
+        return None, f"rollout_percentage {_shown(value)} is not a number"
+    return (pct, None) if np.isfinite(pct) else (None, "rollout_percentage is not finite")
+
+
+def _shown(value: Any) -> str:
+    """A bad value, short, for a data-quality note."""
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _opt_str(value: Any) -> str | None:
@@ -734,13 +780,17 @@ def deployments(
     region: str | None = None,
     version: str | None = None,
 ) -> list[Deployment]:
-    """Deployments in a window (inclusive days), optionally matching platform/region/version."""
+    """Deployments in a window (inclusive days), optionally matching platform/region/version.
+
+    A malformed field (numeric regions, a platform that is not text…) is left out of the
+    deployment and named in its ``problems``; the rest of the row is used.
+    """
     t = wh.deployments_table
     if t is None:
         return []
     lo, hi = _ts_window(wh, start, end)
-    ts = t.deployed_at.cast("timestamp")
-    preds = []
+    ts = t.deployed_at
+    preds = [ts.notnull()]
     if lo is not None:
         preds.append(ts >= lo)
     if hi is not None:
@@ -749,26 +799,40 @@ def deployments(
         preds.append(t.platform.cast("string").lower() == str(platform).lower())
     if version is not None and "app_version" in t.columns:
         preds.append(t.app_version.cast("string") == str(version))
-    df = wh.execute(t.filter(*preds) if preds else t)
+    df = wh.execute(t.filter(*preds).drop(DEPLOYED_RAW))
     out = []
     for rec in df.to_dict("records"):
-        regions = _regions(rec.get("regions"))
+        regions, bad_regions = _regions(rec.get("regions"))
         if region is not None and "all" not in regions and region not in regions:
             continue
-        pct = rec.get("rollout_percentage")
+        plat, bad_platform = _text_field(rec, "platform")
+        version_text, bad_version = _text_field(rec, "app_version")
+        pct, bad_pct = _percentage(rec.get("rollout_percentage"))
+        problems = [p for p in (bad_platform, bad_version, bad_regions, bad_pct) if p]
         out.append(
             Deployment(
                 deployment_id=str(rec["deployment_id"]),
                 deployed_at=_as_datetime(rec["deployed_at"]),
-                platform=_opt_str(rec.get("platform")),
-                app_version=_opt_str(rec.get("app_version")),
+                platform=plat,
+                app_version=version_text,
                 regions=regions,
-                rollout_percentage=None if _opt_str(pct) is None else float(pct),
+                rollout_percentage=pct,
                 description=_opt_str(rec.get("description")),
+                problems=problems,
             )
         )
     out.sort(key=lambda d: (d.deployed_at, d.deployment_id))
     return out
+
+
+def undated_deployments(wh: Warehouse) -> list[tuple[str, str | None]]:
+    """Deployments whose deployed_at is missing or no date/time: (id, the value as given)."""
+    t = wh.deployments_table
+    if t is None:
+        return []
+    df = wh.execute(t.filter(t.deployed_at.isnull()).select("deployment_id", DEPLOYED_RAW))
+    pairs = zip(df["deployment_id"], df[DEPLOYED_RAW], strict=True)
+    return [(str(i), _opt_str(raw)) for i, raw in pairs]
 
 
 def annotations(

@@ -217,6 +217,9 @@ class Deployment(BaseModel):
     regions: list[str]
     rollout_percentage: float | None
     description: str | None
+    problems: list[str] = Field(
+        default_factory=list, description="malformed fields, left out of the fields above"
+    )
 
 
 class Annotation(BaseModel):

@@ -10,7 +10,7 @@ import math
 from datetime import date, datetime, timedelta
 
 from ...warehouse import queries as q
-from ...warehouse.types import WarehouseSchema
+from ...warehouse.types import Deployment, WarehouseSchema
 from ..context import EventFinding
 from ..models import CheckDeployments, StepResult
 from ..report_markdown import format_filters
@@ -33,6 +33,7 @@ def run(bench: Workbench, a: CheckDeployments) -> StepResult:
     lo, hi = around - timedelta(days=a.days_before), around + timedelta(days=a.days_after)
     deps = q.deployments(bench.warehouse, start=lo, end=hi)
     anns = q.annotations(bench.warehouse, start=lo, end=hi)
+    data_notes = _data_notes(deps, q.undated_deployments(bench.warehouse))
     scored: list[EventFinding] = []
     for d in deps:
         fields = [v for v in (d.platform, d.app_version) if v] + [
@@ -68,6 +69,7 @@ def run(bench: Workbench, a: CheckDeployments) -> StepResult:
     findings = _findings(scored, segments, around)
     if not deps and not anns:
         findings.append(f"No deployments or annotations between {lo} and {hi}.")
+    findings += data_notes
     shown = scored[:MAX_EVENTS]
     return StepResult(
         success=True,
@@ -76,6 +78,7 @@ def run(bench: Workbench, a: CheckDeployments) -> StepResult:
             "around": around.isoformat(),
             "window": [lo.isoformat(), hi.isoformat()],
             "segments": segments,
+            "data_notes": data_notes,
             "events": [
                 {
                     "kind": e.kind,
@@ -100,6 +103,22 @@ def run(bench: Workbench, a: CheckDeployments) -> StepResult:
         if scored
         else None,
     )
+
+
+def _data_notes(deps: list[Deployment], undated: list[tuple[str, str | None]]) -> list[str]:
+    """One note per malformed deployment row: which deployment, which field, what was done."""
+    notes = [
+        f"Data quality: deployment {d.deployment_id}: {'; '.join(d.problems)} — left out, "
+        "the rest of it used."
+        for d in deps
+        if d.problems
+    ]
+    for ident, raw in undated[:MAX_EVENTS]:
+        what = f"deployed_at {raw!r} is not a date/time" if raw else "it has no deployed_at"
+        notes.append(f"Data quality: deployment {ident}: {what} — skipped.")
+    if len(undated) > MAX_EVENTS:
+        notes.append(f"Data quality: {len(undated) - MAX_EVENTS} more undated deployments skipped.")
+    return notes
 
 
 def _findings(
