@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from engine_fakes import FakeExecutor
 from pydantic_ai.exceptions import (
     ModelHTTPError,
+    ModelRequestTimeout,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
 )
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
+from pydantic_ai.usage import RunUsage, UsageLimits
 
 from metric_anomaly_investigator.core.agents import (
+    CallBounds,
     InvestigationDeps,
+    ModelCallError,
     ModelConfigError,
     RetryPolicy,
+    build_step_agent,
     compact_data,
     describe_error,
     is_transient,
@@ -22,6 +31,7 @@ from metric_anomaly_investigator.core.agents import (
     render_findings,
     render_prompt,
     resolve_model,
+    run_agent,
 )
 from metric_anomaly_investigator.core.models import Investigation, Step
 
@@ -84,6 +94,7 @@ def test_render_prompt_carries_question_budget_and_earlier_findings() -> None:
         (UnexpectedModelBehavior("Received empty model response"), True),
         (UnexpectedModelBehavior("Exceeded maximum output retries (3)"), False),
         (UsageLimitExceeded("The next request would exceed the request_limit of 3"), False),
+        (ModelRequestTimeout("m", 120), False),  # a model that hung once is not asked again
     ],
 )
 def test_is_transient(exc: Exception, transient: bool) -> None:
@@ -97,6 +108,90 @@ def test_describe_error_is_one_line() -> None:
     limit = describe_error(UsageLimitExceeded("The next request would exceed\nthe limit"))
     assert "MAI_MAX_REQUESTS" in limit and "\n" not in limit
     assert describe_error(KeyError("x")) == "KeyError: 'x'"
+
+
+@pytest.mark.parametrize(
+    ("exc", "message"),
+    [
+        (
+            ModelRequestTimeout("gpt-4o", 120),
+            "the model did not answer within 120 s (MAI_REQUEST_TIMEOUT); check that its server "
+            "is up, or raise MAI_REQUEST_TIMEOUT for a slow model",
+        ),
+        (
+            ModelHTTPError(503, "claude", body={"message": "overloaded"}),
+            "model API error 503 from claude: overloaded; the provider is failing: try again later",
+        ),
+        (ModelHTTPError(400, "claude"), "model API error 400 from claude"),
+        (ModelCallError("use --model openai-chat:gpt-4o"), "use --model openai-chat:gpt-4o"),
+    ],
+)
+def test_describe_error_says_what_to_do(exc: Exception, message: str) -> None:
+    assert describe_error(exc) == message
+
+
+class Ticks:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_call_bounds_count_down_from_the_start() -> None:
+    clock = Ticks()
+    bounds = CallBounds(request_timeout=30, deadline=100, clock=clock)
+    assert bounds.remaining() == 100  # not started
+    bounds.start()
+    clock.now = 60
+    assert bounds.remaining() == 40
+    assert bounds.model_settings() == {"timeout": 30, "request_timeout": 30}
+
+
+def _run(model: FunctionModel, bounds: CallBounds) -> object:
+    deps = InvestigationDeps(executor=FakeExecutor(), question="why?")
+    return asyncio.run(
+        run_agent(
+            build_step_agent(),
+            deps,
+            model=model,
+            final=False,
+            usage=RunUsage(),
+            limits=UsageLimits(),
+            policy=RetryPolicy(retries=2, base_delay=0.0),
+            bounds=bounds,
+        )
+    )
+
+
+def test_past_the_deadline_no_model_is_asked() -> None:
+    calls: list[int] = []
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        calls.append(1)
+        raise AssertionError("the model must not be asked")
+
+    clock = Ticks()
+    bounds = CallBounds(deadline=900, clock=clock)
+    bounds.start()
+    clock.now = 901
+    with pytest.raises(ModelCallError) as info:
+        _run(FunctionModel(respond), bounds)
+    assert str(info.value) == (
+        "the investigation did not finish within 900 s (MAI_DEADLINE); the steps done so far "
+        "are kept: raise MAI_DEADLINE or ask a narrower question"
+    )
+    assert calls == []
+
+
+def test_an_index_error_in_our_own_code_is_not_blamed_on_the_server() -> None:
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return [][0]  # a bug on our side, not an empty response from a provider
+
+    with pytest.raises(IndexError):
+        _run(FunctionModel(respond), CallBounds())
 
 
 def test_retry_policy_backs_off_exponentially_and_honours_retry_after() -> None:
