@@ -282,3 +282,22 @@ def test_continue_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad.write_text("{not json")
     code = main(["investigate", "and then?", "--continue", str(bad)])
     assert_usage_error(code, capsys.readouterr().err, "bad.json")
+
+
+def test_escape_bytes_in_data_never_reach_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from byo_worlds import events, write_parquet_dir
+
+    ev = events()
+    ev["market"] = ev["market"].replace({"JP": "\x1b[31mJP"})  # the planted segment's value
+    world = write_parquet_dir(tmp_path / "pq", ev)
+    for fmt in ("--markdown", None):
+        args = ["investigate", "Why did DAU drop?", "-w", str(world)]
+        code = main([*args, fmt] if fmt else args)
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        for text in (out, err):
+            assert "\x1b" not in text
+        assert "market=\\x1b[31mJP" in out
+        assert "\\x1b[31mJP" in err  # the progress lines name the segment too

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine_fakes import REPORT
@@ -216,3 +219,163 @@ def test_atomic_write_uses_replace(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(store.os, "replace", spy)
     save_investigation(record(), tmp_path / "inv.json")
     assert len(calls) == 1 and calls[0][0].startswith(".inv.json.") and calls[0][1] == "inv.json"
+
+
+# -- safe loading -------------------------------------------------------------------------------
+
+
+def write_raw(tmp_path: Path, raw: dict[str, object] | str, name: str = "rec.json") -> Path:
+    path = tmp_path / name
+    path.write_text(raw if isinstance(raw, str) else json.dumps(raw))
+    return path
+
+
+def raw_record(follow_ups: int = 0) -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads(record(follow_ups=follow_ups).model_dump_json())
+    return raw
+
+
+def test_deep_nesting_is_refused_without_recursion_error(tmp_path: Path) -> None:
+    path = write_raw(tmp_path, "[" * 200_000 + "]" * 200_000)
+    with pytest.raises(StoreError, match="nested too deeply"):
+        load_investigation(path)
+    raw = raw_record()
+    deep: Any = 1
+    for _ in range(store.MAX_NESTING + 5):  # parses fine, but no record nests like this
+        deep = [deep]
+    raw["steps"][0]["data"]["table"] = deep
+    with pytest.raises(StoreError, match="nested too deeply"):
+        load_investigation(write_raw(tmp_path, raw))
+
+
+def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as fh:  # sparse: no disk space, no read needed to refuse it
+        fh.truncate(store.MAX_RECORD_BYTES + 1)
+    with pytest.raises(StoreError, match=r"too large for a saved investigation .*limit is 50 MB"):
+        load_investigation(path)
+
+
+def test_special_files_are_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    outcome: list[str] = []
+
+    def load() -> None:
+        try:
+            load_investigation(fifo)
+        except StoreError as exc:
+            outcome.append(str(exc))
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert outcome == [f"{fifo} is not a regular file, not a saved investigation"]
+    with pytest.raises(StoreError, match="/dev/zero is not a regular file"):
+        load_investigation("/dev/zero")
+    assert not store.is_record_file(fifo) and not store.is_record_file(Path("/dev/zero"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda raw: raw["steps"][0].update(duration_ms="NaN"), "non-finite number"),
+        (lambda raw: raw["steps"][0].update(duration_ms="1e999"), "non-finite number"),
+        (lambda raw: raw["usage"].update(cost_usd="-Infinity"), "non-finite number"),
+        (lambda raw: raw["steps"][0].update(duration_ms="1" * 5000), "not a readable record"),
+        (
+            lambda raw: raw["steps"][0]["data"]["chart"].update(kind="pie"),
+            r"step 1 has an invalid chart \(kind: ",
+        ),
+        (
+            lambda raw: raw["steps"][0]["data"].update(chart={"title": "x", "series": "oops"}),
+            "step 1 has an invalid chart",
+        ),
+        (
+            lambda raw: raw["steps"][0]["data"]["chart"]["series"].append(
+                {"label": "dau", "x": ["2026-01-01", "2026-01-02"], "y": [1.0]}
+            ),
+            r"series 'dau' has 2 x and 1 y values",
+        ),
+        (
+            lambda raw: raw["follow_ups"][0]["steps"][0]["data"]["chart"].update(highlight=[1]),
+            "step 1 has an invalid chart",
+        ),
+    ],
+    ids=["nan", "overflow", "infinity", "huge-int", "kind", "series", "lengths", "follow-up"],
+)
+def test_records_a_screen_could_not_show_are_refused(
+    tmp_path: Path, change: Any, message: str
+) -> None:
+    raw = raw_record(follow_ups=1)
+    change(raw)
+    text = json.dumps(raw)
+    for literal in ("NaN", "1e999", "-Infinity", "1" * 5000):  # JSON numbers, not strings
+        text = text.replace(f'"{literal}"', literal)
+    with pytest.raises(StoreError, match=message) as info:
+        load_investigation(write_raw(tmp_path, text))
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_fields_survive_a_load_and_save(tmp_path: Path) -> None:
+    raw = raw_record()
+    raw["x_owner"] = "growth"
+    raw["steps"][1]["x_reviewed"] = True
+    raw["usage"]["x_budget_usd"] = 2.5
+    loaded = load_investigation(write_raw(tmp_path, raw))
+    saved = json.loads(save_investigation(loaded, tmp_path / "rec.json").read_text())
+    assert saved["x_owner"] == "growth"
+    assert saved["steps"][1]["x_reviewed"] is True
+    assert saved["usage"]["x_budget_usd"] == 2.5
+
+
+def test_a_save_keeps_the_mode_and_refuses_foreign_files(tmp_path: Path) -> None:
+    path = save_investigation(record(), tmp_path / "inv.json")
+    path.chmod(0o640)
+    save_investigation(record(rid="f" * 32), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640 and load_investigation(path).id == "f" * 32
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    with pytest.raises(StoreError, match="not a saved investigation"):
+        save_investigation(record(), notes)
+    assert notes.read_text() == "keep me"
+    warehouse = tmp_path / "shop.duckdb"
+    warehouse.write_bytes(b"\0" * 8 + b"DUCK")
+    with pytest.raises(StoreError, match="part of the warehouse"):
+        save_investigation(record().model_copy(update={"warehouse": str(warehouse)}), warehouse)
+
+
+def test_history_shows_a_run_saved_mid_way_as_interrupted(tmp_path: Path) -> None:
+    history = InvestigationStore(tmp_path / "history")
+    done = record("aaaaaaaa" + "0" * 24, hour=9)
+    killed = record("bbbbbbbb" + "0" * 24, hour=10, follow_ups=1)
+    killed.follow_ups[0].status = "running"  # a checkpoint of a follow-up that never finished
+    history.save(done)
+    history.save(killed)
+    assert [(e.id[:8], e.status) for e in history.list()] == [
+        ("bbbbbbbb", "interrupted"),
+        ("aaaaaaaa", "completed"),
+    ]
+    assert store.is_interrupted(killed) and not store.is_interrupted(done)
+
+
+def test_text_output_escapes_control_characters() -> None:
+    from metric_anomaly_investigator.core.report_markdown import (
+        escape_controls,
+        report_to_markdown,
+        report_to_text,
+    )
+
+    assert (
+        escape_controls("a\x1b[31mred\x07\tb\nc\u202e\x9b")
+        == "a\\x1b[31mred\\x07\tb\nc\\u202e\\x9b"
+    )
+    assert escape_controls("one\ntwo", keep="") == "one\\x0atwo"
+    rec = record()
+    assert rec.report is not None
+    rec.report.affected_segments[0].filters = {"country": "\x1b[31mIN"}
+    rec.steps[0].findings = ["\x1b]0;pwned\x07 DAU dropped"]
+    for text in (report_to_text(rec), report_to_markdown(rec)):
+        assert "\x1b" not in text and "\x07" not in text
+        assert "country=\\x1b[31mIN" in text
+    assert "\\x1b]0;pwned\\x07 DAU dropped" in report_to_markdown(rec)
