@@ -62,9 +62,17 @@ def test_insights_step_reports_the_shortfall(three_days: Warehouse) -> None:
 
 
 def test_enough_history_is_judged_as_usual(small_wh: Warehouse) -> None:
+    """Nine weeks of the demo story: the drop, its segment and its deployment are named."""
     record = _investigate(small_wh, "Why did DAU drop?")
-    assert record.report is not None
-    assert "Not enough history" not in record.report.summary
+    report = record.report
+    assert report is not None
+    assert "Not enough history" not in report.summary
+    assert report.summary.startswith("dau dropped ")
+    assert (report.anomaly.direction, report.anomaly.start) == ("drop", date(2026, 1, 28))
+    assert report.confidence > 0.5
+    assert report.affected_segments[0].filters["country"] == "IN"
+    assert report.affected_segments[0].filters["platform"] == "android"
+    assert report.correlated_events[0].id == "deploy_003"
 
 
 @pytest.mark.parametrize(

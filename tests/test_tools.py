@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -157,8 +158,10 @@ def test_every_result_is_json_and_recorded(
 ) -> None:
     ex, results = investigated
     for result in results.values():
-        result.model_dump_json()  # JSON-able data and chart
-        assert result.findings and result.findings[0]
+        dumped = json.loads(result.model_dump_json())  # JSON-able data and chart
+        assert dumped["success"] is True and dumped["findings"] == result.findings
+        assert result.findings[0]
+        assert (dumped["chart"] or {}).get("kind") == (result.chart.kind if result.chart else None)
     recorded = [h.result for h in ex.context.history]
     assert all(any(r is h for h in recorded) for r in results.values())
     summary = run(ex, GenerateInsights())
