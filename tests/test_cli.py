@@ -301,3 +301,20 @@ def test_escape_bytes_in_data_never_reach_the_terminal(
             assert "\x1b" not in text
         assert "market=\\x1b[31mJP" in out
         assert "\\x1b[31mJP" in err  # the progress lines name the segment too
+
+
+def test_continue_with_another_question_closes_an_interrupted_run(
+    json_run: dict[str, Any], small_world_path: Path, tmp_path: Path
+) -> None:
+    killed = load_investigation(json_run["save"])
+    killed.steps, killed.report = killed.steps[:2], None
+    killed.status, killed.finished_at = "running", None  # as a checkpoint left it
+    path = save_investigation(killed, tmp_path / "killed.json")
+    question = "Is it only on android?"
+    args = ["investigate", question, "--continue", str(path), "-w", str(small_world_path)]
+    assert main([*args, "-q", "--max-steps", "2"]) == 0
+    root = load_investigation(path)
+    assert root.status == "cancelled" and root.steps == killed.steps
+    assert root.error == "interrupted after 2 steps, before a report"
+    assert [f.question for f in root.follow_ups] == [question]
+    assert root.follow_ups[0].steps[0].index == 3

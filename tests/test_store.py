@@ -379,3 +379,13 @@ def test_text_output_escapes_control_characters() -> None:
         assert "\x1b" not in text and "\x07" not in text
         assert "country=\\x1b[31mIN" in text
     assert "\\x1b]0;pwned\\x07 DAU dropped" in report_to_markdown(rec)
+
+
+def test_replay_finishes_an_interrupted_run_as_cancelled() -> None:
+    rec = record()
+    rec.status, rec.report, rec.finished_at = "running", None, None
+    last = list(replay_events(rec))[-1]
+    assert isinstance(last, InvestigationFinished)
+    assert last.investigation.status == "cancelled"
+    assert last.investigation.error == "interrupted after 2 steps, before a report"
+    assert last.investigation.steps == rec.steps and rec.status == "running"

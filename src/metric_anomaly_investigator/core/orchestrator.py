@@ -159,8 +159,9 @@ class Orchestrator:
         for earlier_run in runs:
             if earlier_run.status == "running":
                 earlier_run.status = "cancelled"
+                done = len(earlier_run.steps)
                 earlier_run.error = earlier_run.error or (
-                    f"interrupted after {len(earlier_run.steps)} steps, before a report"
+                    f"interrupted after {done} step{'s' if done != 1 else ''}, before a report"
                 )
         run = self._new_record(question)
         root.follow_ups.append(run)

@@ -361,7 +361,10 @@ class InvestigationStore:
 
 
 def replay_events(record: Investigation) -> Iterator[Event]:
-    """The orchestrator events that reproduce ``record``, follow-ups included, in order."""
+    """The orchestrator events that reproduce ``record``, follow-ups included, in order.
+
+    A run saved mid-way (status ``running``) finishes as ``cancelled``, with an error saying it
+    was interrupted, so no screen waits for a run that is not running."""
     yield InvestigationStarted(record)
     for step in record.steps:
         yield StepPlanned(step.index, step.action, step.reasoning, dict(step.parameters))
@@ -369,6 +372,13 @@ def replay_events(record: Investigation) -> Iterator[Event]:
     if record.report is not None:
         yield ReportReady(record.report)
     yield UsageUpdated(record.usage)
-    yield InvestigationFinished(record)
+    if record.status == "running":
+        done = len(record.steps)
+        error = f"interrupted after {done} step{'s' if done != 1 else ''}, before a report"
+        yield InvestigationFinished(
+            record.model_copy(update={"status": "cancelled", "error": error})
+        )
+    else:
+        yield InvestigationFinished(record)
     for follow_up in record.follow_ups:
         yield from replay_events(follow_up)
