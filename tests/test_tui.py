@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, OptionList
-from tui_fakes import RECORD_PATH, SCHEMA, FrozenClock, ScriptedOrchestrator, make_app, seed_history
+from tui_fakes import (
+    AUTOPILOT_PATH,
+    RECORD_PATH,
+    SCHEMA,
+    FrozenClock,
+    ScriptedOrchestrator,
+    make_app,
+    retention_step,
+    seed_history,
+)
 
+from metric_anomaly_investigator.core.models import Investigation
 from metric_anomaly_investigator.core.report_markdown import compact_report
 from metric_anomaly_investigator.core.store import (
     InvestigationStore,
@@ -16,12 +27,15 @@ from metric_anomaly_investigator.core.store import (
 )
 from metric_anomaly_investigator.settings import Settings
 from metric_anomaly_investigator.tui.app import InvestigatorApp
+from metric_anomaly_investigator.tui.figures import figure_for
+from metric_anomaly_investigator.tui.keymap import load_keymap
 from metric_anomaly_investigator.tui.render import example_questions, step_table
 from metric_anomaly_investigator.tui.screens.dialogs import PromptScreen
 from metric_anomaly_investigator.tui.screens.history import HistoryScreen
-from metric_anomaly_investigator.tui.state import Session
-from metric_anomaly_investigator.tui.widgets.chart import ChartView
+from metric_anomaly_investigator.tui.state import Session, StepView
+from metric_anomaly_investigator.tui.widgets.chart import ChartView, draw, ranked_bars
 from metric_anomaly_investigator.tui.widgets.report import ReportView
+from metric_anomaly_investigator.tui.widgets.run_header import RunHeader, header_text
 from metric_anomaly_investigator.tui.widgets.step_detail import StepDetail
 
 QUESTION = "Why did dau drop at the end of January?"
@@ -436,6 +450,121 @@ async def test_keymap_file_remaps_a_binding(tmp_path: Path) -> None:
         assert isinstance(app.screen, HistoryScreen)
 
 
+@pytest.mark.anyio
+async def test_question_entered_while_the_warehouse_opens_is_queued(tmp_path: Path) -> None:
+    gate = threading.Event()
+    clock = FrozenClock()
+    orchestrator = ScriptedOrchestrator()
+    app = make_app(tmp_path, orchestrator=orchestrator, warehouse_gate=gate, clock=clock)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert app.warehouse is None
+        app.main.question.value = QUESTION
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.queued == QUESTION and app.state == "queued: opening warehouse…"
+        header = app.main.query_one(RunHeader).render()
+        assert "queued — it starts as soon as the warehouse is open" in str(header)
+        clock.now += 8  # the wait counts: the clock started at Enter
+        assert app.session is not None and app.session.elapsed() == 8
+        gate.set()
+        await ready(app, pilot)
+        assert app.queued is None and orchestrator.questions == [QUESTION]
+        assert app.session.current is not None and app.session.current.status == "completed"
+        assert app.session.elapsed() == 8
+        assert str(app.main.query_one(RunHeader).render()) == f"Q {QUESTION}"
+
+
+@pytest.mark.anyio
+async def test_escape_drops_a_queued_question(tmp_path: Path) -> None:
+    gate = threading.Event()
+    orchestrator = ScriptedOrchestrator()
+    app = make_app(tmp_path, orchestrator=orchestrator, warehouse_gate=gate)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        app.ask(QUESTION)
+        await pilot.pause()
+        await pilot.press("escape")
+        gate.set()
+        await ready(app, pilot)
+        assert app.queued is None and app.session is None and orchestrator.questions == []
+        assert app.main.query_one("#body").current == "welcome"
+
+
+@pytest.mark.anyio
+async def test_ctrl_s_twice_opens_one_dialog_in_the_data_directory(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("ctrl+s", "ctrl+e")
+        await pilot.pause()
+        assert [type(s) for s in app.screen_stack].count(PromptScreen) == 1
+        value = app.screen.query_one(Input).value
+        assert Path(value).parent == tmp_path / "exports"
+        await pilot.press("enter")
+        await ready(app, pilot)
+        assert load_investigation(value).question == QUESTION
+
+
+@pytest.mark.anyio
+async def test_replay_starts_without_the_previous_chart(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        await pilot.press("f3", "home", "down")
+        await pilot.pause()
+        assert chart_title(app) == "dau vs seasonal baseline"
+        app.start_replay(load_investigation(AUTOPILOT_PATH))
+        await pilot.pause()
+        chart = app.main.query_one(ChartView)
+        assert app.replaying and app.player is not None and app.player.position == 0
+        assert chart.figure is None
+        await pilot.press("space", "right", "right", "right")
+        await pilot.pause()
+        assert chart_title(app) == "dau vs seasonal baseline"
+        header = str(app.main.query_one(RunHeader).render())
+        assert header == "Q Why did dau drop at the end of January?"
+
+
+@pytest.mark.anyio
+async def test_tab_then_enter_asks_the_first_example(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(app, pilot)
+        assert "Tab, then Enter" in str(app.main.query_one("#examples-title").render())
+        await pilot.press("tab", "enter")
+        await ready(app, pilot)
+        assert app.session is not None and app.session.current is not None
+        assert app.session.current.question == example_questions(SCHEMA)[0]
+
+
+@pytest.mark.anyio
+async def test_80x24_shows_one_pane_at_a_time(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        main = app.main
+        assert main.narrow and main.pane == "report"  # a finished run turns to its report
+        assert main.query_one("#report").display and not main.timeline.display
+        await pilot.press("f3", "home", "down", "f6")
+        await pilot.pause()
+        chart = main.query_one(ChartView)
+        assert main.pane == "chart" and chart.region.height >= 12
+        assert main.timeline.region.height == 0 and chart_title(app) == "dau vs seasonal baseline"
+        await pilot.press("f3")
+        await pilot.pause()
+        assert main.pane == "timeline" and main.timeline.region.height > 0
+    wide = make_app(tmp_path)
+    async with wide.run_test(size=(160, 48)) as pilot:
+        await ready(wide, pilot)
+        assert not wide.main.narrow
+
+
 # -- pure pieces ----------------------------------------------------------------------------
 
 
@@ -483,24 +612,101 @@ class PlotRecorder:
         return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
 
 
-def test_negative_changes_are_bars_from_zero_with_the_sign_in_the_label() -> None:
-    from metric_anomaly_investigator.core.models import Chart, ChartSeries
-    from metric_anomaly_investigator.tui.widgets.chart import draw
+PALETTE = {
+    name: (i, i, i)
+    for i, name in enumerate(
+        ["primary", "secondary", "accent", "success", "warning", "error", "muted"]
+    )
+}
 
-    chart = Chart(
-        kind="bar",
-        title="Root-cause candidates",
-        series=[ChartSeries(label="change", x=["android · IN", "web · BR"], y=[-2480.0, 8.0])],
-    )
+
+def views(record: Investigation) -> list[StepView]:
+    return Session.from_events(replay_events(record), FrozenClock()).steps
+
+
+def test_deployments_are_markers_on_the_metric_series() -> None:
+    steps = views(load_investigation(AUTOPILOT_PATH))
+    deployments = next(v for v in steps if v.action == "check_deployments")
+    figure = figure_for(deployments, steps)
+    assert figure is not None and figure.chart is not None
+    assert figure.chart.title == "dau vs seasonal baseline"
+    assert [m.label for m in figure.markers] == ["deploy_003", "deploy_004"]
+    assert [m.explains for m in figure.markers] == [True, False]
     plt = PlotRecorder()
-    draw(
-        plt,
-        chart,
-        dict.fromkeys(
-            ["primary", "secondary", "accent", "success", "warning", "error", "muted"], (1, 2, 3)
-        ),
+    legend = draw(plt, figure.chart, PALETTE, figure.markers)
+    texts = [args[0] for name, args, _ in plt.calls if name == "text"]
+    assert texts == ["deploy_003", "deploy_004"]
+    assert [name for name, _ in legend][-2:] == ["deploy_003 2026-01-28", "deploy_004 2026-01-30"]
+    # the legend is drawn outside the plot: no series carries a plotext label
+    assert all("label" not in kwargs for name, _, kwargs in plt.calls if name == "plot")
+
+
+def test_drill_down_is_a_ranking_with_full_labels() -> None:
+    steps = views(load_investigation(AUTOPILOT_PATH))
+    drill = next(v for v in steps if v.action == "drill_down")
+    figure = figure_for(drill, steps)
+    assert figure is not None and figure.chart is None
+    assert [b.label for b in figure.bars] == ["country=IN, platform=android, app_version=2.3.0"]
+    assert figure.bars[0].note == "100% of the change · segment -67.4%"
+    text = ranked_bars(figure.bars, 60).plain
+    assert "country=IN, platform=android, app_version=2.3.0" in text
+
+
+def test_signed_bars_rank_by_size_and_keep_the_sign() -> None:
+    steps = views(load_investigation(RECORD_PATH))
+    drill = next(v for v in steps if v.action == "drill_down")
+    figure = figure_for(drill, steps)
+    assert figure is not None
+    assert [b.value for b in figure.bars] == [-2480.0, -60.0, -15.0, 8.0]
+    assert figure.bars[0].note == "-2,480"
+
+
+def test_retention_legend_is_outside_and_its_table_is_formatted() -> None:
+    step = retention_step(7)
+    view = StepView(7, 7, step.action, step.reasoning, step.parameters, "done", step)
+    figure = figure_for(view, [view])
+    assert figure is not None and figure.chart is not None and figure.chart.kind == "retention"
+    plt = PlotRecorder()
+    legend = draw(plt, figure.chart, PALETTE)
+    assert [name for name, _ in legend] == [
+        "6 earlier cohorts 2026-01-05 … 2026-02-09",
+        "cohort 2026-02-16",
+        "cohort 2026-02-23",
+    ]
+    assert all("label" not in kwargs for name, _, kwargs in plt.calls if name == "plot")
+    columns, rows = step_table(step)
+    assert columns == [
+        "cohort",
+        "size",
+        "retention d1",
+        "retention d7",
+        "retention d14",
+        "retention d28",
+    ]
+    assert rows[0] == ["2026-01-05", "1200", "0.62", "0.52", "0.52", "0.52"]
+    assert rows[-1][-1] == "–"
+
+
+def test_keymap_file_is_validated(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert load_keymap(settings) == ({}, None)
+    (tmp_path / "keymap.toml").write_text('"app.history" = "f6"\n')
+    assert load_keymap(settings) == ({"app.history": "f6"}, None)
+    (tmp_path / "keymap.toml").write_text('"app.history" = 6\n')
+    keymap, problem = load_keymap(settings)
+    assert keymap == {} and problem is not None
+    assert problem.endswith("ignored: app.history: Input should be a valid string")
+
+
+def test_header_lists_the_question_and_follow_ups() -> None:
+    session = Session(FrozenClock())
+    session.ask("Why did dau drop?")
+    assert header_text(session, waiting_for_warehouse=True).plain == (
+        "Q Why did dau drop?  queued — it starts as soon as the warehouse is open"
     )
-    (labels, values), options = next((a, k) for name, a, k in plt.calls if name == "bar")
-    assert options["orientation"] == "horizontal"
-    assert labels == ["web · BR +8", "android · IN -2,480"]  # first segment drawn on top
-    assert values == [8.0, 2480.0]
+    record = load_investigation(RECORD_PATH)
+    session = Session.from_events(replay_events(record), FrozenClock())
+    session.ask("Is iOS affected too?")
+    assert header_text(session, waiting_for_warehouse=False).plain == (
+        f"Q {record.question}\n↳ Is iOS affected too?  starting…"
+    )

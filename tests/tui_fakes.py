@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from metric_anomaly_investigator.core.models import (
+    Chart,
+    ChartSeries,
     Event,
     Investigation,
     InvestigationFinished,
     InvestigationStarted,
     ReportReady,
+    Step,
     StepCompleted,
     StepFailed,
 )
@@ -66,7 +70,7 @@ class FrozenClock:
 
 @dataclass
 class FakeWarehouse:
-    label: str = "seed_android_india.duckdb"
+    label: str = "demo.duckdb"
     schema: WarehouseSchema = field(default_factory=lambda: SCHEMA)
     closed: bool = False
 
@@ -146,14 +150,20 @@ def make_app(
     replay: Path | None = None,
     clock: FrozenClock | None = None,
     replay_interval: float = 3600.0,
+    warehouse_gate: threading.Event | None = None,
+    progress_message: str = "Opening the demo warehouse",
 ) -> InvestigatorApp:
-    """The real app with fake engine seams, a temp data dir, a frozen clock, a fixed theme."""
+    """The real app with fake engine seams, a temp data dir, a frozen clock, a fixed theme.
+
+    With ``warehouse_gate``, the warehouse stays opening (at half progress) until it is set."""
     orch = orchestrator or ScriptedOrchestrator()
 
     def open_warehouse(
         source: str | None, config: Path | None, progress: Progress
     ) -> WarehouseLike:
-        progress("opening", 0.5)
+        progress(progress_message, 0.5)
+        if warehouse_gate is not None and not warehouse_gate.wait(timeout=30):
+            raise TimeoutError("the test never opened the warehouse")
         if warehouse_error:
             raise ValueError(warehouse_error)
         return FakeWarehouse()
@@ -194,3 +204,64 @@ def seed_history(tmp_path: Path, count: int = 3) -> InvestigationStore:
             )
         )
     return store
+
+
+def retention_step(index: int) -> Step:
+    """An ``analyze_retention`` step shaped as the real action records it (eight cohorts)."""
+    days = [1, 7, 14, 28]
+    cohorts = [
+        (f"2026-01-{5 + 7 * i:02d}" if 5 + 7 * i <= 31 else f"2026-02-{5 + 7 * i - 31:02d}")
+        for i in range(8)
+    ]
+    rates = {
+        c: [0.62 - 0.03 * i * (d / 28) - 0.1 * (d > 1) for d in days] for i, c in enumerate(cohorts)
+    }
+    series = [
+        ChartSeries(
+            label=f"cohort {c}",
+            x=[f"D{d}" for d in days],
+            y=[
+                None if i == 7 and d == 28 else round(100 * r, 1)
+                for d, r in zip(days, rates[c], strict=True)
+            ],
+            style="segment" if i >= 6 else "baseline",
+        )
+        for i, c in enumerate(cohorts)
+    ]
+    chart = Chart(
+        title="Retention by weekly cohort (all users)",
+        kind="retention",
+        series=series,
+        x_label="days since signup",
+        y_label="% retained",
+    )
+    return Step(
+        index=index,
+        action="analyze_retention",
+        reasoning="Check whether new users stopped coming back.",
+        parameters={"cohort_weeks": 8},
+        success=True,
+        findings=["Day-7 retention of recent cohorts is unchanged (51% → 50%)."],
+        data={
+            "cohorts": [
+                {
+                    "cohort": c,
+                    "size": 1200 + 10 * i,
+                    "retention": {
+                        str(d): None if i == 7 and d == 28 else r
+                        for d, r in zip(days, rates[c], strict=True)
+                    },
+                }
+                for i, c in enumerate(cohorts)
+            ],
+            "chart": chart.model_dump(mode="json"),
+        },
+        duration_ms=41.0,
+    )
+
+
+def autopilot_with_retention() -> Investigation:
+    """The recorded autopilot run with a retention step added before its report."""
+    base = load_investigation(AUTOPILOT_PATH)
+    steps = [*base.steps, retention_step(len(base.steps) + 1)]
+    return base.model_copy(update={"steps": steps})

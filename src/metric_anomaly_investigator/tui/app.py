@@ -1,29 +1,39 @@
 """The Textual app: `mai` opens it, `mai replay FILE` replays into it, `mai serve` serves it.
 
-Start-up is split so the first frame comes first: this module imports only Textual and the
-light TUI modules; settings, the warehouse (generated on first run, with progress), the store
-and the investigation engine load in a worker after the first refresh. Investigations run in
-an async worker consuming the orchestrator's events; nothing blocks the UI, and every failure
-becomes a message on screen.
+The app coordinates; it draws nothing itself. Start-up is split so the first frame comes first:
+this module imports only Textual and the light TUI modules; settings, the warehouse (built once
+on the first run, with its real progress), the store and the investigation engine load in
+worker threads that post :mod:`.messages` back. A question entered before the warehouse is
+open is queued and starts when it is. Investigations run in an async worker consuming the
+orchestrator's events; a :class:`ReplayPlayer` plays saved ones. Every failure becomes a
+message on screen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Input
 from textual.worker import Worker
 
+from .messages import (
+    LoadPurpose,
+    RecordFailed,
+    RecordLoaded,
+    SettingsLoaded,
+    WarehouseFailed,
+    WarehouseOpened,
+)
 from .render import format_elapsed, format_tokens
 from .screens.main import InvestigationScreen
 from .services import OrchestratorLike, Services, StoreLike, WarehouseLike, user_error
@@ -36,6 +46,7 @@ if TYPE_CHECKING:
 
     from ..core.models import Event, Investigation
     from ..settings import Settings
+    from .replay import ReplayPlayer
     from .screens.history import HistoryChoice
     from .state import Session
 
@@ -43,7 +54,10 @@ DEFAULT_THEME = "textual-dark"
 REPLAY_INTERVAL = 0.8
 QUIT_GRACE_SECONDS = 5.0
 TICK_SECONDS = 0.1
-KEYMAP_FILE = "keymap.toml"
+EXPORTS_DIR = "exports"
+DIALOG_ACTIONS = frozenset({"help", "new_investigation", "history", "save", "export"})
+"""Actions that open a screen: only from the main screen, so a key pressed twice (Ctrl+S
+Ctrl+S) never stacks two dialogs."""
 
 
 def _commands() -> type[Provider]:
@@ -73,6 +87,9 @@ class InvestigatorApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
 
+    state: reactive[str] = reactive("starting…", init=False)
+    """What the app is doing, as the status bar says it."""
+
     def __init__(
         self,
         *,
@@ -95,24 +112,22 @@ class InvestigatorApp(App[None]):
         self.orchestrator: OrchestratorLike | None = None
         self.session: Session | None = None
         self.record: Investigation | None = None
+        self.player: ReplayPlayer | None = None
         self.model_name = model or "…"
-        self.replaying = False
         self.keymap_overrides: dict[str, str] = {}
         self._clock = clock
         self._warehouse_source = warehouse
         self._explicit_model = model
         self._replay_path = replay
         self._config = config
+        self._replay_interval = replay_interval
         self._warehouse_error: str | None = None
-        self._opening = False
+        self._opening = replay is None  # the warehouse opens right after the first frame
+        self._queued: str | None = None
         self._run_worker: Worker[None] | None = None
         self._unsaved = False
         self._cancelling = False
-        self._replay_events: list[Event] = []
-        self._replay_position = 0
-        self._replay_interval = replay_interval
-        self._replay_timer: Timer | None = None
-        self._playing = False
+        self._ticker: Timer | None = None
         self._main = InvestigationScreen(clock)
 
     # -- start-up ----------------------------------------------------------------------------
@@ -124,42 +139,43 @@ class InvestigatorApp(App[None]):
     def on_mount(self) -> None:
         # Pushed rather than returned by get_default_screen, which would skip the screen's CSS.
         self.push_screen(self._main)
-        self.set_interval(TICK_SECONDS, self._tick)
-        self.call_after_refresh(self._tick)
+        # Spinners and the clock move only while a question is queued or running.
+        self._ticker = self.set_interval(TICK_SECONDS, self._refresh_status, pause=True)
+        self.call_after_refresh(self._update_state)
         self.call_after_refresh(self._boot)
 
     @work(thread=True, group="boot", exit_on_error=False)
     def _boot(self) -> None:
-        """After the first frame: settings, history store, then the replay file or warehouse."""
+        """After the first frame: settings, history store, keymap, then the replay or warehouse."""
+        from .keymap import load_keymap
+
         try:
             settings = self.settings or self.services.load_settings()
             store = self.services.make_store(settings.history_dir)
+            keymap, problem = load_keymap(settings)
         except Exception as exc:
-            self.call_from_thread(self._warehouse_failed, "Invalid settings", user_error(exc))
+            self.post_message(WarehouseFailed("Invalid settings", user_error(exc)))
             return
-        self.call_from_thread(self._settings_ready, settings, store)
+        self.post_message(SettingsLoaded(settings, store, keymap, problem))
         if self._replay_path is not None:
-            self._load(self._replay_path, "replay")
+            self._load(self._replay_path, "replay", at_start=True)
         else:
             self._open_warehouse(self._warehouse_source or settings.warehouse)
 
-    def _settings_ready(self, settings: Settings, store: StoreLike) -> None:
-        self.settings = settings
-        self.store = store
-        self.model_name = self._explicit_model or settings.resolved_model()
-        keymap_path = settings.data_dir / KEYMAP_FILE
-        if keymap_path.is_file():
-            try:
-                keymap = {str(k): str(v) for k, v in tomllib.loads(keymap_path.read_text()).items()}
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                self.notify(f"{keymap_path} ignored: {user_error(exc)}", severity="warning")
-            else:
-                self.keymap_overrides = keymap
-                self.set_keymap(keymap)
+    @on(SettingsLoaded)
+    def _settings_loaded(self, message: SettingsLoaded) -> None:
+        self.settings = message.settings
+        self.store = message.store
+        self.model_name = self._explicit_model or message.settings.resolved_model()
+        if message.problem:
+            self.notify(message.problem, severity="warning")
+        if message.keymap:
+            self.keymap_overrides = message.keymap
+            self.set_keymap(message.keymap)
+        self._refresh_status()
 
     def _open_warehouse(self, source: str | None) -> None:
-        """Open a warehouse (in a worker thread) with progress on the welcome pane."""
-        self._opening = True
+        """Open a warehouse (call from a worker thread) with progress on the welcome pane."""
 
         def progress(message: str, fraction: float) -> None:
             self.call_from_thread(self.main.welcome.show_progress, message, fraction)
@@ -167,30 +183,39 @@ class InvestigatorApp(App[None]):
         try:
             warehouse = self.services.open_warehouse(source, self._config, progress)
         except Exception as exc:
-            self.call_from_thread(
-                self._warehouse_failed, "Could not open the warehouse", user_error(exc)
-            )
+            self.post_message(WarehouseFailed("Could not open the warehouse", user_error(exc)))
             return
-        self.call_from_thread(self._warehouse_ready, warehouse)
+        self.post_message(WarehouseOpened(warehouse))
         try:
             self.services.warm_up()
         except Exception as exc:  # reported again, in context, when a question is asked
             self.log.warning(f"engine warm-up failed: {exc!r}")
 
-    def _warehouse_ready(self, warehouse: WarehouseLike) -> None:
-        if self.warehouse is not None and self.warehouse is not warehouse:
+    @on(WarehouseOpened)
+    def _warehouse_opened(self, message: WarehouseOpened) -> None:
+        if self.warehouse is not None and self.warehouse is not message.warehouse:
             self.warehouse.close()
-        self.warehouse = warehouse
+        self.warehouse = message.warehouse
         self._opening = False
         self._warehouse_error = None
         self.orchestrator = None
-        self.main.welcome.show_schema(warehouse.label, warehouse.schema)
+        self.main.welcome.show_schema(self.warehouse.label, self.warehouse.schema)
+        if self._queued is not None and self.settings is not None:
+            question, self._queued = self._queued, None
+            self._start(question)
+        self._update_state()
 
-    def _warehouse_failed(self, title: str, message: str) -> None:
+    @on(WarehouseFailed)
+    def _warehouse_failed(self, message: WarehouseFailed) -> None:
         self._opening = False
-        self._warehouse_error = message
-        self.main.welcome.show_error(title, message)
-        self.notify(message, title=title, severity="error", timeout=8)
+        self._warehouse_error = message.message
+        if self._queued is not None:
+            self._queued = None
+            self.session = None
+            self.main.show_welcome()
+        self.main.welcome.show_error(message.title, message.message)
+        self.notify(message.message, title=message.title, severity="error", timeout=8)
+        self._update_state()
 
     # -- asking ------------------------------------------------------------------------------
 
@@ -198,47 +223,61 @@ class InvestigatorApp(App[None]):
     def running(self) -> bool:
         return self._run_worker is not None and not self._run_worker.is_finished
 
+    @property
+    def replaying(self) -> bool:
+        return self.player is not None
+
+    @property
+    def queued(self) -> str | None:
+        """A question entered while the warehouse was opening; it starts when it is open."""
+        return self._queued
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if isinstance(event.input, QuestionInput):
             self.ask(event.value)
 
     def on_welcome_example_chosen(self, event: Welcome.ExampleChosen) -> None:
-        self.main.question.value = event.question
         self.ask(event.question)
 
     def ask(self, question: str) -> None:
-        """Start an investigation, or a follow-up when the last one produced a report."""
+        """Start an investigation, or a follow-up when the last one produced a report; before
+        the warehouse is open, queue it."""
+        from .state import Session
+
         question = question.strip()
         if not question:
             return
         if self.replaying:
             self.notify("This is a replay. Press Ctrl+N to start a new investigation.")
             return
-        if self.running:
+        if self.running or self._queued is not None:
             self.notify("An investigation is running; press Esc to cancel it.", severity="warning")
             return
-        if self.warehouse is None or self.settings is None:
-            message = (
-                f"No warehouse is open: {self._warehouse_error}"
-                if self._warehouse_error
-                else "The warehouse is still opening; try again in a moment."
-            )
-            self.notify(message, severity="warning")
+        if self.warehouse is None and self._warehouse_error is not None and not self._opening:
+            self.notify(f"No warehouse is open: {self._warehouse_error}", severity="warning")
             return
-        from .state import Session
-
         follow_up = (
             self.session is not None
             and self.session.report is not None
             and self._current_record() is not None
         )
-        if not follow_up:
+        if not follow_up or self.session is None:
             self.session = Session(self._clock)
             self.orchestrator = None
             self.record = None
-        assert self.session is not None
+        self.session.ask(question)
         self.main.question.remember(question)
         self.main.question.value = ""
+        if self.warehouse is None or self.settings is None:
+            self._queued = question
+            self.main.show_session(self.session, waiting_for_warehouse=True)
+            self._update_state()
+            return
+        self._start(question)
+
+    def _start(self, question: str) -> None:
+        assert self.session is not None
+        follow_up = bool(self.session.runs)
         self.main.show_session(self.session)
         self._unsaved = True
         self._cancelling = False
@@ -248,7 +287,7 @@ class InvestigatorApp(App[None]):
             exclusive=True,
             exit_on_error=False,
         )
-        self.main.refresh_bindings()
+        self._update_state()
 
     async def _run(self, session: Session, question: str, follow_up: bool) -> None:
         from ..core.models import InvestigationFinished
@@ -273,6 +312,7 @@ class InvestigatorApp(App[None]):
                 changed = session.apply(event)
                 if self.session is session:
                     self.main.show_session(session, changed=changed)
+                    self._refresh_status()
                 if isinstance(event, InvestigationFinished):
                     self.record = orchestrator.record or event.investigation
                     self.main.set_mode(replaying=False, follow_up=session.report is not None)
@@ -281,7 +321,13 @@ class InvestigatorApp(App[None]):
         except Exception as exc:
             self._run_failed(user_error(exc))
         finally:
-            self.main.refresh_bindings()
+            self._update_state()
+            if self.session is session:
+                self.main.show_finished()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._run_worker:
+            self._update_state()
 
     def _announce(self, record: Investigation) -> None:
         if record.status == "cancelled":
@@ -305,25 +351,36 @@ class InvestigatorApp(App[None]):
             return
         self._unsaved = False
 
-    def cancel_investigation(self) -> None:
-        """Esc: cancel the running investigation (its steps are kept), or pause a replay."""
-        if self.replaying:
-            self._set_playing(False)
-            return
+    def _cancel_run(self) -> bool:
+        """The one place a run is cancelled (Esc, Ctrl+N, switching warehouse, quitting): a
+        queued question is dropped, a running one stops and keeps its steps. True if there was
+        one."""
+        if self._queued is not None:
+            self._queued = None
+            self.session = None
+            self.main.show_welcome()
+            self._update_state()
+            return True
         if not self.running:
-            return
+            return False
         self._cancelling = True
         if self.orchestrator is not None:
             self.orchestrator.cancel()
         elif self._run_worker is not None:
             self._run_worker.cancel()
+        self._update_state()
+        return True
+
+    def action_cancel(self) -> None:
+        """Esc: cancel the queued or running investigation (its steps are kept)."""
+        self._cancel_run()
 
     async def action_quit(self) -> None:
         """Quit; a running investigation is cancelled and what it did is saved first."""
-        if self.running and self._run_worker is not None:
-            self.cancel_investigation()
+        worker = self._run_worker
+        if self._cancel_run() and worker is not None and not worker.is_finished:
             try:
-                await asyncio.wait_for(self._run_worker.wait(), QUIT_GRACE_SECONDS)
+                await asyncio.wait_for(worker.wait(), QUIT_GRACE_SECONDS)
             except Exception as exc:  # timeout or a failed worker: save what we have below
                 self.log.warning(f"run did not finish on quit: {exc!r}")
         if self._unsaved and self.store is not None and self.orchestrator is not None:
@@ -333,40 +390,46 @@ class InvestigatorApp(App[None]):
                     partial = partial.model_copy(update={"status": "cancelled"})
                 self.record = partial
                 await self._autosave()
+        self._leave_replay()
         if self.warehouse is not None:
             self.warehouse.close()
         self.exit()
 
     # -- replay and reopening ----------------------------------------------------------------
 
-    def _load(self, path: Path, how: str) -> None:
-        """Load a saved record (call from a worker thread) and open or replay it."""
+    def _load(self, path: Path, purpose: LoadPurpose, *, at_start: bool = False) -> None:
+        """Read a saved record (call from a worker thread) and post it to be opened/replayed."""
         try:
             record = self.services.load_record(path)
         except Exception as exc:
-            self.call_from_thread(
-                self._warehouse_failed if self.session is None else self._notify_error,
-                f"Could not open {path.name}",
-                user_error(exc),
-            )
+            failed = WarehouseFailed if at_start else RecordFailed
+            self.post_message(failed(f"Could not open {path.name}", user_error(exc)))
             return
-        self.call_from_thread(self.start_replay if how == "replay" else self.open_record, record)
-
-    def _notify_error(self, title: str, message: str) -> None:
-        self.notify(message, title=title, severity="error", timeout=8)
+        self.post_message(RecordLoaded(record, purpose))
 
     @work(thread=True, group="load", exit_on_error=False)
-    def load_in_background(self, path: Path, how: str) -> None:
-        self._load(path, how)
+    def load_in_background(self, path: Path, purpose: LoadPurpose) -> None:
+        self._load(path, purpose)
+
+    @on(RecordLoaded)
+    def _record_loaded(self, message: RecordLoaded) -> None:
+        if message.purpose == "replay":
+            self.start_replay(message.record)
+        else:
+            self.open_record(message.record)
+
+    @on(RecordFailed)
+    def _record_failed(self, message: RecordFailed) -> None:
+        self.notify(message.message, title=message.title, severity="error", timeout=8)
 
     def _leave_replay(self) -> None:
-        self._set_playing(False)
-        self.replaying = False
-        self._replay_events = []
+        if self.player is not None:
+            self.player.stop()
+            self.player = None
 
     def _take_over(self, record: Investigation) -> bool:
         """Make a saved ``record`` the current one, unless an investigation is running."""
-        if self.running:
+        if self.running or self._queued is not None:
             self.notify("Finish or cancel the running investigation first.", severity="warning")
             return False
         self._leave_replay()
@@ -383,74 +446,66 @@ class InvestigatorApp(App[None]):
         self.session = Session.from_events(self.services.replay_events(record), self._clock)
         self.main.set_mode(replaying=False, follow_up=self.session.report is not None)
         self.main.show_session(self.session)
+        self._update_state()
 
     def start_replay(self, record: Investigation) -> None:
         """Replay a saved investigation event by event (no warehouse or model needed)."""
+        from .replay import ReplayPlayer
+
         if not self._take_over(record):
             return
-        self._replay_events = list(self.services.replay_events(record))
-        self._replay_position = 0
-        self.replaying = True
+        self.player = ReplayPlayer(
+            record,
+            list(self.services.replay_events(record)),
+            host=self,
+            interval=self._replay_interval,
+            on_frame=self._replay_frame,
+        )
         self.main.set_mode(replaying=True, follow_up=False)
-        self._replay_render()
-        self._set_playing(True)
+        self.player.show()
+        self._replay_control(lambda player: player.set_playing(True))
 
-    def _replay_render(self) -> None:
+    def _replay_frame(self, events: Sequence[Event]) -> None:
         from .state import Session
 
-        self.session = Session.from_events(
-            self._replay_events[: self._replay_position], self._clock
-        )
-        self.main.show_session(self.session)
+        self.session = Session.from_events(events, self._clock)
+        try:
+            self.main.show_session(self.session)
+        except NoMatches:  # the timer fired while the app was tearing its screen down
+            self._leave_replay()
+            return
+        self._replay_changed()
+
+    def _replay_changed(self) -> None:
+        self.main.refresh_bindings()
+        self._update_state()
+
+    def _replay_control(self, control: Callable[[ReplayPlayer], None]) -> None:
+        if self.player is not None:
+            control(self.player)
+            self._replay_changed()
 
     @property
     def playing(self) -> bool:
         """A replay is advancing on its own (Esc pauses it)."""
-        return self._playing
+        return self.player is not None and self.player.playing
 
-    def _set_playing(self, playing: bool) -> None:
-        self._playing = playing and self.replaying
-        self.main.refresh_bindings()
-        if self._replay_timer is None:
-            if not self._playing:
-                return
-            self._replay_timer = self.set_interval(self._replay_interval, self._replay_advance)
-        elif self._playing:
-            self._replay_timer.resume()
-        else:
-            self._replay_timer.pause()
+    def action_replay_toggle(self) -> None:
+        self._replay_control(lambda player: player.toggle())
 
-    def _replay_advance(self) -> None:
-        if not self.replaying or self._replay_position >= len(self._replay_events):
-            self._set_playing(False)
-            return
-        self._replay_position += 1
-        try:
-            self._replay_render()
-        except NoMatches:  # the timer fired while the app was tearing its screen down
-            self._set_playing(False)
+    def action_replay_step(self, delta: int) -> None:
+        self._replay_control(lambda player: player.step(delta))
 
-    def replay_toggle(self) -> None:
-        if not self.replaying:
-            return
-        if not self._playing and self._replay_position >= len(self._replay_events):
-            self._replay_position = 0
-        self._set_playing(not self._playing)
-
-    def replay_step(self, delta: int) -> None:
-        if not self.replaying:
-            return
-        self._set_playing(False)
-        position = max(0, min(len(self._replay_events), self._replay_position + delta))
-        if position != self._replay_position:
-            self._replay_position = position
-            self._replay_render()
+    def action_replay_pause(self) -> None:
+        self._replay_control(lambda player: player.set_playing(False))
 
     # -- status ------------------------------------------------------------------------------
 
     def _state_text(self) -> str:
-        if self.replaying:
+        if self.player is not None:
             return "replay"
+        if self._queued is not None:
+            return "queued: opening warehouse…"
         if self.running:
             return "cancelling…" if self._cancelling else "investigating…"
         run = self.session.current if self.session else None
@@ -462,16 +517,31 @@ class InvestigatorApp(App[None]):
             return "no warehouse" if self._warehouse_error else "starting…"
         return "ready"
 
-    def _tick(self) -> None:
+    def _update_state(self) -> None:
+        """Recompute the state after a change; the clock ticks only while a question waits or
+        runs."""
+        self.state = self._state_text()
+        if self._ticker is not None:
+            if self._queued is not None or self.running:
+                self._ticker.resume()
+            else:
+                self._ticker.pause()
+        self._refresh_status()
+        if self._main.is_mounted:
+            self._main.refresh_bindings()
+
+    def watch_state(self) -> None:
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
         if not self._main.is_mounted:
             return
         session = self.session
-        status = Status(model=self.model_name, state=self._state_text())
-        if self.replaying and self.record is not None:
-            status.warehouse = self.record.warehouse
-            status.model = self.record.model
-            state = "playing" if self._playing else "paused"
-            status.replay = f"{state} {self._replay_position}/{len(self._replay_events)}"
+        status = Status(model=self.model_name, state=self.state)
+        if self.player is not None:
+            status.warehouse = self.player.record.warehouse
+            status.model = self.player.record.model
+            status.replay = self.player.progress
         elif self.warehouse is not None:
             status.warehouse = self.warehouse.label
         elif self._warehouse_error:
@@ -479,7 +549,7 @@ class InvestigatorApp(App[None]):
         if session is not None:
             status.steps = len(session.steps)
             status.usage = format_tokens(session.usage)
-            if self.replaying:
+            if self.player is not None:
                 done = [s.step.duration_ms for s in session.steps if s.step is not None]
                 status.elapsed = format_elapsed(sum(done) / 1000)
             else:
@@ -490,6 +560,19 @@ class InvestigatorApp(App[None]):
             return
 
     # -- commands ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show each key only when it acts: Esc cancels a run, or pauses a playing replay;
+        dialogs open only from the main screen."""
+        if action in DIALOG_ACTIONS:
+            return self.screen is self._main
+        if action in {"replay_toggle", "replay_step"}:
+            return self.player is not None
+        if action == "replay_pause":
+            return self.playing
+        if action == "cancel":
+            return self.player is None and (self.running or self._queued is not None)
+        return True
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen, help_markdown
@@ -506,8 +589,9 @@ class InvestigatorApp(App[None]):
         self.push_screen(HelpScreen(help_markdown(sections, self.keymap_overrides)))
 
     def action_new_investigation(self) -> None:
-        if self.running:
-            self.cancel_investigation()
+        was_running = self.running
+        self._cancel_run()
+        if was_running:
             self.notify("The running investigation was cancelled and saved.")
         self._leave_replay()
         self.session = None
@@ -515,7 +599,13 @@ class InvestigatorApp(App[None]):
         self.orchestrator = None
         self.main.show_welcome()
         if self.warehouse is None and not self._opening and self.settings is not None:
-            self._open_in_background(self._warehouse_source or self.settings.warehouse)
+            self._reopen(self._warehouse_source or self.settings.warehouse)
+        self._update_state()
+
+    def _reopen(self, source: str | None) -> None:
+        self._opening = True
+        self.main.welcome.show_progress("Opening the warehouse", 0.0)
+        self._open_in_background(source)
 
     @work(thread=True, group="warehouse", exclusive=True, exit_on_error=False)
     def _open_in_background(self, source: str | None) -> None:
@@ -555,56 +645,78 @@ class InvestigatorApp(App[None]):
             return self.orchestrator.record
         return self.record
 
-    def action_save(self) -> None:
+    def _exports_dir(self) -> Path:
+        """Where Save and Export propose to write: the data directory, never the current one."""
+        base = self.settings.data_dir if self.settings is not None else Path.home()
+        return base / EXPORTS_DIR
+
+    def _ask_path(
+        self, title: str, default: Path, hint: str, write: Callable[[Path], None], done: str
+    ) -> None:
+        """A path dialog (prefilled with ``default``), then ``write`` in a worker thread."""
         from .screens.dialogs import PromptScreen
 
+        exports = self._exports_dir()
+
+        def chosen(value: str | None) -> None:
+            if not value:
+                return
+            path = Path(value).expanduser()
+
+            def run() -> None:
+                if path.parent == exports:
+                    exports.mkdir(parents=True, exist_ok=True)
+                write(path)
+
+            self._write(run, f"{done} {path}")
+
+        self.push_screen(PromptScreen(title, str(default), hint=hint), chosen)
+
+    def action_save(self) -> None:
         record = self._current_record()
         if record is None:
             self.notify("Nothing to save yet: ask a question first.", severity="warning")
             return
-
-        def chosen(value: str | None) -> None:
-            if value:
-                path = Path(value).expanduser()
-                self._write(lambda: self.services.save_record(record, path), f"Saved to {path}")
-
-        default = Path.cwd() / f"investigation-{record.id[:8]}.json"
-        self.push_screen(
-            PromptScreen(
-                "Save investigation as", str(default), hint="Replay it with `mai replay FILE`."
-            ),
-            chosen,
+        self._ask_path(
+            "Save investigation as",
+            self._exports_dir() / f"investigation-{record.id[:8]}.json",
+            f"Saved in {self._exports_dir()} unless you change it. "
+            "Replay it with `mai replay FILE`.",
+            lambda path: self.services.save_record(record, path),
+            "Saved to",
         )
 
     def action_export(self) -> None:
-        from .screens.dialogs import PromptScreen
-
         record = self._current_record()
         if record is None or self.session is None or self.session.report is None:
             self.notify("There is no report to export yet.", severity="warning")
             return
 
-        def chosen(value: str | None) -> None:
-            if value:
-                path = Path(value).expanduser()
+        def write(path: Path) -> None:
+            from ..core.report_markdown import write_export
 
-                def write() -> None:
-                    from ..core.report_markdown import write_export
+            write_export(path, self.services.report_to_markdown(record), warehouse=record.warehouse)
 
-                    markdown = self.services.report_to_markdown(record)
-                    write_export(path, markdown, warehouse=record.warehouse)
-
-                self._write(write, f"Report exported to {path}")
-
-        default = Path.cwd() / f"report-{record.id[:8]}.md"
-        self.push_screen(PromptScreen("Export the report as Markdown", str(default)), chosen)
+        self._ask_path(
+            "Export the report as Markdown",
+            self._exports_dir() / f"report-{record.id[:8]}.md",
+            f"Written in {self._exports_dir()} unless you change it.",
+            write,
+            "Report exported to",
+        )
 
     @work(thread=True, group="write", exit_on_error=False)
     def _write(self, write: Callable[[], None], done: str) -> None:
         try:
             write()
         except Exception as exc:
-            self.call_from_thread(self._notify_error, "Could not write the file", user_error(exc))
+            self.call_from_thread(
+                self.notify,
+                user_error(exc),
+                title="Could not write the file",
+                severity="error",
+                timeout=8,
+            )
             return
         self.call_from_thread(self.notify, done, title="Saved")
 
@@ -617,6 +729,7 @@ class InvestigatorApp(App[None]):
                 if not self.running:
                     self.orchestrator = None
                 self.notify(f"Model: {value} (from the next investigation).", title="Model")
+                self._refresh_status()
 
         self.push_screen(
             PromptScreen(
@@ -639,8 +752,7 @@ class InvestigatorApp(App[None]):
             self._warehouse_source = None if value == "demo" else value
             self._opening = True  # so the new investigation does not start an open of its own
             self.action_new_investigation()
-            self.main.welcome.show_progress("opening the warehouse", 0.0)
-            self._open_in_background(self._warehouse_source)
+            self._reopen(self._warehouse_source)
 
         self.push_screen(
             PromptScreen(

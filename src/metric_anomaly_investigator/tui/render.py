@@ -25,6 +25,8 @@ ACTION_LABELS: dict[str, str] = {
     "generate_insights": "Write the report",
 }
 MAX_TABLE_ROWS = 200
+FILTER_KEYS = frozenset({"filters", "segment", "scope"})
+"""Record fields that hold a segment (``{"platform": "android"}``): shown as one filter cell."""
 
 
 def action_label(action: str) -> str:
@@ -84,10 +86,11 @@ def step_table(step: Step) -> tuple[list[str], list[list[str]]] | None:
         if key == "chart" or not isinstance(value, list) or not value:
             continue
         if all(isinstance(row, dict) for row in value):
+            flat = [_flatten(row) for row in value]
             columns: list[str] = []
-            for row in value:
+            for row in flat:
                 columns.extend(c for c in row if c not in columns)
-            rows = [[format_value(row.get(c)) for c in columns] for row in value]
+            rows = [[format_value(row.get(c)) for c in columns] for row in flat]
             return columns, rows[:MAX_TABLE_ROWS]
     chart = step.chart
     if chart is None or not chart.series:
@@ -99,6 +102,20 @@ def step_table(step: Step) -> tuple[list[str], list[list[str]]] | None:
     lookup = [dict(zip(s.x, s.y, strict=False)) for s in chart.series]
     rows = [[x, *(format_value(values.get(x)) for values in lookup)] for x in xs]
     return columns, rows[:MAX_TABLE_ROWS]
+
+
+def _flatten(row: dict[str, Any]) -> dict[str, Any]:
+    """A record with its nested measures as columns of their own: ``retention`` ``{"1": 0.62,
+    "7": 0.41}`` becomes ``retention d1`` and ``retention d7`` (filters stay one cell)."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        nested = isinstance(value, dict) and value and key not in FILTER_KEYS
+        if nested and all(not isinstance(v, dict | list) for v in value.values()):
+            for sub, cell in value.items():
+                flat[f"{key} d{sub}" if str(sub).isdigit() else f"{key} {sub}"] = cell
+        else:
+            flat[key] = value
+    return flat
 
 
 def example_questions(schema: WarehouseSchema, limit: int = 4) -> list[str]:

@@ -63,16 +63,27 @@ class StoreLike(Protocol):
 
 
 def open_warehouse(source: str | None, config: Path | None, progress: Progress) -> WarehouseLike:
-    """Open ``source`` (None = the demo, generated on first run with progress)."""
-    from ..warehouse.connect import ensure_default_warehouse
+    """Open ``source``; None is the demo, built once on the first run with its real progress."""
+    progress("Loading the query engine", 0.0)
+    from ..warehouse.connect import default_warehouse_path, ensure_default_warehouse
     from ..warehouse.connect import open_warehouse as _open
 
     if source is None:
-        path = ensure_default_warehouse(progress)
-        progress("opening the demo warehouse", 1.0)
+        path = default_warehouse_path()
+        if not path.exists():
+            ensure_default_warehouse(lambda stage, done: progress(demo_build_message(stage), done))
+        progress(f"Opening the demo warehouse ({path.name})", 1.0)
         return _open(path, config=config)
-    progress(f"opening {source}", 0.5)
+    progress(f"Opening {source}", 0.5)
     return _open(source, config=config)
+
+
+def demo_build_message(stage: str) -> str:
+    """What the first run is doing: building the demo, once, and which part of it."""
+    return (
+        "First run: building the demo warehouse — this happens once; later starts open it "
+        f"directly ({stage})"
+    )
 
 
 def make_orchestrator(warehouse: WarehouseLike, model: str, settings: Settings) -> OrchestratorLike:

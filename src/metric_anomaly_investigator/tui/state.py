@@ -74,6 +74,7 @@ class Session:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self.runs: list[RunView] = []
+        self.pending: str | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
 
@@ -114,8 +115,20 @@ class Session:
         total.cost_usd = sum(costs) if costs else None
         return total
 
+    @property
+    def questions(self) -> list[str]:
+        """Every question of the session, the one still waiting to start included."""
+        asked = [run.question for run in self.runs]
+        return [*asked, self.pending] if self.pending is not None else asked
+
+    def ask(self, question: str) -> None:
+        """A question was entered: the clock starts now, before its run has started."""
+        self.pending = question
+        self.started_at = self._clock()
+        self.finished_at = None
+
     def elapsed(self) -> float:
-        """Seconds since the current run started (frozen once it finishes)."""
+        """Seconds since the current question was entered (frozen once its run finishes)."""
         if self.started_at is None:
             return 0.0
         end = self.finished_at if self.finished_at is not None else self._clock()
@@ -133,7 +146,9 @@ class Session:
         """Apply one event; return the step it created or changed, if any."""
         if isinstance(event, InvestigationStarted):
             self.runs.append(RunView(number=len(self.runs), record=event.investigation))
-            self.started_at = self._clock()
+            if self.pending is None:  # a replay, or a run not started through ask()
+                self.started_at = self._clock()
+            self.pending = None
             self.finished_at = None
             return None
         run = self.current

@@ -19,7 +19,7 @@ from ..services import StoreLike, user_error
 from .dialogs import ConfirmScreen
 
 if TYPE_CHECKING:
-    from ..core.store import SavedInvestigation
+    from ...core.store import SavedInvestigation
 
 HistoryChoice = tuple[Literal["open", "replay"], Path]
 EMPTY = (

@@ -1,33 +1,48 @@
-"""The investigation screen: question, live timeline, chart, step detail and report."""
+"""The investigation screen: question, the run's header, timeline, chart, step detail, report.
+
+Wide terminals show the timeline beside the chart and the report; narrow or short ones (80x24)
+show one pane at a time, switched with F3-F6, so no figure is squeezed. The screen renders what
+the app hands it and binds its keys to ``app.`` actions: it never imports the app.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, OptionList, Static, TabbedContent, TabPane
 
+from ..figures import figure_for
 from ..footer import footer_order
 from ..widgets.chart import ChartView
 from ..widgets.question import QuestionInput
 from ..widgets.report import ReportView
+from ..widgets.run_header import RunHeader
 from ..widgets.status_bar import Status, StatusBar
 from ..widgets.step_detail import StepDetail
 from ..widgets.timeline import Timeline
 from ..widgets.welcome import Welcome
 
 if TYPE_CHECKING:
-    from ..app import InvestigatorApp
     from ..state import Session, StepView
 
-COMPACT_HEIGHT = 30
+Pane = Literal["question", "timeline", "chart", "report", "detail"]
+NARROW_WIDTH = 110
+SHORT_HEIGHT = 30
 NEW_PLACEHOLDER = "Ask why a metric moved…  (Enter to investigate)"
 FOLLOW_UP_PLACEHOLDER = "Ask a follow-up about these findings…  (Ctrl+N for a new investigation)"
 REPLAY_PLACEHOLDER = "Replaying a saved investigation — Space play/pause, ←/→ step, Ctrl+N new"
+PANES: tuple[tuple[str, str, str], ...] = (
+    ("timeline", "F3", "Steps"),
+    ("chart", "F6", "Chart"),
+    ("report", "F4", "Report"),
+    ("detail", "F5", "Detail"),
+)
 
 
 class InvestigationScreen(Screen[None]):
@@ -37,15 +52,16 @@ class InvestigationScreen(Screen[None]):
     AUTO_FOCUS = "#question"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="investigation.cancel"),
-        Binding("escape", "replay_pause", "Pause", id="replay.pause"),
+        Binding("escape", "app.cancel", "Cancel", id="investigation.cancel"),
+        Binding("escape", "app.replay_pause", "Pause", id="replay.pause"),
         Binding("f2", "focus_pane('question')", "Question", show=False, id="focus.question"),
         Binding("f3", "focus_pane('timeline')", "Steps", show=False, id="focus.timeline"),
         Binding("f4", "focus_pane('report')", "Report", show=False, id="focus.report"),
         Binding("f5", "focus_pane('detail')", "Detail", show=False, id="focus.detail"),
-        Binding("space", "replay_toggle", "Play/pause", id="replay.toggle"),
-        Binding("left", "replay_step(-1)", "Back", id="replay.back"),
-        Binding("right", "replay_step(1)", "Forward", id="replay.forward"),
+        Binding("f6", "focus_pane('chart')", "Chart", show=False, id="focus.chart"),
+        Binding("space", "app.replay_toggle", "Play/pause", id="replay.toggle"),
+        Binding("left", "app.replay_step(-1)", "Back", id="replay.back"),
+        Binding("right", "app.replay_step(1)", "Forward", id="replay.forward"),
     ]
 
     def __init__(self, clock: Callable[[], float]) -> None:
@@ -53,6 +69,7 @@ class InvestigationScreen(Screen[None]):
         self._clock = clock
         self.session: Session | None = None
         self.replaying = False
+        self.pane: Pane = "timeline"
 
     def compose(self) -> ComposeResult:
         yield Static("[b]Metric Anomaly Investigator[/]", id="title-bar")
@@ -62,19 +79,22 @@ class InvestigationScreen(Screen[None]):
         yield question
         with ContentSwitcher(initial="welcome", id="body"):
             yield Welcome(id="welcome")
-            with Horizontal(id="workspace"):
-                timeline = Timeline(self._clock, id="timeline")
-                timeline.border_title = "Steps [dim]F3[/]"
-                yield timeline
-                with Vertical(id="right"):
-                    chart = ChartView(id="chart")
-                    chart.border_title = "Chart"
-                    yield chart
-                    with TabbedContent(id="tabs"):
-                        with TabPane("Report F4", id="tab-report"):
-                            yield ReportView(id="report")
-                        with TabPane("Step detail F5", id="tab-detail"):
-                            yield StepDetail(id="detail")
+            with Vertical(id="workspace"):
+                yield RunHeader(id="run-header")
+                yield Static(id="pane-bar")
+                with Horizontal(id="panes"):
+                    timeline = Timeline(self._clock, id="timeline")
+                    timeline.border_title = "Steps [dim]F3[/]"
+                    yield timeline
+                    with Vertical(id="right"):
+                        chart = ChartView(id="chart")
+                        chart.border_title = "Chart"
+                        yield chart
+                        with TabbedContent(id="tabs"):
+                            with TabPane("Report F4", id="tab-report"):
+                                yield ReportView(id="report")
+                            with TabPane("Step detail F5", id="tab-detail"):
+                                yield StepDetail(id="detail")
         yield StatusBar(id="status")
         yield Footer(show_command_palette=False)
 
@@ -92,17 +112,25 @@ class InvestigationScreen(Screen[None]):
     def question(self) -> QuestionInput:
         return self.query_one(QuestionInput)
 
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
     def on_resize(self) -> None:
-        self.set_class(self.size.height < COMPACT_HEIGHT, "-compact")
+        self.set_class(self.size.height < SHORT_HEIGHT, "-compact")
+        self.set_class(self.size.width < NARROW_WIDTH or self.size.height < SHORT_HEIGHT, "-narrow")
+        self._show_pane(self.pane)
 
     def show_welcome(self) -> None:
         self.session = None
         self.replaying = False
         self.query_one("#body", ContentSwitcher).current = "welcome"
         self.timeline.show(None)
-        self.query_one(ChartView).show_chart(None, empty="Charts appear here as steps complete.")
+        self.query_one(RunHeader).show(None)
+        self.query_one(ChartView).show_figure(None, empty="Charts appear here as steps complete.")
         self.query_one(StepDetail).show_step(None)
         self.query_one(ReportView).show_waiting()
+        self._show_pane("timeline")
         self.set_mode(replaying=False, follow_up=False)
         self.question.focus()
 
@@ -129,10 +157,17 @@ class InvestigationScreen(Screen[None]):
             self.timeline.focus()
         self.refresh_bindings()
 
-    def show_session(self, session: Session, *, changed: StepView | None = None) -> None:
+    def show_session(
+        self,
+        session: Session,
+        *,
+        changed: StepView | None = None,
+        waiting_for_warehouse: bool = False,
+    ) -> None:
         """Render the session; follow the newest step unless the user moved away from it."""
         self.session = session
         self.query_one("#body", ContentSwitcher).current = "workspace"
+        self.query_one(RunHeader).show(session, waiting_for_warehouse=waiting_for_warehouse)
         timeline = self.timeline
         was_at_end = (
             timeline.highlighted is None or timeline.highlighted >= timeline.option_count - 1
@@ -144,7 +179,7 @@ class InvestigationScreen(Screen[None]):
         self._show_selected()
         report = self.query_one(ReportView)
         run = session.current
-        if run is None:
+        if run is None or session.pending is not None:
             report.show_waiting()
         elif run.status == "failed" and run.report is None:
             report.show_error("The investigation failed", run.error or "No reason was given.")
@@ -161,11 +196,17 @@ class InvestigationScreen(Screen[None]):
         else:
             report.show_waiting()
 
+    def show_finished(self) -> None:
+        """A run ended: on a narrow screen, turn to the report."""
+        if self.narrow and self.session is not None and self.session.report is not None:
+            self._show_pane("report")
+
     def show_failure(self, title: str, message: str) -> None:
         """An error that ended a run before (or instead of) its events."""
         self.query_one("#body", ContentSwitcher).current = "workspace"
         self.query_one(TabbedContent).active = "tab-report"
         self.query_one(ReportView).show_error(title, message)
+        self._show_pane("report")
 
     def show_status(self, status: Status) -> None:
         self.query_one(StatusBar).show(status)
@@ -183,36 +224,52 @@ class InvestigationScreen(Screen[None]):
         self.query_one(StepDetail).show_step(view)
         chart = self.query_one(ChartView)
         if view is None:
+            chart.show_figure(None, empty="Charts appear here as steps complete.")
             return
-        if view.step is not None:
-            source = self._chart_source(view)
-            chart.show_chart(
-                source.step.chart if source and source.step else None,
-                empty=f"Step {view.index} has no chart — its findings are in Step detail.",
-            )
-            chart.border_subtitle = (
-                f"from step {source.index}" if source is not None and source is not view else ""
-            )
-        elif chart.chart is None:
-            chart.show_chart(None, empty="Working… the chart appears when the step completes.")
-
-    def _chart_source(self, view: StepView) -> StepView | None:
-        """The step whose chart to show for ``view``: itself, else the latest earlier one with a
-        chart (the report step keeps the evidence in view)."""
+        if view.step is None and chart.figure is not None:
+            return  # a step is running: keep the last figure until it completes
         steps = self.session.steps if self.session else []
-        earlier = steps[: steps.index(view) + 1] if view in steps else [view]
-        for candidate in reversed(earlier):
-            if candidate.step is not None and candidate.step.chart is not None:
-                return candidate
-        return None
+        figure = figure_for(view, steps)
+        chart.show_figure(
+            figure,
+            empty=f"Step {view.index} has no chart — its findings are in Step detail."
+            if view.step is not None
+            else "Working… the chart appears when the step completes.",
+        )
+        chart.border_subtitle = (
+            f"from step {figure.source}"
+            if figure is not None and figure.source != view.index
+            else ""
+        )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list is self.timeline:
             self.query_one(TabbedContent).active = "tab-detail"
+            if self.narrow:
+                self._show_pane("detail")
 
-    # -- actions -----------------------------------------------------------------------------
+    # -- panes -------------------------------------------------------------------------------
 
-    def action_focus_pane(self, pane: str) -> None:
+    def _show_pane(self, pane: Pane) -> None:
+        """Remember the pane; a narrow screen shows only it (the question box stays)."""
+        if pane != "question":
+            self.pane = pane
+        for name, _, _ in PANES:
+            self.set_class(self.pane == name, f"-pane-{name}")
+        bar = self.query_one("#pane-bar", Static)
+        bar.update(
+            Content(" ").join(
+                Content.from_markup(
+                    "[reverse b] $key $label [/]" if name == self.pane else "[dim]$key[/] $label",
+                    key=key,
+                    label=label,
+                )
+                for name, key, label in PANES
+            )
+        )
+
+    def action_focus_pane(self, pane: Pane) -> None:
+        self._show_pane(pane)
         tabs = self.query_one(TabbedContent)
         if pane == "question":
             if not self.question.disabled:
@@ -225,32 +282,6 @@ class InvestigationScreen(Screen[None]):
         elif pane == "detail":
             tabs.active = "tab-detail"
             self.query_one(StepDetail).focus()
-
-    @property
-    def investigator(self) -> InvestigatorApp:
-        return cast("InvestigatorApp", self.app)
-
-    def action_cancel(self) -> None:
-        self.investigator.cancel_investigation()
-
-    def action_replay_toggle(self) -> None:
-        self.investigator.replay_toggle()
-
-    def action_replay_step(self, delta: int) -> None:
-        self.investigator.replay_step(delta)
-
-    def action_replay_pause(self) -> None:
-        self.investigator.cancel_investigation()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show each key only when it acts: Esc cancels a run, or pauses a playing replay."""
-        if action in {"replay_toggle", "replay_step"}:
-            return self.replaying
-        if action == "replay_pause":
-            return self.replaying and self.investigator.playing
-        if action == "cancel":
-            return self.investigator.running and not self.replaying
-        return True
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:

@@ -26,8 +26,11 @@ KEYS = (
 )
 
 
-class Welcome(VerticalScroll):
-    """Shown until the first question; lists example questions for this warehouse."""
+class Welcome(VerticalScroll, can_focus=False):
+    """Shown until the first question; lists example questions for this warehouse.
+
+    Not focusable itself, so Tab from the question box lands on the first example and Enter
+    asks it, as the title says."""
 
     class ExampleChosen(Message):
         def __init__(self, question: str) -> None:
@@ -75,6 +78,7 @@ class Welcome(VerticalScroll):
         self.query_one("#warehouse-info", Static).update(info)
         examples = self.query_one("#examples", OptionList)
         examples.set_options(example_questions(schema))
+        examples.highlighted = 0
         examples.display = True
         self.query_one("#examples-title").display = True
 
