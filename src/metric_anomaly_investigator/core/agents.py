@@ -342,7 +342,10 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, UsageLimitExceeded):
         return f"usage limit reached ({_first_line(exc)}); raise MAI_MAX_REQUESTS or MAI_MAX_TOKENS"
     if isinstance(exc, ModelRequestTimeout):
-        return timeout_message(exc.timeout)
+        return (
+            f"the model did not answer within {exc.timeout:g} s (MAI_REQUEST_TIMEOUT); check that "
+            "its server is up, or raise MAI_REQUEST_TIMEOUT for a slow model"
+        )
     if isinstance(exc, ModelTimeoutError):
         return (
             "the model's server did not respond in time; check that it is up, or raise "
@@ -364,13 +367,6 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, UnexpectedModelBehavior):
         return f"unexpected model response: {_first_line(exc)}; try again, or use another model"
     return f"{type(exc).__name__}: {_first_line(exc)}"
-
-
-def timeout_message(seconds: float) -> str:
-    return (
-        f"the model did not answer within {seconds:g} s (MAI_REQUEST_TIMEOUT); check that its "
-        "server is up, or raise MAI_REQUEST_TIMEOUT for a slow model"
-    )
 
 
 def _http_error(exc: ModelHTTPError, hint: str = "") -> str:
