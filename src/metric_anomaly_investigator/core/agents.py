@@ -286,10 +286,10 @@ def build_insights_agent() -> Agent[InvestigationDeps, Report]:
                     'With anomaly direction "none", no segment or event may have confidence '
                     ">= 0.5: lower them or report the anomaly."
                 )
-        facts = warehouse_facts(ctx.deps.executor)
         # the built-in analyst reports only what its steps found (checked on every scenario by
         # the tests); a model's report is checked here
-        if facts is not None and ctx.model.system != AUTOPILOT:
+        facts = None if ctx.model.system == AUTOPILOT else warehouse_facts(ctx.deps.executor)
+        if facts is not None:
             grounding = check_report(out, ctx.deps.all_steps(), facts)
             if not grounding.ok:
                 if ctx.retry >= ctx.max_retries:
