@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from byo_worlds import events, write_parquet_dir
 
 from metric_anomaly_investigator.cli import main
 from metric_anomaly_investigator.core import store
+from metric_anomaly_investigator.core.models import Investigation
 from metric_anomaly_investigator.core.store import InvestigationStore, StoreError
 from metric_anomaly_investigator.settings import Settings
 from metric_anomaly_investigator.tui.app import InvestigatorApp
@@ -170,7 +172,14 @@ def test_failed_save_after_the_run_leaves_no_partial_file(
 ) -> None:
     target = tmp_path / "out" / "record.json"
     target.parent.mkdir()
-    target.write_text("previous")
+    earlier = Investigation(
+        id="0" * 32,
+        question="earlier",
+        model="autopilot",
+        warehouse="other.duckdb",
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    previous = store.save_investigation(earlier, target).read_text()
 
     def disk_full(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
@@ -180,7 +189,7 @@ def test_failed_save_after_the_run_leaves_no_partial_file(
     err = capsys.readouterr().err
     assert code == 2 and "No space left on device" in err and "Traceback" not in err
     assert [p.name for p in target.parent.iterdir()] == ["record.json"]
-    assert target.read_text() == "previous"
+    assert target.read_text() == previous
 
 
 def test_interrupted_history_save_keeps_the_old_record(
