@@ -103,6 +103,7 @@ class _Plan:
 
     question: ParsedQuestion
     follow_up: bool
+    history_start: int = 0  # where this run's steps begin in the context's history
     done: set[str] = field(default_factory=set)
 
 
@@ -122,7 +123,7 @@ class Analyst:
     def decide(self, prompt: _Prompt) -> StepDecision:
         plan = self._plan_for(prompt)
         # failed steps count as done too: a failing action is not repeated
-        plan.done = {_signature(h.action) for h in self._run(prompt)}
+        plan.done = {_signature(h.action) for h in self._run(plan)}
         left = prompt.max_steps - prompt.steps_used
         if left <= 1 or (prompt.retry and "No data has been looked at" not in prompt.retry):
             return self._conclude("The step budget is nearly used up: writing the report.")
@@ -136,22 +137,23 @@ class Analyst:
         key = (prompt.question, prompt.follow_up)
         if self._plan is None or self._key != key or prompt.steps_used == 0:
             self._plan = _Plan(
-                parse_question(prompt.question, self.executor.schema), prompt.follow_up
+                parse_question(prompt.question, self.executor.schema),
+                prompt.follow_up,
+                history_start=max(0, len(self.ctx.history) - prompt.steps_used),
             )
             self._key = key
         return self._plan
 
-    def _run(self, prompt: _Prompt) -> list[HistoryEntry]:
+    def _run(self, plan: _Plan) -> list[HistoryEntry]:
         """The steps of the current run (the question being answered)."""
-        history = self.ctx.history
-        return history[max(0, len(history) - prompt.steps_used) :] if prompt.steps_used else []
+        return self.ctx.history[plan.history_start :]
 
-    def _failed(self, prompt: _Prompt, *kinds: type) -> list[str]:
+    def _failed(self, plan: _Plan, *kinds: type) -> list[str]:
         """The errors of this run's steps of these kinds when none of them succeeded.
 
         A failed step is "not known", never a negative finding: the report says it failed.
         """
-        steps = [h for h in self._run(prompt) if isinstance(h.action, kinds)]
+        steps = [h for h in self._run(plan) if isinstance(h.action, kinds)]
         if any(h.result.success for h in steps):
             return []
         return [h.result.error or "no reason given" for h in steps]
@@ -306,12 +308,16 @@ class Analyst:
 
     # -- the report -------------------------------------------------------------------------------
     def report(self, prompt: _Prompt) -> Report:
+        # the report's prompt carries no step count: the run began where the last plan did
+        # (with no plan, another model took the steps: all of the history is considered)
+        start = self._plan.history_start if self._plan is not None else 0
         plan = self._plan_for(prompt)
+        plan.history_start = start
         ctx = self.ctx
         a = ctx.anomaly
         retention = ctx.retention or {}
         shortfall = history_shortfall(ctx)
-        detect_errors = self._failed(prompt, DetectAnomaly)
+        detect_errors = self._failed(plan, DetectAnomaly)
         if (a is None or not a.detected) and retention.get("declined"):
             report = self._retention_report(plan, retention)
         elif a is None and detect_errors:
@@ -321,8 +327,8 @@ class Analyst:
         elif a is None or not a.detected:
             report = self._no_anomaly_report(plan, a)
         else:
-            report = self._anomaly_report(plan, a, prompt)
-        if self._failed(prompt, CheckDeployments):  # a failed check rules nothing out
+            report = self._anomaly_report(plan, a)
+        if self._failed(plan, CheckDeployments):  # a failed check rules nothing out
             report.root_cause = report.root_cause.replace(
                 "no deployment explains it", _UNKNOWN_DEPLOY
             )
@@ -407,11 +413,11 @@ class Analyst:
                     return notes[0]
         return ""
 
-    def _anomaly_report(self, plan: _Plan, a: Anomaly, prompt: _Prompt) -> Report:
+    def _anomaly_report(self, plan: _Plan, a: Anomaly) -> Report:
         ctx = self.ctx
         segs = ctx.segments
-        deploy_errors = self._failed(prompt, CheckDeployments)
-        segment_errors = self._segment_errors(prompt) if not segs else []
+        deploy_errors = self._failed(plan, CheckDeployments)
+        segment_errors = self._segment_errors(plan) if not segs else []
         word = "dropped" if a.direction == "drop" else "spiked"
         change = f" {abs(a.change_pct):.1f}%" if a.change_pct is not None else ""
         until = f" to {a.end}" if a.end and a.end != self.executor.schema.end_date else " onwards"
@@ -493,12 +499,12 @@ class Analyst:
             confidence=conf,
         )
 
-    def _segment_errors(self, prompt: _Prompt) -> list[str]:
+    def _segment_errors(self, plan: _Plan) -> list[str]:
         """Errors of this run's segment steps when none succeeded and there was something to
         segment by (a drill-down with no informative dimension left is no failure)."""
-        errors = self._failed(prompt, SegmentByDimension, DrillDown)
+        errors = self._failed(plan, SegmentByDimension, DrillDown)
         informative = any(v >= INFORMATIVE for v in self.ctx.dimension_scores.values())
-        tried_segment = any(isinstance(h.action, SegmentByDimension) for h in self._run(prompt))
+        tried_segment = any(isinstance(h.action, SegmentByDimension) for h in self._run(plan))
         return errors if informative or tried_segment else []
 
     def _affected(self, s: SegmentFinding) -> AffectedSegment:
