@@ -417,7 +417,8 @@ class RetryPolicy:
 @dataclass
 class CallBounds:
     """How long one model request (MAI_REQUEST_TIMEOUT) and one investigation (MAI_DEADLINE)
-    may take; :meth:`start` starts the investigation's clock."""
+    may take; :meth:`start` starts the investigation's clock. A model call gets only what is left
+    of the deadline; a tool step is not interrupted, but the model call after it then fails."""
 
     request_timeout: float = 120.0
     deadline: float = 900.0
