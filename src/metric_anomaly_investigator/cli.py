@@ -326,6 +326,8 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     with warehouse, _Interrupts() as interrupts:
         if not args.quiet:
             _say(f"warehouse: {warehouse.label}")
+            for note in warehouse.schema.coverage_notes():  # left-out days, ignored data
+                _say(f"note: {note}")
         root = asyncio.run(
             _run_investigation(
                 *(warehouse, model, settings, question),
