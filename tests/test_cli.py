@@ -318,3 +318,18 @@ def test_continue_with_another_question_closes_an_interrupted_run(
     assert root.error == "interrupted after 2 steps, before a report"
     assert [f.question for f in root.follow_ups] == [question]
     assert root.follow_ups[0].steps[0].index == 3
+
+
+def test_continue_finishes_an_interrupted_run_even_with_an_edited_step(
+    json_run: dict[str, Any], small_world_path: Path, tmp_path: Path
+) -> None:
+    killed = load_investigation(json_run["save"])
+    killed.steps, killed.report = killed.steps[:2], None
+    killed.status, killed.finished_at = "running", None
+    killed.steps[0].parameters["not_a_parameter"] = 1  # cannot be re-run: not reused
+    path = save_investigation(killed, tmp_path / "killed.json")
+    args = ["investigate", QUESTION, "--continue", str(path), "-w", str(small_world_path)]
+    assert main([*args, "-q"]) == 0
+    root = load_investigation(path)
+    assert root.status == "completed" and root.report is not None and root.follow_ups == []
+    assert root.steps[:2] == killed.steps and len(root.steps) > 2

@@ -25,7 +25,7 @@ from copy import copy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from pydantic_ai import Agent
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage, UsageLimits
@@ -255,9 +255,13 @@ class Orchestrator:
         """Re-run the successful steps of an interrupted run, so the Tool Executor's context
         (anomaly window, segments found…) is what it was when the run stopped."""
         for step in steps:
-            if step.success:
+            if not step.success:
+                continue
+            try:
                 action = _ACTION.validate_python({"action": step.action, **step.parameters})
-                await self._execute(StepDecision(reasoning=step.reasoning, action=action))
+            except ValidationError:  # an edited file: that step's findings are simply not reused
+                continue
+            await self._execute(StepDecision(reasoning=step.reasoning, action=action))
 
     async def _checkpoint(self) -> None:
         if self.checkpoint is None or self.record is None:
