@@ -3,7 +3,8 @@
 Each request to ``POST /v1/chat/completions`` takes the next :class:`Reply` from the script:
 an HTTP error, a raw (possibly malformed) body, a response with no ``choices``, a request the
 server never answers (``hang``), or a tool call with the given arguments whose name is the first
-tool the request offered (the agent's output tool) unless ``tool_name`` names another. Like many
+tool the request offered (the agent's output tool) unless ``tool_name`` names another;
+``UNGROUNDED_REPORT`` is such arguments for a report that cites what no step can show. Like many
 self-hosted servers it offers only chat completions: any other path (the Responses API's
 ``/v1/responses``) gets a 404. Requests and their paths are recorded. The server runs in a
 daemon thread and stops when the context manager exits, releasing any hung request.
@@ -20,6 +21,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 CHAT_PATH = "/v1/chat/completions"
+
+# A well-formed report that names what no warehouse here has: a metric, a segment, a deployment.
+UNGROUNDED_REPORT: dict[str, Any] = {
+    "summary": "Revenue dropped 12% from 2026-01-28, driven by users on Mars.",
+    "root_cause": "deploy_999 broke checkout on Mars.",
+    "anomaly": {"metric": "revenue", "direction": "drop", "start": "2026-01-28"},
+    "affected_segments": [
+        {"filters": {"planet": "Mars"}, "confidence": 0.9, "description": "users on Mars"}
+    ],
+    "correlated_events": [
+        {"kind": "deployment", "id": "deploy_999", "description": "checkout", "confidence": 0.8}
+    ],
+    "recommendations": ["Roll back deploy_999."],
+    "confidence": 0.8,
+}
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from engine_fakes import DETECT, INSIGHTS, REPORT, SEGMENT, decision
-from fake_openai import CHAT_PATH, Reply, fake_openai_server
+from fake_openai import CHAT_PATH, UNGROUNDED_REPORT, Reply, fake_openai_server
 from pydantic_ai.models import override_allow_model_requests
 
 from metric_anomaly_investigator.core.agents import FALLBACK_NOTE
@@ -33,14 +33,6 @@ GROUNDED = {
     **REPORT,
     "anomaly": {**REPORT["anomaly"], "change_pct": None},
     "affected_segments": [{**REPORT["affected_segments"][0], "change_pct": None}],
-}
-UNGROUNDED = {
-    **GROUNDED,
-    "anomaly": {**GROUNDED["anomaly"], "metric": "revenue"},
-    "affected_segments": [
-        {**GROUNDED["affected_segments"][0], "filters": {"planet": "Mars"}},
-    ],
-    "correlated_events": [{**REPORT["correlated_events"][0], "id": "deploy_999"}],
 }
 
 
@@ -123,7 +115,7 @@ def test_an_ungrounded_report_is_retried_then_replaced_by_the_analysts(
         Reply(arguments=DETECT),
         Reply(arguments=SEGMENT),
         Reply(arguments=INSIGHTS),
-        *[Reply(arguments=UNGROUNDED)] * 4,  # the first answer and three retries
+        *[Reply(arguments=UNGROUNDED_REPORT)] * 4,  # the first answer and three retries
     ]
     with fake_openai_server(script) as fake:
         record = investigate(fake.base_url, small_world_path, monkeypatch)
