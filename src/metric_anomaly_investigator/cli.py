@@ -173,13 +173,12 @@ def _writable_target(
     return path
 
 
-def _protected(source: str | None, config: Path | None) -> list[Path]:
-    """The files an investigation reads: its warehouse's and the config file."""
+def _protected(source: str | None) -> list[Path]:
+    """The files of the warehouse an investigation reads (None: the demo)."""
     from metric_anomaly_investigator.core.safe_write import warehouse_paths
     from metric_anomaly_investigator.warehouse.connect import default_warehouse_path
 
-    paths = warehouse_paths(source or str(default_warehouse_path()))
-    return [*paths, config] if config is not None else paths
+    return warehouse_paths(source or str(default_warehouse_path()))
 
 
 class _Interrupts:
@@ -308,21 +307,20 @@ def cmd_investigate(args: argparse.Namespace) -> int:
 
         previous = load_investigation(args.continue_file.expanduser())
     source = args.warehouse or settings.warehouse or (previous.warehouse if previous else None)
-    config = args.config.expanduser() if args.config is not None else None
-    protect = _protected(source, config)
+    config = [args.config.expanduser()] if args.config is not None else []
     # A continued investigation is saved back to its file unless --save says otherwise.
     from metric_anomaly_investigator.core.store import is_record_file
 
     save = _writable_target(
         args.save or args.continue_file,
         "--save",
-        protected=protect,
+        protected=[*_protected(source), *config],
         replaceable=is_record_file,
         what="saved investigation",
     )
     warehouse = _open_warehouse(source, args.config, quiet=args.quiet)
     _say(f"model: {model}")
-    checkpoint = _Checkpoint(save, [config] if config is not None else []) if save else None
+    checkpoint = _Checkpoint(save, config) if save is not None else None
     with warehouse, _Interrupts() as interrupts:
         if not args.quiet:
             _say(f"warehouse: {warehouse.label}")
@@ -338,7 +336,7 @@ def cmd_investigate(args: argparse.Namespace) -> int:
             )
         )
         # Signals stay caught until the record is saved and printed.
-        return _finish(args, root, save, [config] if config is not None else [], interrupts)
+        return _finish(args, root, save, config, interrupts)
 
 
 def _finish(
