@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -25,10 +26,16 @@ import pytest
 from byo_worlds import BREAK, START, deployments, events, write_parquet_dir
 
 from metric_anomaly_investigator.cli import main
-from metric_anomaly_investigator.core.models import CheckDeployments, Report
+from metric_anomaly_investigator.core import tools
+from metric_anomaly_investigator.core.models import (
+    CheckDeployments,
+    DetectAnomaly,
+    DrillDown,
+    Report,
+    SegmentByDimension,
+)
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.core.question import find_segment, parse_question
-from metric_anomaly_investigator.core.tools import ToolExecutor
 from metric_anomaly_investigator.warehouse import queries as q
 from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
 from metric_anomaly_investigator.warehouse.timerange import bulk_range, day_label
@@ -449,8 +456,7 @@ def test_bad_deployment_fields_are_reported_per_row_and_the_rest_is_used(
             ("d2", "phone", ["all"], ["regions 8 is not a list of region names"]),
         ]
         assert q.undated_deployments(wh) == [("d3", "soon")]
-        tools = ToolExecutor(wh)
-        result = tools.run(CheckDeployments(around=BREAK))
+        result = tools.ToolExecutor(wh).run(CheckDeployments(around=BREAK))
     assert result.success
     assert result.data["data_notes"] == [
         "Data quality: deployment d2: regions 8 is not a list of region names — left out, "
@@ -488,6 +494,45 @@ def test_a_failed_deployment_check_is_reported_as_failed_not_as_no_deployment(
     assert "no deployment explains it" not in report.root_cause
     assert "not known (the check failed)" in report.root_cause
     assert len(steps) < 10
+
+
+def _broken_step(*args: Any) -> Any:
+    raise WarehouseError("The warehouse query failed (IOException).")
+
+
+def test_failed_segment_steps_leave_the_segment_unknown_not_spread(
+    inputs: _Checksums, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_parquet_dir(inputs.root)
+    inputs.freeze()
+    for action in (SegmentByDimension, DrillDown):
+        monkeypatch.setitem(tools._HANDLERS, action, _broken_step)
+    with open_warehouse(inputs.root) as wh:
+        report, steps = _investigate(wh)
+    failed = [(s.action, json.dumps(s.parameters, sort_keys=True)) for s in steps if not s.success]
+    assert {a for a, _ in failed} == {"drill_down", "segment_by_dimension"}
+    assert len(failed) == len(set(failed))  # no failed action is repeated
+    assert report.anomaly.direction == "drop"
+    assert "spread across all segments" not in report.summary
+    assert "Where it concentrates is not known: the segment step failed (" in report.summary
+    assert "not tied to one segment" not in report.root_cause
+    assert "segment is not known" in report.root_cause
+
+
+def test_a_failed_anomaly_check_is_no_all_clear(
+    inputs: _Checksums, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_parquet_dir(inputs.root)
+    inputs.freeze()
+    monkeypatch.setitem(tools._HANDLERS, DetectAnomaly, _broken_step)
+    with open_warehouse(inputs.root) as wh:
+        report, steps = _investigate(wh)
+    assert all(s.action == "detect_anomaly" and not s.success for s in steps)
+    assert len({json.dumps(s.parameters, sort_keys=True) for s in steps}) == len(steps)
+    assert report.summary.startswith("Could not establish whether dau moved: the anomaly check")
+    assert "No anomaly" not in report.summary
+    assert report.root_cause.startswith("Undetermined")
+    assert report.confidence <= 0.1
 
 
 # -- --config table paths -----------------------------------------------------------------------
