@@ -218,10 +218,10 @@ def _pick_causes(
     cuboid = sorted(int(c) for c in rng.choice(len(sizes), size=layer, replace=False))
     taken = np.zeros(len(codes), dtype=bool)
     causes: list[dict[int, int]] = []
-    for _ in range(200):
+    for _ in range(2000):
         if len(causes) == n_causes:
             break
-        if not family.same_cuboid and causes:
+        if not family.same_cuboid:
             layer = int(
                 rng.integers(family.layers[0], min(family.layers[1], len(sizes)), endpoint=True)
             )
@@ -230,9 +230,31 @@ def _pick_causes(
         m = _mask(codes, element) & live
         if not m.any() or (m & taken).any() or m.sum() > live.sum() / 2:
             continue
+        if _ambiguous(codes, live, element, sizes):
+            continue
         causes.append(element)
         taken |= _mask(codes, element)
     return causes
+
+
+def _ambiguous(
+    codes: np.ndarray, live: np.ndarray, element: dict[int, int], sizes: list[int]
+) -> bool:
+    """Whether an element of no more dimensions, not one of ``element``'s own sub-elements,
+    covers exactly the same live leaves (then no method could tell the two apart)."""
+    target = _mask(codes, element) & live
+    inside = codes[target]
+    for k in range(1, len(element) + 1):
+        for cols in itertools.combinations(range(len(sizes)), k):
+            if set(cols) <= set(element):
+                continue
+            first = inside[0, list(cols)]
+            if not (inside[:, list(cols)] == first).all():
+                continue
+            other = _mask(codes, dict(zip(cols, (int(v) for v in first), strict=True))) & live
+            if np.array_equal(other, target):
+                return True
+    return False
 
 
 def _simplest(

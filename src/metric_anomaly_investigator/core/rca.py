@@ -58,6 +58,13 @@ _N_CANDIDATES = 5
 _CHI2_MEDIAN = 0.4549364  # median of chi-square(1): robust variance from squared residuals
 _MIN_ELEMENT_SHARE = 0.1  # share of the change a scanned element must carry (Adtributor's TEEP)
 _Z_SIGNIFICANT = 3.0  # floor of the scan's noise yardstick
+_SCAN_MARGIN = 1.5  # additive fallback scan: an element's z must be this many noise yardsticks
+_RATIO_ALIVE = 0.3  # ratio scan: the live leaves as a whole must still reach this many
+_MIN_PART_SHARE = 0.02  # share of the abnormal partition's change an element carries (RiskLoc)...
+_SMALL_RISK = 0.75  # ...unless it is this pure (several leaves far out)...
+_FAR_DEV = 1.0  # ...or holds a leaf this far out (actual ≥ 3× or ≤ 1/3 of its forecast)
+_SIB_REL = 0.25  # widening: siblings' relative change vs the pick's, at least
+_SIB_FRAC = 0.5  # widening: share of the siblings' live leaves that are abnormal, at least
 
 
 @dataclass(frozen=True)
@@ -138,8 +145,9 @@ def _deviation(f: np.ndarray, a: np.ndarray) -> np.ndarray:
         return np.where(den > 0, 2.0 * (a - f) / np.where(den > 0, den, 1.0), 0.0)
 
 
-def _cutoff(dev: np.ndarray, total_change: float) -> tuple[float, bool]:
-    """Signed edge of the noise band on the anomaly side, and whether the anomaly is upward.
+def _cutoffs(dev: np.ndarray) -> tuple[float, float, bool | None]:
+    """Signed edges of the noise band for an upward and for a downward anomaly, and the
+    anomaly's direction when one tail is clearly heavier (None when the tails are alike).
 
     Extremes are read from all sorted deviations (not distinct values: many leaves can share
     one, e.g. every emptied leaf sits at -2), dropping a few outliers on big cubes only, so a
@@ -147,14 +155,12 @@ def _cutoff(dev: np.ndarray, total_change: float) -> tuple[float, bool]:
     """
     srt = np.sort(dev)
     if len(srt) == 0:
-        return 0.0, total_change >= 0
+        return 0.0, 0.0, None
     k = min(_N_REMOVE, len(srt) // _LEAVES_PER_REMOVED)
     low, high = float(srt[k]), float(srt[len(srt) - 1 - k])
     small, large = sorted((abs(low), abs(high)))
-    # tails alike: the anomaly hides in the noise and the total change gives its sign
     heavier = large >= _TAIL_RATIO * small and large > 0
-    up = abs(high) > abs(low) if heavier else total_change >= 0
-    return (max(-low, 0.0), True) if up else (min(-high, 0.0), False)
+    return max(-low, 0.0), min(-high, 0.0), (abs(high) > abs(low)) if heavier else None
 
 
 def _group_keys(codes: np.ndarray, cols: tuple[int, ...], sizes: list[int]) -> np.ndarray:
@@ -189,6 +195,7 @@ def _search_layer(
     ep_signed: np.ndarray,
     layer: int,
     sizes: list[int],
+    min_ep: float,
 ) -> list[_Found]:
     """All elements of one layer passing the risk threshold, best (highest share) first."""
     idx = np.flatnonzero(alive)
@@ -222,7 +229,11 @@ def _search_layer(
         with np.errstate(divide="ignore", invalid="ignore"):
             low = np.where(w2 > 0, w1 / np.where(w2 > 0, w2, 1.0), 0.0)
         risk = high - low
-        good = np.flatnonzero(ok & (risk >= _RISK_THRESHOLD - _RISK_TOL))
+        # a small element must be clearly pure (several leaves far out); a single noise leaf
+        # past the band scores at most the threshold
+        far = np.bincount(g, weights=(p & (np.abs(d) >= _FAR_DEV)).astype(float), minlength=m)
+        enough = (ep_g > min_ep) | (risk >= _SMALL_RISK) | (far > 0)
+        good = np.flatnonzero(ok & enough & (risk >= _RISK_THRESHOLD - _RISK_TOL))
         for i in good:
             found.append(
                 _Found(
@@ -242,8 +253,17 @@ class _Scan:
     moving against the anomaly's direction.
     """
 
-    def __init__(self, cube: _Cube, x: np.ndarray, var_unit: np.ndarray, sizes: list[int]):
+    def __init__(
+        self,
+        cube: _Cube,
+        x: np.ndarray,
+        var_unit: np.ndarray,
+        sizes: list[int],
+        alive_gamma: float = 0.0,
+        margin: float = 1.0,
+    ):
         self.cube, self.x, self.v = cube, x, var_unit
+        self.alive_gamma, self.margin = alive_gamma, margin
         use = var_unit > 0
         with np.errstate(over="ignore"):  # subnormal variances overflow: those leaves are skipped
             ratios = x[use] ** 2 / var_unit[use]
@@ -275,10 +295,15 @@ class _Scan:
         n = float(self.v[mask].sum())
         return float(self.x[mask].sum()) / np.sqrt(self.phi * n) if n > 0 else 0.0
 
+    def relative(self, mask: np.ndarray) -> float:
+        """The leaves' change in the anomaly's direction relative to their forecast."""
+        f = float(np.abs(self.cube.f[mask]).sum())
+        return float(self.x[mask].sum()) / f if f > 0 else 0.0
+
     def pick(self, alive: np.ndarray, min_change: float) -> _Found | None:
         """The live element with the highest significant z carrying at least ``min_change``,
         widened to a parent whose other live leaves are significantly abnormal too."""
-        if self.zscore(alive) < self.band:
+        if self.zscore(alive) < self.alive_gamma * self.band:
             return None
         best: _Found | None = None
         xa = np.where(alive, self.x, 0.0)
@@ -291,16 +316,20 @@ class _Scan:
             if best is None or z[i] > best.risk * (1 + 1e-9):
                 codes = tuple(_decode(int(uniq[i]), cols, self.sizes))
                 best = _Found(cols, codes, float(z[i]), float(xs[i]))
-        if best is None or best.risk < self.band:
+        if best is None or best.risk < self.margin * self.band:
             return None
         while len(best.cols) > 1:
             own = _element_mask(self.cube, best.cols, best.codes)
             parent: tuple[float, tuple[int, ...], tuple[int, ...]] | None = None
+            own_rel = self.relative(own & alive)
             for drop in range(len(best.cols)):
                 cols = best.cols[:drop] + best.cols[drop + 1 :]
                 codes = best.codes[:drop] + best.codes[drop + 1 :]
-                zs = self.zscore(_element_mask(self.cube, cols, codes) & alive & ~own)
-                if zs >= self.band and (parent is None or zs > parent[0]):
+                sib = _element_mask(self.cube, cols, codes) & alive & ~own
+                zs = self.zscore(sib)
+                # the siblings must move like the pick (not merely hold another cause)
+                alike = self.relative(sib) >= _SIB_REL * own_rel
+                if zs >= self.band and alike and (parent is None or zs > parent[0]):
                     parent = (zs, cols, codes)
             if parent is None:
                 break
@@ -316,7 +345,7 @@ def _scan_search(
     denominators are too noisy for a per-leaf partition)."""
     total = float(cube.ep.sum())
     x = cube.ep if total >= 0 else -cube.ep
-    scan = _Scan(cube, x, size, sizes)
+    scan = _Scan(cube, x, size, sizes, _RATIO_ALIVE)
     alive = np.ones(len(x), dtype=bool)
     chosen: list[_Found] = []
     while len(chosen) < max_elements and alive.any():
@@ -354,13 +383,29 @@ def _widen(
             if not siblings.any() or float(ep_signed[siblings].sum()) <= 0:
                 continue
             purity = _purity(siblings, part, weight)
-            if purity >= _RISK_THRESHOLD and (best is None or purity > best[0]):
+            if _relative(cube, siblings, ep_signed) < _SIB_REL * _relative(
+                cube, own & alive, ep_signed
+            ):
+                continue  # the siblings do not move like the pick: another cause, or noise
+            live = siblings & ((cube.f != 0) | (cube.a != 0))
+            frac = float((live & part).sum()) / max(int(live.sum()), 1)
+            if (
+                purity >= _RISK_THRESHOLD
+                and frac >= _SIB_FRAC
+                and (best is None or purity > best[0])
+            ):
                 best = (purity, cols, codes)
         if best is None:
             break
         mask = _element_mask(cube, best[1], best[2]) & alive
         pick = _Found(best[1], best[2], _purity(mask, part, weight), float(ep_signed[mask].sum()))
     return pick
+
+
+def _relative(cube: _Cube, mask: np.ndarray, x: np.ndarray) -> float:
+    """The leaves' change ``x`` relative to their forecast."""
+    f = float(np.abs(cube.f[mask]).sum())
+    return float(x[mask].sum()) / f if f > 0 else 0.0
 
 
 def _element_mask(cube: _Cube, cols: tuple[int, ...], codes: tuple[int, ...]) -> np.ndarray:
@@ -411,23 +456,51 @@ def localize(
             covered |= _element_mask(cube, fd.cols, fd.codes)
         return _result(cube, dims, picked, [], ~covered, total_expected, total_actual)
     dev = _deviation(cube.f, cube.a)
-    cutoff, anomaly_up = _cutoff(dev, float(np.sum(cube.ep)))
-    part = (dev > cutoff) if anomaly_up else (dev < cutoff)
+    cut_up, cut_down, clear = _cutoffs(dev)
+    total_up = float(np.sum(cube.ep)) >= 0
+    # tails alike: the anomaly hides in the noise; both directions are searched and the one
+    # whose strongest element holds more abnormal weight wins (ties: the total change's sign)
+    directions = [clear] if clear is not None else [total_up, not total_up]
+    best: _LeafSearch | None = None
+    for up in directions:
+        run = _leaf_search(cube, dev, cut_up if up else cut_down, up, sizes, max_elements)
+        if best is None or run.evidence > best.evidence + _RISK_TOL:
+            best = run
+    assert best is not None
+    return _result(cube, dims, best.chosen, best.runners, best.alive, total_expected, total_actual)
+
+
+@dataclass
+class _LeafSearch:
+    chosen: list[_Found]
+    runners: list[_Found]
+    alive: np.ndarray
+    evidence: float  # abnormal weight of the strongest element found leaf by leaf (0: none)
+
+
+def _leaf_search(
+    cube: _Cube, dev: np.ndarray, cutoff: float, up: bool, sizes: list[int], max_elements: int
+) -> _LeafSearch:
+    """Greedy search with the abnormal partition beyond ``cutoff`` on the ``up`` side."""
+    part = (dev > cutoff) if up else (dev < cutoff)
     band = abs(cutoff)
     weight = np.abs(cutoff - dev)
     weight[(cube.f == 0) & (cube.a == 0)] = 0.0
     beyond = (np.abs(dev) - band) / (_FULL_WEIGHT_BANDS * band) if band > 0 else np.ones_like(dev)
     weight = np.minimum(np.where(part, beyond, weight), 1.0)
-    ep_signed = cube.ep if anomaly_up else -cube.ep
+    ep_signed = cube.ep if up else -cube.ep
+    n_dims = cube.codes.shape[1]
 
+    min_ep = _MIN_PART_SHARE * max(float(ep_signed[part].sum()), 0.0)
     alive = np.ones(len(cube.f), dtype=bool)
     chosen: list[_Found] = []
     runners: list[_Found] = []
+    evidence = 0.0
     scan: _Scan | None = None
     while len(chosen) < max_elements:
         pick = None
-        for layer in range(1, len(dims) + 1 if float(ep_signed[alive & part].sum()) > 0 else 1):
-            found = _search_layer(cube, alive, part, weight, dev, ep_signed, layer, sizes)
+        for layer in range(1, n_dims + 1 if float(ep_signed[alive & part].sum()) > 0 else 1):
+            found = _search_layer(cube, alive, part, weight, dev, ep_signed, layer, sizes, min_ep)
             if found:
                 pick = found[0]
                 if not chosen:
@@ -436,7 +509,7 @@ def localize(
         if pick is None:
             # no element stands out leaf by leaf: test elements as a whole (many leaves each
             # inside the noise band can still add up to a significant shift)
-            scan = scan or _Scan(cube, ep_signed, cube.f**2, sizes)
+            scan = scan or _Scan(cube, ep_signed, cube.f**2, sizes, 0.0, _SCAN_MARGIN)
             pick = scan.pick(alive, _MIN_ELEMENT_SHARE * abs(float(ep_signed.sum())))
             if pick is None:
                 break
@@ -445,9 +518,10 @@ def localize(
             continue
         pick = _widen(cube, pick, alive, part, weight, ep_signed)
         chosen.append(pick)
-        alive &= ~_element_mask(cube, pick.cols, pick.codes)
-
-    return _result(cube, dims, chosen, runners, alive, total_expected, total_actual)
+        mask = _element_mask(cube, pick.cols, pick.codes)
+        evidence = max(evidence, float(weight[mask & alive & part].sum()))
+        alive &= ~mask
+    return _LeafSearch(chosen, runners, alive, evidence)
 
 
 def _result(
