@@ -97,7 +97,8 @@ def read_record_text(path: Path, *, limit: int = MAX_RECORD_BYTES) -> str:
     if stat.S_ISDIR(info.st_mode):
         raise StoreError(f"{path} is a directory, not a saved investigation")
     try:  # O_NONBLOCK: a file swapped for a FIFO after the stat still cannot block the open
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        fd = os.open(path, flags)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
     with os.fdopen(fd, "rb") as fh:
