@@ -55,6 +55,7 @@ _FULL_WEIGHT_BANDS = 0.75  # band widths beyond the band where an abnormal leaf 
 _RISK_THRESHOLD = 0.5
 _RISK_TOL = 1e-9  # float slack: a single leaf at full weight scores exactly the threshold
 _N_CANDIDATES = 5
+_DENSE_KEYS_PER_LEAF = 8  # cuboids with at most this many possible keys per leaf skip sorting
 _CHI2_MEDIAN = 0.4549364  # median of chi-square(1): robust variance from squared residuals
 _MIN_ELEMENT_SHARE = 0.1  # share of the change a scanned element must carry (Adtributor's TEEP)
 _Z_SIGNIFICANT = 3.0  # floor of the scan's noise yardstick
@@ -103,6 +104,7 @@ class _Cube:
     exp_report: np.ndarray  # expected value for display (ratio: expected num at actual den)
     act_report: np.ndarray
     size: np.ndarray  # traffic (ratio: actual denominator; additive: expected value)
+    cuboids: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def _is_ratio(leaves: pd.DataFrame, ratio: bool | None) -> bool:
@@ -132,10 +134,12 @@ def _build_cube(leaves: pd.DataFrame, dims: list[str], ratio: bool) -> _Cube:
     codes = np.empty((len(leaves), len(dims)), dtype=np.int64)
     levels: list[np.ndarray] = []
     for j, dim in enumerate(dims):
-        values = leaves[dim].astype(object).where(leaves[dim].notna(), "").astype(str)
-        uniq, inv = np.unique(values.to_numpy(dtype=str), return_inverse=True)
-        codes[:, j] = inv
-        levels.append(uniq)
+        # codes in the sorted order of the values' text (missing values read as "")
+        inv, uniq = pd.factorize(leaves[dim], use_na_sentinel=False)
+        text = np.array(["" if pd.isna(v) else str(v) for v in uniq], dtype=str)
+        names, remap = np.unique(text, return_inverse=True)
+        codes[:, j] = remap[inv]
+        levels.append(names)
     return _Cube(codes, levels, f, a, a - f, f, a, size)
 
 
@@ -186,6 +190,23 @@ class _Found:
     ep: float
 
 
+def _cuboid(cube: _Cube, cols: tuple[int, ...], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Element keys of a cuboid and each leaf's element index, computed once per cube."""
+    if cols not in cube.cuboids:
+        key = _group_keys(cube.codes, cols, sizes)
+        space = int(np.prod([sizes[c] for c in cols]))
+        if space <= _DENSE_KEYS_PER_LEAF * len(key):
+            # dense key space: index it directly instead of sorting
+            present = np.zeros(space, dtype=bool)
+            present[key] = True
+            uniq = np.flatnonzero(present)
+            index = np.cumsum(present) - 1
+            cube.cuboids[cols] = (uniq, index[key])
+        else:
+            cube.cuboids[cols] = np.unique(key, return_inverse=True)
+    return cube.cuboids[cols]
+
+
 def _search_layer(
     cube: _Cube,
     alive: np.ndarray,
@@ -198,41 +219,42 @@ def _search_layer(
     min_ep: float,
 ) -> list[_Found]:
     """All elements of one layer passing the risk threshold, best (highest share) first."""
-    idx = np.flatnonzero(alive)
-    codes = cube.codes[idx]
-    f, a = cube.f[idx], cube.a[idx]
-    w, p, d, e = weight[idx], part[idx], dev[idx], ep_signed[idx]
-    nonzero = (f != 0) & (a != 0)
+    f, a = cube.f, cube.a
+    p = part & alive
+    e = np.where(alive, ep_signed, 0.0)
+    anom = np.where(p, weight, 0.0)
+    norm = np.where(alive & ~part, weight, 0.0)
+    far = (p & (np.abs(dev) >= _FAR_DEV)).astype(float)
+    nonzero = alive & (f != 0) & (a != 0)
+    fz_leaf, az_leaf = np.where(nonzero, f, 0.0), np.where(nonzero, a, 0.0)
+    raw = np.where(nonzero, np.abs(dev), 0.0)
     found: list[_Found] = []
-    for cols in itertools.combinations(range(codes.shape[1]), layer):
-        key = _group_keys(codes, cols, sizes)
-        uniq, g = np.unique(key, return_inverse=True)
+    for cols in itertools.combinations(range(cube.codes.shape[1]), layer):
+        uniq, g = _cuboid(cube, cols, sizes)
         m = len(uniq)
         ep_g = np.bincount(g, weights=e, minlength=m)
-        anom_w = np.bincount(g, weights=w * p, minlength=m)
-        n_anom = np.bincount(g, weights=p.astype(float), minlength=m)
+        n_anom = np.bincount(g, weights=p, minlength=m)
         ok = (n_anom > 0) & (ep_g > 0)
         if not ok.any():
             continue
-        norm_w = np.bincount(g, weights=w * (1 - p), minlength=m)
+        anom_w = np.bincount(g, weights=anom, minlength=m)
+        norm_w = np.bincount(g, weights=norm, minlength=m)
         high = anom_w / (anom_w + norm_w + 1.0)
         # ripple consistency: rescale forecasts by the element's own actual/forecast ratio
-        fz = np.bincount(g, weights=np.where(nonzero, f, 0.0), minlength=m)
-        az = np.bincount(g, weights=np.where(nonzero, a, 0.0), minlength=m)
+        fz = np.bincount(g, weights=fz_leaf, minlength=m)
+        az = np.bincount(g, weights=az_leaf, minlength=m)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             scale = np.where(fz != 0, az / np.where(fz != 0, fz, 1.0), 1.0)
-        adj = f * scale[g]
-        resid = np.where(nonzero, np.abs(_deviation(adj, a)), 0.0)
-        raw = np.where(nonzero, np.abs(d), 0.0)
+        resid = np.where(nonzero, np.abs(_deviation(f * scale[g], a)), 0.0)
         w1 = np.bincount(g, weights=resid, minlength=m)
         w2 = np.bincount(g, weights=raw, minlength=m)
         with np.errstate(divide="ignore", invalid="ignore"):
             low = np.where(w2 > 0, w1 / np.where(w2 > 0, w2, 1.0), 0.0)
         risk = high - low
-        # a small element must be clearly pure (several leaves far out); a single noise leaf
-        # past the band scores at most the threshold
-        far = np.bincount(g, weights=(p & (np.abs(d) >= _FAR_DEV)).astype(float), minlength=m)
-        enough = (ep_g > min_ep) | (risk >= _SMALL_RISK) | (far > 0)
+        # a small element must be clearly pure (several leaves far out) or hold a leaf far
+        # out: a single noise leaf just past the band scores at most the threshold
+        n_far = np.bincount(g, weights=far, minlength=m)
+        enough = (ep_g > min_ep) | (risk >= _SMALL_RISK) | (n_far > 0)
         good = np.flatnonzero(ok & enough & (risk >= _RISK_THRESHOLD - _RISK_TOL))
         for i in good:
             found.append(
@@ -276,8 +298,7 @@ class _Scan:
         self.cuboids = []
         for layer in range(1, n_dims + 1):
             for cols in itertools.combinations(range(n_dims), layer):
-                uniq, g = np.unique(_group_keys(cube.codes, cols, sizes), return_inverse=True)
-                self.cuboids.append((cols, uniq, g))
+                self.cuboids.append((cols, *_cuboid(cube, cols, sizes)))
         self.sizes = sizes
         self.band = _Z_SIGNIFICANT
         for _cols, uniq, g in self.cuboids:
