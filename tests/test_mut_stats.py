@@ -1,0 +1,199 @@
+"""core.stats: two-sample comparisons, p-value adjustment and detection, as exact values.
+
+The references are the textbook definitions (scipy's tests, Hedges' g, the normal CI)
+computed here independently of the module.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from metric_anomaly_investigator.core.stats import (
+    MIN_HISTORY,
+    adjust_pvalues,
+    compare_samples,
+    detect_anomaly,
+)
+
+A = [10.0, 12.0, 11.0, 13.0, 9.0, 12.5, 10.5]
+B = [14.0, 15.5, 13.0, 16.0, 14.5, 15.0]
+
+
+def hedges_g(a: list[float], b: list[float]) -> float:
+    na, nb = len(a), len(b)
+    pooled = math.sqrt(
+        ((na - 1) * np.var(a, ddof=1) + (nb - 1) * np.var(b, ddof=1)) / (na + nb - 2)
+    )
+    return (1 - 3 / (4 * (na + nb) - 9)) * (np.mean(b) - np.mean(a)) / pooled
+
+
+def test_compare_samples_matches_the_definitions() -> None:
+    c = compare_samples(A, B)
+    assert (c.n_a, c.n_b, c.sufficient) == (7, 6, True)
+    assert c.mean_a == pytest.approx(np.mean(A)) and c.mean_b == pytest.approx(np.mean(B))
+    assert c.diff == pytest.approx(np.mean(B) - np.mean(A))
+    assert c.rel_diff == pytest.approx((np.mean(B) - np.mean(A)) / np.mean(A))
+    assert c.welch_p == pytest.approx(sps.ttest_ind(B, A, equal_var=False).pvalue)
+    assert c.mannwhitney_p == pytest.approx(sps.mannwhitneyu(B, A).pvalue)
+    assert c.effect_size == pytest.approx(hedges_g(A, B))
+    assert c.ci_low is not None and c.ci_high is not None
+    assert c.ci_low < c.diff < c.ci_high
+    assert c.message.startswith(f"B differs from A by {c.diff:+.4g} ({100 * c.rel_diff:+.1f}%)")
+    assert c.message.endswith(f"Welch p={c.welch_p:.2g}")
+
+
+def test_compare_samples_swapped_flips_the_signs() -> None:
+    ab, ba = compare_samples(A, B), compare_samples(B, A)
+    assert ba.diff == pytest.approx(-ab.diff)
+    assert ba.effect_size == pytest.approx(-ab.effect_size)
+    assert ba.welch_p == pytest.approx(ab.welch_p)
+    assert ba.rel_diff == pytest.approx(-ab.diff / np.mean(B))
+
+
+def test_large_samples_use_the_normal_interval() -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(10, 2, 40), rng.normal(11, 3, 50)
+    c = compare_samples(a, b, alpha=0.1)
+    se = math.sqrt(np.var(a, ddof=1) / 40 + np.var(b, ddof=1) / 50)
+    q = sps.norm.ppf(0.95)
+    diff = np.mean(b) - np.mean(a)
+    assert (c.ci_low, c.ci_high) == (pytest.approx(diff - q * se), pytest.approx(diff + q * se))
+
+
+def test_small_samples_use_a_seeded_bootstrap_interval() -> None:
+    c = compare_samples(A, B, n_boot=4000, seed=7)
+    assert c == compare_samples(A, B, n_boot=4000, seed=7)
+    rng = np.random.default_rng(7)
+    a, b = np.array(A), np.array(B)
+    ia = rng.integers(0, len(a), size=(4000, len(a)))
+    ib = rng.integers(0, len(b), size=(4000, len(b)))
+    lo, hi = np.quantile(b[ib].mean(axis=1) - a[ia].mean(axis=1), [0.025, 0.975])
+    assert (c.ci_low, c.ci_high) == (pytest.approx(lo), pytest.approx(hi))
+
+
+def test_not_significant_is_said() -> None:
+    c = compare_samples([1.0, 2.0, 3.0, 4.0], [1.5, 2.5, 3.5, 2.0])
+    assert c.welch_p is not None and c.welch_p > 0.05
+    assert c.message.endswith(": not significant at α=0.05")
+
+
+def test_constant_samples() -> None:
+    same = compare_samples([5.0, 5.0, 5.0], [5.0, 5.0, 5.0])
+    assert (same.welch_p, same.mannwhitney_p, same.effect_size) == (1.0, 1.0, 0.0)
+    assert same.rel_diff == 0.0
+    moved = compare_samples([5.0, 5.0, 5.0], [7.0, 7.0, 7.0])
+    assert (moved.welch_p, moved.effect_size) == (0.0, None)
+    assert moved.mannwhitney_p == pytest.approx(sps.mannwhitneyu([7.0] * 3, [5.0] * 3).pvalue)
+    assert moved.rel_diff == pytest.approx(0.4)
+
+
+def test_one_constant_side_still_tests() -> None:
+    c = compare_samples([5.0, 5.0, 5.0, 5.0], [6.0, 7.0, 8.0, 7.0])
+    assert c.welch_p == pytest.approx(sps.ttest_ind([6, 7, 8, 7], [5] * 4, equal_var=False).pvalue)
+    assert c.effect_size == pytest.approx(hedges_g([5.0] * 4, [6.0, 7.0, 8.0, 7.0]))
+
+
+def test_a_zero_mean_has_no_relative_change() -> None:
+    c = compare_samples([-1.0, 0.0, 1.0], [2.0, 3.0, 4.0])
+    assert c.mean_a == 0.0 and c.rel_diff is None and c.diff == 3.0
+    assert "(" not in c.message.split("Welch")[0]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "message"),
+    [
+        ([1.0, 2.0], [1.0, 2.0, 3.0], "not enough data: 2 values in segment A (need ≥ 3)"),
+        ([1.0, 2.0, 3.0], [4.0], "not enough data: 1 value in segment B (need ≥ 3)"),
+        (
+            [],
+            [float("nan")],
+            "not enough data: 0 values in segment A (need ≥ 3); 0 values in segment B (need ≥ 3)",
+        ),
+    ],
+)
+def test_short_samples_are_insufficient(a: list[float], b: list[float], message: str) -> None:
+    c = compare_samples(a, b)
+    assert not c.sufficient and c.message == message
+    assert c.welch_p is None and c.effect_size is None and c.ci_low is None
+
+
+def test_short_samples_still_report_means() -> None:
+    c = compare_samples([2.0, 4.0], [5.0, float("inf"), 7.0, float("nan")])
+    assert (c.n_a, c.n_b, c.mean_a, c.mean_b, c.diff, c.rel_diff) == (2, 2, 3.0, 6.0, 3.0, 1.0)
+
+
+def test_holm_and_bh_adjustments() -> None:
+    p = [0.01, 0.04, 0.03, 0.005]
+    assert adjust_pvalues(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert adjust_pvalues(p, "fdr_bh") == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert adjust_pvalues([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert adjust_pvalues([None, float("nan"), 0.01]) == pytest.approx([1.0, 1.0, 0.03])  # type: ignore[list-item]
+    assert adjust_pvalues([]) == []
+    with pytest.raises(ValueError, match="unknown method 'bonf'"):
+        adjust_pvalues(p, "bonf")  # type: ignore[arg-type]
+
+
+# -- detection ------------------------------------------------------------------------------------
+
+
+def weekly(n: int, seed: int, level: float = 1000.0, noise: float = 0.01) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return level * np.where(t % 7 >= 5, 0.8, 1.0) * (1 + rng.normal(0, noise, n))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_step_drop_is_dated_and_sized(seed: int) -> None:
+    x = weekly(70, seed)
+    x[49:] *= 0.7
+    r = detect_anomaly(x)
+    assert (r.detected, r.direction, r.kind, r.start_index, r.end_index) == (
+        True,
+        "drop",
+        "step",
+        49,
+        None,
+    )
+    assert r.change_pct == pytest.approx(-30.0, abs=1.5)
+    assert r.magnitude is not None and 200 < r.magnitude < 300
+    assert r.p_value is not None and r.p_value < 1e-6
+    assert len(r.baseline) == 70
+    assert np.mean(r.baseline[49:]) == pytest.approx(np.mean(weekly(70, seed)[49:]), rel=0.03)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_recovered_spike_has_an_end(seed: int) -> None:
+    x = weekly(70, seed)
+    x[50:55] *= 1.5
+    r = detect_anomaly(x)
+    assert (r.detected, r.direction, r.start_index, r.end_index) == (True, "spike", 50, 54)
+    assert r.change_pct == pytest.approx(50.0, abs=3.0)
+
+
+def test_weekly_pattern_alone_is_no_anomaly() -> None:
+    r = detect_anomaly(weekly(70, 1))
+    assert (r.detected, r.direction, r.kind, r.start_index, r.change_pct) == (
+        False,
+        "none",
+        "none",
+        None,
+        None,
+    )
+    assert r.reason == (
+        "the ups and downs match the usual weekly pattern; no break beyond normal noise"
+    )
+
+
+def test_quiet_reasons() -> None:
+    assert detect_anomaly([5.0] * 40).reason == "the series is constant: no change"
+    assert detect_anomaly(np.ones(0)).reason == "empty series: nothing to analyse"
+    flat = 100 + np.random.default_rng(0).normal(0, 1, 60)
+    assert detect_anomaly(flat).reason == "no change beyond normal day-to-day variation"
+    short = detect_anomaly([1.0, 2.0, 3.0])
+    assert not short.detected
+    assert short.reason == f"not enough data: 3 usable points (need ≥ {MIN_HISTORY + 1})"
+    assert detect_anomaly([1.0] * 10, min_history=5).reason == "the series is constant: no change"
