@@ -269,3 +269,41 @@ def test_saving_onto_a_fifo_or_directory_is_refused(saved: Path, tmp_path: Path)
         save_investigation(record, fifo)
     with pytest.raises(StoreError, match="is a directory"):
         save_investigation(record, tmp_path)
+
+
+# -- the TUI dialogs, end to end ----------------------------------------------------------------
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_tui_dialogs_refuse_a_foreign_file_with_a_message(tmp_path: Path) -> None:
+    from textual.widgets import Input
+    from tui_fakes import make_app
+
+    from metric_anomaly_investigator.tui.screens.dialogs import PromptScreen
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# My project\n")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app.workers.wait_for_complete()
+        app.main.question.focus()
+        app.main.question.value = QUESTION
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        for key in ("ctrl+s", "ctrl+e"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, PromptScreen)
+            app.screen.query_one(Input).value = str(readme)
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        refusals = [n.message for n in app._notifications if "Could not write" in (n.title or "")]
+    assert len(refusals) == 2
+    assert all("refusing to overwrite" in message for message in refusals)
+    assert readme.read_text() == "# My project\n"
