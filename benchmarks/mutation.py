@@ -6,16 +6,19 @@ For each decision module a snapshot of src/ and tests/ is copied into mutants/<m
 made to the working tree during a run do not disturb it, and src/ is never touched), mutmut mutates
 that module only and runs the test files that import it. The score is
 (killed + timeout) / (all checked - equivalent); equivalent mutants are listed, one reason each,
-in benchmarks/mutation_equivalents.toml. With --max-mutants a fixed-seed sample is checked.
+in benchmarks/mutation_equivalents.toml. With --max-mutants a fixed-seed sample is checked;
+with --budget a module's run stops after that many seconds and only the checked mutants count.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +26,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "metric_anomaly_investigator"
@@ -53,7 +57,7 @@ create_mutants(2)
 """
 
 DETECTED = {"killed", "timeout"}
-STATUS_NAMES = ("killed", "survived", "timeout", "no tests", "equivalent")
+STATUS_NAMES = ("killed", "survived", "timeout", "no tests", "equivalent", "not checked")
 STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"}
 STATUS_BY_EXIT_CODE |= {36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout"}
 STATUS_BY_EXIT_CODE |= {255: "timeout", 34: "skipped", None: "not checked"}
@@ -68,7 +72,8 @@ class Score:
 
     @property
     def scored(self) -> int:
-        return sum(n for status, n in self.counts.items() if status != "equivalent")
+        skipped = ("equivalent", "not checked")
+        return sum(n for status, n in self.counts.items() if status not in skipped)
 
     @property
     def percent(self) -> float:
@@ -134,7 +139,20 @@ def equivalents(module: str) -> dict[str, str]:
     return dict(table.get(module, {}))
 
 
-def run_module(module: str, max_mutants: int | None, log: Path) -> Score:
+def run_mutmut(names: list[str], workspace: Path, out: IO[str], budget: float | None) -> None:
+    """``mutmut run`` on the named mutants; stopped (its whole process group) past ``budget``."""
+    command = [sys.executable, "-m", "mutmut", "run", "--max-children", "2", *names]
+    proc = subprocess.Popen(
+        command, cwd=workspace, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        proc.wait(timeout=budget)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+
+
+def run_module(module: str, max_mutants: int | None, budget: float | None, log: Path) -> Score:
     started = time.monotonic()
     tests = test_files_for(module)
     if not tests:
@@ -145,8 +163,7 @@ def run_module(module: str, max_mutants: int | None, log: Path) -> Score:
         names = sorted(exit_codes(workspace))
         if max_mutants is not None and len(names) > max_mutants:
             names = sorted(random.Random(14).sample(names, max_mutants))
-        command = [sys.executable, "-m", "mutmut", "run", "--max-children", "2", *names]
-        subprocess.run(command, cwd=workspace, stdout=out, stderr=subprocess.STDOUT, check=False)
+        run_mutmut(names, workspace, out, budget)
     codes = exit_codes(workspace)
     excluded = equivalents(module)
     counts: Counter[str] = Counter()
@@ -181,17 +198,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--module", action="append", choices=DECISION_MODULES)
     parser.add_argument("--max-mutants", type=int, help="check a fixed-seed sample of this size")
+    parser.add_argument(
+        "--budget", type=float, help="seconds per module; mutants left unchecked are not scored"
+    )
     parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     for module in args.module or DECISION_MODULES:
         log = WORK / f"{slug(module)}.log"
-        score = run_module(module, args.max_mutants, log)
+        score = run_module(module, args.max_mutants, args.budget, log)
         c = score.counts
         print(
             f"{module:22} {score.percent:5.1f}% killed  "
             f"killed {c['killed']}  survived {c['survived']}  timeout {c['timeout']}  "
             f"no-tests {c['no tests']}  equivalent-excluded {c['equivalent']}  "
+            f"unchecked {c['not checked']}  "
             f"other {sum(c.values()) - sum(c[s] for s in STATUS_NAMES)}  "
             f"({score.seconds:.0f}s, log {log.relative_to(ROOT)})",
             flush=True,
