@@ -156,7 +156,8 @@ def run_module(module: str, max_mutants: int | None, budget: float | None, log: 
     started = time.monotonic()
     tests = test_files_for(module)
     if not tests:
-        raise SystemExit(f"no test file imports {dotted(module)}")
+        print(f"{module:22} no test file imports {dotted(module)}: not scored", flush=True)
+        return Score(module, Counter(), [], 0.0)
     workspace = prepare(module, tests)
     with log.open("w") as out:
         subprocess.run([sys.executable, "-c", GENERATE], cwd=workspace, check=True, stdout=out)

@@ -1,0 +1,160 @@
+"""core.segments: concentration, migration and exact root-cause segments on small breakdowns."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+import pytest
+
+from metric_anomaly_investigator.core.segments import (
+    Localization,
+    dimension_concentration,
+    localize_segments,
+    migration,
+)
+from metric_anomaly_investigator.warehouse.types import Breakdown, BreakdownRow
+
+PLATFORMS = ("android", "ios", "web")
+COUNTRIES = ("US", "IN", "BR", "DE")
+
+
+def row(segment: dict[str, str], before: float, after: float, *, den: float = 1.0) -> BreakdownRow:
+    return BreakdownRow(
+        segment=segment,
+        before=before,
+        after=after,
+        abs_change=after - before,
+        rel_change=(after / before - 1) if before else None,
+        contribution=after - before,
+        share_of_change=None,
+        before_num=before * den,
+        before_den=den,
+        after_num=after * den,
+        after_den=den,
+        n_before=7,
+        n_after=7,
+    )
+
+
+def breakdown(rows: list[BreakdownRow]) -> Breakdown:
+    dims = sorted({k for r in rows for k in r.segment})
+    return Breakdown(
+        metric="dau",
+        dimensions=dims,
+        filters={},
+        baseline=(date(2026, 1, 1), date(2026, 1, 21)),
+        current=(date(2026, 1, 22), date(2026, 1, 28)),
+        total_before=sum(r.before for r in rows),
+        total_after=sum(r.after for r in rows),
+        rows=rows,
+    )
+
+
+def cube(factor: dict[tuple[str, str], float], growth: float = 1.0) -> Breakdown:
+    """platform x country, 100 per leaf before (400 for US), scaled by ``factor`` after."""
+    rows = []
+    for p, c in itertools.product(PLATFORMS, COUNTRIES):
+        before = 400.0 if c == "US" else 100.0
+        after = before * growth * factor.get((p, c), factor.get((p, "*"), factor.get(("*", c), 1)))
+        rows.append(row({"platform": p, "country": c}, before, after))
+    return breakdown(rows)
+
+
+def test_dimension_concentration() -> None:
+    one = breakdown([row({"p": "a"}, 50, 50), row({"p": "b"}, 50, 40)])
+    assert dimension_concentration(one, ratio=False) == pytest.approx(0.5)
+    small = breakdown([row({"p": "a"}, 80, 80), row({"p": "b"}, 10, 10), row({"p": "c"}, 10, 0)])
+    assert dimension_concentration(small, ratio=False) == pytest.approx(0.9)
+    even = breakdown([row({"p": "a"}, 80, 40), row({"p": "b"}, 20, 10)])
+    assert dimension_concentration(even, ratio=False) == pytest.approx(0.0)
+    assert dimension_concentration(breakdown([]), ratio=False) == 0.0
+    flat = breakdown([row({"p": "a"}, 80, 80), row({"p": "b"}, 20, 20)])
+    assert dimension_concentration(flat, ratio=False) == 0.0
+    # ratio measures weigh values by their denominator
+    ratio = breakdown([row({"p": "a"}, 0.5, 0.5, den=300), row({"p": "b"}, 0.5, 0.4, den=100)])
+    assert dimension_concentration(ratio, ratio=True) == pytest.approx(0.75)
+
+
+def test_migration() -> None:
+    stable = breakdown([row({"v": "a"}, 100, 100), row({"v": "b"}, 100, 50)])
+    assert migration(stable, ratio=False) == 0.0
+    moved = breakdown(
+        [row({"v": "a"}, 100, 100), row({"v": "b"}, 100, 50), row({"v": "c"}, 100, 150)]
+    )
+    assert migration(moved, ratio=False) == pytest.approx(50 / 300)
+    new_version = breakdown([row({"v": "2.2.0"}, 100, 10), row({"v": "2.3.0"}, 0, 90)])
+    assert migration(new_version, ratio=False) == 1.0
+    assert migration(breakdown([row({"v": "a"}, 0, 5)]), ratio=False) == 0.0
+
+
+def test_one_leaf_drop_is_the_segment() -> None:
+    loc = localize_segments(cube({("android", "IN"): 0.5}), ["platform", "country"], ratio=False)
+    assert [s.filters for s in loc.elements] == [{"platform": "android", "country": "IN"}]
+    seg = loc.elements[0]
+    assert seg.change_pct == pytest.approx(-50.0)
+    assert seg.share_of_change == pytest.approx(1.0) and seg.score == pytest.approx(1.0)
+    assert loc.explained_share == pytest.approx(1.0)
+    assert loc.rest_change_pct == pytest.approx(0.0)
+
+
+def test_a_whole_country_is_not_narrowed_to_one_platform() -> None:
+    loc = localize_segments(cube({("*", "BR"): 0.6}), ["platform", "country"], ratio=False)
+    assert [s.filters for s in loc.elements] == [{"country": "BR"}]
+    assert loc.elements[0].change_pct == pytest.approx(-40.0)
+
+
+def test_growth_everywhere_is_not_a_change() -> None:
+    """Everything grew 10%; android/IN stayed flat: a drop relative to what the rest did."""
+    loc = localize_segments(
+        cube({("android", "IN"): 1 / 1.1}, growth=1.1), ["platform", "country"], ratio=False
+    )
+    assert [s.filters for s in loc.elements] == [{"platform": "android", "country": "IN"}]
+    assert loc.elements[0].change_pct == pytest.approx(-100 / 11, abs=0.01)
+    assert loc.rest_change_pct == pytest.approx(0.0, abs=1e-9)
+
+
+def test_two_segments_most_explanatory_first() -> None:
+    loc = localize_segments(
+        cube({("ios", "US"): 0.9, ("android", "DE"): 0.2}), ["platform", "country"], ratio=False
+    )
+    assert [s.filters for s in loc.elements] == [
+        {"platform": "android", "country": "DE"},
+        {"platform": "ios", "country": "US"},
+    ]
+    assert [s.share_of_change for s in loc.elements] == [
+        pytest.approx(80 / 120),
+        pytest.approx(40 / 120),
+    ]
+    assert [s.change_pct for s in loc.elements] == [pytest.approx(-80.0), pytest.approx(-10.0)]
+    assert loc.explained_share == pytest.approx(1.0)
+
+
+def test_the_wrong_direction_is_no_segment() -> None:
+    loc = localize_segments(
+        cube({("android", "IN"): 0.5}), ["platform", "country"], ratio=False, direction="spike"
+    )
+    assert loc.elements == []
+
+
+def test_empty_breakdown() -> None:
+    assert localize_segments(breakdown([]), ["platform"], ratio=False) == Localization(
+        [], 0.0, None
+    )
+
+
+def test_a_new_version_that_replaced_the_old_one_refines_the_segment() -> None:
+    rows = []
+    for p, c in itertools.product(PLATFORMS, COUNTRIES):
+        if (p, c) == ("android", "IN"):
+            rows.append(row({"platform": p, "country": c, "app_version": "2.2.0"}, 100, 5))
+            rows.append(row({"platform": p, "country": c, "app_version": "2.3.0"}, 0, 45))
+        else:
+            rows.append(row({"platform": p, "country": c, "app_version": "2.2.0"}, 100, 100))
+    loc = localize_segments(
+        breakdown(rows), ["platform", "country"], ratio=False, migrating=["app_version"]
+    )
+    assert [s.filters for s in loc.elements] == [
+        {"platform": "android", "country": "IN", "app_version": "2.3.0"}
+    ]
+    assert loc.elements[0].change_pct == pytest.approx(-50.0)
