@@ -63,7 +63,8 @@ _SCAN_MARGIN = 1.5  # additive fallback scan: an element's z must be this many n
 _RATIO_ALIVE = 0.3  # ratio scan: the live leaves as a whole must still reach this many
 _MIN_PART_SHARE = 0.02  # share of the abnormal partition's change an element carries (RiskLoc)...
 _SMALL_RISK = 0.75  # ...unless it is this pure (several leaves far out)...
-_FAR_DEV = 1.0  # ...or holds a leaf this far out (actual ≥ 3× or ≤ 1/3 of its forecast)
+_FAR_DEV = 2 / 3  # ...or holds a leaf this far out (actual ≥ 2× or ≤ 1/2 of its forecast)
+_FAR_BANDS = 2.75  # ...and this many noise bands out
 _SIB_REL = 0.25  # widening: siblings' relative change vs the pick's, at least
 _SIB_FRAC = 0.5  # widening: share of the siblings' live leaves that are abnormal, at least
 
@@ -217,6 +218,7 @@ def _search_layer(
     layer: int,
     sizes: list[int],
     min_ep: float,
+    far_dev: float,
 ) -> list[_Found]:
     """All elements of one layer passing the risk threshold, best (highest share) first."""
     f, a = cube.f, cube.a
@@ -224,7 +226,7 @@ def _search_layer(
     e = np.where(alive, ep_signed, 0.0)
     anom = np.where(p, weight, 0.0)
     norm = np.where(alive & ~part, weight, 0.0)
-    far = (p & (np.abs(dev) >= _FAR_DEV)).astype(float)
+    far = (p & (np.abs(dev) >= far_dev)).astype(float)
     nonzero = alive & (f != 0) & (a != 0)
     fz_leaf, az_leaf = np.where(nonzero, f, 0.0), np.where(nonzero, a, 0.0)
     raw = np.where(nonzero, np.abs(dev), 0.0)
@@ -480,12 +482,12 @@ def localize(
     cut_up, cut_down, clear = _cutoffs(dev)
     total_up = float(np.sum(cube.ep)) >= 0
     # tails alike: the anomaly hides in the noise; both directions are searched and the one
-    # whose strongest element holds more abnormal weight wins (ties: the total change's sign)
+    # whose elements explain more of the change wins (ties: the total change's sign)
     directions = [clear] if clear is not None else [total_up, not total_up]
     best: _LeafSearch | None = None
     for up in directions:
         run = _leaf_search(cube, dev, cut_up if up else cut_down, up, sizes, max_elements)
-        if best is None or run.evidence > best.evidence + _RISK_TOL:
+        if best is None or run.explained > best.explained:
             best = run
     assert best is not None
     return _result(cube, dims, best.chosen, best.runners, best.alive, total_expected, total_actual)
@@ -496,7 +498,7 @@ class _LeafSearch:
     chosen: list[_Found]
     runners: list[_Found]
     alive: np.ndarray
-    evidence: float  # abnormal weight of the strongest element found leaf by leaf (0: none)
+    explained: float  # change covered by the chosen elements, in the search's direction
 
 
 def _leaf_search(
@@ -513,15 +515,17 @@ def _leaf_search(
     n_dims = cube.codes.shape[1]
 
     min_ep = _MIN_PART_SHARE * max(float(ep_signed[part].sum()), 0.0)
+    far_dev = max(_FAR_DEV, _FAR_BANDS * band)
     alive = np.ones(len(cube.f), dtype=bool)
     chosen: list[_Found] = []
     runners: list[_Found] = []
-    evidence = 0.0
     scan: _Scan | None = None
     while len(chosen) < max_elements:
         pick = None
         for layer in range(1, n_dims + 1 if float(ep_signed[alive & part].sum()) > 0 else 1):
-            found = _search_layer(cube, alive, part, weight, dev, ep_signed, layer, sizes, min_ep)
+            found = _search_layer(
+                cube, alive, part, weight, dev, ep_signed, layer, sizes, min_ep, far_dev
+            )
             if found:
                 pick = found[0]
                 if not chosen:
@@ -539,10 +543,8 @@ def _leaf_search(
             continue
         pick = _widen(cube, pick, alive, part, weight, ep_signed)
         chosen.append(pick)
-        mask = _element_mask(cube, pick.cols, pick.codes)
-        evidence = max(evidence, float(weight[mask & alive & part].sum()))
-        alive &= ~mask
-    return _LeafSearch(chosen, runners, alive, evidence)
+        alive &= ~_element_mask(cube, pick.cols, pick.codes)
+    return _LeafSearch(chosen, runners, alive, float(ep_signed[~alive].sum()))
 
 
 def _result(
