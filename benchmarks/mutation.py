@@ -43,8 +43,15 @@ DECISION_MODULES = (
     "core/autopilot.py",
     "core/rca.py",
 )
-# Test files that drive the app through the terminal UI: far too slow to run once per mutant.
-SLOW_TEST_FILES = re.compile(r"tests/test_tui.*\.py$")
+# Modules reached through another import: the actions run behind the ToolExecutor, the
+# autopilot behind the end-to-end helpers of tests/test_autopilot.py.
+ENTRY_POINTS: dict[str, tuple[str, ...]] = {
+    "core/actions/": (rf"\b{PACKAGE}\.core\.tools\b",),
+    "core/autopilot.py": (r"^from test_autopilot import",),
+}
+# Test files far too slow to run once per mutant: the terminal UI, killed subprocesses, the
+# evaluation over every scenario.
+SLOW_TEST_FILES = re.compile(r"tests/test_(tui.*|kill|evals)\.py$")
 
 # mutmut's own first steps of `mutmut run` (copy, mutate), so the mutant names can be sampled.
 GENERATE = """
@@ -90,12 +97,16 @@ def dotted(module: str) -> str:
 
 
 def test_files_for(module: str) -> list[str]:
-    """The test files that import the module (or, for a package, one of its modules)."""
+    """The test files that import the module (or, for a package, one of its modules), or one
+    of its entry points."""
     name = dotted(module)
     parent, _, leaf = name.rpartition(".")
-    imports = re.compile(
-        rf"\b{re.escape(name)}\b|from {re.escape(parent)} import [^\n]*\b{re.escape(leaf)}\b"
+    patterns = (
+        rf"\b{re.escape(name)}\b",
+        rf"from {re.escape(parent)} import [^\n]*\b{re.escape(leaf)}\b",
+        *ENTRY_POINTS.get(module, ()),
     )
+    imports = re.compile("|".join(patterns), re.MULTILINE)
     files = []
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         rel = path.relative_to(ROOT).as_posix()
