@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -295,6 +297,46 @@ def test_strays_are_left_out_without_a_rollup_too(
         assert "(1970-01-01)" in wh.schema.coverage_notes()[0]
 
 
+_ON_POSTGRES = pytest.mark.skipif(
+    not os.environ.get("MAI_TEST_POSTGRES_URL"),
+    reason="set MAI_TEST_POSTGRES_URL to a PostgreSQL server on loopback",
+)
+
+
+@pytest.fixture
+def postgres_db() -> Iterator[tuple[str, Any]]:
+    """A fresh PostgreSQL database: its URL and a connection to load tables with."""
+    import ibis
+
+    base = os.environ["MAI_TEST_POSTGRES_URL"]
+    admin = ibis.connect(base)
+    name = f"mai_dq_{uuid.uuid4().hex[:10]}"
+    admin.raw_sql(f"CREATE DATABASE {name}")
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    target = ibis.connect(url)
+    try:
+        yield url, target
+    finally:
+        target.disconnect()
+        admin.raw_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.disconnect()
+
+
+@_ON_POSTGRES
+def test_strays_are_left_out_through_ibis_on_postgres(
+    tmp_path: Path, clean_answer: tuple[Any, ...], postgres_db: tuple[str, Any]
+) -> None:
+    url, target = postgres_db
+    _write_events_arrow(tmp_path, _with_strays(events(), "1970-01-01"), datetime(9999, 12, 31))
+    target.create_table("events", pqt.read_table(tmp_path / "events.parquet"))
+    target.create_table("deployments", pa.Table.from_pandas(deployments()))
+    with open_warehouse(url) as wh:
+        assert wh.rollup is None
+        assert (wh.schema.start_date, wh.schema.end_date) == (FIRST, LAST)
+        assert wh.schema.coverage_notes()[0].endswith("(1970-01-01, 9999-12-31).")
+        assert _answer(_investigate(wh)[0]) == clean_answer
+
+
 # -- time zones and epoch numbers ---------------------------------------------------------------
 def _reference_points(tmp: Path) -> list[Any]:
     with open_warehouse(write_parquet_dir(tmp, events(users=60, days=14))) as wh:
@@ -333,6 +375,26 @@ def test_time_zones_and_epoch_units_give_the_utc_days(
     inputs.freeze()
     with open_warehouse(inputs.root) as wh:
         assert wh.schema.start_date == FIRST
+        assert q.metric_series(wh, "dau").points == expected
+
+
+@_ON_POSTGRES
+@pytest.mark.parametrize(
+    "as_time",
+    [
+        pytest.param(_iso_with_offset, id="offset-text"),
+        pytest.param(lambda ts: ts.dt.as_unit("us").astype("int64"), id="epoch-us"),
+    ],
+)
+def test_time_zones_and_epoch_units_on_postgres(
+    tmp_path: Path, postgres_db: tuple[str, Any], as_time: Callable[[pd.Series], pd.Series]
+) -> None:
+    url, target = postgres_db
+    expected = _reference_points(tmp_path / "ref")
+    ev = events(users=60, days=14)
+    ev["event_timestamp"] = as_time(ev["event_timestamp"])
+    target.create_table("events", pa.Table.from_pandas(ev, preserve_index=False))
+    with open_warehouse(url) as wh:
         assert q.metric_series(wh, "dau").points == expected
 
 

@@ -897,7 +897,7 @@ def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
         )
     if col.type().is_string():
         bad = col.notnull() & parsed.isnull()
-        example = _execute_scalar(col.name("v").as_table().filter(bad).v.first(), label)
+        example = _execute_scalar(col.name("v").as_table().filter(bad).v.min(), label)
         if example is not None:
             raise WarehouseError(
                 f"The {name} column of {label} holds text that is not a date/time, e.g. "
@@ -919,7 +919,8 @@ def lenient_timestamp(col: ir.Column, label: str) -> ir.TimestampColumn | None:
         scale = next(s for limit, s in EPOCH_UNITS if typical < limit)
         seconds = (col // scale).cast(dt.int64)
         clamped = ibis.least(ibis.greatest(seconds, EPOCH_MIN_S), EPOCH_MAX_S)
-        return clamped.as_timestamp("s").cast(dt.timestamp)
+        # epoch + an interval: portable (Postgres compiles no from-UNIX-time operation)
+        return ibis.literal(datetime(1970, 1, 1)) + clamped.as_interval("s")
     if kind.is_string():
         # UTC: connections run in UTC, so an offset is converted and naive text kept as is
         return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.timestamp)

@@ -114,7 +114,8 @@ def _data_notes(deps: list[Deployment], undated: list[tuple[str, str | None]]) -
         if d.problems
     ]
     for ident, raw in undated[:MAX_EVENTS]:
-        what = f"deployed_at {raw!r} is not a date/time" if raw else "it has no deployed_at"
+        shown = raw if raw is None or len(raw) <= 40 else raw[:39] + "…"
+        what = f"deployed_at {shown!r} is not a date/time" if shown else "it has no deployed_at"
         notes.append(f"Data quality: deployment {ident}: {what} — skipped.")
     if len(undated) > MAX_EVENTS:
         notes.append(f"Data quality: {len(undated) - MAX_EVENTS} more undated deployments skipped.")
