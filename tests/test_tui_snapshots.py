@@ -1,24 +1,33 @@
-"""SVG snapshots of every TUI state (pytest-textual-snapshot).
+"""SVG snapshots of every TUI state, at 80x24 and 160x48 (pytest-textual-snapshot).
 
 Deterministic: a fixed theme, animations off, no cursor blink, a frozen clock, a schema-only
-warehouse and a scripted orchestrator replaying the recorded fixture investigation.
-Regenerate with ``uv run pytest tests/test_tui_snapshots.py --snapshot-update``.
+warehouse and a scripted orchestrator replaying recorded investigations.
+Regenerate with ``uv run pytest tests/test_tui_snapshots.py --snapshot-update`` after looking at
+the change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
-from tui_fakes import AUTOPILOT_PATH, ScriptedOrchestrator, make_app, seed_history
+from tui_fakes import (
+    AUTOPILOT_PATH,
+    ScriptedOrchestrator,
+    autopilot_with_retention,
+    make_app,
+    seed_history,
+)
 
 from metric_anomaly_investigator.tui.app import InvestigatorApp
+from metric_anomaly_investigator.tui.services import demo_build_message
 
 QUESTION = "Why did dau drop at the end of January?"
-MEDIUM = (120, 36)
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 
 RunBefore = Callable[[Pilot[None]], Awaitable[None]]
 
@@ -28,12 +37,24 @@ def _no_animation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
 
 
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    """Holds the warehouse opening until the test is over."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
 async def settle(pilot: Pilot[None]) -> None:
     """Let workers finish and the screen catch up; stop every cursor blinking."""
     app = pilot.app
     await app.workers.wait_for_complete()
     await pilot.pause()
-    for widget in app.screen.query(Input):
+    await freeze_cursors(pilot)
+
+
+async def freeze_cursors(pilot: Pilot[None]) -> None:
+    for widget in pilot.app.screen.query(Input):
         widget.cursor_blink = False
     await pilot.pause()
 
@@ -53,22 +74,40 @@ def investigated(*keys: str) -> RunBefore:
     return run_before
 
 
-def test_welcome(snap_compare, tmp_path: Path) -> None:
-    assert snap_compare(make_app(tmp_path), terminal_size=MEDIUM, run_before=settle)
+def autopilot_app(tmp_path: Path) -> InvestigatorApp:
+    """The recorded autopilot run (plus a retention step): every kind of chart."""
+    return make_app(tmp_path, orchestrator=ScriptedOrchestrator(script=autopilot_with_retention()))
 
 
-def test_history(snap_compare, tmp_path: Path) -> None:
-    seed_history(tmp_path)
+@pytest.mark.parametrize("size", SIZES)
+def test_welcome(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_first_run_builds_the_demo(
+    snap_compare, tmp_path: Path, size: tuple[int, int], gate: threading.Event
+) -> None:
+    app = make_app(tmp_path, warehouse_gate=gate, progress_message=demo_build_message("events"))
+    assert snap_compare(app, terminal_size=size, run_before=freeze_cursors)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_question_queued_while_opening(
+    snap_compare, tmp_path: Path, size: tuple[int, int], gate: threading.Event
+) -> None:
+    app = make_app(tmp_path, warehouse_gate=gate)
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await settle(pilot)
-        await pilot.press("ctrl+o")
-        await settle(pilot)
+        await pilot.pause()
+        app.ask(QUESTION)
+        await freeze_cursors(pilot)
 
-    assert snap_compare(make_app(tmp_path), terminal_size=MEDIUM, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_in_progress(snap_compare, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_in_progress(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     # Held after step 4 is planned: three steps done, the fourth spinning.
     app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8))
 
@@ -77,34 +116,42 @@ def test_in_progress(snap_compare, tmp_path: Path) -> None:
         app.ask(QUESTION)
         for _ in range(10):
             await pilot.pause()
-        for widget in app.screen.query(Input):
-            widget.cursor_blink = False
-        await pilot.pause()
+        await freeze_cursors(pilot)
 
-    assert snap_compare(app, terminal_size=MEDIUM, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_completed_with_report(snap_compare, tmp_path: Path) -> None:
-    assert snap_compare(make_app(tmp_path), terminal_size=MEDIUM, run_before=investigated())
+@pytest.mark.parametrize("size", SIZES)
+def test_completed_with_header(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=investigated())
 
 
-def test_selected_step_with_chart(snap_compare, tmp_path: Path) -> None:
+CHARTS = {
+    "series": ("f3", "home", "f6"),
+    "grouped_bars": ("f3", "home", "down", "f6"),
+    "ranked_drill_down": ("f3", "home", "down", "down", "down", "f6"),
+    "deployment_markers": ("f3", "home", *["down"] * 5, "f6"),
+    "retention": ("f3", "end", "f6"),
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("kind", list(CHARTS))
+def test_chart(snap_compare, tmp_path: Path, size: tuple[int, int], kind: str) -> None:
     assert snap_compare(
-        make_app(tmp_path),
-        terminal_size=MEDIUM,
-        run_before=investigated("f3", "home", "down", "f5"),
+        autopilot_app(tmp_path), terminal_size=size, run_before=investigated(*CHARTS[kind])
     )
 
 
-def test_breakdown_chart(snap_compare, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_step_detail(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(
-        make_app(tmp_path),
-        terminal_size=MEDIUM,
-        run_before=investigated("f3", "home", "down", "down"),
+        autopilot_app(tmp_path), terminal_size=size, run_before=investigated("f3", "end", "f5")
     )
 
 
-def test_replay_mode(snap_compare, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_replay(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     app = make_app(tmp_path, replay=AUTOPILOT_PATH)
 
     async def run_before(pilot: Pilot[None]) -> None:
@@ -112,29 +159,32 @@ def test_replay_mode(snap_compare, tmp_path: Path) -> None:
         await pilot.press("space", *["right"] * 10)
         await settle(pilot)
 
-    assert snap_compare(app, terminal_size=MEDIUM, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_help(snap_compare, tmp_path: Path) -> None:
-    assert snap_compare(make_app(tmp_path), terminal_size=MEDIUM, run_before=investigated("f1"))
+@pytest.mark.parametrize("size", SIZES)
+def test_history(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    seed_history(tmp_path)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=run_before)
 
 
-def test_command_palette(snap_compare, tmp_path: Path) -> None:
-    assert snap_compare(make_app(tmp_path), terminal_size=MEDIUM, run_before=investigated("ctrl+p"))
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=investigated("f1"))
 
 
-def test_warehouse_error(snap_compare, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_command_palette(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=investigated("ctrl+p"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_warehouse_error(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     app = make_app(tmp_path, warehouse_error="Cannot open missing.duckdb: no such file.")
-    assert snap_compare(app, terminal_size=MEDIUM, run_before=settle)
-
-
-def test_small_terminal(snap_compare, tmp_path: Path) -> None:
-    assert snap_compare(make_app(tmp_path), terminal_size=(80, 24), run_before=investigated())
-
-
-def test_large_terminal(snap_compare, tmp_path: Path) -> None:
-    assert snap_compare(
-        make_app(tmp_path),
-        terminal_size=(160, 48),
-        run_before=investigated("f3", "home", "down"),
-    )
+    assert snap_compare(app, terminal_size=size, run_before=settle)

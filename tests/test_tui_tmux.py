@@ -1,5 +1,6 @@
-"""Smoke test of the real program in a real terminal: tmux runs `mai`, we type a question,
-wait (bounded) and read the root cause off the captured pane."""
+"""Smoke test of the real program in a real terminal: tmux runs `mai`, we type a question as soon
+as the first frame is up (before the warehouse is open), wait (bounded) and read the root cause
+off the captured pane."""
 
 from __future__ import annotations
 
@@ -36,11 +37,15 @@ def mai() -> list[str]:
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir holding a small pre-generated default world (found as the demo)."""
-    from metric_anomaly_investigator.warehouse.connect import DEFAULT_SCENARIO
+    from metric_anomaly_investigator.warehouse.connect import (
+        DEFAULT_SCENARIO,
+        default_warehouse_path,
+    )
     from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
 
     root = tmp_path_factory.mktemp("mai-data")
-    generate_scenario(DEFAULT_SCENARIO, root / f"{DEFAULT_SCENARIO}.duckdb", users=3000, seed=7)
+    demo = root / default_warehouse_path().name
+    generate_scenario(DEFAULT_SCENARIO, demo, users=3000, seed=7)
     return root
 
 
@@ -114,11 +119,14 @@ def pane(data_dir: Path) -> Iterator[Pane]:
 
 
 def test_mai_finds_the_root_cause_on_screen(pane: Pane) -> None:
-    pane.wait_for("Try one of these", doing="opening the demo warehouse")
+    # The first frame: the question box, before the warehouse is open. A question entered now
+    # is queued, not dropped.
+    pane.wait_for("Ask why a metric moved", timeout=TYPE_SECONDS, doing="drawing the first frame")
     pane.type(QUESTION)
     pane.wait_for(QUESTION[:40], timeout=TYPE_SECONDS, doing="typing the question")
     pane.press("Enter")
     screen = pane.wait_for("Root cause", "completed", doing="investigating")
+    assert f"Q {QUESTION}" in screen, screen
     assert "deploy_003" in screen, screen
     assert "android" in screen.lower(), screen
     pane.press("C-q")

@@ -253,8 +253,9 @@ class InvestigatorApp(App[None]):
         if self.running or self._queued is not None:
             self.notify("An investigation is running; press Esc to cancel it.", severity="warning")
             return
-        if self.warehouse is None and self._warehouse_error is not None and not self._opening:
-            self.notify(f"No warehouse is open: {self._warehouse_error}", severity="warning")
+        if self.warehouse is None and not self._opening:
+            why = self._warehouse_error or "press Ctrl+N to open one"
+            self.notify(f"No warehouse is open: {why}", severity="warning")
             return
         follow_up = (
             self.session is not None

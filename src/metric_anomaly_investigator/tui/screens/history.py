@@ -10,6 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -69,6 +70,7 @@ class HistoryScreen(Screen[HistoryChoice | None]):
             table: DataTable[str] = DataTable(id="history-table", cursor_type="row")
             table.add_columns("When", "Status", "Model", "Question", "Verdict")
             yield table
+            yield Static(id="history-question")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -115,6 +117,13 @@ class HistoryScreen(Screen[HistoryChoice | None]):
             return None
         row = table.cursor_row
         return self._entries[row] if 0 <= row < len(self._entries) else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted investigation's whole question (the table clips it)."""
+        entry = self._selected()
+        self.query_one("#history-question", Static).update(
+            Content.from_markup("[b $accent]Q[/] $q", q=entry.question) if entry else ""
+        )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
