@@ -1,0 +1,194 @@
+"""warehouse.queries on a hand-written warehouse whose every number is known in advance.
+
+Days 2025-03-01..2025-03-28. Before 2025-03-22 users 1-5 are active every day, from then on
+users 1-3; user ``u`` logs ``u`` events a day, on a phone when ``u`` is odd, a desktop when even.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.queries import (
+    annotations,
+    breakdown,
+    deployments,
+    metric_series,
+    segment_daily_values,
+)
+
+FIRST = date(2025, 3, 1)
+CHANGE = date(2025, 3, 22)
+LAST = date(2025, 3, 28)
+
+
+def _users(day: date) -> range:
+    return range(1, 6) if day < CHANGE else range(1, 4)
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    path: Path = tmp_path_factory.mktemp("known") / "known.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            "CREATE TABLE events (user_id BIGINT, event_timestamp TIMESTAMP, "
+            "event_type VARCHAR, device VARCHAR)"
+        )
+        rows = []
+        for i in range((LAST - FIRST).days + 1):
+            day = FIRST + timedelta(days=i)
+            for u in _users(day):
+                device = "phone" if u % 2 else "desktop"
+                rows += [
+                    (
+                        u,
+                        datetime.combine(day, datetime.min.time()).replace(hour=8 + k),
+                        "open",
+                        device,
+                    )
+                    for k in range(u)
+                ]
+        con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", rows)
+        con.execute(
+            "CREATE TABLE deployments (deployment_id VARCHAR, deployed_at TIMESTAMP, "
+            "platform VARCHAR, app_version VARCHAR, regions VARCHAR, "
+            "rollout_percentage VARCHAR, description VARCHAR)"
+        )
+        con.executemany(
+            "INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("d1", datetime(2025, 3, 10, 9), "Android", "1.0", "['IN', 'BR']", "50", "one"),
+                ("d2", datetime(2025, 3, 12, 12), None, None, None, "abc", None),
+                ("d3", datetime(2025, 4, 2, 12), "ios", "2.0", "all", None, "later"),
+            ],
+        )
+        con.execute(
+            "CREATE TABLE annotations (name VARCHAR, kind VARCHAR, starts_at TIMESTAMP, "
+            "ends_at TIMESTAMP, scope VARCHAR)"
+        )
+        con.executemany(
+            "INSERT INTO annotations VALUES (?, ?, ?, ?, ?)",
+            [
+                ("sale", "campaign", datetime(2025, 3, 5), datetime(2025, 3, 8), "device=phone"),
+                ("outage", "incident", datetime(2025, 3, 20), datetime(2025, 3, 20, 6), "all"),
+            ],
+        )
+    finally:
+        con.close()
+    warehouse = open_warehouse(path)
+    yield warehouse
+    warehouse.close()
+
+
+def test_daily_metrics(wh: Warehouse) -> None:
+    dau = metric_series(wh, "dau")
+    assert (dau.start, dau.end) == (FIRST, LAST)
+    assert dau.values() == [5.0] * 21 + [3.0] * 7
+    assert metric_series(wh, "events").values() == [15.0] * 21 + [6.0] * 7
+    epu = metric_series(wh, "events_per_user")
+    assert epu.values() == [3.0] * 21 + [2.0] * 7
+    assert (epu.points[0].numerator, epu.points[0].denominator) == (15.0, 5.0)
+
+
+def test_windows_filters_and_groups(wh: Warehouse) -> None:
+    window = metric_series(wh, "dau", start="2025-03-20", end=date(2025, 3, 23))
+    assert [p.day for p in window.points] == [date(2025, 3, 20 + i) for i in range(4)]
+    assert window.values() == [5.0, 5.0, 3.0, 3.0]
+    phone = metric_series(wh, "events", filters={"device": "phone"}, start=CHANGE)
+    assert phone.values() == [4.0] * 7  # users 1 and 3
+    grouped = metric_series(wh, "dau", group_by=["device"], start="2025-03-21", end=CHANGE)
+    by_group = {(p.group["device"], p.day): p.value for p in grouped.points}
+    assert by_group == {
+        ("desktop", date(2025, 3, 21)): 2.0,
+        ("desktop", CHANGE): 1.0,
+        ("phone", date(2025, 3, 21)): 3.0,
+        ("phone", CHANGE): 2.0,
+    }
+    assert segment_daily_values(
+        wh, "events_per_user", start="2025-03-21", end=CHANGE, filters={"device": "desktop"}
+    ) == [3.0, 2.0]  # users 2 and 4 (2 + 4 events), then user 2 alone
+
+
+def test_wau_counts_distinct_users_of_the_week(wh: Warehouse) -> None:
+    wau = metric_series(wh, "wau", start="2025-03-20", end=LAST)
+    assert wau.values() == [5.0] * 8 + [3.0]  # the week ending 03-28 is the first without 03-21
+
+
+def test_breakdown_values(wh: Warehouse) -> None:
+    bd = breakdown(
+        wh,
+        "events",
+        ["device"],
+        baseline=("2025-03-08", "2025-03-21"),
+        current=(CHANGE, LAST),
+    )
+    assert (bd.total_before, bd.total_after) == (15.0, 6.0)
+    rows = {r.segment["device"]: r for r in bd.rows}
+    assert [r.segment["device"] for r in bd.rows] == ["phone", "desktop"]  # largest first
+    assert (rows["phone"].before, rows["phone"].after) == (9.0, 4.0)
+    assert (rows["desktop"].before, rows["desktop"].after) == (6.0, 2.0)
+    assert rows["phone"].abs_change == -5.0 and rows["phone"].contribution == -5.0
+    assert rows["phone"].rel_change == pytest.approx(-5 / 9)
+    assert rows["phone"].share_of_change == pytest.approx(5 / 9)
+    assert rows["desktop"].share_of_change == pytest.approx(4 / 9)
+    assert (rows["phone"].n_before, rows["phone"].n_after) == (14 * 9, 7 * 4)  # events
+
+
+def test_breakdown_of_a_ratio(wh: Warehouse) -> None:
+    bd = breakdown(
+        wh,
+        "events_per_user",
+        ["device"],
+        baseline=("2025-03-08", "2025-03-21"),
+        current=(CHANGE, LAST),
+    )
+    assert (bd.total_before, bd.total_after) == (3.0, 2.0)
+    rows = {r.segment["device"]: r for r in bd.rows}
+    assert (rows["phone"].before, rows["phone"].after) == (3.0, 2.0)  # (1+3+5)/3, (1+3)/2
+    assert (rows["desktop"].before, rows["desktop"].after) == (3.0, 2.0)  # (2+4)/2, 2/1
+    assert (rows["phone"].before_num, rows["phone"].before_den) == (9.0, 3.0)
+    assert sum(r.contribution for r in bd.rows) == pytest.approx(-1.0)
+
+
+def test_deployments_parse_and_filter(wh: Warehouse) -> None:
+    deps = deployments(wh, start=FIRST, end=LAST)
+    assert [d.deployment_id for d in deps] == ["d1", "d2"]
+    d1, d2 = deps
+    assert (d1.platform, d1.app_version, d1.regions, d1.rollout_percentage) == (
+        "Android",
+        "1.0",
+        ["IN", "BR"],
+        50.0,
+    )
+    assert d1.deployed_at == datetime(2025, 3, 10, 9) and d1.description == "one"
+    assert d1.problems == []
+    assert (d2.platform, d2.app_version, d2.regions, d2.rollout_percentage) == (
+        None,
+        None,
+        ["all"],
+        None,
+    )
+    assert d2.problems == ["rollout_percentage 'abc' is not a number"]
+    assert [d.deployment_id for d in deployments(wh)] == ["d1", "d2", "d3"]
+    assert [d.deployment_id for d in deployments(wh, platform="android")] == ["d1"]
+    assert [d.deployment_id for d in deployments(wh, version="2.0")] == ["d3"]
+    assert [d.deployment_id for d in deployments(wh, region="US")] == ["d2", "d3"]
+    assert [d.deployment_id for d in deployments(wh, region="BR")] == ["d1", "d2", "d3"]
+    assert [d.deployment_id for d in deployments(wh, end="2025-03-10")] == ["d1"]
+    assert [d.deployment_id for d in deployments(wh, start="2025-03-11", end=LAST)] == ["d2"]
+    assert deployments(wh, start="2025-03-13", end="2025-04-01") == []
+
+
+def test_annotations_overlapping_the_window(wh: Warehouse) -> None:
+    sale, outage = annotations(wh)
+    assert (sale.name, sale.kind, sale.scope) == ("sale", "campaign", {"device": "phone"})
+    assert (outage.name, outage.kind, outage.scope) == ("outage", "incident", {})
+    assert [a.name for a in annotations(wh, start="2025-03-08", end="2025-03-19")] == ["sale"]
+    assert [a.name for a in annotations(wh, start="2025-03-09", end="2025-03-19")] == []
+    assert [a.name for a in annotations(wh, start="2025-03-20", end="2025-03-20")] == ["outage"]
