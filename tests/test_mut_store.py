@@ -1,0 +1,146 @@
+"""core.store: file names, the history list, lookup by id prefix, and exact refusal messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from test_store import record
+
+from metric_anomaly_investigator.core.models import SCHEMA_VERSION
+from metric_anomaly_investigator.core.store import (
+    MAX_NESTING,
+    InvestigationStore,
+    StoreError,
+    file_name,
+    is_interrupted,
+    is_record_file,
+    parse_investigation,
+    read_record_text,
+)
+
+RID = "0123456789abcdef0123456789abcdef"
+
+
+def test_file_name_sorts_by_start_time() -> None:
+    assert file_name(record(RID, hour=9)) == "2026-01-30T09-00-00_01234567.json"
+
+
+def test_history_lists_newest_first_with_its_verdict(tmp_path: Path) -> None:
+    store = InvestigationStore(tmp_path / "history")
+    old, new = record("aaaaaaaa" + RID[8:], hour=9), record("bbbbbbbb" + RID[8:], hour=15)
+    new.status = "running"
+    old_path, new_path = store.save(old), store.save(new)
+    assert old_path == tmp_path / "history" / "2026-01-30T09-00-00_aaaaaaaa.json"
+    (tmp_path / "history" / "notes.json").write_text("[1, 2]")  # not a record: skipped
+    entries = store.list()
+    assert [(e.id, e.path, e.status) for e in entries] == [
+        (new.id, new_path, "interrupted"),
+        (old.id, old_path, "completed"),
+    ]
+    e = entries[1]
+    assert (e.question, e.model, e.started_at) == (
+        "Why did DAU drop?",
+        "autopilot",
+        datetime(2026, 1, 30, 9, tzinfo=UTC),
+    )
+    assert old.report is not None
+    assert (e.direction, e.verdict) == (old.report.anomaly.direction, old.report.root_cause)
+
+
+def test_load_and_delete_by_id_prefix(tmp_path: Path) -> None:
+    store = InvestigationStore(tmp_path)
+    a, b = record("abcdef01" + "1" * 24), record("abcdef01" + "2" * 24, hour=13)
+    path_a = store.save(a)
+    assert store.load("abcdef01") == a
+    assert store.load(a.id) == a and store.load(path_a) == a
+    assert store.save(a) == path_a  # saved again in place
+    store.save(b)
+    with pytest.raises(StoreError, match=f"no saved investigation abcdef01 in {tmp_path}"):
+        store.load("abcdef01")  # ambiguous
+    assert store.load("abcdef012") == b
+    with pytest.raises(StoreError, match="no saved investigation "):
+        store.load("")
+    store.delete(a.id)
+    assert [e.id for e in store.list()] == [b.id]
+    with pytest.raises(StoreError, match=f"no saved investigation {a.id} in "):
+        store.delete(a.id)
+    assert InvestigationStore(tmp_path / "none").list() == []
+
+
+def test_is_interrupted_looks_into_follow_ups() -> None:
+    rec = record(RID, follow_ups=2)
+    assert not is_interrupted(rec)
+    rec.follow_ups[1].status = "running"
+    assert is_interrupted(rec)
+
+
+def test_a_record_file_is_known_by_its_keys(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"id": "x", "question": "q", "started_at": "2026-01-01"}))
+    assert is_record_file(good)
+    for name, content in [
+        ("list.json", "[]"),
+        ("partial.json", json.dumps({"id": "x", "question": "q"})),
+        ("typed.json", json.dumps({"id": 1, "question": "q", "started_at": "2026-01-01"})),
+        ("bad.json", "{nope"),
+    ]:
+        (tmp_path / name).write_text(content)
+        assert not is_record_file(tmp_path / name), name
+    assert not is_record_file(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1]", "r is not an investigation record (expected a JSON object)"),
+        ('{"schema_version": "2"}', "r has an invalid schema_version '2'"),
+        ('{"schema_version": true}', "r has an invalid schema_version True"),
+        ('{"x": 1.5e999}', "r holds a non-finite number (1.5e999), which no record has"),
+        ('{"x": NaN}', "r holds a non-finite number (NaN), which no record has"),
+        ("{\n\n nope", "r is not valid JSON (line 3: Expecting property name"),
+    ],
+)
+def test_refusals_name_the_problem(text: str, message: str) -> None:
+    with pytest.raises(StoreError) as exc:
+        parse_investigation(text, source="r")
+    assert str(exc.value).startswith(message)
+
+
+def test_newer_schema_is_refused() -> None:
+    text = json.dumps({"schema_version": SCHEMA_VERSION + 1})
+    with pytest.raises(StoreError) as exc:
+        parse_investigation(text, source="r")
+    assert str(exc.value) == (
+        f"r uses schema version {SCHEMA_VERSION + 1}, newer than this version of mai "
+        f"(supports up to {SCHEMA_VERSION}): upgrade mai to open it"
+    )
+
+
+def test_nesting_limit_is_exact() -> None:
+    deep_ok = "[" * MAX_NESTING + "]" * MAX_NESTING
+    with pytest.raises(StoreError) as ok_exc:
+        parse_investigation(deep_ok, source="r")
+    assert "expected a JSON object" in str(ok_exc.value)  # parsed: just not an object
+    too_deep = "[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1)
+    with pytest.raises(StoreError, match="nested too deeply"):
+        parse_investigation(too_deep, source="r")
+
+
+def test_read_limits(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_bytes(b"x" * 3 * 2**20)
+    with pytest.raises(StoreError) as exc:
+        read_record_text(big, limit=2**20)
+    assert (
+        str(exc.value) == f"{big} is too large for a saved investigation (3 MB; the limit is 1 MB)"
+    )
+    assert read_record_text(big, limit=3 * 2**20) == "x" * 3 * 2**20
+    with pytest.raises(StoreError, match="is a directory, not a saved investigation"):
+        read_record_text(tmp_path)
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(StoreError, match=r"bin\.json is not a text file"):
+        read_record_text(binary)
