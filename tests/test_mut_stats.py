@@ -197,3 +197,26 @@ def test_quiet_reasons() -> None:
     assert not short.detected
     assert short.reason == f"not enough data: 3 usable points (need ≥ {MIN_HISTORY + 1})"
     assert detect_anomaly([1.0] * 10, min_history=5).reason == "the series is constant: no change"
+
+
+def test_a_noise_free_step_is_certain() -> None:
+    r = detect_anomaly([100.0] * 40 + [50.0] * 10)
+    assert (r.detected, r.direction, r.kind, r.start_index, r.end_index) == (
+        True,
+        "drop",
+        "step",
+        40,
+        None,
+    )
+    assert r.change_pct == pytest.approx(-50.0)
+    assert r.magnitude == pytest.approx(50.0)
+
+
+def test_a_gradual_decline_is_a_drift() -> None:
+    rng = np.random.default_rng(0)
+    y = 1000 * (1 + rng.normal(0, 0.01, 70))
+    y[42:] *= np.linspace(1, 0.6, 28)
+    r = detect_anomaly(y)
+    assert (r.detected, r.direction, r.kind, r.end_index) == (True, "drop", "drift", None)
+    assert r.start_index is not None and 42 <= r.start_index <= 46
+    assert r.change_pct == pytest.approx(-22, abs=3)
