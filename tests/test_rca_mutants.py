@@ -78,3 +78,93 @@ def test_noisy_ratio_cubes_find_the_planted_cause() -> None:
             result = localize(noisy_ratio_cube(seed, filters, 0.4), DIMS)
             hits += bool(result.elements) and result.elements[0].filters == filters
     assert hits >= 0.6 * cases, f"{hits}/{cases}"
+
+
+@pytest.mark.parametrize(
+    ("frame", "elements", "totals", "explained"),
+    [
+        (pd.DataFrame({"a": [], "expected": [], "actual": []}), [], (0.0, 0.0), 0.0),
+        (
+            pd.DataFrame({"a": ["x"], "expected": [1.0], "actual": [2.0]}),
+            [{"a": "x"}],
+            (1.0, 2.0),
+            1.0,
+        ),
+        (
+            pd.DataFrame({"a": ["x", "y"], "expected": [0.0] * 2, "actual": [0.0] * 2}),
+            [],
+            (0.0, 0.0),
+            0.0,
+        ),
+        (
+            pd.DataFrame({"a": ["x", "y", "z"], "expected": [5.0] * 3, "actual": [5.0] * 3}),
+            [],
+            (15.0, 15.0),
+            0.0,
+        ),
+        (  # non-finite numbers count as 0
+            pd.DataFrame(
+                {
+                    "a": ["x", "y", None],
+                    "expected": [np.nan, 1.0, 2.0],
+                    "actual": [1.0, np.inf, 2.0],
+                }
+            ),
+            [],
+            (3.0, 3.0),
+            0.0,
+        ),
+        (  # ratio totals: 1/2 expected, 0/0 read as 0
+            pd.DataFrame(
+                {
+                    "a": ["x", "y"],
+                    "expected_num": [0.0, 1.0],
+                    "actual_num": [0.0, 0.0],
+                    "expected_den": [0.0, 2.0],
+                    "actual_den": [0.0, 0.0],
+                }
+            ),
+            [],
+            (0.5, 0.0),
+            0.0,
+        ),
+        (
+            pd.DataFrame(
+                {"a": ["x", "y", "z", "w"], "expected": [100.0] * 4, "actual": [100.0] * 3 + [10.0]}
+            ),
+            [{"a": "w"}],
+            (400.0, 310.0),
+            1.0,
+        ),
+    ],
+)
+def test_degenerate_inputs_give_these_answers(
+    frame: pd.DataFrame,
+    elements: list[dict[str, str]],
+    totals: tuple[float, float],
+    explained: float,
+) -> None:
+    result = localize(frame, ["a"])
+    assert [e.filters for e in result.elements] == elements
+    assert (result.total_expected, result.total_actual) == pytest.approx(totals)
+    assert result.explained_share == pytest.approx(explained)
+
+
+def test_element_numbers_are_sums_over_its_leaves() -> None:
+    df = scale(additive_cube(5), "actual", {"b": "b2"}, 0.5)
+    result = localize(df, DIMS)
+    element = result.elements[0]
+    assert element.filters == {"b": "b2"} and element.layer == 1
+    leaves = df[df["b"] == "b2"]
+    assert element.expected == pytest.approx(leaves["expected"].sum())
+    assert element.actual == pytest.approx(leaves["actual"].sum())
+    assert element.change_pct == pytest.approx(
+        100 * (leaves["actual"].sum() / leaves["expected"].sum() - 1)
+    )
+    total_change = df["actual"].sum() - df["expected"].sum()
+    change = leaves["actual"].sum() - leaves["expected"].sum()
+    assert element.share_of_change == pytest.approx(change / total_change)
+    assert (result.total_expected, result.total_actual) == pytest.approx(
+        (df["expected"].sum(), df["actual"].sum())
+    )
+    assert 0.5 <= element.score <= 1.0
