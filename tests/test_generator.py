@@ -7,7 +7,9 @@ from datetime import date
 import duckdb
 import pytest
 
+from metric_anomaly_investigator.warehouse import generator
 from metric_anomaly_investigator.warehouse.generator import Effect, WorldSpec, generate_world
+from metric_anomaly_investigator.warehouse.integrity import SIGNATURE_KEYS, events_signature
 
 
 def _tables(path):
@@ -97,3 +99,58 @@ def test_bad_spec(tmp_path):
     )
     with pytest.raises(ValueError, match="unknown segment column"):
         generate_world(bad, tmp_path / "y.duckdb")
+
+
+def test_chunked_world_is_consistent_and_deterministic(tmp_path, monkeypatch):
+    """Users in several chunks: unique ids and sessions, rollups equal to the events, bots kept."""
+    monkeypatch.setattr(generator, "CHUNK_USERS", 170)
+    spec = WorldSpec(
+        start=date(2026, 1, 1),
+        end=date(2026, 1, 21),
+        users=400,
+        seed=5,
+        effects=(Effect("bots_appear", date(2026, 1, 10), segment={"country": "XX"}, bots=3),),
+    )
+    a = generate_world(spec, tmp_path / "a.duckdb")
+    b = generate_world(spec, tmp_path / "b.duckdb")
+    assert _tables(a) == _tables(b)
+    con = duckdb.connect(str(a), read_only=True)
+    ids = con.execute("SELECT min(user_id), max(user_id), count(DISTINCT user_id) FROM users")
+    assert ids.fetchone() == (1, 403, 403)
+    bots = con.execute("SELECT list(user_id ORDER BY user_id) FROM users WHERE country = 'XX'")
+    assert bots.fetchone() == ([401, 402, 403],)
+    # a session belongs to one user: ids do not repeat across chunks
+    shared = con.execute(
+        "SELECT count(*) FROM (SELECT session_id FROM events GROUP BY 1 "
+        "HAVING count(DISTINCT user_id) > 1)"
+    ).fetchone()
+    assert shared == (0,)
+    chunks = con.execute(
+        "SELECT count(DISTINCT (user_id - 1) // 170) FROM events WHERE user_id <= 400"
+    ).fetchone()
+    assert chunks == (3,)
+    raw = con.execute(
+        "SELECT user_id, event_timestamp::DATE, count(*), count(DISTINCT session_id) "
+        "FROM events GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    rolled = con.execute(
+        "SELECT user_id, day, events, sessions FROM _mai_user_day ORDER BY ALL"
+    ).fetchall()
+    assert raw == rolled
+    typed = con.execute("SELECT sum(events), sum(sessions) FROM _mai_user_day_type").fetchone()
+    by_type = con.execute(
+        "SELECT sum(n), sum(s) FROM (SELECT count(*) AS n, count(DISTINCT session_id) AS s "
+        "FROM events GROUP BY user_id, event_timestamp::DATE, event_type)"
+    ).fetchone()
+    assert typed == by_type
+    con.close()
+
+
+def test_generated_world_records_the_events_signature(tmp_path):
+    path = generate_world(SPEC, tmp_path / "m.duckdb")
+    con = duckdb.connect(str(path), read_only=True)
+    meta = dict(con.execute("SELECT key, value FROM _mai_meta").fetchall())
+    assert {k: meta[k] for k in SIGNATURE_KEYS} == events_signature(con)
+    rows = con.execute("SELECT count(*) FROM events").fetchone()
+    assert rows is not None and meta["events_rows"] == str(rows[0])
+    con.close()

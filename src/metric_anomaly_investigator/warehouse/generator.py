@@ -5,6 +5,8 @@ plan), daily activity with weekly seasonality and new signups, app versions that
 each :class:`DeploymentSpec` (users update over a few days), annotations, and planted
 :class:`Effect` s. Everything is computed with numpy on a users x days matrix and on flat event
 arrays (no per-row Python loops), then written with DuckDB, atomically (temp file + rename).
+Users are generated ``CHUNK_USERS`` at a time, each chunk appended to the tables before the next
+is drawn, so memory stays bounded whatever the number of events.
 
 Column names of the dimensions are part of the spec (``platform_col`` …), so worlds can use
 other names (``os``, ``region``) and nothing downstream may assume the demo's.
@@ -32,6 +34,8 @@ from .connect import (
     TYPE_ROLLUP_TABLE,
     WAU_DAYS,
 )
+from .integrity import events_signature
+from .resources import apply_limits
 from .types import WarehouseError
 
 __all__ = [
@@ -52,6 +56,7 @@ EffectKind = Literal[
     "retention_decay",
 ]
 US_PER_DAY = 86_400_000_000
+CHUNK_USERS = 50_000  # users generated (and held in memory) at a time
 EPOCH = date(1970, 1, 1)
 
 
@@ -177,21 +182,11 @@ def _dict_array(codes: np.ndarray, labels: list[str]) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels))
 
 
-class _World:
-    """Intermediate arrays of a world being generated."""
-
-    attrs: dict[str, np.ndarray]
-    signup: np.ndarray  # signup day index (negative: before the window)
-    propensity: np.ndarray
-    rate: np.ndarray
-    bot: np.ndarray
-    n_users: int
-    version: np.ndarray  # users x days version codes
-    type_labels: list[str]
+class _Shared:
+    """World-wide state of a world being generated, shared by its chunks of users."""
 
     def __init__(self, spec: WorldSpec) -> None:
         self.spec = spec
-        self.rng = np.random.default_rng(spec.seed)
         self.n_days = (spec.end - spec.start).days + 1
         self.days = np.arange(self.n_days)
         self.labels: dict[str, list[str]] = {
@@ -205,22 +200,84 @@ class _World:
             if d.app_version not in versions:
                 versions.append(d.app_version)
         self.labels["app_version"] = versions
-
-    def day_index(self, d: date) -> int:
-        return (d - self.spec.start).days
+        self.type_labels = [spec.session_start_event, *spec.event_types]
+        self.noise: np.ndarray | None = None  # daily activity noise, drawn by the first chunk
+        self.frozen = False
+        self._register_labels()
+        self.frozen = True  # the database's ENUM types are made from these labels
 
     def code(self, column: str, value: str) -> int:
         labels = self.labels.get(column)
         if labels is None:
             raise ValueError(f"unknown segment column {column!r}; known: {sorted(self.labels)}")
         if value not in labels:
+            if self.frozen:
+                raise ValueError(f"value {value!r} of {column!r} was not registered up front")
             labels.append(value)
         return labels.index(value)
+
+    def _register_labels(self) -> None:
+        """Every value the spec names, in the order generating it first meets them."""
+        spec = self.spec
+        dims = (spec.country_col, spec.platform_col, spec.channel_col, spec.plan_col)
+        for eff in spec.effects:
+            if eff.kind == "bots_appear" and eff.bots > 0:
+                for col in dims:
+                    if col in eff.segment:
+                        self.code(col, eff.segment[col])
+        for p in list(self.labels[spec.platform_col]):
+            self.code("app_version", spec.initial_versions.get(p, "1.0.0"))
+        for dep in sorted(spec.deployments, key=lambda d: d.at):
+            self.code(spec.platform_col, dep.platform)
+            for r in dep.regions:
+                if r != "all":
+                    self.code(spec.country_col, r)
+        kinds = (
+            ("users_leave", "holiday", "retention_decay"),
+            ("events_per_user_fall",),
+            ("event_type_stops_logging",),
+        )
+        for group in kinds:
+            for eff in spec.effects:
+                if eff.kind in group:
+                    for col, value in eff.segment.items():
+                        self.code(col, value)
+
+
+class _World:
+    """Intermediate arrays of one chunk of users being generated."""
+
+    attrs: dict[str, np.ndarray]
+    signup: np.ndarray  # signup day index (negative: before the window)
+    propensity: np.ndarray
+    rate: np.ndarray
+    bot: np.ndarray
+    n_users: int
+    version: np.ndarray  # users x days version codes
+
+    def __init__(
+        self, shared: _Shared, rng: np.random.Generator, users: int, *, bots: bool
+    ) -> None:
+        self.shared = shared
+        self.spec = shared.spec
+        self.rng = rng
+        self.chunk_users = users
+        self.with_bots = bots  # the bots of ``bots_appear`` effects join this chunk
+        self.n_days = shared.n_days
+        self.days = shared.days
+        self.labels = shared.labels
+        self.type_labels = shared.type_labels
+
+    def day_index(self, d: date) -> int:
+        return (d - self.spec.start).days
+
+    def code(self, column: str, value: str) -> int:
+        return self.shared.code(column, value)
 
 
 def _users(w: _World) -> None:
     spec, rng = w.spec, w.rng
-    n = spec.users
+    n = w.chunk_users
     country = _pick(rng, spec.countries, n)
     platform = _pick(rng, spec.platforms, n)
     for cname, weights in spec.platform_by_country.items():
@@ -247,7 +304,7 @@ def _users(w: _World) -> None:
         spec.plan_col: plan,
     }
     for eff in spec.effects:
-        if eff.kind != "bots_appear" or eff.bots <= 0:
+        if eff.kind != "bots_appear" or eff.bots <= 0 or not w.with_bots:
             continue
         b = eff.bots
         for col in attrs:
@@ -323,7 +380,9 @@ def _activity(w: _World) -> tuple[np.ndarray, np.ndarray]:
     d = w.days[None, :]
     weekday = np.array([(spec.start + timedelta(days=int(i))).weekday() for i in w.days])
     weekly = np.where(weekday >= 5, spec.weekend_factor, 1.0)
-    weekly = weekly * (1 + rng.normal(0, spec.daily_noise, w.n_days))
+    if w.shared.noise is None:
+        w.shared.noise = rng.normal(0, spec.daily_noise, w.n_days)
+    weekly = weekly * (1 + w.shared.noise)
     age = d - w.signup[:, None]
     p = w.propensity[:, None] * weekly[None, :] * (age >= 0)
     fresh = w.signup >= 0
@@ -376,17 +435,15 @@ def _events(w: _World, uu: np.ndarray, dd: np.ndarray) -> dict[str, np.ndarray]:
     offset = np.minimum(start_us[sid] + pos * gap_us // 2 + pos * 1_000_000, US_PER_DAY - 1)
     day0 = (spec.start - EPOCH).days
     ts = (day0 + dd[ud]) * US_PER_DAY + offset
-    types = list(spec.event_types)
     type_code = _pick(rng, spec.event_types, total) + 1
     type_code[is_first] = 0
-    type_labels = [spec.session_start_event, *types]
+    type_labels = w.type_labels
     keep = np.ones(total, dtype=bool)
     for eff in spec.effects:
         if eff.kind == "event_type_stops_logging" and eff.event_type is not None:
             code = type_labels.index(eff.event_type)
             m = _segment_mask(w, eff.segment, uu[ud], dd[ud]) & _window_mask(w, eff, dd[ud])
             keep &= ~(m & (type_code == code))
-    w.type_labels = type_labels
     return {
         "ud": ud[keep],
         "ts": ts[keep],
@@ -419,6 +476,7 @@ def _type_rollup(
     event_cols: list[str],
     user_cols: list[str],
     day0: int,
+    first_id: int,
 ) -> pa.Table:
     """One row per (user, day, event_type) with its events and distinct sessions."""
     n_types = len(w.type_labels)
@@ -438,7 +496,7 @@ def _type_rollup(
     ru = uu[r_ud]
     return pa.table(
         {
-            "user_id": pa.array(ru + 1),
+            "user_id": pa.array(ru + first_id),
             "day": pa.array((dd[r_ud] + day0).astype("datetime64[D]")),
             "event_type": _dict_array(r_type, w.type_labels),
             **{c: _dict_array(w.attrs[c][ru], w.labels[c]) for c in event_cols},
@@ -451,9 +509,14 @@ def _type_rollup(
 
 
 def _load(
-    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, enums: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    table: pa.Table,
+    enums: dict[str, str],
+    *,
+    append: bool = False,
 ) -> None:
-    """Create table ``name`` from ``table``, dictionary columns as the world's ENUM types.
+    """Create table ``name`` from ``table`` (or append to it), dictionary columns as ENUMs.
 
     Tables with dictionary columns go through pandas: DuckDB reads Categorical columns as ENUMs
     several times faster than it converts Arrow dictionaries; dates and timestamps are cast back
@@ -477,13 +540,25 @@ def _load(
     else:
         src = pa.Table.from_batches(table.to_batches(max_chunksize=122_880), schema=table.schema)
     con.register("_src", src)
+    verb = f'INSERT INTO "{name}"' if append else f'CREATE TABLE "{name}" AS'
     try:
-        con.execute(f'CREATE TABLE "{name}" AS SELECT {", ".join(cols)} FROM _src')
+        con.execute(f"{verb} SELECT {', '.join(cols)} FROM _src")
     finally:
         con.unregister("_src")
 
 
-def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray], tmp: Path) -> None:
+def _chunk_tables(
+    w: _World,
+    uu: np.ndarray,
+    dd: np.ndarray,
+    ev: dict[str, np.ndarray],
+    first_id: int,
+    first_session: int,
+) -> dict[str, pa.Table]:
+    """The users, events and rollups of one chunk.
+
+    Its user ids start at ``first_id``; its session ids (1.. in ``ev``) follow ``first_session``.
+    """
     spec = w.spec
     ud = ev["ud"]
     event_cols = [spec.platform_col, spec.country_col]
@@ -491,20 +566,20 @@ def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray],
     ver = w.version[uu, dd]
     users = pa.table(
         {
-            "user_id": pa.array(np.arange(1, w.n_users + 1, dtype=np.int64)),
+            "user_id": pa.array(np.arange(first_id, first_id + w.n_users, dtype=np.int64)),
             "signup_date": pa.array(
                 (w.signup.astype(np.int64) + (spec.start - EPOCH).days).astype("datetime64[D]")
             ),
             **{c: _dict_array(w.attrs[c], w.labels[c]) for c in [*event_cols, *user_cols]},
         }
     )
-    uid = uu[ud] + 1
+    uid = uu[ud] + first_id
     events = pa.table(
         {
             "user_id": pa.array(uid),
             "event_timestamp": pa.array(ev["ts"].astype("datetime64[us]")),
             "event_type": _dict_array(ev["type"], w.type_labels),
-            "session_id": pa.array(ev["sid"]),
+            "session_id": pa.array(ev["sid"] + first_session),
             **{c: _dict_array(w.attrs[c][uu][ud], w.labels[c]) for c in event_cols},
             "app_version": _dict_array(ver[ud], w.labels["app_version"]),
         }
@@ -518,7 +593,7 @@ def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray],
     day0 = (spec.start - EPOCH).days
     rollup = pa.table(
         {
-            "user_id": pa.array(lu + 1),
+            "user_id": pa.array(lu + first_id),
             "day": pa.array((ldd + day0).astype("datetime64[D]")),
             **{c: _dict_array(w.attrs[c][lu], w.labels[c]) for c in event_cols},
             "app_version": _dict_array(lver, w.labels["app_version"]),
@@ -530,7 +605,17 @@ def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray],
             SPAN_COMBO: pa.array(_wau_spans(ldd, lu, lver)),
         }
     )
-    type_rollup = _type_rollup(w, uu, dd, ver, ev, event_cols, user_cols, day0)
+    type_rollup = _type_rollup(w, uu, dd, ver, ev, event_cols, user_cols, day0, first_id)
+    return {
+        "users": users,
+        "events": events,
+        ROLLUP_TABLE: rollup,
+        TYPE_ROLLUP_TABLE: type_rollup,
+    }
+
+
+def _context_tables(spec: WorldSpec) -> dict[str, pa.Table]:
+    """The deployments and annotations tables."""
     deps = sorted(spec.deployments, key=lambda d: d.at)
     deployments = pa.table(
         {
@@ -558,30 +643,56 @@ def _write(w: _World, uu: np.ndarray, dd: np.ndarray, ev: dict[str, np.ndarray],
             },
         }
     )
-    meta = pa.table(
-        {
-            "key": ["rollup_version", "user_day_unique", "user_day_type_unique", "generator_seed"],
-            "value": [ROLLUP_VERSION, "true", "true", str(spec.seed)],
-        }
-    )
+    return {"deployments": deployments, "annotations": annotations}
+
+
+def _write(shared: _Shared, tmp: Path, report: Progress) -> None:
+    """Generate the world chunk by chunk of users into the DuckDB file ``tmp``.
+
+    The first chunk draws from the seed's own stream (a world of one chunk is what an unchunked
+    generator made); chunk ``i`` draws from the stream of ``[seed, i]``. A user's rows all lie in
+    one chunk, so the per-user rollups and WAU spans are computed per chunk.
+    """
+    spec = shared.spec
+    n_chunks = max(1, -(-spec.users // CHUNK_USERS))
     con = duckdb.connect(str(tmp))
     try:
+        apply_limits(con)
         # ENUM columns load several times faster than VARCHAR and read back as text.
         enums: dict[str, str] = {}
-        for i, (col, labels) in enumerate([*w.labels.items(), ("event_type", w.type_labels)]):
+        for i, (col, labels) in enumerate(
+            [*shared.labels.items(), ("event_type", shared.type_labels)]
+        ):
             enums[col] = f"_mai_enum_{i}"
             literal = ", ".join("'" + v.replace("'", "''") + "'" for v in labels)
             con.execute(f"CREATE TYPE {enums[col]} AS ENUM ({literal})")
-        for name, table in (
-            ("users", users),
-            ("events", events),
-            (ROLLUP_TABLE, rollup),
-            (TYPE_ROLLUP_TABLE, type_rollup),
-            ("deployments", deployments),
-            ("annotations", annotations),
-            (META_TABLE, meta),
-        ):
+        first_id, first_session = 1, 0
+        for i in range(n_chunks):
+            rng = np.random.default_rng(spec.seed if i == 0 else [spec.seed, i])
+            size = min(CHUNK_USERS, spec.users - i * CHUNK_USERS)
+            w = _World(shared, rng, size, bots=i == n_chunks - 1)
+            report(f"users {i * CHUNK_USERS + size:,} of {spec.users:,}", 0.9 * i / n_chunks)
+            _users(w)
+            _versions(w)
+            uu, dd = _activity(w)
+            ev = _events(w, uu, dd)
+            sessions = int(ev["sid"].max()) if len(ev["sid"]) else 0
+            for name, table in _chunk_tables(w, uu, dd, ev, first_id, first_session).items():
+                _load(con, name, table, enums, append=i > 0)
+            first_id += w.n_users
+            first_session += sessions
+            del w, uu, dd, ev
+        report("writing", 0.92)
+        for name, table in _context_tables(spec).items():
             _load(con, name, table, enums)
+        meta = {
+            "rollup_version": ROLLUP_VERSION,
+            "user_day_unique": "true",
+            "user_day_type_unique": "true",
+            "generator_seed": str(spec.seed),
+            **events_signature(con),
+        }
+        _load(con, META_TABLE, pa.table({"key": list(meta), "value": list(meta.values())}), enums)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -612,19 +723,9 @@ def generate_world(
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    w = _World(spec)
-    report("users", 0.05)
-    _users(w)
-    report("app versions", 0.15)
-    _versions(w)
-    report("activity", 0.25)
-    uu, dd = _activity(w)
-    report("events", 0.45)
-    ev = _events(w, uu, dd)
-    report("writing", 0.65)
     try:
         tmp.unlink(missing_ok=True)
-        _write(w, uu, dd, ev, tmp)
+        _write(_Shared(spec), tmp, report)
         os.replace(tmp, out)
     except (OSError, duckdb.Error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0][:160]
