@@ -50,8 +50,10 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "core/autopilot.py": (r"^from test_autopilot import",),
 }
 # Test files far too slow to run once per mutant: the terminal UI, killed subprocesses, the
-# evaluation over every scenario.
-SLOW_TEST_FILES = re.compile(r"tests/test_(tui.*|kill|evals)\.py$")
+# evaluation over every scenario, end-to-end runs over many generated worlds or a database server.
+SLOW_TEST_FILES = re.compile(
+    r"tests/test_(tui.*|kill|evals|autopilot_unseen|data_quality|postgres_backend)\.py$"
+)
 
 # mutmut's own first steps of `mutmut run` (copy, mutate), so the mutant names can be sampled.
 GENERATE = """
