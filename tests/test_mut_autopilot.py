@@ -17,7 +17,7 @@ WEEKEND = get_scenario("weekend_seasonality_only")
 def weekend_wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """Only the usual weekend dip: the right answer is 'no anomaly'."""
     path = tmp_path_factory.mktemp("weekend") / "weekend.duckdb"
-    generate_world(WEEKEND.world, path, users=5_000)
+    generate_world(WEEKEND.world, path, users=2_500)
     wh = open_warehouse(path)
     yield wh
     wh.close()
