@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pqt
 import pytest
-from byo_worlds import BREAK, START, deployments, events, write_parquet_dir
+from byo_worlds import BREAK, START, annotations, deployments, events, write_parquet_dir
 
 from metric_anomaly_investigator.cli import main
 from metric_anomaly_investigator.core import tools
@@ -526,6 +526,22 @@ def test_bad_deployment_fields_are_reported_per_row_and_the_rest_is_used(
         "Data quality: deployment d3: deployed_at 'soon' is not a date/time — skipped.",
     ]
     assert [e["id"] for e in result.data["events"]][:1] == ["d2"]
+
+
+def test_an_annotation_dated_with_junk_is_skipped_and_the_others_used(
+    inputs: _Checksums,
+) -> None:
+    write_parquet_dir(inputs.root)
+    ann = annotations()
+    ann["starts_at"] = ann["starts_at"].astype(str)
+    ann.loc[0, "starts_at"] = "tbd"
+    ann.to_parquet(inputs.root / "annotations.parquet")
+    inputs.freeze()
+    with open_warehouse(inputs.root) as wh:
+        assert [a.name for a in q.annotations(wh)] == ["Golden week"]
+        result = tools.ToolExecutor(wh).run(CheckDeployments(around=BREAK))
+    assert result.success
+    assert "Golden week" in {e["id"] for e in result.data["events"]}
 
 
 @pytest.mark.parametrize(

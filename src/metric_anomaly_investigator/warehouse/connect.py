@@ -75,6 +75,8 @@ import pandas as pd
 import platformdirs
 import sqlglot.expressions as sge
 
+from .resources import apply_limits
+from .rollup_cache import CACHE_DB, RollupCache, fingerprint, stored_rollup_trusted
 from .timerange import EPOCH, as_date, bulk_range, examples
 from .types import (
     DimensionInfo,
@@ -158,6 +160,7 @@ class Warehouse:
         *,
         stored_rollup: bool,
         exclude: frozenset[str] = frozenset(),
+        cache: RollupCache | None = None,
     ) -> None:
         self.label = label
         self.con = con
@@ -179,6 +182,7 @@ class Warehouse:
         self.event_dims: list[str] = []
         self.user_dims: list[str] = []
         self._exclude = exclude
+        self._cache = cache
         # compile each query shape once to SQL with placeholders (DuckDB); else Ibis params
         self.prepared = self.is_duckdb
         self._plans: dict[Hashable, _Plan] = {}
@@ -313,6 +317,12 @@ class Warehouse:
             ]
         if stored_rollup:
             self.rollup = self._load_stored_rollup(ev_text + us_text)
+        candidates = ev_text + us_text
+        if self.rollup is None and self._cache is not None and self._cache.attach():
+            self.rollup = self._load_stored_rollup(candidates, database=CACHE_DB)
+            if self.rollup is not None:  # columns left out of the cached rollup: not dimensions
+                ev_text = [c for c in ev_text if c in self.rollup.columns]
+                us_text = [c for c in us_text if c in self.rollup.columns]
         source_ev = self.rollup if self.rollup is not None else ev
         source_us = self.rollup if self.rollup is not None else self.users
         weight = "events" if self.rollup is not None else None
@@ -340,6 +350,15 @@ class Warehouse:
             self._build_rollup()
         if self.type_rollup is None and self.is_duckdb and self.has_event_type:
             self._build_type_rollup()
+        if self._cache is not None and self._cache.building:
+            self._cache.seal(
+                {
+                    "rollup_version": ROLLUP_VERSION,
+                    "candidates": ",".join(candidates),
+                    "user_day_unique": str(self.rollup_unique).lower(),
+                    "user_day_type_unique": str(self.type_rollup_unique).lower(),
+                }
+            )
         if self.rollup is not None:
             self._find_user_constant()
         row_count = int(self.execute(ev.count()))
@@ -461,24 +480,38 @@ class Warehouse:
         values = [str(v) for v in df[name]]
         return DimensionInfo(name=name, level=level, values=values, cardinality=card)
 
-    def _load_stored_rollup(self, dims: list[str]) -> ir.Table | None:
+    def _load_stored_rollup(self, dims: list[str], database: str | None = None) -> ir.Table | None:
+        """The rollup stored in our own file (``database`` None), or the cached one.
+
+        A generated file's rollup is used only while its events keep the signature stored with
+        it; a cached one only if it was built from the same candidate dimension columns.
+        """
+        where = None if database is None else f"{database}.main"
         try:
-            names = set(self.con.list_tables())
+            names = set(self.con.list_tables(database=where))
             if ROLLUP_TABLE not in names or META_TABLE not in names:
                 return None
-            meta = self.con.table(META_TABLE).execute()
+            meta = self.con.table(META_TABLE, database=where).execute()
             info = dict(zip(meta["key"], meta["value"], strict=True))
             if info.get("rollup_version") != ROLLUP_VERSION:
                 return None
-            rollup = self.con.table(ROLLUP_TABLE)
+            rollup = self.con.table(ROLLUP_TABLE, database=where)
+            if database is None and not (
+                self._cache is not None
+                and stored_rollup_trusted(self.con.con, info, self._cache.key)
+            ):
+                return None
         except Exception:
             return None
+        if database is not None and info.get("candidates") != ",".join(dims):
+            return None
+        dims = [d for d in dims if d in rollup.columns] if database is not None else dims
         if not set(dims) <= set(rollup.columns):
             return None
         self.rollup_unique = info.get("user_day_unique") == "true"
         self.wau_spans = self.rollup_unique and {SPAN_USER, SPAN_COMBO} <= set(rollup.columns)
         if TYPE_ROLLUP_TABLE in names and self.has_event_type:
-            typed = self.con.table(TYPE_ROLLUP_TABLE)
+            typed = self.con.table(TYPE_ROLLUP_TABLE, database=where)
             if set(dims) | {"event_type"} <= set(typed.columns):
                 self.type_rollup = typed
                 self.type_rollup_unique = info.get("user_day_type_unique") == "true"
@@ -535,7 +568,20 @@ class Warehouse:
         self.type_rollup_unique = n_rows == n_keys
 
     def _materialise(self, name: str, expr: ir.Table) -> ir.Table | None:
-        """A temporary in-memory table (fresh connection: no overwrite needed), or None."""
+        """The table built into the rollup cache (DuckDB, out of core), else a temporary
+        in-memory table (fresh connection: no overwrite needed), or None."""
+        if self._cache is not None:
+            what = "user-days" if name == ROLLUP_TABLE else "user-days by event type"
+            stage = f"Building the rollup cache of {self.label} ({what}), once per source"
+            try:
+                self._cache.create(name, self.con.compile(expr), stage, 0.3)
+            except Exception as exc:
+                self._cache.abandon()
+                raise WarehouseError(
+                    f"Could not build the rollup cache in {self._cache.path.parent} "
+                    f"({type(exc).__name__}); check the free disk space there."
+                ) from exc
+            return self.con.table(name, database=f"{CACHE_DB}.main")
         try:
             return self.con.create_table(name, obj=expr, temp=True)
         except Exception:
@@ -856,7 +902,14 @@ def _normalise(tables: dict[str, ir.Table], label: str) -> dict[str, ir.Table]:
         )
     ann = tables.get("annotations")
     if ann is not None and {"name", "starts_at"} <= set(ann.columns):
-        out["annotations"] = ann
+        times = {
+            c: lenient_timestamp(ann[c], label)
+            for c in ("starts_at", "ends_at")
+            if c in ann.columns
+        }
+        out["annotations"] = ann.mutate(
+            **{c: ibis.null(dt.timestamp) if v is None else v for c, v in times.items()}
+        )
     return out
 
 
@@ -937,14 +990,29 @@ def _execute_scalar(expr: ir.Scalar, label: str) -> Any:
     return None if value is None or value != value else value
 
 
-def open_warehouse(source: str | Path | None = None, *, config: Path | None = None) -> Warehouse:
-    """Open a warehouse read-only and discover its schema (see the module docstring)."""
+def open_warehouse(
+    source: str | Path | None = None,
+    *,
+    config: Path | None = None,
+    progress: Progress | None = None,
+) -> Warehouse:
+    """Open a warehouse read-only and discover its schema (see the module docstring).
+
+    DuckDB work runs under the memory limit of :mod:`.resources`; local sources get their
+    rollups from the cache of :mod:`.rollup_cache` (``progress`` hears about a build).
+    """
     cfg = _read_config(config)
     table_names = {t: str(cfg.get("tables", {}).get(t, t)) for t in TABLES}
     if source is None:
         source = ensure_default_warehouse()
     con, label, ours = _connect(source, table_names, frozenset(cfg.get("tables", {})))
+    cache: RollupCache | None = None
     try:
+        if getattr(con, "name", "") == "duckdb":
+            apply_limits(con.con)
+            local = _local_source(source)
+            if local is not None:
+                cache = RollupCache(con.con, fingerprint(local, cfg, ROLLUP_VERSION), progress)
         tables: dict[str, ir.Table] = {}
         for t in TABLES:
             mapped = _map_table(
@@ -960,14 +1028,30 @@ def open_warehouse(source: str | Path | None = None, *, config: Path | None = No
         tables = _normalise(tables, label)
         unjoined = _users_join(tables, label)
         exclude = frozenset(str(x) for x in cfg.get("dimensions", {}).get("exclude", []))
-        wh = Warehouse(con, label, tables, stored_rollup=ours and not cfg, exclude=exclude)
+        wh = Warehouse(
+            con, label, tables, stored_rollup=ours and not cfg, exclude=exclude, cache=cache
+        )
         wh.schema.unjoined_users = unjoined
         return wh
     except BaseException:
+        if cache is not None:
+            cache.abandon()
         disconnect = getattr(con, "disconnect", None)
         if disconnect is not None:
             disconnect()
         raise
+
+
+def _local_source(source: str | Path) -> Path | None:
+    """The file or directory a DuckDB-read source lives in; None for a database URL."""
+    text = str(source)
+    if text.startswith("duckdb://"):
+        text = text[len("duckdb://") :]
+        if text in ("", "/", ":memory:"):
+            return None
+    elif "://" in text:
+        return None
+    return Path(text).expanduser()
 
 
 # -- the default demo ---------------------------------------------------------------------------

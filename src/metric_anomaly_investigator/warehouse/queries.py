@@ -843,9 +843,9 @@ def annotations(
     if t is None:
         return []
     lo, hi = _ts_window(wh, start, end)
-    starts = t.starts_at.cast("timestamp")
-    ends = t.ends_at.cast("timestamp") if "ends_at" in t.columns else starts
-    preds = []
+    starts = t.starts_at
+    ends = t.ends_at if "ends_at" in t.columns else starts
+    preds = [starts.notnull()]  # a start that is no date/time places it nowhere
     if hi is not None:
         preds.append(starts < hi)
     if lo is not None:
