@@ -261,3 +261,96 @@ def test_two_planted_ratio_elements(seed: int) -> None:
     df = to_ratio(plant(plant(base, {"a": "a1"}, 0.7), {"a": "a2"}, 0.8), seed)
     result = localize(df, DIMS)
     assert sorted(map(str, predicted(result))) == sorted(map(str, [{"a": "a1"}, {"a": "a2"}]))
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(planted, st.sampled_from([1e-3, 0.37, 250.0]))
+def test_ratio_scaling_numerator_and_denominator_together_changes_nothing(
+    case: tuple[int, dict[str, str], float], scale: float
+) -> None:
+    seed, filters, factor = case
+    leaves = to_ratio(plant(cube(seed, noise=0.01), filters, min(factor, 1 / factor)), seed)
+    scaled = leaves.copy()
+    scaled[["expected_num", "actual_num", "expected_den", "actual_den"]] *= scale
+    a, b = localize(leaves, DIMS), localize(scaled, DIMS)
+    assert predicted(b) == predicted(a) == [filters]
+    assert b.total_actual == pytest.approx(a.total_actual)
+    for x, y in zip(a.elements, b.elements, strict=True):
+        assert y.score == pytest.approx(x.score)
+        assert y.share_of_change == pytest.approx(x.share_of_change)
+
+
+def test_elements_ranked_by_share_of_change() -> None:
+    """A layer-1 cause carrying a third of the change is found first (layers are searched in
+    order) but listed after the layer-2 cause carrying two thirds."""
+    df = cube(11, noise=0.0)
+    df["expected"] = 100.0
+    df["actual"] = 100.0
+    small, large = {"a": "a0"}, {"a": "a3", "b": "b1"}
+    df.loc[df["a"] == "a0", "actual"] = 91.0  # 30 leaves × -9 = -270
+    df.loc[(df["a"] == "a3") & (df["b"] == "b1"), "actual"] = 10.0  # 6 leaves × -90 = -540
+    result = localize(df, DIMS)
+    assert predicted(result) == [large, small]
+    assert [round(e.share_of_change, 3) for e in result.elements] == [0.667, 0.333]
+    assert [e.layer for e in result.elements] == [2, 1]
+
+
+def uneven_ratio_cube(seed: int) -> pd.DataFrame:
+    """A conversion rate over 4 × 5 × 6 leaves whose traffic spans three orders of magnitude:
+    binomial numerators around a per-leaf rate, 5 % forecast noise on the rate."""
+    rng = np.random.default_rng(seed)
+    sizes = (4, 5, 6)
+    rows = list(
+        itertools.product(
+            *[[f"{d}{i}" for i in range(n)] for d, n in zip(DIMS, sizes, strict=True)]
+        )
+    )
+    out = pd.DataFrame(rows, columns=DIMS)
+    traffic = np.round(np.exp(rng.normal(6.0, 1.5, len(out)))) + 5
+    rate = np.clip(0.3 * np.exp(rng.normal(0.0, 0.3, len(out))), 0.01, 0.9)
+    out["expected_den"] = traffic
+    out["expected_num"] = traffic * rate
+    out["actual_den"] = rng.poisson(traffic).astype(float)
+    noisy = np.clip(rate * (1 + rng.normal(0.0, 0.05, len(out))), 0.0, 1.0)
+    out["actual_num"] = rng.binomial(out["actual_den"].astype(int), noisy).astype(float)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_noisy_ratio_cube_with_uneven_traffic(seed: int) -> None:
+    """The rate of {b: b2, c: c4} (about 1 % of the traffic) falls by 40 %: that element is
+    found, not its parent or one of its leaves, although noise on the big leaves can move the
+    total the other way."""
+    df = uneven_ratio_cube(seed)
+    mask = (df["b"] == "b2") & (df["c"] == "c4")
+    rng = np.random.default_rng(seed + 100)
+    rate = df.loc[mask, "expected_num"] / df.loc[mask, "expected_den"] * 0.6
+    df.loc[mask, "actual_num"] = rng.binomial(df.loc[mask, "actual_den"].astype(int), rate)
+    result = localize(df, DIMS)
+    assert predicted(result) == [{"b": "b2", "c": "c4"}]
+    top = result.elements[0]
+    assert top.actual < top.expected
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ratio_cause_moving_the_denominator(seed: int) -> None:
+    """Traffic that never converts doubles the denominator of {a: a1}: the rate falls there."""
+    df = uneven_ratio_cube(seed)
+    mask = df["a"] == "a1"
+    df.loc[mask, "actual_den"] = df.loc[mask, "actual_den"] * 2
+    assert predicted(localize(df, DIMS)) == [{"a": "a1"}]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 4])
+def test_ratio_traffic_shift_alone_is_no_cause(seed: int) -> None:
+    """The traffic of {a: a2} triples and converts at its usual rate: the rate's total moves
+    (a mix shift) but no element's rate does, so there is no cause."""
+    df = uneven_ratio_cube(seed)
+    mask = df["a"] == "a2"
+    rng = np.random.default_rng(seed)
+    df.loc[mask, "actual_den"] = rng.poisson(df.loc[mask, "actual_den"] * 3).astype(float)
+    rate = df.loc[mask, "expected_num"] / df.loc[mask, "expected_den"]
+    df.loc[mask, "actual_num"] = rng.binomial(df.loc[mask, "actual_den"].astype(int), rate)
+    result = localize(df, DIMS)
+    assert result.total_actual != pytest.approx(result.total_expected, rel=1e-3)
+    assert predicted(result) == []

@@ -60,6 +60,7 @@ _CHI2_MEDIAN = 0.4549364  # median of chi-square(1): robust variance from square
 _MIN_ELEMENT_SHARE = 0.1  # share of the change a scanned element must carry (Adtributor's TEEP)
 _Z_SIGNIFICANT = 3.0  # floor of the scan's noise yardstick
 _SCAN_MARGIN = 1.5  # additive fallback scan: an element's z must be this many noise yardsticks
+_RATIO_MARGIN = 1.25  # ratio scan: the same, with the noise yardstick of count-like leaves
 _RATIO_ALIVE = 0.3  # ratio scan: the live leaves as a whole must still reach this many
 _MIN_PART_SHARE = 0.02  # share of the abnormal partition's change an element carries (RiskLoc)...
 _SMALL_RISK = 0.75  # ...unless it is this pure (several leaves far out)...
@@ -104,7 +105,6 @@ class _Cube:
     ep: np.ndarray  # contribution to the total change (sums to the total change)
     exp_report: np.ndarray  # expected value for display (ratio: expected num at actual den)
     act_report: np.ndarray
-    size: np.ndarray  # traffic (ratio: actual denominator; additive: expected value)
     cuboids: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
@@ -128,10 +128,8 @@ def _build_cube(leaves: pd.DataFrame, dims: list[str], ratio: bool) -> _Cube:
             leaf_ratio = np.where(ed != 0, en / ed, total_ratio)
         # forecast: the expected ratio applied to the actual traffic, in numerator units
         f, a = leaf_ratio * ad, an
-        size = ad
     else:
         f, a = _clean(leaves["expected"]), _clean(leaves["actual"])
-        size = np.abs(f)
     codes = np.empty((len(leaves), len(dims)), dtype=np.int64)
     levels: list[np.ndarray] = []
     for j, dim in enumerate(dims):
@@ -141,7 +139,7 @@ def _build_cube(leaves: pd.DataFrame, dims: list[str], ratio: bool) -> _Cube:
         names, remap = np.unique(text, return_inverse=True)
         codes[:, j] = remap[inv]
         levels.append(names)
-    return _Cube(codes, levels, f, a, a - f, f, a, size)
+    return _Cube(codes, levels, f, a, a - f, f, a)
 
 
 def _deviation(f: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -302,16 +300,17 @@ class _Scan:
             for cols in itertools.combinations(range(n_dims), layer):
                 self.cuboids.append((cols, *_cuboid(cube, cols, sizes)))
         self.sizes = sizes
-        self.band = _Z_SIGNIFICANT
+        self.opposite_max = -np.inf
         for _cols, uniq, g in self.cuboids:
             z = self._z(np.bincount(g, weights=-x, minlength=len(uniq)), g, len(uniq), None)
-            self.band = max(self.band, float(z.max()))
+            self.opposite_max = max(self.opposite_max, float(z.max()))
+        self.band = max(_Z_SIGNIFICANT, self.opposite_max)
 
     def _z(self, xs: np.ndarray, g: np.ndarray, m: int, alive: np.ndarray | None) -> np.ndarray:
         vs = np.bincount(
             g, weights=self.v if alive is None else np.where(alive, self.v, 0.0), minlength=m
         )
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.where(vs > 0, xs / np.sqrt(self.phi * np.where(vs > 0, vs, 1.0)), -np.inf)
 
     def zscore(self, mask: np.ndarray) -> float:
@@ -323,10 +322,11 @@ class _Scan:
         f = float(np.abs(self.cube.f[mask]).sum())
         return float(self.x[mask].sum()) / f if f > 0 else 0.0
 
-    def pick(self, alive: np.ndarray, min_change: float) -> _Found | None:
+    def pick(self, alive: np.ndarray, min_change: float, first: bool = True) -> _Found | None:
         """The live element with the highest significant z carrying at least ``min_change``,
         widened to a parent whose other live leaves are significantly abnormal too."""
-        if self.zscore(alive) < self.alive_gamma * self.band:
+        # a stopping rule: after the first element, what is left must still move as a whole
+        if not first and self.zscore(alive) < self.alive_gamma * self.band:
             return None
         best: _Found | None = None
         xa = np.where(alive, self.x, 0.0)
@@ -361,18 +361,49 @@ class _Scan:
         return best
 
 
-def _scan_search(
-    cube: _Cube, size: np.ndarray, sizes: list[int], max_elements: int
-) -> list[_Found]:
-    """Ratio measures: greedy scan with traffic as the variance unit (leaf ratios on small
+_OVERDISPERSION_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, np.inf)
+
+
+def _count_variance(f: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Variance unit of count-like leaves: f (sampling) plus f² / (t · median f) (forecast
+    error that grows with the leaf). t is the grid value under which the standardized squared
+    residuals of small and large leaves have the same median; it is a multiple of the median
+    leaf, so scaling every count by c leaves the choice unchanged."""
+    af = np.abs(f)
+    pos = af > 0
+    if pos.sum() < 8:
+        return af
+    mid = float(np.median(af[pos]))
+    small, large = pos & (af <= mid), pos & (af > mid)
+    if not small.any() or not large.any():
+        return af
+    best, best_gap = af, np.inf
+    for t in _OVERDISPERSION_GRID:
+        v = af * (1.0 + af / (t * mid))
+        u = np.where(pos, x**2 / np.where(pos, v, 1.0), 0.0)
+        lo, hi = float(np.median(u[small])), float(np.median(u[large]))
+        if lo <= 0 or hi <= 0:
+            continue
+        gap = abs(np.log(lo / hi))
+        if gap < best_gap:
+            best, best_gap = v, gap
+    return best
+
+
+def _scan_search(cube: _Cube, sizes: list[int], max_elements: int) -> list[_Found]:
+    """Ratio measures: greedy scan with count-like variance units (leaf ratios on small
     denominators are too noisy for a per-leaf partition)."""
     total = float(cube.ep.sum())
-    x = cube.ep if total >= 0 else -cube.ep
-    scan = _Scan(cube, x, size, sizes, _RATIO_ALIVE)
-    alive = np.ones(len(x), dtype=bool)
+    v = _count_variance(cube.f, cube.ep)
+    up = _Scan(cube, cube.ep, v, sizes, _RATIO_ALIVE, _RATIO_MARGIN)
+    down = _Scan(cube, -cube.ep, v, sizes, _RATIO_ALIVE, _RATIO_MARGIN)
+    # the anomaly's direction is the side holding the most significant element (the total
+    # can move the other way when noise on big leaves outweighs a cause on small ones)
+    scan = up if (down.opposite_max, total >= 0) >= (up.opposite_max, total < 0) else down
+    alive = np.ones(len(cube.f), dtype=bool)
     chosen: list[_Found] = []
     while len(chosen) < max_elements and alive.any():
-        best = scan.pick(alive, _MIN_ELEMENT_SHARE * abs(total))
+        best = scan.pick(alive, _MIN_ELEMENT_SHARE * abs(total), first=not chosen)
         if best is None:
             break
         chosen.append(best)
@@ -473,7 +504,7 @@ def localize(
     cube = _build_cube(leaves, dims, is_ratio)
     sizes = [len(lv) for lv in cube.levels]
     if is_ratio:
-        picked = _scan_search(cube, cube.size, sizes, max_elements)
+        picked = _scan_search(cube, sizes, max_elements)
         covered = np.zeros(len(cube.f), dtype=bool)
         for fd in picked:
             covered |= _element_mask(cube, fd.cols, fd.codes)
@@ -576,8 +607,10 @@ def _result(
         )
 
     explained = float(cube.ep[~alive].sum()) / total_change if total_change != 0 else 0.0
+    # most explanatory first, whatever the order the search found them in
+    ranked = sorted((element(fd) for fd in chosen), key=lambda e: -e.share_of_change)
     return LocalizationResult(
-        [element(fd) for fd in chosen],
+        ranked,
         total_expected,
         total_actual,
         explained,
