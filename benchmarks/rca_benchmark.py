@@ -5,9 +5,10 @@
 Runs every generated cube family (benchmarks/cubes.py) on its tuning and its held-out split,
 and every shared dataset in the contract-4 format (default: all under ``../shared/benchmarks/rca/``
 relative to the repository), whose even-indexed cases (in case-id order) are its tuning split and
-odd-indexed ones its held-out split. Prints one row per set and split: cases, micro-F1 and
-TP/FP/FN of both methods, and their summed per-case seconds (loading excluded). ``--quick`` runs
-15 cases per family split and every 4th shared case.
+odd-indexed ones its held-out split; by default every 2nd case of each split is run
+(``--every 1`` for all of them). Prints one row per set and split: cases, micro-F1 and TP/FP/FN
+of both methods, and their summed per-case seconds (loading excluded). ``--quick`` runs 15 cases
+per family split and every 4th shared case of each split.
 """
 
 from __future__ import annotations
@@ -129,13 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("datasets", nargs="*", type=Path, help="contract-4 dataset directories")
     parser.add_argument("--quick", action="store_true", help="15 cases per family split")
     parser.add_argument("--cases", type=int, default=50, help="cases per family split")
+    parser.add_argument(
+        "--every", type=int, default=2, help="shared sets: every K-th case of each split"
+    )
     parser.add_argument("--only", nargs="*", default=None, help="family / dataset names to run")
     parser.add_argument("--split", choices=[*cubes.SPLITS, "both"], default="both")
     parser.add_argument("--methods", nargs="*", choices=list(METHODS), default=list(METHODS))
     args = parser.parse_args(argv)
-    n_cases, every = (15, 4) if args.quick else (args.cases, 1)
-    if n_cases < 1:
-        print("--cases must be ≥ 1", file=sys.stderr)
+    n_cases, every = (15, 4) if args.quick else (args.cases, args.every)
+    if n_cases < 1 or every < 1:
+        print("--cases and --every must be ≥ 1", file=sys.stderr)
         return 2
     dirs = args.datasets or sorted(
         p for p in DEFAULT_DATA.iterdir() if (p / "cases.parquet").exists()
