@@ -158,3 +158,45 @@ def test_a_new_version_that_replaced_the_old_one_refines_the_segment() -> None:
         {"platform": "android", "country": "IN", "app_version": "2.3.0"}
     ]
     assert loc.elements[0].change_pct == pytest.approx(-50.0)
+
+
+def ratio_cube(factor: dict[tuple[str, str], float]) -> Breakdown:
+    """A conversion rate of 0.5 everywhere before (traffic 400 in the US, 100 elsewhere)."""
+    rows = []
+    for p, c in itertools.product(PLATFORMS, COUNTRIES):
+        den = 400.0 if c == "US" else 100.0
+        rows.append(row({"platform": p, "country": c}, 0.5, 0.5 * factor.get((p, c), 1.0), den=den))
+    return breakdown(rows)
+
+
+def test_a_ratio_drop_in_one_leaf() -> None:
+    loc = localize_segments(
+        ratio_cube({("android", "IN"): 0.5}), ["platform", "country"], ratio=True
+    )
+    assert [s.filters for s in loc.elements] == [{"platform": "android", "country": "IN"}]
+    assert loc.elements[0].change_pct == pytest.approx(-50.0)
+    assert loc.elements[0].share_of_change == pytest.approx(1.0)
+    assert loc.explained_share == pytest.approx(1.0)
+    assert loc.rest_change_pct == pytest.approx(0.0)
+
+
+def test_a_ratio_drop_on_a_new_version_inherits_the_segment_rate() -> None:
+    rows = []
+    for p, c in itertools.product(PLATFORMS, COUNTRIES):
+        seg = {"platform": p, "country": c}
+        if (p, c) == ("android", "IN"):
+            rows.append(row({**seg, "app_version": "2.2.0"}, 0.5, 0.5, den=100))
+            old = row({**seg, "app_version": "2.2.0"}, 0.5, 0.5, den=100)
+            rows[-1] = old.model_copy(update={"after_den": 10.0, "after_num": 5.0})
+            new = row({**seg, "app_version": "2.3.0"}, 0.0, 0.25, den=90)
+            rows.append(new.model_copy(update={"before_den": 0.0, "before_num": 0.0}))
+        else:
+            rows.append(row({**seg, "app_version": "2.2.0"}, 0.5, 0.5, den=100))
+    loc = localize_segments(
+        breakdown(rows), ["platform", "country"], ratio=True, migrating=["app_version"]
+    )
+    assert [s.filters for s in loc.elements] == [
+        {"platform": "android", "country": "IN", "app_version": "2.3.0"}
+    ]
+    # measured on the stable part (android in India): 0.5 -> (5 + 22.5) / 100
+    assert loc.elements[0].change_pct == pytest.approx(-45.0)
