@@ -1,0 +1,126 @@
+"""The rollup cache: built once per source in the cache dir, rebuilt on change, never trusted stale.
+
+Also: DuckDB work runs under the configured memory limit, spilling to the cache directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from metric_anomaly_investigator.warehouse import queries as q
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
+from metric_anomaly_investigator.warehouse.resources import cache_dir
+from metric_anomaly_investigator.warehouse.types import WarehouseError
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _cached() -> list[str]:
+    return sorted(p.name for p in (cache_dir() / "rollups").glob("*.duckdb"))
+
+
+def _dau(wh) -> list[tuple[object, float]]:
+    return [(p.day, p.value) for p in q.metric_series(wh, "dau").points]
+
+
+def test_parquet_rollups_are_built_once_into_the_cache_dir(
+    small_parquet_dir: Path, small_wh, tmp_path: Path
+) -> None:
+    source = tmp_path / "byo"
+    shutil.copytree(small_parquet_dir, source)
+    before = _files(source)
+    stages: list[str] = []
+    with open_warehouse(source, progress=lambda stage, _done: stages.append(stage)) as wh:
+        assert wh.rollup is not None and wh.type_rollup is not None
+        first = _dau(wh)
+        schema = wh.schema
+    assert any("Building the rollup cache" in s for s in stages)
+    assert stages[-1] == "rollup cache ready"
+    built = _cached()
+    assert len(built) == 1
+    assert _files(source) == before  # nothing written next to the user's data
+    stages.clear()
+    with open_warehouse(source, progress=lambda stage, _done: stages.append(stage)) as wh:
+        assert stages == []  # the second open builds nothing
+        assert _dau(wh) == first
+        assert wh.schema == schema
+        assert wh.rollup_unique and wh.wau_spans and wh.type_rollup_unique
+    assert _cached() == built
+    assert first == _dau(small_wh)  # the same answers as the generated file's stored rollup
+
+
+def test_a_changed_source_gets_a_new_rollup(small_parquet_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "byo"
+    shutil.copytree(small_parquet_dir, source)
+    with open_warehouse(source) as wh:
+        countries = next(d for d in wh.schema.dimensions if d.name == "country").values
+    assert "IN" in countries
+    events = source / "events.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT * FROM '{events}' WHERE country <> 'IN') TO '{tmp_path / 'e.parquet'}' "
+        "(FORMAT parquet)"
+    )
+    con.close()
+    os.replace(tmp_path / "e.parquet", events)
+    with open_warehouse(source) as wh:
+        countries = next(d for d in wh.schema.dimensions if d.name == "country").values
+        raw = wh.con.con.execute(
+            f"SELECT count(DISTINCT user_id) FROM '{events}' WHERE event_timestamp::DATE = "
+            f"'{wh.schema.end_date}'"
+        ).fetchone()
+        last = q.metric_series(wh, "dau").points[-1].value
+    assert "IN" not in countries
+    assert raw == (last,)
+    assert len(_cached()) == 2
+
+
+def test_a_stale_stored_rollup_is_not_trusted(small_world_path: Path, tmp_path: Path) -> None:
+    """Delete India's events from a generated file: the product no longer reports India."""
+    path = tmp_path / "edited.duckdb"
+    shutil.copy(small_world_path, path)
+    with open_warehouse(path) as wh:
+        assert "IN" in next(d for d in wh.schema.dimensions if d.name == "country").values
+        stored = wh.rollup
+        assert stored is not None and "_mai_cache" not in wh.con.compile(stored.count())
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM events WHERE country = 'IN'")
+    con.close()
+    with open_warehouse(path) as wh:
+        countries = next(d for d in wh.schema.dimensions if d.name == "country").values
+        breakdown = q.breakdown(
+            wh,
+            "dau",
+            ["country"],
+            baseline=(wh.schema.start_date, wh.schema.start_date),
+            current=(wh.schema.end_date, wh.schema.end_date),
+        )
+        assert wh.rollup is not None and "_mai_cache" in wh.con.compile(wh.rollup.count())
+    assert "IN" not in countries
+    assert "IN" not in {r.segment.get("country") for r in breakdown.rows}
+
+
+def test_duckdb_runs_under_the_memory_limit(
+    small_world_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAI_MEMORY_LIMIT", "300MB")
+    with open_warehouse(small_world_path) as wh:
+        limit, spill = wh.con.con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+    assert limit == "286.1 MiB"  # DuckDB shows 300 MB in MiB
+    assert Path(spill) == cache_dir() / "spill"
+    monkeypatch.setenv("MAI_MEMORY_LIMIT", "lots")
+    with pytest.raises(WarehouseError, match="MAI_MEMORY_LIMIT='lots' is not a size"):
+        open_warehouse(small_world_path)
