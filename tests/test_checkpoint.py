@@ -56,8 +56,8 @@ def test_the_record_is_handed_over_after_every_step_before_its_event() -> None:
                 seen_at_event.append(len(saved))
 
     asyncio.run(consume())
-    assert [len(r.steps) for r in saved] == [1, 2, 3]
-    assert [r.status for r in saved] == ["running"] * 3
+    assert [len(r.steps) for r in saved] == [1, 2, 3, 3]
+    assert [r.status for r in saved] == ["running"] * 3 + ["completed"]
     assert seen_at_event == [1, 2, 3]  # saved before the step's event was yielded
     assert orch.record is not None and orch.record.status == "completed"
 

@@ -60,14 +60,18 @@ def wait_for_steps(save: Path, proc: subprocess.Popen[str], count: int) -> Inves
 
 
 def kill_after_two_steps(
-    world: Path, save: Path, signals: list[signal.Signals]
+    world: Path,
+    save: Path,
+    signals: list[signal.Signals],
+    delay: str = STEP_DELAY,
+    wait_for: Path | None = None,
 ) -> tuple[Investigation, int, str]:
-    """Run, wait for the checkpoint with 2 steps, send ``signals`` 20 ms apart; the saved
-    record (checked to keep every step seen), the exit code and stderr."""
+    """Run, wait for the checkpoint with 2 steps (and the file ``wait_for``), send ``signals``
+    20 ms apart; the saved record (checked to keep every step seen), the exit code and stderr."""
     env = {**os.environ, "MAI_DATA_DIR": str(save.parent / "data"), "MAI_MODEL": "autopilot"}
     proc = subprocess.Popen(
         [
-            *(sys.executable, str(SLOW_MAI), STEP_DELAY),
+            *(sys.executable, str(SLOW_MAI), delay),
             *("investigate", QUESTION, "-w", str(world), "--save", str(save)),
         ],
         env=env,
@@ -76,6 +80,10 @@ def kill_after_two_steps(
         text=True,
     )
     seen = wait_for_steps(save, proc, 2)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while wait_for is not None and not wait_for.exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
     for n, sig in enumerate(signals):
         if n:
             time.sleep(0.02)
@@ -138,3 +146,16 @@ def test_a_cancelled_record_is_continued_with_a_follow_up(world: Path, tmp_path:
     assert root.status == "cancelled" and root.steps == record.steps
     assert [f.question for f in root.follow_ups] == [question]
     assert root.follow_ups[0].status == "completed"
+
+
+def test_a_third_ctrl_c_exits_at_once_during_a_query_that_cannot_stop(
+    world: Path, tmp_path: Path
+) -> None:
+    save, blocked = tmp_path / "run.json", tmp_path / "blocked"
+    record, code, err = kill_after_two_steps(
+        world, save, [signal.SIGINT] * 3, delay=f"block:{WAIT_SECONDS}:{blocked}", wait_for=blocked
+    )
+    assert code == 130
+    assert "mai: interrupted again: exiting now" in err
+    # the checkpoint of step 2, or the one of the cancelled run if it landed before the exit
+    assert record.status in ("running", "cancelled") and len(record.steps) == 2

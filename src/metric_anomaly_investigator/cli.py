@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import signal
 import stat
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+FORCE_AFTER_SIGNALS = 3  # the third Ctrl-C stops at once, even during a query that cannot stop
 
 
 class CliError(Exception):
@@ -183,10 +185,12 @@ def _protected(source: str | None) -> list[Path]:
 
 class _Interrupts:
     """SIGINT and SIGTERM cancel the investigation (its steps are kept and saved) instead of
-    killing ``mai``; a second signal while the record is being saved is remembered, not fatal."""
+    killing ``mai``; a second signal while the record is being saved is remembered, not fatal.
+    The third exits at once: the checkpoints already hold every finished step."""
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self._count = 0
         self._cancel: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous: dict[int, object] = {}
@@ -213,6 +217,10 @@ class _Interrupts:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = self.received or signum
+        self._count += 1
+        if self._count >= FORCE_AFTER_SIGNALS:
+            _err("interrupted again: exiting now (finished steps already saved are kept)")
+            os._exit(128 + signum)
         loop, cancel = self._loop, self._cancel
         if loop is not None and cancel is not None and not loop.is_closed():
             loop.call_soon_threadsafe(cancel)

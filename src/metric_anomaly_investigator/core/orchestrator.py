@@ -9,10 +9,10 @@ run ends with status ``failed`` and a one-line ``error``, keeping the steps done
 Usage limits (``Settings.max_requests`` / ``max_tokens``) bound the whole conversation, follow-ups
 included; reaching one ends the run as ``failed`` with a message naming the setting to raise.
 
-Checkpoints: with a ``checkpoint`` callback (the CLI's ``--save`` file, the TUI's history), the root
-record is handed to it after every finished step, before the step's event is yielded, so a kill
-loses no finished step. A record saved mid-run has a run with status ``running``; resumed, a
-follow-up asking that run's question carries on from its last step.
+Checkpoints: with a ``checkpoint`` callback (the CLI's ``--save`` file, the TUI's history), the
+root record is handed to it after every finished step and when the run ends, before the event is
+yielded, so a kill loses no finished step. A record saved mid-run has a run with status
+``running``; resumed, a follow-up asking that run's question carries on from its last step.
 """
 
 from __future__ import annotations
@@ -249,6 +249,7 @@ class Orchestrator:
         run.finished_at = self._clock()
         if status != "completed":
             yield self._usage_event(run)
+        await self._checkpoint()
         yield InvestigationFinished(run)
 
     async def _restore(self, steps: list[Step]) -> None:
