@@ -168,3 +168,54 @@ def test_element_numbers_are_sums_over_its_leaves() -> None:
         (df["expected"].sum(), df["actual"].sum())
     )
     assert 0.5 <= element.score <= 1.0
+
+
+def test_runners_up_are_kept_as_candidates() -> None:
+    df = scale(scale(additive_cube(0), "actual", {"a": "a1"}, 0.4), "actual", {"a": "a2"}, 0.7)
+    result = localize(df, DIMS)
+    assert [e.filters for e in result.candidates] == [{"a": "a2"}]
+    assert result.explained_share == pytest.approx(1.0, abs=0.01)
+
+
+def test_changes_that_cancel_out_have_no_share() -> None:
+    """a1 halves and a2 grows by half: the total does not move, so no share can be computed."""
+    df = scale(
+        scale(additive_cube(0, noise=0.0), "actual", {"a": "a1"}, 0.5), "actual", {"a": "a2"}, 1.5
+    )
+    result = localize(df, DIMS)
+    assert (result.total_expected, result.total_actual) == pytest.approx((12000.0, 12000.0))
+    assert [e.filters for e in result.elements] == [{"a": "a1"}]
+    assert result.elements[0].share_of_change == 0.0
+    assert result.elements[0].change_pct == pytest.approx(-50.0)
+    assert result.explained_share == 0.0
+
+
+def two_cause_ratio_cube() -> pd.DataFrame:
+    """A 20 % rate everywhere on even traffic; a1 halves it, b2 (outside a1) cuts it by 40 %."""
+    rows = list(
+        itertools.product(
+            *[[f"{d}{i}" for i in range(n)] for d, n in zip(DIMS, (4, 5, 6), strict=True)]
+        )
+    )
+    df = pd.DataFrame(rows, columns=DIMS)
+    den = np.full(len(df), 1000.0)
+    in_a1, in_b2 = (df["a"] == "a1").to_numpy(), (df["b"] == "b2").to_numpy()
+    df["expected_den"] = den
+    df["actual_den"] = den
+    df["expected_num"] = den * 0.2
+    df["actual_num"] = den * 0.2 * np.where(in_a1, 0.5, 1.0) * np.where(in_b2 & ~in_a1, 0.6, 1.0)
+    return df
+
+
+def test_two_ratio_causes_are_both_reported_and_explain_the_change() -> None:
+    result = localize(two_cause_ratio_cube(), DIMS)
+    assert [e.filters for e in result.elements] == [{"a": "a1"}, {"b": "b2"}]
+    assert result.elements[0].share_of_change == pytest.approx(25 / 37)  # 150 of 222 lost
+    assert result.elements[0].change_pct == pytest.approx(-50.0)
+    assert result.explained_share == pytest.approx(1.0)
+
+
+def test_max_elements_caps_the_ratio_answer() -> None:
+    result = localize(two_cause_ratio_cube(), DIMS, max_elements=1)
+    assert [e.filters for e in result.elements] == [{"a": "a1"}]
+    assert result.explained_share == pytest.approx(25 / 37)
