@@ -346,17 +346,22 @@ def test_a_save_keeps_the_mode_and_refuses_foreign_files(tmp_path: Path) -> None
 
 
 def test_history_shows_a_run_saved_mid_way_as_interrupted(tmp_path: Path) -> None:
-    history = InvestigationStore(tmp_path / "history")
+    app = InvestigationStore(tmp_path / "history")  # the app that checkpoints its runs
     done = record("aaaaaaaa" + "0" * 24, hour=9)
     killed = record("bbbbbbbb" + "0" * 24, hour=10, follow_ups=1)
-    killed.follow_ups[0].status = "running"  # a checkpoint of a follow-up that never finished
-    history.save(done)
-    history.save(killed)
-    assert [(e.id[:8], e.status) for e in history.list()] == [
-        ("bbbbbbbb", "interrupted"),
+    killed.follow_ups[0].status = "running"  # a checkpoint of a follow-up, not finished yet
+    app.save(done)
+    app.save(killed)
+    assert store.is_interrupted(killed) and not store.is_interrupted(done)
+    assert [(e.id[:8], e.status) for e in app.list()] == [
+        ("bbbbbbbb", "running"),  # its own live run
         ("aaaaaaaa", "completed"),
     ]
-    assert store.is_interrupted(killed) and not store.is_interrupted(done)
+    after_a_kill = InvestigationStore(app.directory)  # the next process
+    assert [e.status for e in after_a_kill.list()] == ["interrupted", "completed"]
+    killed.follow_ups[0].status = "completed"
+    app.save(killed)
+    assert [e.status for e in app.list()] == ["completed", "completed"]
 
 
 def test_text_output_escapes_control_characters() -> None:

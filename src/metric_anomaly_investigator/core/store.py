@@ -279,10 +279,15 @@ def file_name(record: Investigation) -> str:
 
 
 class InvestigationStore:
-    """Saved investigations in one directory (``Settings.history_dir``)."""
+    """Saved investigations in one directory (``Settings.history_dir``).
+
+    A record saved mid-run is listed as ``running`` while this store is the one checkpointing it
+    (the app's own live run), and as ``interrupted`` otherwise: its process ended before it did.
+    """
 
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory).expanduser()
+        self._live: set[str] = set()
 
     def save(self, record: Investigation) -> Path:
         """Save (or overwrite) ``record``; returns its path."""
@@ -291,7 +296,17 @@ class InvestigationStore:
         except OSError as exc:
             raise StoreError(f"cannot create {self.directory}: {exc.strerror or exc}") from exc
         existing = self._find(record.id)
-        return save_investigation(record, existing or self.directory / file_name(record))
+        path = save_investigation(record, existing or self.directory / file_name(record))
+        if is_interrupted(record):
+            self._live.add(record.id)
+        else:
+            self._live.discard(record.id)
+        return path
+
+    def _status(self, record: Investigation) -> HistoryStatus:
+        if not is_interrupted(record):
+            return record.status
+        return "running" if record.id in self._live else "interrupted"
 
     def list(self) -> builtins.list[SavedInvestigation]:
         """All readable records, newest first; unreadable files are skipped."""
@@ -308,7 +323,7 @@ class InvestigationStore:
                     id=record.id,
                     question=record.question,
                     started_at=record.started_at,
-                    status="interrupted" if is_interrupted(record) else record.status,
+                    status=self._status(record),
                     direction=report.anomaly.direction if report else None,
                     verdict=report.root_cause if report else None,
                     model=record.model,
