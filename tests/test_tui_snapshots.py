@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, ProgressBar
 from tui_fakes import (
     AUTOPILOT_PATH,
     ScriptedOrchestrator,
@@ -50,6 +50,19 @@ async def settle(pilot: Pilot[None]) -> None:
     app = pilot.app
     await app.workers.wait_for_complete()
     await pilot.pause()
+    await freeze_cursors(pilot)
+
+
+async def opening(pilot: Pilot[None]) -> None:
+    """Wait (bounded) until the held warehouse has reported its progress, then freeze."""
+    app = pilot.app
+    assert isinstance(app, InvestigatorApp)
+    bar = app.main.welcome.query_one(ProgressBar)
+    for _ in range(200):
+        if bar.progress == 0.5:
+            break
+        await pilot.pause(0.01)
+    assert bar.progress == 0.5
     await freeze_cursors(pilot)
 
 
@@ -89,7 +102,7 @@ def test_first_run_builds_the_demo(
     snap_compare, tmp_path: Path, size: tuple[int, int], gate: threading.Event
 ) -> None:
     app = make_app(tmp_path, warehouse_gate=gate, progress_message=demo_build_message("events"))
-    assert snap_compare(app, terminal_size=size, run_before=freeze_cursors)
+    assert snap_compare(app, terminal_size=size, run_before=opening)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -99,7 +112,7 @@ def test_question_queued_while_opening(
     app = make_app(tmp_path, warehouse_gate=gate)
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await pilot.pause()
+        await opening(pilot)
         app.ask(QUESTION)
         await freeze_cursors(pilot)
 

@@ -178,7 +178,7 @@ class InvestigatorApp(App[None]):
         """Open a warehouse (call from a worker thread) with progress on the welcome pane."""
 
         def progress(message: str, fraction: float) -> None:
-            self.call_from_thread(self.main.welcome.show_progress, message, fraction)
+            self.call_from_thread(self.main.show_progress, message, fraction)
 
         try:
             warehouse = self.services.open_warehouse(source, self._config, progress)
@@ -605,7 +605,7 @@ class InvestigatorApp(App[None]):
 
     def _reopen(self, source: str | None) -> None:
         self._opening = True
-        self.main.welcome.show_progress("Opening the warehouse", 0.0)
+        self.main.show_progress("Opening the warehouse", 0.0)
         self._open_in_background(source)
 
     @work(thread=True, group="warehouse", exclusive=True, exit_on_error=False)

@@ -36,6 +36,8 @@ NARROW_WIDTH = 110
 SHORT_HEIGHT = 30
 NEW_PLACEHOLDER = "Ask why a metric moved…  (Enter to investigate)"
 FOLLOW_UP_PLACEHOLDER = "Ask a follow-up about these findings…  (Ctrl+N for a new investigation)"
+WAITING_FOR_WAREHOUSE = "Waiting for the warehouse — {progress}"
+STARTING_RUN = "Starting: the analyst plans the first step…"
 REPLAY_PLACEHOLDER = "Replaying a saved investigation — Space play/pause, ←/→ step, Ctrl+N new"
 PANES: tuple[tuple[str, str, str], ...] = (
     ("timeline", "F3", "Steps"),
@@ -70,6 +72,8 @@ class InvestigationScreen(Screen[None]):
         self.session: Session | None = None
         self.replaying = False
         self.pane: Pane = "timeline"
+        self._waiting_for_warehouse = False
+        self._progress = "opening"
 
     def compose(self) -> ComposeResult:
         yield Static("[b]Metric Anomaly Investigator[/]", id="title-bar")
@@ -120,6 +124,18 @@ class InvestigationScreen(Screen[None]):
         self.set_class(self.size.height < SHORT_HEIGHT, "-compact")
         self.set_class(self.size.width < NARROW_WIDTH or self.size.height < SHORT_HEIGHT, "-narrow")
         self._show_pane(self.pane)
+
+    def show_progress(self, message: str, fraction: float) -> None:
+        """Opening the warehouse: on the welcome pane, and under a question waiting for it."""
+        self.welcome.show_progress(message, fraction)
+        self._progress = f"{message.rstrip('…. ')} ({fraction:.0%})"
+        if self.session is not None and self._waiting_for_warehouse:
+            self.timeline.show(self.session, waiting=self._waiting_note())
+
+    def _waiting_note(self) -> str:
+        if self._waiting_for_warehouse:
+            return WAITING_FOR_WAREHOUSE.format(progress=self._progress)
+        return STARTING_RUN
 
     def show_welcome(self) -> None:
         self.session = None
@@ -172,7 +188,8 @@ class InvestigationScreen(Screen[None]):
         was_at_end = (
             timeline.highlighted is None or timeline.highlighted >= timeline.option_count - 1
         )
-        timeline.show(session)
+        self._waiting_for_warehouse = waiting_for_warehouse
+        timeline.show(session, waiting=self._waiting_note())
         steps = session.steps
         if steps and (was_at_end or changed is None):
             timeline.highlight_key(steps[-1].key)

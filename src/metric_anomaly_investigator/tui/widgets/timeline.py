@@ -28,10 +28,13 @@ class Timeline(OptionList):
         super().__init__(id=id)
         self._clock = clock
         self._session: Session | None = None
+        self._waiting: str | None = None
 
-    def show(self, session: Session | None) -> None:
-        """Rebuild the entries from the session, keeping the highlighted step."""
+    def show(self, session: Session | None, *, waiting: str | None = None) -> None:
+        """Rebuild the entries from the session, keeping the highlighted step; ``waiting`` says
+        why a question entered has no step yet."""
         self._session = session
+        self._waiting = waiting
         keep = self.highlighted_option.id if self.highlighted_option else None
         options: list[Option] = []
         if session is not None:
@@ -42,6 +45,9 @@ class Timeline(OptionList):
                     )
                     options.append(Option(self._fit(header), id=f"run-{run.number}", disabled=True))
                 options.extend(Option(self._prompt(s), id=s.key) for s in run.steps)
+            if session.pending is not None and waiting:
+                note = Content.from_markup("[$text-muted i]$w[/]", w=waiting)
+                options.append(Option(self._fit(note), id="waiting", disabled=True))
         self.set_options(options)
         if keep is not None:
             self.highlight_key(keep)
@@ -65,7 +71,7 @@ class Timeline(OptionList):
                     continue
 
     def on_resize(self) -> None:
-        self.show(self._session)
+        self.show(self._session, waiting=self._waiting)
 
     def _fit(self, content: Content) -> Content:
         width = max(10, self.scrollable_content_region.width - 1)
