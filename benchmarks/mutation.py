@@ -98,6 +98,21 @@ def dotted(module: str) -> str:
     return f"{PACKAGE}." + module.rstrip("/").removesuffix(".py").replace("/", ".")
 
 
+# Where the importing files include slow end-to-end ones (a full run of them takes longer than a
+# module's budget, and mutmut runs them twice before the first mutant), the unit-level files.
+FOCUSED_TESTS: dict[str, tuple[str, ...]] = {
+    "warehouse/queries.py": ("tests/test_warehouse_queries.py", "tests/test_mut_queries.py"),
+    "core/store.py": ("tests/test_store.py", "tests/test_mut_store.py"),
+    "core/actions/": (
+        "tests/test_tools.py",
+        "tests/test_mut_actions.py",
+        "tests/test_mut_deployments.py",
+        "tests/test_thin_data.py",
+    ),
+    "core/autopilot.py": ("tests/test_mut_autopilot.py",),
+}
+
+
 def test_files_for(module: str) -> list[str]:
     """The test files that import the module (or, for a package, one of its modules), or one
     of its entry points."""
@@ -110,7 +125,10 @@ def test_files_for(module: str) -> list[str]:
     )
     imports = re.compile("|".join(patterns), re.MULTILINE)
     files = []
+    focused = FOCUSED_TESTS.get(module)
     for path in sorted((ROOT / "tests").glob("test_*.py")):
+        if focused is not None and path.relative_to(ROOT).as_posix() not in focused:
+            continue
         rel = path.relative_to(ROOT).as_posix()
         if not SLOW_TEST_FILES.search(rel) and imports.search(path.read_text("utf-8")):
             files.append(rel)
