@@ -200,3 +200,18 @@ def test_a_ratio_drop_on_a_new_version_inherits_the_segment_rate() -> None:
     ]
     # measured on the stable part (android in India): 0.5 -> (5 + 22.5) / 100
     assert loc.elements[0].change_pct == pytest.approx(-45.0)
+
+
+def test_a_value_is_not_added_when_the_rest_of_the_element_moved_too() -> None:
+    """Android exists in India (-50%) and Brazil (-30%) only: the cause is android as a whole."""
+    rows = []
+    android = {"IN": (100.0, 0.5), "BR": (20.0, 0.7)}
+    for p, c in itertools.product(PLATFORMS, COUNTRIES):
+        if p == "android":
+            before, factor = android.get(c, (0.0, 1.0))
+        else:
+            before, factor = (400.0 if c == "US" else 100.0), 1.0
+        rows.append(row({"platform": p, "country": c}, before, before * factor))
+    loc = localize_segments(breakdown(rows), ["platform", "country"], ratio=False)
+    assert [s.filters for s in loc.elements] == [{"platform": "android"}]
+    assert loc.elements[0].change_pct == pytest.approx(-140 / 3)  # (50 + 6) of 120
