@@ -30,10 +30,9 @@ async def capture(settings: Settings) -> str:
     app = InvestigatorApp(settings=settings, model="autopilot", theme="textual-dark")
     async with app.run_test(size=SIZE) as pilot:
         async with asyncio.timeout(TIMEOUT_SECONDS):
-            while app.warehouse is None:
-                await pilot.pause(0.2)
-            app.ask(QUESTION)
-            while app.running or app.session is None or app.session.report is None:
+            await pilot.pause()
+            app.ask(QUESTION)  # queued until the warehouse is open, as a user's would be
+            while app.queued or app.running or app.session is None or app.session.report is None:
                 await pilot.pause(0.2)
             # Show the anomaly chart (the evidence) next to the report.
             detect = next((s for s in app.session.steps if s.action == "detect_anomaly"), None)
