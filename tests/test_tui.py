@@ -568,6 +568,15 @@ async def test_80x24_shows_one_pane_at_a_time(tmp_path: Path) -> None:
 # -- pure pieces ----------------------------------------------------------------------------
 
 
+def test_import_contracts_hold() -> None:
+    """tui -> core -> warehouse, and no cycle inside the TUI (pyproject's import-linter
+    contracts; `uv run lint-imports` prints them)."""
+    from importlinter.cli import lint_imports
+
+    root = Path(__file__).parent.parent
+    assert lint_imports(str(root / "pyproject.toml"), no_cache=True, no_logo=True) == 0
+
+
 def test_session_rebuilds_the_record_from_events() -> None:
     record = load_investigation(RECORD_PATH)
     session = Session.from_events(replay_events(record), FrozenClock())
