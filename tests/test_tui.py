@@ -559,10 +559,23 @@ async def test_80x24_shows_one_pane_at_a_time(tmp_path: Path) -> None:
         await pilot.press("f3")
         await pilot.pause()
         assert main.pane == "timeline" and main.timeline.region.height > 0
-    wide = make_app(tmp_path)
-    async with wide.run_test(size=(160, 48)) as pilot:
-        await ready(wide, pilot)
-        assert not wide.main.narrow
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [(120, 40), (160, 48)])
+async def test_wider_terminals_show_every_pane(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await ready(app, pilot)
+        await ask(app, pilot)
+        await pilot.press("f3", "home", "down")
+        await pilot.pause()
+        main = app.main
+        assert not main.narrow
+        chart = main.query_one(ChartView)
+        assert chart.region.height >= 12 and main.timeline.region.height > 0
+        assert main.query_one("#report").region.height > 0
+        assert chart_title(app) == "dau vs seasonal baseline"
 
 
 # -- pure pieces ----------------------------------------------------------------------------
