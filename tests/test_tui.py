@@ -705,7 +705,7 @@ def test_retention_legend_is_outside_and_its_table_is_formatted() -> None:
         "retention d14",
         "retention d28",
     ]
-    assert rows[0] == ["2026-01-05", "1200", "0.62", "0.52", "0.52", "0.52"]
+    assert rows[0] == ["2026-01-05", "1200", "62.0%", "52.0%", "52.0%", "52.0%"]
     assert rows[-1][-1] == "–"
 
 

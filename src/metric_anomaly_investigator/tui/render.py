@@ -27,6 +27,8 @@ ACTION_LABELS: dict[str, str] = {
 MAX_TABLE_ROWS = 200
 FILTER_KEYS = frozenset({"filters", "segment", "scope"})
 """Record fields that hold a segment (``{"platform": "android"}``): shown as one filter cell."""
+RATE_KEYS = frozenset({"retention"})
+"""Nested measures that are rates (0-1), shown as percentages."""
 
 
 def action_label(action: str) -> str:
@@ -106,13 +108,16 @@ def step_table(step: Step) -> tuple[list[str], list[list[str]]] | None:
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:
     """A record with its nested measures as columns of their own: ``retention`` ``{"1": 0.62,
-    "7": 0.41}`` becomes ``retention d1`` and ``retention d7`` (filters stay one cell)."""
+    "7": 0.41}`` becomes ``retention d1`` 62.0% and ``retention d7`` 41.0% (filters stay one
+    cell)."""
     flat: dict[str, Any] = {}
     for key, value in row.items():
         nested = isinstance(value, dict) and value and key not in FILTER_KEYS
         if nested and all(not isinstance(v, dict | list) for v in value.values()):
             for sub, cell in value.items():
-                flat[f"{key} d{sub}" if str(sub).isdigit() else f"{key} {sub}"] = cell
+                name = f"{key} d{sub}" if str(sub).isdigit() else f"{key} {sub}"
+                rate = key in RATE_KEYS and isinstance(cell, int | float)
+                flat[name] = f"{100 * cell:.1f}%" if rate else cell
         else:
             flat[key] = value
     return flat
