@@ -5,41 +5,54 @@ Given leaves (one row per combination of dimension values) with an expected and 
 (partial assignments such as ``{platform: android, country: IN}``) that explains the change.
 
 Method (a weighted-risk search in the spirit of RiskLoc, with ripple-consistency and
-significance terms, vectorised over every cuboid with ``np.bincount``):
+significance terms, vectorised over every cuboid with ``np.bincount``; each cuboid's grouping
+is computed once per cube):
 
-1. Every leaf gets a deviation score ``2 (a - f) / (|a| + |f|)``; for a ratio measure the
-   forecast is the expected ratio applied to the actual denominator, so the deviation is the
-   ratio's. The anomaly side is the tail that is clearly heavier (its extreme at least twice
-   the other's), else the sign of the total change. The noise band is the extreme of the other
-   tail (a few outliers dropped on big cubes only, counted over all leaves so ties and small
-   cubes are handled); leaves beyond it on the anomaly side form the abnormal partition,
-   weighted by how far beyond the band they lie (full weight 0.75 band widths past its edge):
-   a leaf far outside the noise weighs fully, one just past the edge barely counts.
+1. Every leaf gets a deviation score ``2 (a - f) / (|a| + |f|)``. The anomaly side is the tail
+   that is clearly heavier (its extreme at least twice the other's). The noise band is the
+   extreme of the other tail (a few outliers dropped on big cubes only, counted over all leaves
+   so ties and small cubes are handled); leaves beyond it on the anomaly side form the abnormal
+   partition, weighted by how far beyond the band they lie (full weight 0.75 band widths past
+   its edge). When the tails are alike the anomaly hides in the noise: both directions are
+   searched and the one whose elements explain more of the change wins.
 2. Layer by layer (1 dimension fixed, then 2, …), every element of every cuboid is scored:
    *purity* = abnormal weight / (abnormal + normal weight + 1) minus *ripple inconsistency*
    (how badly rescaling the element's forecast by its own actual/forecast ratio fits its
    leaves, relative to their raw deviation: a true root cause moves its leaves together).
    The first layer that has elements with purity - inconsistency ≥ 0.5 and a positive share of
-   the change yields its most explanatory one. The evidence is the score, not the size: a
-   small element far outside the noise is a cause too.
+   the change yields its most explanatory one. An element must also carry 2 % of the abnormal
+   partition's change (RiskLoc's explanatory-power floor) unless the evidence is plain without
+   it: several leaves far out (score ≥ 0.75), or a leaf at least 2× off its forecast and 2.75
+   noise bands out. A single noise leaf just past the band, common when forecast errors are
+   relative and the lower tail is long, is not a cause.
 3. The pick is widened to a parent while the parent's other live leaves are abnormal as well
-   (their purity ≥ 0.5): a cause is reported at the level where it acts, not through one of
-   its children.
+   (purity ≥ 0.5, at least half of them abnormal, moving at least a quarter as much relative
+   to their forecast): a cause is reported at the level where it acts, not through one of its
+   children — and two sibling causes are not merged into their parent.
 4. The element's leaves are removed and the search repeats until no abnormal change is left.
 5. When no element stands out leaf by leaf, elements are tested as a whole (``_Scan``): the
    z-score of an element's residual, Σ (a - f) / sqrt(φ Σ v), with a robust noise scale φ and
    a variance unit v per leaf (f², forecast noise being relative). Many leaves that each stay
    inside the noise band add up; normal leaves dilute the score, so a homogeneous shift scores
-   highest where it acts. The yardstick is the strongest element moving the other way.
+   highest where it acts. The yardstick is the strongest element moving the other way; an
+   element must exceed it by half (the strongest of many noise elements exceeds it half the
+   time).
 
-Ratio measures (num/den) use the scan alone, with the actual traffic (denominator) as the
-variance unit: leaf ratios on small denominators are too noisy for a per-leaf partition. An
-element must carry a tenth of the change (Adtributor's per-element explanatory power) and is
-widened to a parent whose other live leaves are significantly abnormal too.
+Ratio measures (num/den) use the scan alone, in numerator units: the forecast of a leaf is its
+expected ratio applied to its actual denominator (a traffic shift that keeps a segment's rate
+is no cause; extra traffic that does not convert is). Leaves are count-like, so the variance
+unit is f + f² / (t · median f): sampling noise plus forecast error growing with the leaf, t
+chosen so that small and large leaves have alike standardized residuals. The anomaly's
+direction is the side holding the most significant element (noise on big leaves can move the
+total the other way). An element must carry a tenth of the change (Adtributor's per-element
+explanatory power), exceed the yardstick by a quarter, and is widened to a parent whose other
+live leaves are significantly abnormal and move alike; after the first element, the leaves left
+must still move as a whole. Elements are listed by share of the change, largest first.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,22 +127,19 @@ def _is_ratio(leaves: pd.DataFrame, ratio: bool | None) -> bool:
     return all(c in leaves.columns for c in _RATIO_COLUMNS)
 
 
-def _clean(col: pd.Series) -> np.ndarray:
-    arr = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-    return np.where(np.isfinite(arr), arr, 0.0)
-
-
-def _build_cube(leaves: pd.DataFrame, dims: list[str], ratio: bool) -> _Cube:
+def _build_cube(
+    leaves: pd.DataFrame, nums: dict[str, np.ndarray], dims: list[str], ratio: bool
+) -> _Cube:
     if ratio:
-        en, an = _clean(leaves["expected_num"]), _clean(leaves["actual_num"])
-        ed, ad = _clean(leaves["expected_den"]), _clean(leaves["actual_den"])
+        en, an = nums["expected_num"], nums["actual_num"]
+        ed, ad = nums["expected_den"], nums["actual_den"]
         total_ratio = en.sum() / ed.sum() if ed.sum() != 0 else 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             leaf_ratio = np.where(ed != 0, en / ed, total_ratio)
         # forecast: the expected ratio applied to the actual traffic, in numerator units
         f, a = leaf_ratio * ad, an
     else:
-        f, a = _clean(leaves["expected"]), _clean(leaves["actual"])
+        f, a = nums["expected"], nums["actual"]
     codes = np.empty((len(leaves), len(dims)), dtype=np.int64)
     levels: list[np.ndarray] = []
     for j, dim in enumerate(dims):
@@ -300,11 +310,23 @@ class _Scan:
             for cols in itertools.combinations(range(n_dims), layer):
                 self.cuboids.append((cols, *_cuboid(cube, cols, sizes)))
         self.sizes = sizes
-        self.opposite_max = -np.inf
+        # strongest element with the anomaly (peak) and against it (the yardstick)
+        self.peak = self.opposite_max = -np.inf
         for _cols, uniq, g in self.cuboids:
-            z = self._z(np.bincount(g, weights=-x, minlength=len(uniq)), g, len(uniq), None)
-            self.opposite_max = max(self.opposite_max, float(z.max()))
+            z = self._z(np.bincount(g, weights=x, minlength=len(uniq)), g, len(uniq), None)
+            finite = z[np.isfinite(z)]
+            if finite.size:
+                self.peak = max(self.peak, float(finite.max()))
+                self.opposite_max = max(self.opposite_max, float(-finite.min()))
         self.band = max(_Z_SIGNIFICANT, self.opposite_max)
+
+    def flipped(self) -> _Scan:
+        """The same scan for an anomaly in the other direction."""
+        other = copy.copy(self)
+        other.x = -self.x
+        other.peak, other.opposite_max = self.opposite_max, self.peak
+        other.band = max(_Z_SIGNIFICANT, other.opposite_max)
+        return other
 
     def _z(self, xs: np.ndarray, g: np.ndarray, m: int, alive: np.ndarray | None) -> np.ndarray:
         vs = np.bincount(
@@ -377,17 +399,17 @@ def _count_variance(f: np.ndarray, x: np.ndarray) -> np.ndarray:
     small, large = pos & (af <= mid), pos & (af > mid)
     if not small.any() or not large.any():
         return af
-    best, best_gap = af, np.inf
-    for t in _OVERDISPERSION_GRID:
-        v = af * (1.0 + af / (t * mid))
-        u = np.where(pos, x**2 / np.where(pos, v, 1.0), 0.0)
-        lo, hi = float(np.median(u[small])), float(np.median(u[large]))
-        if lo <= 0 or hi <= 0:
-            continue
-        gap = abs(np.log(lo / hi))
-        if gap < best_gap:
-            best, best_gap = v, gap
-    return best
+    grid = np.array(_OVERDISPERSION_GRID)[:, None]
+    v = af * (1.0 + af / (grid * mid))  # one row per grid value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = x**2 / v
+    lo, hi = np.median(u[:, small], axis=1), np.median(u[:, large], axis=1)
+    valid = (lo > 0) & (hi > 0)
+    if not valid.any():
+        return af
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(valid, np.abs(np.log(lo / np.where(valid, hi, 1.0))), np.inf)
+    return v[int(np.argmin(gap))]
 
 
 def _scan_search(cube: _Cube, sizes: list[int], max_elements: int) -> list[_Found]:
@@ -395,11 +417,11 @@ def _scan_search(cube: _Cube, sizes: list[int], max_elements: int) -> list[_Foun
     denominators are too noisy for a per-leaf partition)."""
     total = float(cube.ep.sum())
     v = _count_variance(cube.f, cube.ep)
-    up = _Scan(cube, cube.ep, v, sizes, _RATIO_ALIVE, _RATIO_MARGIN)
-    down = _Scan(cube, -cube.ep, v, sizes, _RATIO_ALIVE, _RATIO_MARGIN)
+    scan = _Scan(cube, cube.ep, v, sizes, _RATIO_ALIVE, _RATIO_MARGIN)
     # the anomaly's direction is the side holding the most significant element (the total
     # can move the other way when noise on big leaves outweighs a cause on small ones)
-    scan = up if (down.opposite_max, total >= 0) >= (up.opposite_max, total < 0) else down
+    if (scan.peak, total >= 0) < (scan.opposite_max, total < 0):
+        scan = scan.flipped()
     alive = np.ones(len(cube.f), dtype=bool)
     chosen: list[_Found] = []
     while len(chosen) < max_elements and alive.any():
@@ -488,20 +510,19 @@ def localize(
     # canonical row order from the numbers only, so results (down to float rounding) depend
     # neither on the input order nor on the names of the dimension values
     measures = list(_RATIO_COLUMNS) if is_ratio else ["expected", "actual"]
-    leaves = leaves.sort_values(measures, kind="stable", ignore_index=True)
+    raw = [pd.to_numeric(leaves[c], errors="coerce").to_numpy(dtype=float) for c in measures]
+    order = np.lexsort(raw[::-1])
+    nums = {c: np.where(np.isfinite(r), r, 0.0)[order] for c, r in zip(measures, raw, strict=True)}
+    leaves = leaves[dims].take(order).reset_index(drop=True)
     if is_ratio:
-        tot_exp = float(_clean(leaves["expected_num"]).sum()) if len(leaves) else 0.0
-        den_e = float(_clean(leaves["expected_den"]).sum()) if len(leaves) else 0.0
-        tot_act = float(_clean(leaves["actual_num"]).sum()) if len(leaves) else 0.0
-        den_a = float(_clean(leaves["actual_den"]).sum()) if len(leaves) else 0.0
-        total_expected = tot_exp / den_e if den_e else 0.0
-        total_actual = tot_act / den_a if den_a else 0.0
+        den_e, den_a = float(nums["expected_den"].sum()), float(nums["actual_den"].sum())
+        total_expected = float(nums["expected_num"].sum()) / den_e if den_e else 0.0
+        total_actual = float(nums["actual_num"].sum()) / den_a if den_a else 0.0
     else:
-        total_expected = float(_clean(leaves["expected"]).sum()) if len(leaves) else 0.0
-        total_actual = float(_clean(leaves["actual"]).sum()) if len(leaves) else 0.0
+        total_expected, total_actual = float(nums["expected"].sum()), float(nums["actual"].sum())
     if len(leaves) == 0 or not dims:
         return LocalizationResult([], total_expected, total_actual, 0.0, [])
-    cube = _build_cube(leaves, dims, is_ratio)
+    cube = _build_cube(leaves, nums, dims, is_ratio)
     sizes = [len(lv) for lv in cube.levels]
     if is_ratio:
         picked = _scan_search(cube, sizes, max_elements)
