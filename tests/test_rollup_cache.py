@@ -43,6 +43,7 @@ def test_parquet_rollups_are_built_once_into_the_cache_dir(
     stages: list[str] = []
     with open_warehouse(source, progress=lambda stage, _done: stages.append(stage)) as wh:
         assert wh.rollup is not None and wh.type_rollup is not None
+        assert wh.rollup_source == "cache" and not wh.restored
         first = _dau(wh)
         schema = wh.schema
     assert any("Building the rollup cache" in s for s in stages)
@@ -53,6 +54,7 @@ def test_parquet_rollups_are_built_once_into_the_cache_dir(
     stages.clear()
     with open_warehouse(source, progress=lambda stage, _done: stages.append(stage)) as wh:
         assert stages == []  # the second open builds nothing
+        assert wh.restored  # and discovers nothing: the schema comes from the cache
         assert _dau(wh) == first
         assert wh.schema == schema
         assert wh.rollup_unique and wh.wau_spans and wh.type_rollup_unique
@@ -92,6 +94,7 @@ def test_a_stale_stored_rollup_is_not_trusted(small_world_path: Path, tmp_path: 
     shutil.copy(small_world_path, path)
     with open_warehouse(path) as wh:
         assert "IN" in next(d for d in wh.schema.dimensions if d.name == "country").values
+        assert wh.rollup_source == "stored"
         stored = wh.rollup
         assert stored is not None and "_mai_cache" not in wh.con.compile(stored.count())
     con = duckdb.connect(str(path))
@@ -109,6 +112,9 @@ def test_a_stale_stored_rollup_is_not_trusted(small_world_path: Path, tmp_path: 
         assert wh.rollup is not None and "_mai_cache" in wh.con.compile(wh.rollup.count())
     assert "IN" not in countries
     assert "IN" not in {r.segment.get("country") for r in breakdown.rows}
+    with open_warehouse(path) as wh:  # the cached discovery keeps to the rebuilt rollup
+        assert wh.restored and wh.rollup_source == "cache"
+        assert "IN" not in next(d for d in wh.schema.dimensions if d.name == "country").values
 
 
 def test_duckdb_runs_under_the_memory_limit(

@@ -161,6 +161,7 @@ class Warehouse:
         stored_rollup: bool,
         exclude: frozenset[str] = frozenset(),
         cache: RollupCache | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> None:
         self.label = label
         self.con = con
@@ -186,7 +187,10 @@ class Warehouse:
         # compile each query shape once to SQL with placeholders (DuckDB); else Ibis params
         self.prepared = self.is_duckdb
         self._plans: dict[Hashable, _Plan] = {}
-        self._discover(stored_rollup)
+        self.rollup_source: str | None = None  # "stored" (our file), "cache" or None (raw)
+        self.restored = state is not None and self._restore(state)
+        if not self.restored:
+            self._discover(stored_rollup)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -317,9 +321,11 @@ class Warehouse:
             ]
         if stored_rollup:
             self.rollup = self._load_stored_rollup(ev_text + us_text)
+            self.rollup_source = None if self.rollup is None else "stored"
         candidates = ev_text + us_text
         if self.rollup is None and self._cache is not None and self._cache.attach():
             self.rollup = self._load_stored_rollup(candidates, database=CACHE_DB)
+            self.rollup_source = None if self.rollup is None else "cache"
             if self.rollup is not None:  # columns left out of the cached rollup: not dimensions
                 ev_text = [c for c in ev_text if c in self.rollup.columns]
                 us_text = [c for c in us_text if c in self.rollup.columns]
@@ -351,6 +357,7 @@ class Warehouse:
         if self.type_rollup is None and self.is_duckdb and self.has_event_type:
             self._build_type_rollup()
         if self._cache is not None and self._cache.building:
+            self.rollup_source = "cache"
             self._cache.seal(
                 {
                     "rollup_version": ROLLUP_VERSION,
@@ -385,6 +392,47 @@ class Warehouse:
             has_annotations=self.annotations_table is not None,
             row_count=row_count,
         )
+
+    def state(self, *, users_dropped: bool) -> dict[str, Any]:
+        """What discovery found, for the schema cache (restored by :meth:`_restore`)."""
+        return {
+            "schema": self.schema.model_dump(mode="json"),
+            "users_dropped": users_dropped,
+            "rollup": self.rollup_source,
+            "type_rollup": self.type_rollup is not None,
+            "rollup_unique": self.rollup_unique,
+            "wau_spans": self.wau_spans,
+            "type_rollup_unique": self.type_rollup_unique,
+            "event_dims": self.event_dims,
+            "user_dims": self.user_dims,
+            "user_constant": sorted(self.user_constant),
+        }
+
+    def _restore(self, state: Mapping[str, Any]) -> bool:
+        """Take a cached discovery of this unchanged source; False if it cannot be used."""
+        try:
+            source = state["rollup"]
+            if source == "cache" and not (self._cache is not None and self._cache.attach()):
+                return False
+            if source is not None:
+                where = f"{CACHE_DB}.main" if source == "cache" else None
+                self.rollup = self.con.table(ROLLUP_TABLE, database=where)
+                if state["type_rollup"]:
+                    self.type_rollup = self.con.table(TYPE_ROLLUP_TABLE, database=where)
+            self.schema = WarehouseSchema.model_validate(state["schema"])
+            self.rollup_source = source
+            self.rollup_unique = bool(state["rollup_unique"])
+            self.wau_spans = bool(state["wau_spans"])
+            self.type_rollup_unique = bool(state["type_rollup_unique"])
+            self.event_dims = [str(d) for d in state["event_dims"]]
+            self.user_dims = [str(d) for d in state["user_dims"]]
+            self.user_constant = frozenset(str(d) for d in state["user_constant"])
+        except Exception:  # an old or damaged entry: discover afresh
+            self.rollup = self.type_rollup = None
+            self.rollup_source = None
+            self.event_dims, self.user_dims = [], []
+            return False
+        return True
 
     def _bulk_range(self) -> tuple[date, date, IgnoredEvents | None]:
         """The first and last day of the bulk of the events, and the stray events outside it.
@@ -1026,12 +1074,23 @@ def open_warehouse(
             if mapped is not None:
                 tables[t] = mapped
         tables = _normalise(tables, label)
-        unjoined = _users_join(tables, label)
+        state = cache.load_state() if cache is not None else None
+        if state is not None and state.get("users_dropped"):
+            tables.pop("users", None)
+        unjoined = _users_join(tables, label) if state is None else _unjoined_of(state)
         exclude = frozenset(str(x) for x in cfg.get("dimensions", {}).get("exclude", []))
         wh = Warehouse(
-            con, label, tables, stored_rollup=ours and not cfg, exclude=exclude, cache=cache
+            con,
+            label,
+            tables,
+            stored_rollup=ours and not cfg,
+            exclude=exclude,
+            cache=cache,
+            state=state,
         )
         wh.schema.unjoined_users = unjoined
+        if cache is not None and not wh.restored:
+            cache.save_state(wh.state(users_dropped=unjoined is not None))
         return wh
     except BaseException:
         if cache is not None:
@@ -1040,6 +1099,15 @@ def open_warehouse(
         if disconnect is not None:
             disconnect()
         raise
+
+
+def _unjoined_of(state: Mapping[str, Any]) -> UnjoinedUsers | None:
+    """The users-join note of a cached discovery."""
+    try:
+        found = state["schema"].get("unjoined_users")
+        return None if found is None else UnjoinedUsers.model_validate(found)
+    except Exception:
+        return None
 
 
 def _local_source(source: str | Path) -> Path | None:

@@ -7,6 +7,9 @@ the user's data. The file is named by a fingerprint of the source: the size and 
 time of each of its files, and the ``--config`` mapping. Changing a file changes the
 fingerprint, so a changed source gets a fresh rollup, never a stale one.
 
+Next to it, ``<key>.schema.json`` keeps what discovering the source found (dimensions, date range,
+data-quality notes), so a later open of the unchanged source starts at once.
+
 The cache file holds the same tables as a generated world (``_mai_user_day``,
 ``_mai_user_day_type`` and a ``_mai_meta`` of key/value text), attached read-only to the
 warehouse's connection as ``_mai_cache``. It is written to a temporary file first and renamed
@@ -99,6 +102,24 @@ class RollupCache:
             self.path.unlink(missing_ok=True)
             return False
         return True
+
+    def load_state(self) -> dict[str, Any] | None:
+        """What discovering this source found last time (see ``Warehouse.state``), if saved."""
+        try:
+            state = json.loads(self.path.with_suffix(".schema.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return state if isinstance(state, dict) else None
+
+    def save_state(self, state: Mapping[str, Any]) -> None:
+        """Remember what discovery found (best effort: a read-only cache only costs speed)."""
+        target = self.path.with_suffix(".schema.json")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(state, default=str))
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     @property
     def building(self) -> bool:
