@@ -135,12 +135,12 @@ def _open_warehouse(source: str | None, config: Path | None, *, quiet: bool) -> 
     )
 
     _check_config(config)
+    progress = None if quiet else _progress_printer(sys.stderr)
     if source is None:
         if not default_warehouse_path().exists():
             _err("creating the demo warehouse (first run)…")
-        progress = None if quiet else _progress_printer(sys.stderr)
         source = str(ensure_default_warehouse(progress))
-    return open_warehouse(source, config=config)
+    return open_warehouse(source, config=config, progress=progress)
 
 
 def _check_config(config: Path | None) -> None:
