@@ -73,9 +73,9 @@ def open_warehouse(source: str | None, config: Path | None, progress: Progress) 
         if not path.exists():
             ensure_default_warehouse(lambda stage, done: progress(demo_build_message(stage), done))
         progress(f"Opening the demo warehouse ({path.name})", 1.0)
-        return _open(path, config=config)
+        return _open(path, config=config, progress=progress)
     progress(f"Opening {source}", 0.5)
-    return _open(source, config=config)
+    return _open(source, config=config, progress=progress)
 
 
 def demo_build_message(stage: str) -> str:
