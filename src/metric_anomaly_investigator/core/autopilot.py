@@ -33,6 +33,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from ..settings import AUTOPILOT
+from ..warehouse import metrics as catalogue
 from ..warehouse.types import RATIO_METRICS
 from .actions.formatting import plural
 from .actions.insights import HistoryShortfall, history_shortfall
@@ -56,7 +57,7 @@ from .question import ParsedQuestion, parse_question
 from .report_markdown import format_filters
 from .tools import ToolExecutor
 
-CORE_METRICS = ("dau", "events", "events_per_user", "sessions_per_user")
+CORE_METRICS = tuple(catalogue.core_metrics())
 MAX_SEGMENT_STEPS = 2
 _UNKNOWN_DEPLOY = "whether a deployment explains it is not known (the check failed)"
 INFORMATIVE = 0.15
@@ -169,6 +170,12 @@ class Analyst:
                 f"Only {plural(shortfall.usable_days, 'usable day')} of data, fewer than the "
                 f"{shortfall.needed_days} a seasonal baseline needs: too little history to judge."
             )
+        missing = self._plan.question.missing_metric if self._plan else None
+        if missing is not None:
+            return (
+                f"The question asks about {missing}, which this warehouse does not have: "
+                "saying so rather than investigating another metric in its place."
+            )
         if a is None or not a.detected:
             return "No metric broke from its seasonal baseline: concluding there is no anomaly."
         return "The anomaly, the affected segment and the changes around it are established."
@@ -179,6 +186,8 @@ class Analyst:
     def _next(self, plan: _Plan) -> tuple[str, Action] | None:
         q = plan.question
         schema = self.executor.schema
+        if q.missing_metric is not None:  # never a silent substitute: the report says so
+            return None
         metric = q.metric or (self.ctx.metric if plan.follow_up and self.ctx.metric else "dau")
         if metric not in schema.metrics:
             metric = schema.metrics[0]
@@ -318,7 +327,9 @@ class Analyst:
         retention = ctx.retention or {}
         shortfall = history_shortfall(ctx)
         detect_errors = self._failed(plan, DetectAnomaly)
-        if (a is None or not a.detected) and retention.get("declined"):
+        if plan.question.missing_metric is not None:
+            report = self._missing_metric_report(plan.question.missing_metric)
+        elif (a is None or not a.detected) and retention.get("declined"):
             report = self._retention_report(plan, retention)
         elif a is None and detect_errors:
             report = self._undetermined_report(plan, detect_errors[-1])
@@ -336,6 +347,23 @@ class Analyst:
         if notes:  # what the data range leaves out (an incomplete last day…)
             report.summary += " " + " ".join(notes)
         return report
+
+    def _missing_metric_report(self, name: str) -> Report:
+        have = self.executor.schema.metrics
+        metric = catalogue.get(name)
+        first = have[0] if have else "dau"
+        return Report(
+            summary=catalogue.missing_metric_note(name, have),
+            root_cause=f"Not investigated: the data has no {metric.label} to look at.",
+            anomaly=AnomalySummary(metric=name, direction="none"),
+            recommendations=[
+                f"To investigate {metric.label}, the events need the column(s) "
+                f"{', '.join(metric.needs)} ({metric.definition()}); user-defined metrics "
+                "are not supported yet.",
+                f"Or ask about a metric it has, e.g. 'Why did {first} change last week?'.",
+            ],
+            confidence=0.0,
+        )
 
     def _undetermined_report(self, plan: _Plan, error: str) -> Report:
         metric = plan.question.metric or "dau"

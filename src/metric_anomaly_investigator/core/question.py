@@ -1,6 +1,7 @@
 """Read a natural-language question against a warehouse's real schema.
 
-Finds the metric (names and common synonyms), a date or date range (ISO, "January 28th",
+Finds the metric (names, labels and synonyms from the metric catalogue; of two named, the one
+the question asks about, not one it says looks normal), a date or date range (ISO, "January 28th",
 "Jan 28", "28/01", "yesterday", "last week", …, relative to the data's end date), segment words
 matched against the dimensions' ACTUAL values ("India" → ``IN``, "Android" → ``android``), the
 dimensions named, and the claimed direction. Nothing here knows any particular dataset.
@@ -13,40 +14,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from ..warehouse import metrics as catalogue
 from ..warehouse.types import WarehouseSchema
-
-# metric -> phrases (lower case); the longest phrase found wins, so "events per user" beats "users"
-METRIC_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "dau": (
-        "dau",
-        "daily active",
-        "daily users",
-        "active users",
-        "active user",
-        "user count",
-        "users",
-        "actives",
-        "audience",
-    ),
-    "wau": ("wau", "weekly active", "weekly users"),
-    "events": ("events", "event volume", "event count", "activity", "traffic", "volume"),
-    "events_per_user": (
-        "events per user",
-        "events/user",
-        "engagement",
-        "actions per user",
-        "per user",
-        "events per active user",
-        "usage intensity",
-    ),
-    "sessions_per_user": (
-        "sessions per user",
-        "sessions",
-        "session",
-        "sessions/user",
-        "session count",
-    ),
-}
 
 # common ISO-3166 alpha-2 codes with the names (and aliases) people use for them
 COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
@@ -205,6 +174,8 @@ class ParsedQuestion:
     """What a question says, in the warehouse's own names."""
 
     metric: str | None = None
+    # a metric of the catalogue the question asks about that this warehouse does not have
+    missing_metric: str | None = None
     day: date | None = None
     segment: dict[str, str] = field(default_factory=dict)
     about_retention: bool = False
@@ -213,8 +184,15 @@ class ParsedQuestion:
 def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
     """Parse ``text`` against ``schema`` (see the module docstring)."""
     low = " " + re.sub(r"\s+", " ", text.lower()) + " "
+    known = [
+        *schema.metrics,
+        *(m.name for m in catalogue.SUGGESTED if m.name not in schema.metrics),
+    ]
+    named = find_metric(low, known)
+    missing = named if named is not None and named not in schema.metrics else None
     return ParsedQuestion(
-        metric=find_metric(low, schema.metrics),
+        metric=None if missing else named,
+        missing_metric=missing,
         day=find_dates(text, schema.start_date, schema.end_date)[0],
         segment=find_segment(text, schema),
         about_retention=any(w in low for w in _RETENTION_WORDS),
@@ -226,18 +204,48 @@ def _has_phrase(low: str, phrase: str) -> bool:
 
 
 def find_metric(low: str, metrics: list[str]) -> str | None:
-    """The metric the text names (its own name or the longest synonym found), if any."""
-    best: tuple[int, int, str] | None = None  # (phrase length, -position, metric)
+    """The metric the text asks about: the longest name, label or synonym found, leaving out
+    metrics only said to look normal ("DAU dropped while events look normal" is about DAU)."""
+    found = _mentions(low, metrics)
+    asked = [f for f in found if not _said_normal(low, f[1], f[2])] or found
+    best = max(asked, key=lambda f: (f[2] - f[1], -f[1]), default=None)
+    return best[0] if best else None
+
+
+def _mentions(low: str, metrics: list[str]) -> list[tuple[str, int, int]]:
+    """(metric, start, end) of every phrase naming one of ``metrics``, longest at each place."""
+    hits: list[tuple[str, int, int]] = []
     for metric in metrics:
-        phrases = {metric, metric.replace("_", " "), *METRIC_SYNONYMS.get(metric, ())}
-        for phrase in phrases:
-            m = re.search(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", low)
-            if m is None:
-                continue
-            key = (len(phrase), -m.start(), metric)
-            if best is None or key[:2] > best[:2]:
-                best = key
-    return best[2] if best else None
+        for phrase in _phrases(metric):
+            for m in re.finditer(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", low):
+                hits.append((metric, m.start(), m.end()))
+    hits.sort(key=lambda h: (h[1], -(h[2] - h[1])))
+    kept: list[tuple[str, int, int]] = []
+    for h in hits:
+        if not any(k[1] <= h[1] < k[2] or h[1] <= k[1] < h[2] for k in kept):
+            kept.append(h)
+    return kept
+
+
+def _phrases(metric: str) -> tuple[str, ...]:
+    try:
+        return catalogue.get(metric).phrases
+    except KeyError:  # a metric the catalogue does not hold: its own name only
+        return (metric.lower(), metric.lower().replace("_", " "))
+
+
+_CLAUSE_BREAK = re.compile(r"\b(?:while|but|whereas|although|though|yet)\b|[,;.?!]")
+_NORMAL = re.compile(
+    r"\b(?:normal|fine|flat|stable|steady|unchanged|ok|okay|healthy|as usual|the same)\b"
+)
+
+
+def _said_normal(low: str, start: int, end: int) -> bool:
+    """Whether the clause around a mention says that metric looks normal."""
+    lo = max((m.end() for m in _CLAUSE_BREAK.finditer(low, 0, start)), default=0)
+    nxt = _CLAUSE_BREAK.search(low, end)
+    hi = nxt.start() if nxt else len(low)
+    return _NORMAL.search(low[lo:hi]) is not None
 
 
 # -- dates ---------------------------------------------------------------------------------------

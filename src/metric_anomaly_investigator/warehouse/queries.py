@@ -8,9 +8,10 @@ Conventions:
   expression is built; values (dates, filter values) are bound parameters: each query shape is
   built once per warehouse (see :meth:`Warehouse.run`) and only its parameters change;
 - series are contiguous: days without activity in the window are reported as 0;
-- ratio metrics (``events_per_user``, ``sessions_per_user``) report numerator and denominator;
-  over a window their value is the ratio of the daily means (sum of numerators / sum of
-  denominators), which keeps segment contributions additive.
+- what a metric is comes from the catalogue (:mod:`.metrics`): its numerator and denominator
+  measures; ratio metrics report numerator and denominator; over a window their value is the
+  ratio of the daily means (sum of numerators / sum of denominators), which keeps segment
+  contributions additive.
 """
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -23,6 +24,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from . import metrics as catalogue
 from .connect import (
     DEPLOYED_RAW,
     SPAN_COMBO,
@@ -34,7 +36,6 @@ from .connect import (
     Warehouse,
 )
 from .types import (
-    RATIO_METRICS,
     Annotation,
     Breakdown,
     BreakdownRow,
@@ -265,14 +266,27 @@ def _labels(df: pd.DataFrame, group: list[str]) -> pd.DataFrame:
 
 
 def _num_den(metric: str, df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    ones = pd.Series(1.0, index=df.index)
-    if metric == "dau":
-        return df["users"].astype(float), ones
-    if metric == "events":
-        return df["events"].astype(float), ones
-    if metric == "events_per_user":
-        return df["events"].astype(float), df["users"].astype(float)
-    return df["sessions"].astype(float), df["users"].astype(float)
+    """The metric's numerator and denominator columns (ones when it has no denominator)."""
+    m = catalogue.get(metric)
+    num = df[m.numerator.measure].astype(float)
+    if m.denominator is None:
+        return num, pd.Series(1.0, index=df.index)
+    return num, df[m.denominator.measure].astype(float)
+
+
+def _uses_sessions(metric: str) -> bool:
+    m = catalogue.get(metric)
+    return any(a.measure == "sessions" for a in (m.numerator, m.denominator) if a is not None)
+
+
+def _rolling(metric: str) -> bool:
+    return catalogue.get(metric).kind == "rolling_distinct"
+
+
+def _counts_events(metric: str) -> bool:
+    """An event count (not per user): its sample size is events, and segments add up."""
+    m = catalogue.get(metric)
+    return m.denominator is None and m.numerator.measure == "events"
 
 
 def _ratio(num: Any, den: Any) -> Any:
@@ -286,17 +300,17 @@ def _daily_frame(
     wh: Warehouse, metric: str, group: list[str], flt: dict[str, list[str]], s: date, e: date
 ) -> pd.DataFrame:
     """Columns: day, *group, num, den (only days with activity)."""
-    if metric == "wau":
+    if _rolling(metric):
         return _wau_frame(wh, group, flt, s, e)
 
     def build(param: ParamFn) -> ir.Table:
         w = _Window(param, "w")
-        b = _base(wh, group, flt, w, param, sessions=metric == "sessions_per_user")
+        b = _base(wh, group, flt, w, param, sessions=_uses_sessions(metric))
         return b.group_by(["day", *group]).agg(
             users=b.count(), events=b.events.sum(), sessions=b.sessions.sum()
         )
 
-    shape = ("daily", metric == "sessions_per_user", tuple(group))
+    shape = ("daily", _uses_sessions(metric), tuple(group))
     df = _labels(_run(wh, shape, build, flt, w=(s, e)), group)
     num, den = _num_den(metric, df)
     df["num"], df["den"] = num, den
@@ -394,7 +408,7 @@ def metric_series(
     columns = [df[c].tolist() for c in ("day", *group, "num", "den")]
     lookup = {(row[0], tuple(row[1:-2])): (row[-2], row[-1]) for row in zip(*columns, strict=True)}
     keys = sorted({key for _, key in lookup}) if group else [()]
-    ratio = metric in RATIO_METRICS
+    ratio = catalogue.is_ratio(metric)
     missing = (0.0, 0.0 if ratio else 1.0)
     points: list[dict[str, Any]] = []  # validated into SeriesPoint in one pass
     for key in keys:
@@ -497,11 +511,11 @@ def breakdown(
     bs, be = _window(wh, baseline[0], baseline[1], "baseline window")
     cs, ce = _window(wh, current[0], current[1], "current window")
     n_b, n_c = (be - bs).days + 1, (ce - cs).days + 1
-    if metric == "wau":
+    if _rolling(metric):
         seg, totals = _wau_breakdown(wh, group, flt, (bs, be), (cs, ce))
     else:
         seg, totals = _window_aggregates(wh, metric, group, flt, (bs, be), (cs, ce))
-    ratio = metric in RATIO_METRICS
+    ratio = catalogue.is_ratio(metric)
     bn, an = seg.num_b / n_b, seg.num_c / n_c
     one = np.ones(len(seg.keys))
     bd = seg.den_b / n_b if ratio else one
@@ -564,8 +578,9 @@ def _label(col: ir.Value) -> ir.StringValue:
 
 def _num_den_exprs(metric: str, t: ir.Table) -> tuple[ir.NumericColumn, ir.NumericColumn | None]:
     """The numerator and (ratio metrics) denominator columns, as :func:`_num_den` picks them."""
-    num = {"dau": t.users, "events": t.events, "events_per_user": t.events}.get(metric, t.sessions)
-    return num, t.users if metric in RATIO_METRICS else None
+    m = catalogue.get(metric)
+    den = None if m.denominator is None else t[m.denominator.measure]
+    return t[m.numerator.measure], den
 
 
 def _window_aggregates(
@@ -580,7 +595,8 @@ def _window_aggregates(
 
     One query: the per-(segment, window) aggregates, pivoted to one row per segment.
     """
-    sessions = metric == "sessions_per_user"
+    sessions = _uses_sessions(metric)
+    counted = _counts_events(metric)
     keys = [f"g{i}" for i in range(len(group))]
 
     def build(param: ParamFn) -> ir.Table:
@@ -590,7 +606,7 @@ def _window_aggregates(
             parts.append(b.mutate(w=ibis.literal(w)))
         u = parts[0].union(parts[1])
         # the sample size is the event count for "events", else distinct users (the costly part)
-        n_users = u.events.sum() if metric == "events" else u.user_id.approx_nunique()
+        n_users = u.events.sum() if counted else u.user_id.approx_nunique()
         agg = u.group_by([*group, "w"]).agg(
             users=u.count(), n=n_users, events=u.events.sum(), sessions=u.sessions.sum()
         )
@@ -608,7 +624,7 @@ def _window_aggregates(
 
     shape = ("breakdown", metric, tuple(group))
     seg = _Segments.from_frame(_run(wh, shape, build, flt, b=base_win, c=cur_win), keys, sort=True)
-    if not (_base_route(wh, group, flt, sessions=sessions)[2] or metric == "events"):
+    if not (_base_route(wh, group, flt, sessions=sessions)[2] or counted):
         # segments may overlap within a user-day: take the totals from an ungrouped query
 
         def build_totals(param: ParamFn) -> ir.Table:

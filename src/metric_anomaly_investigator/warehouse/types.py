@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from . import metrics as catalogue
+
 
 class WarehouseError(Exception):
     """A user-facing error: one clear, actionable message, never SQL or a traceback."""
@@ -23,7 +25,7 @@ def show_name(name: object) -> str:
     return "(an invalid name)"
 
 
-RATIO_METRICS = frozenset({"events_per_user", "sessions_per_user"})
+RATIO_METRICS = frozenset(m.name for m in catalogue.BUILTIN if m.is_ratio)
 
 
 class DimensionInfo(BaseModel):

@@ -1,0 +1,274 @@
+"""The metric catalogue: every metric the product knows, as one record each.
+
+A :class:`Metric` says what a metric is (its name, label and the words people use for it), how it
+is computed (its kind, and the aggregate(s) it is made of), which direction is bad, whether it
+adds up across segments, and how its values read. The question parser, the queries, the
+localizer (additive vs ratio), the analyst, the charts and the report all read this module;
+nothing else lists metrics.
+
+:data:`BUILTIN` holds the activity metrics every events table has. :data:`SUGGESTED` holds the
+metrics people commonly ask about that need columns or event types a warehouse may lack
+(revenue, conversion, error rate, latency, signups): the parser recognises them so that a
+question about one the warehouse lacks is answered honestly (see :func:`missing_metric_note`),
+never silently with another metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+MetricKind = Literal["count", "distinct_users", "sum", "ratio", "mean", "rolling_distinct"]
+Measure = Literal["events", "users", "sessions", "sum"]
+Direction = Literal["drop", "spike"]
+
+WAU_DAYS = 7  # the trailing window of the rolling-distinct metric (WAU)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One side of a metric: what is aggregated (per day) over the rows matching ``where``.
+
+    ``events`` counts rows, ``users`` distinct users, ``sessions`` distinct sessions per user,
+    ``sum`` adds up ``column``. ``where`` maps a column to the values it must take.
+    """
+
+    measure: Measure
+    column: str | None = None
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def describe(self) -> str:
+        what = {
+            "events": "events",
+            "users": "distinct users",
+            "sessions": "distinct sessions",
+            "sum": f"sum of {self.column}",
+        }[self.measure]
+        if not self.where:
+            return what
+        cond = " and ".join(
+            f"{col} = {vals[0]!r}" if len(vals) == 1 else f"{col} in {list(vals)!r}"
+            for col, vals in self.where
+        )
+        return f"{what} where {cond}"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric: what it means, how it is computed and how to read it."""
+
+    name: str
+    label: str
+    kind: MetricKind
+    numerator: Aggregate
+    denominator: Aggregate | None = None
+    synonyms: tuple[str, ...] = ()
+    bad_direction: Direction = "drop"
+    additive: bool = True
+    unit: str = ""
+    decimals: int = 0
+    core: bool = False  # one of the metrics the analyst checks when the one asked shows nothing
+    # columns (beyond user_id and event_timestamp) the warehouse must have for this metric
+    needs: tuple[str, ...] = ()
+
+    @property
+    def is_ratio(self) -> bool:
+        """Its value over a window is a ratio of sums (segment contributions are ratio-aware)."""
+        return self.denominator is not None
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """Every lower-case phrase that names it: its name, its label and its synonyms."""
+        seen = dict.fromkeys(
+            p.lower() for p in (self.name, self.name.replace("_", " "), self.label, *self.synonyms)
+        )
+        return tuple(seen)
+
+    def definition(self) -> str:
+        """What it is, in one line, e.g. ``events / distinct users (per day)``."""
+        if self.kind == "rolling_distinct":
+            return f"distinct users over the trailing {WAU_DAYS} days"
+        if self.denominator is None:
+            return f"{self.numerator.describe()} (per day)"
+        return f"{self.numerator.describe()} / {self.denominator.describe()} (per day)"
+
+    def format(self, value: float) -> str:
+        """A value as the metric reads, e.g. ``12,345`` or ``3.21 events``."""
+        text = f"{value:,.{self.decimals}f}"
+        return f"{text} {self.unit}" if self.unit else text
+
+
+def _where(**filters: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((col, (value,)) for col, value in filters.items())
+
+
+_USERS = Aggregate("users")
+_EVENTS = Aggregate("events")
+
+BUILTIN: tuple[Metric, ...] = (
+    Metric(
+        name="dau",
+        label="daily active users",
+        kind="distinct_users",
+        numerator=_USERS,
+        synonyms=(
+            "daily active",
+            "daily users",
+            "active users",
+            "active user",
+            "user count",
+            "users",
+            "actives",
+            "audience",
+        ),
+        unit="users",
+        core=True,
+    ),
+    Metric(
+        name="wau",
+        label="weekly active users",
+        kind="rolling_distinct",
+        numerator=_USERS,
+        synonyms=("weekly active", "weekly users"),
+        unit="users",
+    ),
+    Metric(
+        name="events",
+        label="events",
+        kind="count",
+        numerator=_EVENTS,
+        synonyms=("event volume", "event count", "activity", "traffic", "volume"),
+        core=True,
+    ),
+    Metric(
+        name="events_per_user",
+        label="events per user",
+        kind="ratio",
+        numerator=_EVENTS,
+        denominator=_USERS,
+        synonyms=(
+            "events/user",
+            "engagement",
+            "actions per user",
+            "per user",
+            "events per active user",
+            "usage intensity",
+        ),
+        additive=False,
+        decimals=2,
+        core=True,
+    ),
+    Metric(
+        name="sessions_per_user",
+        label="sessions per user",
+        kind="ratio",
+        numerator=Aggregate("sessions"),
+        denominator=_USERS,
+        synonyms=("sessions", "session", "sessions/user", "session count"),
+        additive=False,
+        decimals=2,
+        core=True,
+        needs=("session_id",),
+    ),
+)
+
+# Metrics people ask about that need data a warehouse may not have (recognised, never faked).
+SUGGESTED: tuple[Metric, ...] = (
+    Metric(
+        name="revenue",
+        label="revenue",
+        kind="sum",
+        numerator=Aggregate("sum", "amount"),
+        synonyms=("sales", "gmv", "income", "bookings", "gross merchandise value"),
+        unit="",
+        decimals=2,
+        needs=("amount",),
+    ),
+    Metric(
+        name="checkout_conversion",
+        label="checkout conversion",
+        kind="ratio",
+        numerator=Aggregate("users", where=_where(event_type="purchase")),
+        denominator=Aggregate("users", where=_where(event_type="checkout_started")),
+        synonyms=("conversion", "conversion rate", "conversions", "checkout rate", "funnel"),
+        additive=False,
+        decimals=3,
+        needs=("event_type",),
+    ),
+    Metric(
+        name="error_rate",
+        label="error rate",
+        kind="ratio",
+        numerator=Aggregate("events", where=_where(status="error")),
+        denominator=_EVENTS,
+        synonyms=("errors", "error ratio", "failure rate", "failures", "5xx"),
+        bad_direction="spike",
+        additive=False,
+        decimals=4,
+        needs=("status",),
+    ),
+    Metric(
+        name="latency",
+        label="mean latency",
+        kind="mean",
+        numerator=Aggregate("sum", "latency_ms"),
+        denominator=_EVENTS,
+        synonyms=("response time", "latency_ms", "slowness", "load time"),
+        bad_direction="spike",
+        additive=False,
+        unit="ms",
+        decimals=1,
+        needs=("latency_ms",),
+    ),
+    Metric(
+        name="signups",
+        label="signups",
+        kind="count",
+        numerator=Aggregate("events", where=_where(event_type="signup")),
+        synonyms=("sign-ups", "sign ups", "registrations", "new accounts"),
+        needs=("event_type",),
+    ),
+)
+
+_BY_NAME = {m.name: m for m in (*BUILTIN, *SUGGESTED)}
+
+
+def get(name: str) -> Metric:
+    """The catalogue's record for ``name`` (a ``KeyError`` for a name it does not hold)."""
+    return _BY_NAME[name]
+
+
+def is_ratio(name: str) -> bool:
+    """Whether ``name`` is a ratio metric (unknown names are not)."""
+    m = _BY_NAME.get(name)
+    return m is not None and m.is_ratio
+
+
+def available(columns: Iterable[str]) -> list[str]:
+    """The built-in metrics an events table with these columns supports, in catalogue order."""
+    have = set(columns)
+    return [m.name for m in BUILTIN if set(m.needs) <= have]
+
+
+def core_metrics() -> list[str]:
+    """The metrics the analyst checks when the one asked about shows nothing."""
+    return [m.name for m in BUILTIN if m.core]
+
+
+def missing_metric_note(name: str, have: Iterable[str]) -> str:
+    """The honest answer to a question about a metric the warehouse lacks."""
+    m = get(name)
+    listed = ", ".join(_named(h) for h in have)
+    cols = ", ".join(m.needs)
+    return (
+        f"This warehouse has no {m.label} metric ({m.name} needs {cols} in the events, "
+        f"computed as {m.definition()}), so it was not investigated and no other metric was "
+        f"put in its place. Metrics it has: {listed}."
+    )
+
+
+def _named(name: str) -> str:
+    """A metric's name, with its label when that says more (``dau (daily active users)``)."""
+    label = _BY_NAME[name].label if name in _BY_NAME else name
+    return name if label.replace(" ", "_") == name else f"{name} ({label})"
