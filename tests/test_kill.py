@@ -159,3 +159,37 @@ def test_a_third_ctrl_c_exits_at_once_during_a_query_that_cannot_stop(
     assert "mai: interrupted again: exiting now" in err
     # the checkpoint of step 2, or the one of the cancelled run if it landed before the exit
     assert record.status in ("running", "cancelled") and len(record.steps) == 2
+
+
+def test_a_run_without_save_is_checkpointed_in_the_history(world: Path, tmp_path: Path) -> None:
+    """No --save: SIGKILL after two steps still leaves the run in the history, interrupted,
+    and --continue on that history file finishes it."""
+    data = tmp_path / "data"  # MAI_DATA_DIR of this test (conftest), here and in the child
+    env = {**os.environ, "MAI_DATA_DIR": str(data), "MAI_MODEL": "autopilot"}
+    proc = subprocess.Popen(
+        [sys.executable, str(SLOW_MAI), STEP_DELAY, "investigate", QUESTION, "-w", str(world)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    history = InvestigationStore(data / "investigations")
+    deadline = time.monotonic() + WAIT_SECONDS
+    saved: list[Path] = []
+    while time.monotonic() < deadline and not saved:
+        assert proc.poll() is None, proc.communicate()
+        entries = history.list()
+        saved = [e.path for e in entries if len(load_investigation(e.path).steps) >= 2]
+        time.sleep(0.02)
+    assert saved, f"no checkpoint with 2 steps in the history within {WAIT_SECONDS} s"
+    proc.kill()
+    proc.communicate(timeout=WAIT_SECONDS)
+    record = load_investigation(saved[0])
+    assert is_interrupted(record) and len(record.steps) >= 2 and record.report is None
+    assert [e.status for e in InvestigationStore(data / "investigations").list()] == ["interrupted"]
+
+    assert main(["investigate", QUESTION, "-w", str(world), "--continue", str(saved[0]), "-q"]) == 0
+    finished = load_investigation(saved[0])
+    assert finished.id == record.id and finished.status == "completed"
+    assert finished.steps[: len(record.steps)] == record.steps
+    assert [e.status for e in InvestigationStore(data / "investigations").list()] == ["completed"]

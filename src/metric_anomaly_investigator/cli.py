@@ -231,21 +231,37 @@ class _Interrupts:
 
 
 class _Checkpoint:
-    """Saves the root record to FILE after every step; warns once if it cannot."""
+    """Saves the root record after every step: to the history, and to FILE if given.
 
-    def __init__(self, path: Path, protect: Sequence[Path]) -> None:
+    A run killed mid-way is then in the history as interrupted (and in FILE), resumable with
+    ``--continue``. A save that fails is reported once per place; the run goes on.
+    """
+
+    def __init__(self, history: Path, path: Path | None, protect: Sequence[Path]) -> None:
+        from metric_anomaly_investigator.core.store import InvestigationStore
+
+        self.history = InvestigationStore(history)
         self.path, self.protect = path, protect
-        self._warned = False
+        self._warned: set[str] = set()
 
     def __call__(self, record: Investigation) -> None:
         from metric_anomaly_investigator.core.store import StoreError, save_investigation
 
         try:
+            self.history.save(record)
+        except StoreError as exc:
+            self._warn("history", f"warning: not saved to the history: {exc}")
+        if self.path is None:
+            return
+        try:
             save_investigation(record, self.path, protect=self.protect)
         except StoreError as exc:
-            if not self._warned:
-                self._warned = True
-                _err(f"warning: progress not saved: {exc}")
+            self._warn("file", f"warning: progress not saved: {exc}")
+
+    def _warn(self, where: str, message: str) -> None:
+        if where not in self._warned:
+            self._warned.add(where)
+            _err(message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,7 +299,7 @@ async def _run_investigation(
     previous: Investigation | None,
     quiet: bool,
     interrupts: _Interrupts,
-    checkpoint: _Checkpoint | None,
+    checkpoint: _Checkpoint,
 ) -> Investigation:
     """Run the question (as a follow-up of ``previous`` if given); returns the root record."""
     from metric_anomaly_investigator.core.orchestrator import Orchestrator
@@ -328,7 +344,7 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     )
     warehouse = _open_warehouse(source, args.config, quiet=args.quiet)
     _say(f"model: {model}")
-    checkpoint = _Checkpoint(save, config) if save is not None else None
+    checkpoint = _Checkpoint(settings.history_dir, save, config)
     with warehouse, _Interrupts() as interrupts:
         if not args.quiet:
             _say(f"warehouse: {warehouse.label}")
