@@ -35,11 +35,12 @@ def test_history_lists_newest_first_with_its_verdict(tmp_path: Path) -> None:
     old_path, new_path = store.save(old), store.save(new)
     assert old_path == tmp_path / "history" / "2026-01-30T09-00-00_aaaaaaaa.json"
     (tmp_path / "history" / "notes.json").write_text("[1, 2]")  # not a record: skipped
-    entries = store.list()
+    entries = InvestigationStore(tmp_path / "history").list()  # read by another process
     assert [(e.id, e.path, e.status) for e in entries] == [
         (new.id, new_path, "interrupted"),
         (old.id, old_path, "completed"),
     ]
+    assert [e.status for e in store.list()] == ["running", "completed"]  # still being saved
     e = entries[1]
     assert (e.question, e.model, e.started_at) == (
         "Why did DAU drop?",
