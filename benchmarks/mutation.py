@@ -2,9 +2,9 @@
 
     uv run python benchmarks/mutation.py [--module core/question.py] [--max-mutants N]
 
-For each decision module a snapshot of src/ and tests/ is copied into mutants/<module>/ (so edits
-made to the working tree during a run do not disturb it, and src/ is never touched), mutmut mutates
-that module only and runs the test files that import it. The score is
+For each decision module a snapshot of src/ and tests/ as last committed (--working-tree: as they
+are now) is put into mutants/<module>/ (so edits made during a run do not disturb it, and src/ is
+never touched); mutmut mutates that module only and runs the test files that import it. The score is
 (killed + timeout) / (all checked - equivalent); equivalent mutants are listed, one reason each,
 in benchmarks/mutation_equivalents.toml. With --max-mutants a fixed-seed sample is checked;
 with --budget a module's run stops after that many seconds and only the checked mutants count.
@@ -13,6 +13,7 @@ with --budget a module's run stops after that many seconds and only the checked 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -21,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 import tomllib
 from collections import Counter
@@ -113,7 +115,7 @@ FOCUSED_TESTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def test_files_for(module: str) -> list[str]:
+def test_files_for(module: str, root: Path = ROOT) -> list[str]:
     """The test files that import the module (or, for a package, one of its modules), or one
     of its entry points."""
     name = dotted(module)
@@ -126,22 +128,37 @@ def test_files_for(module: str) -> list[str]:
     imports = re.compile("|".join(patterns), re.MULTILINE)
     files = []
     focused = FOCUSED_TESTS.get(module)
-    for path in sorted((ROOT / "tests").glob("test_*.py")):
-        if focused is not None and path.relative_to(ROOT).as_posix() not in focused:
+    for path in sorted((root / "tests").glob("test_*.py")):
+        if focused is not None and path.relative_to(root).as_posix() not in focused:
             continue
-        rel = path.relative_to(ROOT).as_posix()
+        rel = path.relative_to(root).as_posix()
         if not SLOW_TEST_FILES.search(rel) and imports.search(path.read_text("utf-8")):
             files.append(rel)
     return files
 
 
-def prepare(module: str, tests: list[str]) -> Path:
-    """A fresh snapshot of src/, tests/ and pyproject.toml with mutmut configured for `module`."""
-    workspace = WORK / slug(module)
+def snapshot(workspace: Path, working_tree: bool) -> None:
+    """src/, tests/ and pyproject.toml as last committed (or as they are now) into ``workspace``."""
     shutil.rmtree(workspace, ignore_errors=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "src", workspace / "src", ignore=ignore)
-    shutil.copytree(ROOT / "tests", workspace / "tests", ignore=ignore)
+    workspace.mkdir(parents=True)
+    if working_tree:
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(ROOT / "src", workspace / "src", ignore=ignore)
+        shutil.copytree(ROOT / "tests", workspace / "tests", ignore=ignore)
+        shutil.copy2(ROOT / "pyproject.toml", workspace / "pyproject.toml")
+        return
+    archive = subprocess.run(
+        ["git", "archive", "HEAD", "src", "tests", "pyproject.toml"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(workspace, filter="data")
+
+
+def configure(workspace: Path, module: str, tests: list[str]) -> None:
+    """Append mutmut's settings for ``module`` to the snapshot's pyproject.toml."""
     source = f"src/{PACKAGE}/{module}" + ("*" if module.endswith("/") else "")
     config = {
         "source_paths": ["src/"],
@@ -151,9 +168,8 @@ def prepare(module: str, tests: list[str]) -> Path:
         "use_git_change_detection": False,
     }
     lines = ["", "[tool.mutmut]", *(f"{key} = {json.dumps(v)}" for key, v in config.items())]
-    pyproject = (ROOT / "pyproject.toml").read_text("utf-8")
-    (workspace / "pyproject.toml").write_text(pyproject + "\n".join(lines) + "\n", "utf-8")
-    return workspace
+    pyproject = workspace / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text("utf-8") + "\n".join(lines) + "\n", "utf-8")
 
 
 def exit_codes(workspace: Path) -> dict[str, int | None]:
@@ -183,13 +199,17 @@ def run_mutmut(names: list[str], workspace: Path, out: IO[str], budget: float | 
         proc.wait()
 
 
-def run_module(module: str, max_mutants: int | None, budget: float | None, log: Path) -> Score:
+def run_module(
+    module: str, max_mutants: int | None, budget: float | None, working_tree: bool, log: Path
+) -> Score:
     started = time.monotonic()
-    tests = test_files_for(module)
+    workspace = WORK / slug(module)
+    snapshot(workspace, working_tree)
+    tests = test_files_for(module, workspace)
     if not tests:
         print(f"{module:22} no test file imports {dotted(module)}: not scored", flush=True)
         return Score(module, Counter(), [], 0.0)
-    workspace = prepare(module, tests)
+    configure(workspace, module, tests)
     with log.open("w") as out:
         subprocess.run([sys.executable, "-c", GENERATE], cwd=workspace, check=True, stdout=out)
         names = sorted(exit_codes(workspace))
@@ -234,11 +254,14 @@ def main() -> None:
         "--budget", type=float, help="seconds per module; mutants left unchecked are not scored"
     )
     parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
+    parser.add_argument(
+        "--working-tree", action="store_true", help="mutate the files as they are, not HEAD"
+    )
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     for module in args.module or DECISION_MODULES:
         log = WORK / f"{slug(module)}.log"
-        score = run_module(module, args.max_mutants, args.budget, log)
+        score = run_module(module, args.max_mutants, args.budget, args.working_tree, log)
         c = score.counts
         print(
             f"{module:22} {score.percent:5.1f}% killed  "
