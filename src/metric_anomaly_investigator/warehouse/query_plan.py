@@ -1,0 +1,260 @@
+"""Prepared-query plans: validating identifiers and windows, binding values, and the
+per-(user, day) base every metric query starts from (see :mod:`.queries` for the conventions)."""
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from . import metrics as catalogue
+from .connect import (
+    ParamFn,
+    ParamValue,
+    ShapeBuilder,
+    Warehouse,
+)
+from .types import (
+    WarehouseError,
+    show_name,
+)
+
+Filters = Mapping[str, str | Sequence[str]] | None
+DateLike = date | datetime | str
+NULL_LABEL = "(null)"
+
+
+# -- validation ---------------------------------------------------------------------------------
+def _to_date(value: DateLike, what: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            pass
+    raise WarehouseError(f"{what} must be a date (YYYY-MM-DD), got {show_name(value)}.")
+
+
+def _window(
+    wh: Warehouse, start: DateLike | None, end: DateLike | None, what: str = "window"
+) -> tuple[date, date]:
+    lo, hi = wh.schema.start_date, wh.schema.end_date
+    s = lo if start is None else _to_date(start, f"The {what} start")
+    e = hi if end is None else _to_date(end, f"The {what} end")
+    if s > e:
+        raise WarehouseError(f"The {what} is inverted: it starts {s} after it ends {e}.")
+    if e < lo or s > hi:
+        left_out = "".join(f" {note}" for note in wh.schema.coverage_notes())
+        raise WarehouseError(
+            f"The {what} {s}..{e} is outside the data, which covers {lo}..{hi}.{left_out}"
+        )
+    return max(s, lo), min(e, hi)
+
+
+def _check_dims(wh: Warehouse, dims: Iterable[str] | None) -> list[str]:
+    out: list[str] = []
+    for d in dims or []:
+        if not isinstance(d, str):
+            raise WarehouseError(f"Dimension names must be text, got {show_name(d)}.")
+        wh.schema.dimension(d)
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def _check_filters(wh: Warehouse, filters: Filters) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in (filters or {}).items():
+        _check_dims(wh, [name])
+        values = [value] if isinstance(value, str | int | float) else list(value)
+        if not values:
+            raise WarehouseError(f"The filter on {show_name(name)} has no values.")
+        if not all(isinstance(v, str | int | float) for v in values):
+            raise WarehouseError(f"Filter values for {show_name(name)} must be text.")
+        out[name] = [str(v) for v in values]
+    return out
+
+
+# -- query shapes and their bound values --------------------------------------------------------
+class _Window:
+    """A date window's parameters (named by ``prefix``): its days, and as timestamps."""
+
+    def __init__(self, param: ParamFn, prefix: str) -> None:
+        self._param, self._prefix = param, prefix
+
+    @property
+    def start(self) -> ir.Scalar:
+        return self._param(f"{self._prefix}_start")
+
+    @property
+    def end(self) -> ir.Scalar:
+        return self._param(f"{self._prefix}_end")
+
+    @property
+    def lo(self) -> ir.Scalar:
+        """The start's midnight."""
+        return self._param(f"{self._prefix}_lo")
+
+    @property
+    def hi(self) -> ir.Scalar:
+        """The midnight after the end."""
+        return self._param(f"{self._prefix}_hi")
+
+
+def _window_values(prefix: str, start: date, end: date) -> dict[str, ParamValue]:
+    return {
+        f"{prefix}_start": start,
+        f"{prefix}_end": end,
+        f"{prefix}_lo": datetime.combine(start, datetime.min.time()),
+        f"{prefix}_hi": datetime.combine(end + timedelta(days=1), datetime.min.time()),
+    }
+
+
+def _filter_shape(filters: dict[str, list[str]]) -> tuple[tuple[str, int], ...]:
+    return tuple((name, len(values)) for name, values in filters.items())
+
+
+def _filter_values(filters: dict[str, list[str]]) -> dict[str, ParamValue]:
+    return {
+        f"f{i}_{j}": v for i, values in enumerate(filters.values()) for j, v in enumerate(values)
+    }
+
+
+def _run(
+    wh: Warehouse,
+    shape: tuple[Hashable, ...],
+    build: ShapeBuilder,
+    flt: dict[str, list[str]],
+    **windows: tuple[date, date],
+) -> pd.DataFrame:
+    """Run a query shape with the filters' values and the named windows bound."""
+    values = _filter_values(flt)
+    for prefix, (s, e) in windows.items():
+        values.update(_window_values(prefix, s, e))
+    # the warehouse's fast-path switches change the expressions: part of the shape
+    state = (
+        wh.rollup is not None,
+        wh.rollup_unique,
+        wh.type_rollup is not None,
+        wh.type_rollup_unique,
+        wh.wau_spans,
+    )
+    return wh.run((*shape, _filter_shape(flt), state), build, values)
+
+
+# -- the per-user-per-day base ------------------------------------------------------------------
+def _user_dim_needed(wh: Warehouse, names: Iterable[str]) -> list[str]:
+    return [n for n in names if n in wh.user_dims]
+
+
+def _apply_filters(
+    t: ir.Table,
+    filters: dict[str, list[str]],
+    param: ParamFn,
+    only: Iterable[str] | None = None,
+) -> ir.Table:
+    """Filter on dimension values (those in ``only`` if given), bound as the parameters named
+    by :func:`_filter_values`."""
+    keep = set(filters if only is None else only)
+    preds = []
+    for i, (name, values) in enumerate(filters.items()):
+        if name not in keep:
+            continue
+        col = t[name].cast("string")
+        bound = [param(f"f{i}_{j}") for j in range(len(values))]
+        preds.append(col == bound[0] if len(bound) == 1 else col.isin(bound))
+    return t.filter(*preds) if preds else t
+
+
+def _base(
+    wh: Warehouse,
+    group: list[str],
+    filters: dict[str, list[str]],
+    win: _Window,
+    param: ParamFn,
+    *,
+    sessions: bool = True,
+) -> ir.Table:
+    """One row per (user_id, day, *group) with ``events`` and ``sessions``.
+
+    ``sessions=False`` lets the raw-events path skip counting distinct sessions (then 0).
+    """
+    r, unique, _ = _base_route(wh, group, filters, sessions=sessions)
+    if r is not None:
+        r = r.filter(r.day >= win.start, r.day <= win.end)
+        r = _apply_filters(r, filters, param)
+        if unique:
+            return r.select("user_id", "day", *group, "events", "sessions")
+        return r.group_by(["user_id", "day", *group]).agg(
+            events=r.events.sum(), sessions=r.sessions.sum()
+        )
+    used = set(group) | set(filters)
+    ev = wh.events
+    ev = ev.filter(ev.event_timestamp >= win.lo, ev.event_timestamp < win.hi)
+    need_users = _user_dim_needed(wh, used)
+    if need_users and wh.users is not None:
+        us = wh.users.select("user_id", *need_users)
+        ev = ev.inner_join(us, "user_id")
+    ev = _apply_filters(ev, filters, param)
+    ev = ev.mutate(day=ev.event_timestamp.date())
+    n_sessions = ev.session_id.nunique() if wh.has_sessions and sessions else ibis.literal(0)
+    return ev.group_by(["user_id", "day", *group]).agg(events=ev.count(), sessions=n_sessions)
+
+
+def _base_route(
+    wh: Warehouse, group: list[str], filters: dict[str, list[str]], *, sessions: bool
+) -> tuple[ir.Table | None, bool, bool]:
+    """How :func:`_base` reads: the rollup (None: raw events), whether its rows are already one
+    per (user_id, day, *group), and whether every (user, day) falls in exactly one group (so
+    totals add up)."""
+    typed = "event_type" in set(group) | set(filters)
+    r = wh.type_rollup if typed else wh.rollup
+    one_type = "event_type" in group or len(filters.get("event_type", [])) == 1
+    # with several event types per row group, distinct sessions do not add up: raw events
+    if r is None or (typed and sessions and not one_type):
+        return None, False, not group
+    if (wh.type_rollup_unique and one_type) if typed else wh.rollup_unique:
+        return r, True, not (typed and group)
+    return r, False, not group
+
+
+def _labels(df: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    for g in group:
+        df[g] = df[g].astype(object).where(df[g].notna(), NULL_LABEL).astype(str)
+    return df
+
+
+def _num_den(metric: str, df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The metric's numerator and denominator columns (ones when it has no denominator)."""
+    m = catalogue.get(metric)
+    num = df[m.numerator.measure].astype(float)
+    if m.denominator is None:
+        return num, pd.Series(1.0, index=df.index)
+    return num, df[m.denominator.measure].astype(float)
+
+
+def _uses_sessions(metric: str) -> bool:
+    m = catalogue.get(metric)
+    return any(a.measure == "sessions" for a in (m.numerator, m.denominator) if a is not None)
+
+
+def _rolling(metric: str) -> bool:
+    return catalogue.get(metric).kind == "rolling_distinct"
+
+
+def _counts_events(metric: str) -> bool:
+    """An event count (not per user): its sample size is events, and segments add up."""
+    m = catalogue.get(metric)
+    return m.denominator is None and m.numerator.measure == "events"
+
+
+def _ratio(num: Any, den: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(np.asarray(den) > 0, np.asarray(num) / np.asarray(den), 0.0)
+    return out
