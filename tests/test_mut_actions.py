@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
-from typing import Any
 
 import pytest
 
@@ -84,34 +83,29 @@ def test_chart_builders() -> None:
 # -- the actions on the demo story (android 2.3.0 in India drops from 2026-01-28) ---------------
 
 
-@pytest.fixture(scope="module")
-def demo(small_wh: Warehouse) -> dict[str, Any]:
-    ex = ToolExecutor(small_wh)
-
-    def run(action: Action) -> StepResult:
-        return asyncio.run(ex.execute(action))
-
-    out: dict[str, Any] = {"ex": ex}
-    out["detect"] = run(DetectAnomaly(metric="dau", hint_date=date(2026, 1, 28)))
-    out["segment"] = run(SegmentByDimension(metric="dau", dimension="country"))
-    out["drill"] = run(DrillDown(metric="dau"))
-    out["test"] = run(StatisticalTest(metric="dau", segment=ANDROID_IN))
-    out["retention"] = run(AnalyzeRetention(filters={"acquisition_channel": "organic"}))
-    return out
+def run_on_demo(wh: Warehouse, *actions: Action) -> list[StepResult]:
+    """The actions in order on one fresh executor (run inside each test, not in a shared
+    fixture, so that a mutation tool sees which test exercises which action)."""
+    ex = ToolExecutor(wh)
+    return [asyncio.run(ex.execute(a)) for a in actions]
 
 
-def test_detect_anomaly_data(demo: dict[str, Any]) -> None:
-    d = demo["detect"].data
+DETECT = DetectAnomaly(metric="dau", hint_date=date(2026, 1, 28))
+
+
+def test_detect_anomaly_data(small_wh: Warehouse) -> None:
+    (detect,) = run_on_demo(small_wh, DETECT)
+    d = detect.data
     assert (d["detected"], d["direction"], d["kind"], d["metric"]) == (True, "drop", "step", "dau")
     assert d["start"] in ("2026-01-28", "2026-01-29")
     assert d["change_pct"] == pytest.approx(-16, abs=3)
     assert d["p_value"] < 1e-6
     assert d["actual_mean"] < d["expected_mean"]
-    assert demo["detect"].findings[0].startswith("dau (all traffic) dropped -")
+    assert detect.findings[0].startswith("dau (all traffic) dropped -")
 
 
-def test_segment_by_dimension_data(demo: dict[str, Any]) -> None:
-    result = demo["segment"]
+def test_segment_by_dimension_data(small_wh: Warehouse) -> None:
+    _, result = run_on_demo(small_wh, DETECT, SegmentByDimension(metric="dau", dimension="country"))
     rows = result.data["rows"]
     assert rows[0]["value"] == "IN"
     assert rows[0]["change_pct"] < -30 and rows[0]["after"] < rows[0]["before"]
@@ -121,32 +115,40 @@ def test_segment_by_dimension_data(demo: dict[str, Any]) -> None:
     assert result.findings[-1].startswith("Concentration along country: ")
 
 
-def test_drill_down_names_the_exact_segment(demo: dict[str, Any]) -> None:
-    result = demo["drill"]
+def test_drill_down_names_the_exact_segment(small_wh: Warehouse) -> None:
+    ex = ToolExecutor(small_wh)
+    asyncio.run(ex.execute(DETECT))
+    result = asyncio.run(ex.execute(DrillDown(metric="dau")))
     elements = result.data["elements"]
     assert elements[0]["filters"] == {**ANDROID_IN, "app_version": "2.3.0"}
     assert result.data["explained_share"] == pytest.approx(0.9, abs=0.08)
     assert result.findings[0].startswith(
         "Root cause: platform=android, country=IN, app_version=2.3.0 changed -"
     )
-    ctx = demo["ex"].context
+    ctx = ex.context
     assert ctx.anomaly is not None and ctx.anomaly.start == date(2026, 1, 28)  # sharpened
     assert ctx.segments[0].filters == {**ANDROID_IN, "app_version": "2.3.0"}
 
 
-def test_statistical_test_data(demo: dict[str, Any]) -> None:
-    d = demo["test"].data
+def test_statistical_test_data(small_wh: Warehouse) -> None:
+    *_, test = run_on_demo(
+        small_wh, DETECT, DrillDown(metric="dau"), StatisticalTest(metric="dau", segment=ANDROID_IN)
+    )
+    d = test.data
     assert d["significant"] is True and d["segment"] == ANDROID_IN
     assert d["rel_diff"] == pytest.approx(-0.63, abs=0.08)
     assert d["p_value"] < 1e-10 and d["ci_low"] < d["diff"] < d["ci_high"] < 0
     assert d["effect_size"] < -2
     assert (d["n_a"], d["n_b"]) == (28, 15)  # four weeks before, the window after
-    assert "significant (Welch p=" in demo["test"].findings[0]
+    assert "significant (Welch p=" in test.findings[0]
 
 
-def test_retention_data(demo: dict[str, Any]) -> None:
-    d = demo["retention"].data
+def test_retention_data(small_wh: Warehouse) -> None:
+    (retention,) = run_on_demo(
+        small_wh, AnalyzeRetention(filters={"acquisition_channel": "organic"})
+    )
+    d = retention.data
     assert d["filters"] == {"acquisition_channel": "organic"}
     assert 0 < d["d1_recent"] < d["d1_earlier"] < 1
     assert d["d1_change_pct"] == pytest.approx(100 * (d["d1_recent"] / d["d1_earlier"] - 1))
-    assert demo["retention"].findings[0].startswith("Retention fell for recent cohorts")
+    assert retention.findings[0].startswith("Retention fell for recent cohorts")
