@@ -313,7 +313,7 @@ class _Scan:
         # strongest element with the anomaly (peak) and against it (the yardstick)
         self.peak = self.opposite_max = -np.inf
         for _cols, uniq, g in self.cuboids:
-            z = self._z(np.bincount(g, weights=x, minlength=len(uniq)), g, len(uniq), None)
+            z = self._z(np.bincount(g, weights=x, minlength=len(uniq)), g, len(uniq), self.v)
             finite = z[np.isfinite(z)]
             if finite.size:
                 self.peak = max(self.peak, float(finite.max()))
@@ -328,10 +328,9 @@ class _Scan:
         other.band = max(_Z_SIGNIFICANT, other.opposite_max)
         return other
 
-    def _z(self, xs: np.ndarray, g: np.ndarray, m: int, alive: np.ndarray | None) -> np.ndarray:
-        vs = np.bincount(
-            g, weights=self.v if alive is None else np.where(alive, self.v, 0.0), minlength=m
-        )
+    def _z(self, xs: np.ndarray, g: np.ndarray, m: int, v: np.ndarray) -> np.ndarray:
+        """z-scores of elements with changes ``xs`` over the leaves' variance units ``v``."""
+        vs = np.bincount(g, weights=v, minlength=m)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.where(vs > 0, xs / np.sqrt(self.phi * np.where(vs > 0, vs, 1.0)), -np.inf)
 
@@ -352,9 +351,10 @@ class _Scan:
             return None
         best: _Found | None = None
         xa = np.where(alive, self.x, 0.0)
+        va = np.where(alive, self.v, 0.0)
         for cols, uniq, g in self.cuboids:
             xs = np.bincount(g, weights=xa, minlength=len(uniq))
-            z = self._z(xs, g, len(uniq), alive)
+            z = self._z(xs, g, len(uniq), va)
             z[xs < min_change] = -np.inf
             i = int(np.argmax(z))
             # strictly better only: earlier (lower-layer) cuboids win ties
