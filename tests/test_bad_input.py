@@ -102,7 +102,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     ),
     "text that is not a time": (
         warehouse(text_file("events.csv", b"user_id,event_timestamp\n1,soon\n2,later\n")),
-        "not a date/time, e.g. 'soon'",
+        "not a date/time, e.g. 'later'",
     ),
     "empty parquet folder": (warehouse(lambda d: (d / "events").mkdir()), "without .parquet"),
     "unsupported url": (lambda t: ["investigate", QUESTION, "-w", "foo://x"], "Unsupported"),
