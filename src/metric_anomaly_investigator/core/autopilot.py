@@ -498,7 +498,9 @@ class Analyst:
                 f" The deployment check failed ({_short(deploy_errors[-1])}): whether a "
                 "deployment explains it is not known."
             )
-        elif self.executor.schema.has_deployments:
+        elif any(
+            isinstance(h.action, CheckDeployments) and h.result.success for h in ctx.history
+        ):  # only a check that ran can rule deployments out
             summary += " No deployment explains it."
         refuted = self._refuted(plan)
         if refuted:
