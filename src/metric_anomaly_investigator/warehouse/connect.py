@@ -77,6 +77,7 @@ import sqlglot.expressions as sge
 
 from .resources import apply_limits
 from .rollup_cache import CACHE_DB, RollupCache, fingerprint, stored_rollup_trusted
+from .spark import SCHEME as SPARK_SCHEME
 from .timerange import EPOCH, as_date, bulk_range, examples
 from .types import (
     DimensionInfo,
@@ -770,6 +771,10 @@ def _connect(
     lie inside it (no absolute paths, ``..`` escapes or symlinks out).
     """
     text = str(source)
+    if text.startswith(SPARK_SCHEME):
+        from .spark import connect_spark
+
+        return (*connect_spark(text, table_names), False)
     if "://" in text:
         if text.startswith("duckdb://"):
             db_path = text[len("duckdb://") :]
