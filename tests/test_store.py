@@ -283,6 +283,11 @@ def test_special_files_are_refused_without_blocking(tmp_path: Path) -> None:
         (lambda raw: raw["steps"][0].update(duration_ms="1e999"), "non-finite number"),
         (lambda raw: raw["usage"].update(cost_usd="-Infinity"), "non-finite number"),
         (lambda raw: raw["steps"][0].update(duration_ms="1" * 5000), "not a readable record"),
+        (  # text in a number field, coerced by validation: still refused
+            lambda raw: raw["steps"][0].update(duration_ms="nan"),
+            r"non-finite number at record\.steps\[0\]\.duration_ms",
+        ),
+        (lambda raw: raw["usage"].update(cost_usd="inf"), "non-finite number at record.usage"),
         (
             lambda raw: raw["steps"][0]["data"]["chart"].update(kind="pie"),
             r"step 1 has an invalid chart \(kind: ",
@@ -302,7 +307,7 @@ def test_special_files_are_refused_without_blocking(tmp_path: Path) -> None:
             "step 1 has an invalid chart",
         ),
     ],
-    ids=["nan", "overflow", "infinity", "huge-int", "kind", "series", "lengths", "follow-up"],
+    ids=["nan", "overflow", "infinity", "huge-int", "nan-text", "inf-text", "kind", "series", "lengths", "follow-up"],
 )
 def test_records_a_screen_could_not_show_are_refused(
     tmp_path: Path, change: Any, message: str

@@ -217,6 +217,20 @@ def _check_charts(record: Investigation, source: str) -> None:
                     )
 
 
+def _check_finite(record: Investigation, source: str) -> None:
+    """No number of the record may be NaN or infinite once read (text such as "NaN" in a number
+    field is coerced to one by validation, past the strict JSON parser)."""
+    stack: list[tuple[str, Any]] = [("record", record.model_dump())]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise StoreError(f"{source} holds a non-finite number at {where}, which no record has")
+        if isinstance(node, dict):
+            stack.extend((f"{where}.{key}", value) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", value) for i, value in enumerate(node))
+
+
 def is_interrupted(record: Investigation) -> bool:
     """Whether a run of ``record`` was saved mid-way (a checkpoint) and never finished."""
     return any(run.status == "running" for run in _runs(record))
@@ -243,6 +257,7 @@ def parse_investigation(text: str, *, source: str = "record") -> Investigation:
         raise StoreError(
             f"{source} is not a valid investigation record ({where}: {err['msg']})"
         ) from exc
+    _check_finite(record, source)
     _check_charts(record, source)
     return record
 
