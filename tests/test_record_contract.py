@@ -1,4 +1,4 @@
-"""The record of contract 2 (DESIGN.md), checked literally on the JSON ``mai`` prints.
+"""The record of contract 2 (docs/architecture.md), checked literally on the JSON ``mai`` prints.
 
 This deliberately does not use our Pydantic models: it walks the parsed JSON and checks every
 field the contract lists, its JSON type, the date formats and the enumerations, so a change to

@@ -1,4 +1,4 @@
-"""The ``mai`` command line (contract 1 of DESIGN.md).
+"""The ``mai`` command line (contract 1 of docs/architecture.md).
 
 Importing this module is cheap: the engine, the warehouse and the TUI are imported inside the
 command functions. Every user error ends as one ``mai: error: …`` line on stderr with exit

@@ -2,7 +2,7 @@
 
 Everything here is plain Pydantic/dataclasses with no I/O, so the orchestrator, the agents,
 the store, the CLI and the TUI all speak the same types. The JSON shape of
-:class:`Investigation` is contract 2 of ``DESIGN.md``.
+:class:`Investigation` is contract 2 of ``docs/architecture.md``.
 """
 
 from __future__ import annotations
