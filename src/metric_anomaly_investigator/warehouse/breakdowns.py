@@ -13,6 +13,7 @@ from .connect import (
     ParamFn,
     Warehouse,
 )
+from .direct import direct_daily
 from .query_plan import (
     NULL_LABEL,
     DateLike,
@@ -99,11 +100,14 @@ def breakdown(
     bs, be = _window(wh, baseline[0], baseline[1], "baseline window")
     cs, ce = _window(wh, current[0], current[1], "current window")
     n_b, n_c = (be - bs).days + 1, (ce - cs).days + 1
-    if _rolling(metric):
+    m = wh.schema.metric(metric)
+    if _rolling(m):
         seg, totals = _wau_breakdown(wh, group, flt, (bs, be), (cs, ce))
+    elif not m.plain:
+        seg, totals = _direct_aggregates(wh, m, group, flt, (bs, be), (cs, ce))
     else:
         seg, totals = _window_aggregates(wh, metric, group, flt, (bs, be), (cs, ce))
-    ratio = catalogue.is_ratio(metric)
+    ratio = m.is_ratio
     bn, an = seg.num_b / n_b, seg.num_c / n_c
     one = np.ones(len(seg.keys))
     bd = seg.den_b / n_b if ratio else one
@@ -164,9 +168,10 @@ def _label(col: ir.Value) -> ir.StringValue:
     return text
 
 
-def _num_den_exprs(metric: str, t: ir.Table) -> tuple[ir.NumericColumn, ir.NumericColumn | None]:
+def _num_den_exprs(
+    m: catalogue.Metric, t: ir.Table
+) -> tuple[ir.NumericColumn, ir.NumericColumn | None]:
     """The numerator and (ratio metrics) denominator columns, as :func:`_num_den` picks them."""
-    m = catalogue.get(metric)
     den = None if m.denominator is None else t[m.denominator.measure]
     return t[m.numerator.measure], den
 
@@ -183,8 +188,9 @@ def _window_aggregates(
 
     One query: the per-(segment, window) aggregates, pivoted to one row per segment.
     """
-    sessions = _uses_sessions(metric)
-    counted = _counts_events(metric)
+    m = wh.schema.metric(metric)
+    sessions = _uses_sessions(m)
+    counted = _counts_events(m)
     keys = [f"g{i}" for i in range(len(group))]
 
     def build(param: ParamFn) -> ir.Table:
@@ -198,7 +204,7 @@ def _window_aggregates(
         agg = u.group_by([*group, "w"]).agg(
             users=u.count(), n=n_users, events=u.events.sum(), sessions=u.sessions.sum()
         )
-        num, den = _num_den_exprs(metric, agg)
+        num, den = _num_den_exprs(m, agg)
         cols: dict[str, ir.Scalar] = {}
         for w, suffix in enumerate(("b", "c")):
             in_w = agg.w == w
@@ -226,7 +232,7 @@ def _window_aggregates(
             )
 
         df = _run(wh, ("breakdown totals",), build_totals, flt, b=base_win, c=cur_win)
-        df["num"], df["den"] = _num_den(metric, df)
+        df["num"], df["den"] = _num_den(m, df)
         by_w = df.groupby("w")[["num", "den"]].sum()
         by_w = by_w.reindex([0, 1]).fillna(0.0)
         num_w, den_w = by_w["num"].to_numpy(), by_w["den"].to_numpy()
@@ -239,6 +245,35 @@ def _window_aggregates(
             float(seg.den_c.sum()),
         )
     return seg, totals
+
+
+def _direct_aggregates(
+    wh: Warehouse,
+    m: catalogue.Metric,
+    group: list[str],
+    flt: dict[str, list[str]],
+    base_win: tuple[date, date],
+    cur_win: tuple[date, date],
+) -> tuple[_Segments, tuple[float, float, float, float]]:
+    """Per segment, summed daily numerators/denominators and events of a metric computed from
+    the events (:mod:`.direct`); the totals from the ungrouped days (distinct users do not add
+    up across segments)."""
+    keys = [f"g{i}" for i in range(len(group))]
+    sums, totals = [], []
+    for s, e in (base_win, cur_win):
+        df = direct_daily(wh, m, group, flt, s, e).rename(
+            columns=dict(zip(group, keys, strict=True))
+        )
+        sums.append(df.groupby(keys)[["num", "den", "n"]].sum())
+        tot = direct_daily(wh, m, [], flt, s, e)
+        totals += [float(tot["num"].sum()), float(tot["den"].sum())]
+    seg = pd.concat({"b": sums[0], "c": sums[1]}, axis=1).fillna(0.0)
+    seg.columns = [f"{c[1]}_{c[0]}" for c in seg.columns]
+    seg = seg.reset_index()
+    if m.denominator is None:
+        seg["den_b"] = float((base_win[1] - base_win[0]).days + 1)
+        seg["den_c"] = float((cur_win[1] - cur_win[0]).days + 1)
+    return _Segments.from_frame(seg, keys, sort=True), (totals[0], totals[1], totals[2], totals[3])
 
 
 def _wau_breakdown(

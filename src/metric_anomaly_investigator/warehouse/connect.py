@@ -75,6 +75,7 @@ import pandas as pd
 import platformdirs
 import sqlglot.expressions as sge
 
+from .metric_config import define_metrics, find_config
 from .resources import apply_limits
 from .rollup_cache import CACHE_DB, RollupCache, fingerprint, stored_rollup_trusted
 from .spark import SCHEME as SPARK_SCHEME
@@ -729,11 +730,11 @@ def _read_config(config: Path | None) -> dict[str, Any]:
         raise WarehouseError(f"Config file not found: {config}") from None
     except tomllib.TOMLDecodeError as exc:
         raise WarehouseError(f"Config file {config} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"tables", "columns", "dimensions"}
+    unknown = set(data) - {"tables", "columns", "dimensions", "metrics"}
     if unknown:
         raise WarehouseError(
             f"Unknown section(s) in {config}: {', '.join(sorted(unknown))}. "
-            "Valid sections: tables, columns, dimensions."
+            "Valid sections: tables, columns, dimensions, metrics."
         )
     _check_config_shape(data, config)
     return data
@@ -1054,7 +1055,9 @@ def open_warehouse(
     DuckDB work runs under the memory limit of :mod:`.resources`; local sources get their
     rollups from the cache of :mod:`.rollup_cache` (``progress`` hears about a build).
     """
+    config = config if config is not None else find_config(source)
     cfg = _read_config(config)
+    mapping = {k: v for k, v in cfg.items() if k != "metrics"}  # what shapes the tables
     table_names = {t: str(cfg.get("tables", {}).get(t, t)) for t in TABLES}
     if source is None:
         source = ensure_default_warehouse()
@@ -1065,7 +1068,7 @@ def open_warehouse(
             apply_limits(con.con)
             local = _local_source(source)
             if local is not None:
-                cache = RollupCache(con.con, fingerprint(local, cfg, ROLLUP_VERSION), progress)
+                cache = RollupCache(con.con, fingerprint(local, mapping, ROLLUP_VERSION), progress)
         tables: dict[str, ir.Table] = {}
         for t in TABLES:
             mapped = _map_table(
@@ -1079,6 +1082,9 @@ def open_warehouse(
             if mapped is not None:
                 tables[t] = mapped
         tables = _normalise(tables, label)
+        own = define_metrics(
+            cfg.get("metrics"), dict(tables["events"].schema().items()), str(config)
+        )
         state = cache.load_state() if cache is not None else None
         if state is not None and state.get("users_dropped"):
             tables.pop("users", None)
@@ -1088,7 +1094,7 @@ def open_warehouse(
             con,
             label,
             tables,
-            stored_rollup=ours and not cfg,
+            stored_rollup=ours and not mapping,
             exclude=exclude,
             cache=cache,
             state=state,
@@ -1096,6 +1102,8 @@ def open_warehouse(
         wh.schema.unjoined_users = unjoined
         if cache is not None and not wh.restored:
             cache.save_state(wh.state(users_dropped=unjoined is not None))
+        wh.schema.custom_metrics = own
+        wh.schema.metrics = [*wh.schema.metrics, *(m.name for m in own)]
         return wh
     except BaseException:
         if cache is not None:

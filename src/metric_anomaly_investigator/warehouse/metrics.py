@@ -78,6 +78,27 @@ class Metric:
         return self.denominator is not None
 
     @property
+    def plain(self) -> bool:
+        """Made of unfiltered events, users or sessions only (the per-user-day rollups serve it);
+        else it is computed straight from the events (see :mod:`.direct`)."""
+        return all(
+            a.measure != "sum" and not a.where
+            for a in (self.numerator, self.denominator)
+            if a is not None
+        )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The event columns its aggregates read (summed columns and filter columns)."""
+        cols = [
+            c
+            for a in (self.numerator, self.denominator)
+            if a is not None
+            for c in ((a.column,) if a.column else ()) + tuple(col for col, _ in a.where)
+        ]
+        return tuple(dict.fromkeys(cols))
+
+    @property
     def phrases(self) -> tuple[str, ...]:
         """Every lower-case phrase that names it: its name, its label and its synonyms."""
         seen = dict.fromkeys(

@@ -230,27 +230,24 @@ def _labels(df: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     return df
 
 
-def _num_den(metric: str, df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _num_den(m: catalogue.Metric, df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """The metric's numerator and denominator columns (ones when it has no denominator)."""
-    m = catalogue.get(metric)
     num = df[m.numerator.measure].astype(float)
     if m.denominator is None:
         return num, pd.Series(1.0, index=df.index)
     return num, df[m.denominator.measure].astype(float)
 
 
-def _uses_sessions(metric: str) -> bool:
-    m = catalogue.get(metric)
+def _uses_sessions(m: catalogue.Metric) -> bool:
     return any(a.measure == "sessions" for a in (m.numerator, m.denominator) if a is not None)
 
 
-def _rolling(metric: str) -> bool:
-    return catalogue.get(metric).kind == "rolling_distinct"
+def _rolling(m: catalogue.Metric) -> bool:
+    return m.kind == "rolling_distinct"
 
 
-def _counts_events(metric: str) -> bool:
+def _counts_events(m: catalogue.Metric) -> bool:
     """An event count (not per user): its sample size is events, and segments add up."""
-    m = catalogue.get(metric)
     return m.denominator is None and m.numerator.measure == "events"
 
 

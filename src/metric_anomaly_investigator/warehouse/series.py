@@ -7,7 +7,6 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from . import metrics as catalogue
 from .connect import (
     SPAN_COMBO,
     SPAN_USER,
@@ -15,6 +14,7 @@ from .connect import (
     ParamFn,
     Warehouse,
 )
+from .direct import direct_daily
 from .query_plan import (
     DateLike,
     Filters,
@@ -37,19 +37,22 @@ def _daily_frame(
     wh: Warehouse, metric: str, group: list[str], flt: dict[str, list[str]], s: date, e: date
 ) -> pd.DataFrame:
     """Columns: day, *group, num, den (only days with activity)."""
-    if _rolling(metric):
+    m = wh.schema.metric(metric)
+    if _rolling(m):
         return _wau_frame(wh, group, flt, s, e)
+    if not m.plain:
+        return direct_daily(wh, m, group, flt, s, e).drop(columns="n")
 
     def build(param: ParamFn) -> ir.Table:
         w = _Window(param, "w")
-        b = _base(wh, group, flt, w, param, sessions=_uses_sessions(metric))
+        b = _base(wh, group, flt, w, param, sessions=_uses_sessions(m))
         return b.group_by(["day", *group]).agg(
             users=b.count(), events=b.events.sum(), sessions=b.sessions.sum()
         )
 
-    shape = ("daily", _uses_sessions(metric), tuple(group))
+    shape = ("daily", _uses_sessions(m), tuple(group))
     df = _labels(_run(wh, shape, build, flt, w=(s, e)), group)
-    num, den = _num_den(metric, df)
+    num, den = _num_den(m, df)
     df["num"], df["den"] = num, den
     df["day"] = pd.to_datetime(df["day"]).dt.date
     return df[["day", *group, "num", "den"]]
@@ -145,7 +148,7 @@ def metric_series(
     columns = [df[c].tolist() for c in ("day", *group, "num", "den")]
     lookup = {(row[0], tuple(row[1:-2])): (row[-2], row[-1]) for row in zip(*columns, strict=True)}
     keys = sorted({key for _, key in lookup}) if group else [()]
-    ratio = catalogue.is_ratio(metric)
+    ratio = wh.schema.is_ratio(metric)
     missing = (0.0, 0.0 if ratio else 1.0)
     points: list[dict[str, Any]] = []  # validated into SeriesPoint in one pass
     for key in keys:

@@ -109,6 +109,9 @@ class WarehouseSchema(BaseModel):
         default=None, description="stray far-off events outside start_date..end_date"
     )
     unjoined_users: UnjoinedUsers | None = None
+    custom_metrics: list[catalogue.Metric] = Field(
+        default_factory=list, description="the user's own metrics (mai.toml [metrics])"
+    )
 
     @property
     def partial_day(self) -> date | None:
@@ -133,6 +136,16 @@ class WarehouseSchema(BaseModel):
                 return d
         valid = ", ".join(self.dimension_names) or "(none)"
         raise WarehouseError(f"Unknown dimension {show_name(name)}. Valid dimensions: {valid}.")
+
+    def metric(self, name: str) -> catalogue.Metric:
+        """One of this warehouse's metrics: the user's own definition, or the catalogue's."""
+        self.check_metric(name)
+        own = next((m for m in self.custom_metrics if m.name == name), None)
+        return own if own is not None else catalogue.get(name)
+
+    def is_ratio(self, name: str) -> bool:
+        """Whether a metric of this warehouse is a ratio (its segments do not simply add up)."""
+        return name in self.metrics and self.metric(name).is_ratio
 
     def check_metric(self, name: str) -> str:
         if name not in self.metrics:

@@ -1,0 +1,63 @@
+"""Metrics computed straight from the events: filtered counts, sums of a column and filtered
+distinct users (conversion, error rate, revenue, mean latency…), per day and group.
+
+The per-user-day rollups only know unfiltered events, users and sessions; a metric with a
+``where`` or a summed column reads the events table. Its filter values are the metric's own
+(validated when it was defined), so they are part of the query's shape, not bound parameters.
+"""
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from . import metrics as catalogue
+from .connect import ParamFn, Warehouse
+from .query_plan import _apply_filters, _labels, _run, _user_dim_needed, _Window
+
+
+def _aggregate(ev: ir.Table, agg: catalogue.Aggregate) -> ir.Scalar:
+    preds = [ev[col].cast("string").isin(list(values)) for col, values in agg.where]
+    where = ibis.and_(*preds) if preds else None
+    if agg.measure == "sum":
+        assert agg.column is not None
+        total: ir.Scalar = ev[agg.column].cast("float64").sum(where=where).fill_null(0)
+        return total
+    if agg.measure == "users":
+        return ev.user_id.nunique(where=where)
+    if agg.measure == "sessions":
+        return ev.session_id.nunique(where=where)
+    return ev.count(where=where)
+
+
+def direct_daily(
+    wh: Warehouse,
+    m: catalogue.Metric,
+    group: list[str],
+    flt: dict[str, list[str]],
+    s: date,
+    e: date,
+) -> pd.DataFrame:
+    """Columns: day, *group, num, den (1 without a denominator), n (events: the sample size);
+    only days with events."""
+
+    def build(param: ParamFn) -> ir.Table:
+        w = _Window(param, "w")
+        ev = wh.events
+        ev = ev.filter(ev.event_timestamp >= w.lo, ev.event_timestamp < w.hi)
+        need_users = _user_dim_needed(wh, set(group) | set(flt))
+        if need_users and wh.users is not None:
+            ev = ev.inner_join(wh.users.select("user_id", *need_users), "user_id")
+        ev = _apply_filters(ev, flt, param)
+        ev = ev.mutate(day=ev.event_timestamp.date())
+        aggs = {"num": _aggregate(ev, m.numerator), "n": ev.count()}
+        aggs["den"] = ibis.literal(1.0) if m.denominator is None else _aggregate(ev, m.denominator)
+        return ev.group_by(["day", *group]).agg(**aggs)
+
+    shape = ("direct", m, tuple(group))
+    df = _labels(_run(wh, shape, build, flt, w=(s, e)), group)
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    for col in ("num", "den", "n"):
+        df[col] = df[col].astype(float)
+    return df[["day", *group, "num", "den", "n"]]

@@ -1,0 +1,248 @@
+"""The user's own metrics: the ``[metrics.NAME]`` tables of the TOML config, checked against the
+events' columns and turned into catalogue records (:class:`~.metrics.Metric`).
+
+Declarative and SQL-free; one of these forms per metric (``where`` filters on column values)::
+
+    [metrics.revenue]
+    sum = "amount"                                   # optional: where = {event_type = "purchase"}
+    [metrics.p_latency]
+    mean = "latency_ms"                              # a ratio of sums: sum / events
+    [metrics.signups]
+    count = "events"                                 # or "users" (distinct); where = {…}
+    [metrics.checkout_conversion]
+    numerator = {event_type = "purchase"}
+    denominator = {event_type = "checkout_started"}
+    per = "user"                                     # distinct users ("event": events)
+
+Optional keys: ``label``, ``synonyms`` (words for the question parser), ``bad`` (``"drop"`` or
+``"spike"``), ``unit``, ``decimals``. A definition names columns, never other metrics, so no
+definition can be cyclic. Every mistake is one line naming the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.datatypes as dt
+
+from .metrics import BUILTIN, SUGGESTED, Aggregate, Direction, Measure, Metric, MetricKind
+from .types import WarehouseError, show_name
+
+CONFIG_NAME = "mai.toml"
+_FORMS = ("sum", "mean", "count", "numerator")
+_KEYS = (
+    *_FORMS,
+    "where",
+    "denominator",
+    "per",
+    "label",
+    "synonyms",
+    "bad",
+    "unit",
+    "decimals",
+)
+_BAD = ("drop", "spike")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_RESERVED = frozenset({"event_timestamp"})
+
+
+def find_config(source: str | Path | None) -> Path | None:
+    """The ``mai.toml`` next to the warehouse (in its directory, or beside its file), else in
+    the current directory, if there is one."""
+    places: list[Path] = []
+    if source is not None and "://" not in str(source):
+        path = Path(source)
+        places.append(path / CONFIG_NAME if path.is_dir() else path.parent / CONFIG_NAME)
+    places.append(Path.cwd() / CONFIG_NAME)
+    return next((p for p in places if p.is_file()), None)
+
+
+def define_metrics(section: object, columns: Mapping[str, dt.DataType], where: str) -> list[Metric]:
+    """The metrics of a ``[metrics]`` section (``where`` names the file in errors)."""
+    if not section:
+        return []
+    if not isinstance(section, dict):
+        raise WarehouseError(f"In {where}, [metrics] must hold tables like [metrics.revenue].")
+    taken = {m.name for m in BUILTIN}
+    out: list[Metric] = []
+    for name, body in section.items():
+        _check_name(name, taken, where)
+        taken.add(name)
+        if not isinstance(body, dict):
+            raise WarehouseError(f"In {where}, [metrics.{name}] must be a table of keys.")
+        out.append(_define(name, body, columns, f"In {where}, [metrics.{name}]"))
+    return out
+
+
+def _check_name(name: str, taken: set[str], where: str) -> None:
+    if not _NAME.match(name):
+        raise WarehouseError(
+            f"In {where}, the metric name {show_name(name)} is not valid: use lower-case "
+            "letters, digits and _ (e.g. checkout_conversion)."
+        )
+    if name in taken:
+        raise WarehouseError(
+            f"In {where}, [metrics.{name}] is a duplicate name: {name} is already a metric "
+            f"(taken: {', '.join(sorted(taken))})."
+        )
+
+
+def _define(name: str, body: dict[str, Any], columns: Mapping[str, dt.DataType], at: str) -> Metric:
+    unknown = [k for k in body if k not in _KEYS]
+    if unknown:
+        raise WarehouseError(
+            f"{at}: unknown key {show_name(unknown[0])}. Valid keys: {', '.join(_KEYS)}."
+        )
+    forms = [k for k in _FORMS if k in body]
+    if len(forms) != 1:
+        raise WarehouseError(
+            f"{at} needs exactly one of: sum, mean, count, numerator (with denominator); "
+            f"got {', '.join(forms) or 'none'}."
+        )
+    form = forms[0]
+    if form != "numerator" and ("per" in body or "denominator" in body):
+        raise WarehouseError(f"{at}: per and denominator go with numerator, not with {form}.")
+    where = _filters(body["where"], columns, f"{at} where") if "where" in body else ()
+    kind: MetricKind
+    den: Aggregate | None = None
+    if form in ("sum", "mean"):
+        col = _numeric(body[form], columns, f"{at} {form}")
+        num = Aggregate("sum", col, where)
+        kind = "sum"
+        if form == "mean":
+            kind, den = "mean", Aggregate("events", where=where)
+    elif form == "count":
+        what = _choice(body["count"], ("events", "users"), f"{at} count")
+        num = Aggregate("events" if what == "events" else "users", where=where)
+        kind = "count" if what == "events" else "distinct_users"
+    else:
+        if "denominator" not in body:
+            raise WarehouseError(f"{at}: a numerator needs a denominator = {{column = value}}.")
+        if "where" in body:
+            raise WarehouseError(f"{at}: put filters in numerator and denominator, not where.")
+        per = _choice(body.get("per", "event"), ("event", "user"), f"{at} per")
+        measure: Measure = "users" if per == "user" else "events"
+        num = Aggregate(measure, where=_filters(body["numerator"], columns, f"{at} numerator"))
+        den_where = body["denominator"]
+        den = Aggregate(
+            measure, where=_filters(den_where, columns, f"{at} denominator", allow_empty=True)
+        )
+        kind = "ratio"
+    bad: Direction = (
+        "spike" if _choice(body.get("bad", "drop"), _BAD, f"{at} bad") == "spike" else "drop"
+    )
+    return Metric(
+        name=name,
+        label=_text(body.get("label", name.replace("_", " ")), f"{at} label"),
+        kind=kind,
+        numerator=num,
+        denominator=den,
+        synonyms=tuple(_words(body.get("synonyms", []), f"{at} synonyms")),
+        bad_direction=bad,
+        additive=den is None and kind != "distinct_users",
+        unit=_text(body.get("unit", ""), f"{at} unit"),
+        decimals=_decimals(body.get("decimals", 2 if den is not None else 0), f"{at} decimals"),
+        needs=tuple(dict.fromkeys([*([num.column] if num.column else []), *_where_cols(num, den)])),
+    )
+
+
+def _where_cols(num: Aggregate, den: Aggregate | None) -> list[str]:
+    return [c for a in (num, den) if a is not None for c, _ in a.where]
+
+
+def _usable(columns: Mapping[str, dt.DataType]) -> list[str]:
+    return [c for c in columns if c not in _RESERVED]
+
+
+def _numeric(value: object, columns: Mapping[str, dt.DataType], at: str) -> str:
+    numeric = [c for c in _usable(columns) if columns[c].is_numeric() and c != "user_id"]
+    valid = ", ".join(numeric) or "(none)"
+    if not isinstance(value, str) or value not in columns or value in _RESERVED:
+        raise WarehouseError(
+            f"{at}: unknown column {show_name(value)}. Valid numeric columns: {valid}."
+        )
+    if value not in numeric:
+        raise WarehouseError(
+            f"{at}: column {show_name(value)} is {columns[value]}, not a number. "
+            f"Valid numeric columns: {valid}."
+        )
+    return value
+
+
+def _filters(
+    value: object, columns: Mapping[str, dt.DataType], at: str, *, allow_empty: bool = False
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    valid = ", ".join(_usable(columns))
+    if not isinstance(value, dict):
+        raise WarehouseError(f'{at} must be a table like {{event_type = "purchase"}}.')
+    if not value and not allow_empty:
+        raise WarehouseError(
+            f'{at} is an empty filter: give column = value, e.g. {{event_type = "purchase"}}. '
+            f"Columns: {valid}."
+        )
+    out = []
+    for col, raw in value.items():
+        if col not in columns or col in _RESERVED:
+            raise WarehouseError(f"{at}: unknown column {show_name(col)}. Columns: {valid}.")
+        values = raw if isinstance(raw, list) else [raw]
+        if not values or not all(isinstance(v, str | int | bool) for v in values):
+            raise WarehouseError(
+                f"{at}: {col} must be a value or a list of values (text or whole numbers)."
+            )
+        out.append((col, tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)))
+    return tuple(out)
+
+
+def _choice(value: object, valid: tuple[str, ...], at: str) -> str:
+    if value not in valid:
+        raise WarehouseError(f"{at} must be one of: {', '.join(valid)}; got {show_name(value)}.")
+    return str(value)
+
+
+def _text(value: object, at: str) -> str:
+    if not isinstance(value, str):
+        raise WarehouseError(f"{at} must be text in quotes.")
+    return value
+
+
+def _words(value: object, at: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise WarehouseError(f'{at} must be a list of words, e.g. ["sales", "income"].')
+    return [v.strip().lower() for v in value]
+
+
+def _decimals(value: object, at: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 6:
+        raise WarehouseError(f"{at} must be a whole number from 0 to 6.")
+    return value
+
+
+def suggestions(columns: Mapping[str, dt.DataType], event_types: list[str]) -> list[str]:
+    """TOML definitions worth adding for this data: numeric event columns and event types."""
+    out: list[str] = []
+    for col in _usable(columns):
+        if col != "user_id" and columns[col].is_numeric():
+            out.append(f'[metrics.{col}_total] sum = "{col}"')
+            out.append(f'[metrics.{col}_mean] mean = "{col}"')
+    for m in SUGGESTED:
+        if m.kind == "ratio" and {v[0] for _, v in m.numerator.where} <= set(event_types):
+            den = m.denominator
+            if den is not None and {v[0] for _, v in den.where} <= set(event_types):
+                out.append(
+                    f"[metrics.{m.name}] numerator = {_inline(m.numerator)}, "
+                    f'denominator = {_inline(den)}, per = "user"'
+                )
+    for t in event_types[:5]:
+        out.append(f'[metrics.{_slug(t)}_events] count = "events", where = {{event_type = "{t}"}}')
+    return out
+
+
+def _inline(a: Aggregate) -> str:
+    return "{" + ", ".join(f'{c} = "{v[0]}"' for c, v in a.where) + "}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "type"
