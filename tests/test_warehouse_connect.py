@@ -141,7 +141,7 @@ def test_prepared_sql_matches_ibis_parameters(small_wh, small_world_path):
 
 def test_rollups_built_at_open_match_stored_ones(small_wh, small_parquet_dir):
     with open_warehouse(small_parquet_dir) as pq:
-        assert pq.type_rollup is not None and pq.wau_spans and pq.type_rollup_unique
+        assert pq.type_rollup is None and pq.wau_spans  # event types: read from the events
         assert (
             pq.user_constant
             == small_wh.user_constant
