@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -614,6 +615,13 @@ def _chunk_tables(
     }
 
 
+def _load_all(
+    con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], enums: dict[str, str], append: bool
+) -> None:
+    for name, table in tables.items():
+        _load(con, name, table, enums, append=append)
+
+
 def _context_tables(spec: WorldSpec) -> dict[str, pa.Table]:
     """The deployments and annotations tables."""
     deps = sorted(spec.deployments, key=lambda d: d.at)
@@ -667,21 +675,29 @@ def _write(shared: _Shared, tmp: Path, report: Progress) -> None:
             literal = ", ".join("'" + v.replace("'", "''") + "'" for v in labels)
             con.execute(f"CREATE TYPE {enums[col]} AS ENUM ({literal})")
         first_id, first_session = 1, 0
-        for i in range(n_chunks):
-            rng = np.random.default_rng(spec.seed if i == 0 else [spec.seed, i])
-            size = min(CHUNK_USERS, spec.users - i * CHUNK_USERS)
-            w = _World(shared, rng, size, bots=i == n_chunks - 1)
-            report(f"users {i * CHUNK_USERS + size:,} of {spec.users:,}", 0.9 * i / n_chunks)
-            _users(w)
-            _versions(w)
-            uu, dd = _activity(w)
-            ev = _events(w, uu, dd)
-            sessions = int(ev["sid"].max()) if len(ev["sid"]) else 0
-            for name, table in _chunk_tables(w, uu, dd, ev, first_id, first_session).items():
-                _load(con, name, table, enums, append=i > 0)
-            first_id += w.n_users
-            first_session += sessions
-            del w, uu, dd, ev
+        # DuckDB loads one chunk (in a thread, without the GIL) while numpy draws the next
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            loading: Future[None] | None = None
+            for i in range(n_chunks):
+                rng = np.random.default_rng(spec.seed if i == 0 else [spec.seed, i])
+                size = min(CHUNK_USERS, spec.users - i * CHUNK_USERS)
+                w = _World(shared, rng, size, bots=i == n_chunks - 1)
+                report(f"users {i * CHUNK_USERS + size:,} of {spec.users:,}", 0.9 * i / n_chunks)
+                _users(w)
+                _versions(w)
+                uu, dd = _activity(w)
+                ev = _events(w, uu, dd)
+                sessions = int(ev["sid"].max()) if len(ev["sid"]) else 0
+                tables = _chunk_tables(w, uu, dd, ev, first_id, first_session)
+                first_id += w.n_users
+                first_session += sessions
+                del w, uu, dd, ev
+                if loading is not None:
+                    loading.result()
+                loading = loader.submit(_load_all, con, tables, enums, i > 0)
+                del tables
+            if loading is not None:
+                loading.result()
         report("writing", 0.92)
         for name, table in _context_tables(spec).items():
             _load(con, name, table, enums)
