@@ -593,7 +593,7 @@ class Warehouse:
             return ibis.least(gap.fill_null(WAU_DAYS), WAU_DAYS).cast("int8")
 
         spans = agg.mutate(**{SPAN_USER: span(), SPAN_COMBO: span(*self.event_dims)})
-        r = self._materialise(ROLLUP_TABLE, spans.order_by("day"))
+        r = self._materialise(ROLLUP_TABLE, spans)
         if r is None:  # a backend that cannot create temp tables: raw path
             return
         self.rollup = r
@@ -606,8 +606,13 @@ class Warehouse:
         in-memory table (fresh connection: no overwrite needed), or None."""
         if self._cache is not None:
             stage = f"Building the rollup cache of {self.label} (once per source)"
+            # in day order (zone maps skip other days); a DuckDB sum is a HUGEINT, slow to scan
+            sql = (
+                f'SELECT * REPLACE (CAST("events" AS BIGINT) AS "events") '
+                f'FROM ({self.con.compile(expr)}) ORDER BY "day"'
+            )
             try:
-                self._cache.create(name, self.con.compile(expr), stage, 0.3)
+                self._cache.create(name, sql, stage, 0.3)
             except Exception as exc:
                 self._cache.abandon()
                 raise WarehouseError(
@@ -616,7 +621,7 @@ class Warehouse:
                 ) from exc
             return self.con.table(name, database=f"{CACHE_DB}.main")
         try:
-            return self.con.create_table(name, obj=expr, temp=True)
+            return self.con.create_table(name, obj=expr.order_by("day"), temp=True)
         except Exception:
             return None
 

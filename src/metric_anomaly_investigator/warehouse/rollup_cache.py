@@ -35,7 +35,7 @@ from .resources import cache_dir
 __all__ = ["CACHE_DB", "RollupCache", "fingerprint", "stored_rollup_trusted"]
 
 CACHE_DB = "_mai_cache"
-CACHE_FORMAT = "1"  # bump when the cached tables change shape
+CACHE_FORMAT = "2"  # bump when the cached tables change shape
 Progress = Callable[[str, float], None]
 
 
