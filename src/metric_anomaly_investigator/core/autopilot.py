@@ -34,7 +34,6 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from ..settings import AUTOPILOT
 from ..warehouse import metrics as catalogue
-from ..warehouse.types import RATIO_METRICS
 from .actions.formatting import plural
 from .actions.insights import HistoryShortfall, history_shortfall
 from .context import Anomaly, HistoryEntry, InvestigationContext, SegmentFinding
@@ -307,7 +306,7 @@ class Analyst:
 
     def _churn_suspected(self) -> bool:
         a = self.ctx.anomaly
-        if a is None or a.direction != "drop" or a.metric in RATIO_METRICS:
+        if a is None or a.direction != "drop" or self.executor.schema.is_ratio(a.metric):
             return False
         return a.kind == "drift" or not self.ctx.segments
 

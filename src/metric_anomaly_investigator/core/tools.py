@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..warehouse.connect import Warehouse
-from ..warehouse.types import RATIO_METRICS, WarehouseError
+from ..warehouse.types import WarehouseError
 from .actions import (
     anomaly,
     breakdown,
@@ -87,7 +87,7 @@ class ToolExecutor:
     def schema_summary(self) -> str:
         """The warehouse's real schema for prompts: metrics, dimensions, dates, tables."""
         s = self.schema
-        ratios = [m for m in s.metrics if m in RATIO_METRICS]
+        ratios = [m for m in s.metrics if s.is_ratio(m)]
         lines = [
             f"Warehouse: {self.warehouse.label}",
             f"Data: {s.start_date} .. {s.end_date} (daily), {s.row_count:,} events",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...warehouse.types import RATIO_METRICS
 from ..models import SegmentByDimension, StepResult
 from ..segments import dimension_concentration
 from .charts import bars
@@ -19,7 +18,7 @@ def run(bench: Workbench, a: SegmentByDimension) -> StepResult:
     filters = bench.normal_filters(a.filters)
     base, cur, from_anomaly = bench.windows()
     bd = bench.breakdown(a.metric, [a.dimension], filters)
-    conc = dimension_concentration(bd, ratio=a.metric in RATIO_METRICS)
+    conc = dimension_concentration(bd, ratio=bench.schema.is_ratio(a.metric))
     bench.context.dimension_scores[a.dimension] = conc
     rows: list[dict[str, Any]] = [
         {

@@ -7,7 +7,6 @@ from datetime import date
 
 import numpy as np
 
-from ...warehouse.types import RATIO_METRICS
 from .. import stats
 from ..report_markdown import format_filters
 from .workbench import Workbench, values_replace_each_other
@@ -27,7 +26,7 @@ def scan_segments(
     ``HIDDEN_MIN_IMPACT`` over its window. The result is re-expressed on the total (window,
     change vs the total's seasonal baseline) with the segment's p-value.
     """
-    if metric in RATIO_METRICS:
+    if bench.schema.is_ratio(metric):
         return None
     total = np.asarray(values, dtype=float)
     best: tuple[float, int, int, stats.AnomalyResult, str] | None = None

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 
 from ...warehouse import queries as q
-from ...warehouse.types import RATIO_METRICS, MetricSeries
+from ...warehouse.types import MetricSeries
 from .. import stats
 from ..models import ChartSeries, StatisticalTest, StepResult
 from ..report_markdown import format_filters
@@ -32,7 +32,7 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     before, during = _split(days, vals, base, cur)
     if a.compare_to == "rest" and segment:
         tot = q.metric_series(bench.warehouse, a.metric, start=base[0], end=cur[1])
-        rest = _rest_values(tot, ms, a.metric in RATIO_METRICS)
+        rest = _rest_values(tot, ms, bench.schema.is_ratio(a.metric))
         rest_b, rest_d = _split(tot.days(), rest, base, cur)
         ref_s = _mean(before) or 1.0
         ref_r = _mean(rest_b) or 1.0

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...warehouse import queries as q
 from ...warehouse.connect import Warehouse
-from ...warehouse.types import RATIO_METRICS, Breakdown, MetricSeries
+from ...warehouse.types import Breakdown, MetricSeries
 from ..context import Anomaly, InvestigationContext
 from ..segments import dimension_concentration, migration
 
@@ -137,7 +137,7 @@ class Workbench:
         """
         scores: dict[str, float] = {}
         moving: list[str] = []
-        ratio = metric in RATIO_METRICS
+        ratio = self.schema.is_ratio(metric)
         for dim in self.candidate_dimensions(metric):
             if dim in filters:
                 continue
