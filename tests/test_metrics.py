@@ -153,3 +153,7 @@ def test_unknown_metric_honest_answer_text(small_world_path: Path) -> None:
     assert "This warehouse has no revenue metric" in out
     assert "Root cause:  Not investigated: the data has no revenue to look at." in out
     assert "Anomaly:     revenue none" in out
+    assert (
+        "define it in mai.toml (beside the warehouse, or --config) from your columns, e.g. "
+        '[metrics.revenue] sum = "amount"' in out
+    )

@@ -274,3 +274,21 @@ def test_a_bad_definition_in_the_cli_is_one_line(world: Path, tmp_path: Path) ->
     assert out == ""
     assert len(err.strip().splitlines()) == 1, err
     assert "unknown column 'amt'" in err and "Traceback" not in err
+
+
+def test_data_metrics_lists_definitions_and_suggests_more(world: Path, tmp_path: Path) -> None:
+    code, out, err = _cli(["data", "metrics", "--warehouse", str(_copy(world, tmp_path))])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["METRIC", "DEFINITION"]
+    assert (
+        "error_rate           error rate: events where status = 'error' / events (per day); "
+        "a spike is bad"
+    ) in lines
+    suggested = out[out.index("Definitions you could add") :]
+    assert '[metrics.amount_mean]\n  mean = "amount"' in suggested
+    assert "[metrics.checkout_conversion]" not in suggested  # already defined
+    assert (
+        '[metrics.page_view_events]\n  count = "events"\n  where = {event_type = "page_view"}'
+        in (suggested)
+    )

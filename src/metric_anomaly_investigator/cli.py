@@ -459,6 +459,21 @@ def cmd_data_scenarios(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_data_metrics(args: argparse.Namespace) -> int:
+    from metric_anomaly_investigator.warehouse.metric_config import describe, suggestions
+
+    source = args.warehouse or _settings(None).warehouse
+    with _open_warehouse(source, args.config, quiet=True) as wh:
+        columns = dict(wh.events.schema().items())
+        metrics = [wh.schema.metric(m) for m in wh.schema.metrics]
+        print(
+            "\n".join(
+                describe(metrics, suggestions(columns, wh.schema.event_types, wh.schema.metrics))
+            )
+        )
+    return EXIT_OK
+
+
 def cmd_data_generate(args: argparse.Namespace) -> int:
     from metric_anomaly_investigator.core.safe_write import is_duckdb_file
     from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
@@ -555,6 +570,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scen = data_sub.add_parser("scenarios", help="list the scenario library")
     scen.set_defaults(func=cmd_data_scenarios)
+    mets = data_sub.add_parser("metrics", help="a warehouse's metrics, and ones you could add")
+    _add_source_options(mets)
+    mets.add_argument("--config", type=Path, metavar="TOML", help="mapping and metrics file")
+    mets.set_defaults(func=cmd_data_metrics)
     gen = data_sub.add_parser("generate", help="write a scenario's world to a DuckDB file")
     gen.add_argument("--scenario", required=True, metavar="NAME")
     gen.add_argument("--out", required=True, type=Path, metavar="PATH")

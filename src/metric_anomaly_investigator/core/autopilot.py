@@ -34,6 +34,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from ..settings import AUTOPILOT
 from ..warehouse import metrics as catalogue
+from ..warehouse.metric_config import toml_body
 from .actions.formatting import plural
 from .actions.insights import HistoryShortfall, history_shortfall
 from .context import Anomaly, HistoryEntry, InvestigationContext, SegmentFinding
@@ -356,9 +357,10 @@ class Analyst:
             root_cause=f"Not investigated: the data has no {metric.label} to look at.",
             anomaly=AnomalySummary(metric=name, direction="none"),
             recommendations=[
-                f"To investigate {metric.label}, the events need the column(s) "
-                f"{', '.join(metric.needs)} ({metric.definition()}); user-defined metrics "
-                "are not supported yet.",
+                f"To investigate {metric.label}, define it in mai.toml (beside the warehouse, "
+                f"or --config) from your columns, e.g. [metrics.{name}] "
+                + "; ".join(toml_body(metric).splitlines())
+                + " (mai data metrics lists the columns and more definitions).",
                 f"Or ask about a metric it has, e.g. 'Why did {first} change last week?'.",
             ],
             confidence=0.0,

@@ -220,24 +220,36 @@ def _decimals(value: object, at: str) -> int:
     return value
 
 
-def suggestions(columns: Mapping[str, dt.DataType], event_types: list[str]) -> list[str]:
-    """TOML definitions worth adding for this data: numeric event columns and event types."""
-    out: list[str] = []
+def suggestions(
+    columns: Mapping[str, dt.DataType], event_types: list[str], have: list[str]
+) -> list[str]:
+    """TOML definitions worth adding for this data (numeric event columns, event types), one
+    ``[metrics.NAME]`` table each, leaving out the names ``have`` already."""
+    found: list[tuple[str, str]] = []
     for col in _usable(columns):
         if col != "user_id" and columns[col].is_numeric():
-            out.append(f'[metrics.{col}_total] sum = "{col}"')
-            out.append(f'[metrics.{col}_mean] mean = "{col}"')
+            found += [(f"{col}_total", f'sum = "{col}"'), (f"{col}_mean", f'mean = "{col}"')]
+    types = set(event_types)
     for m in SUGGESTED:
-        if m.kind == "ratio" and {v[0] for _, v in m.numerator.where} <= set(event_types):
-            den = m.denominator
-            if den is not None and {v[0] for _, v in den.where} <= set(event_types):
-                out.append(
-                    f"[metrics.{m.name}] numerator = {_inline(m.numerator)}, "
-                    f'denominator = {_inline(den)}, per = "user"'
-                )
+        if m.kind == "ratio" and m.denominator is not None:
+            wanted = {v[0] for a in (m.numerator, m.denominator) for _, v in a.where}
+            if wanted and wanted <= types:
+                found.append((m.name, toml_body(m)))
     for t in event_types[:5]:
-        out.append(f'[metrics.{_slug(t)}_events] count = "events", where = {{event_type = "{t}"}}')
-    return out
+        found.append((f"{_slug(t)}_events", f'count = "events"\nwhere = {{event_type = "{t}"}}'))
+    return [f"[metrics.{name}]\n{body}" for name, body in found if name not in have]
+
+
+def toml_body(m: Metric) -> str:
+    """The keys defining ``m`` in its ``[metrics.NAME]`` table (one per line)."""
+    num, den = m.numerator, m.denominator
+    where = [f"where = {_inline(num)}"] if num.where and m.kind != "ratio" else []
+    if m.kind in ("sum", "mean"):
+        return "\n".join([f'{m.kind} = "{num.column}"', *where])
+    if den is None:
+        return "\n".join([f'count = "{num.measure}"', *where])
+    per = "user" if num.measure == "users" else "event"
+    return f'numerator = {_inline(num)}\ndenominator = {_inline(den)}\nper = "{per}"'
 
 
 def _inline(a: Aggregate) -> str:
@@ -246,3 +258,17 @@ def _inline(a: Aggregate) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "type"
+
+
+def describe(metrics: list[Metric], suggested: list[str]) -> list[str]:
+    """``mai data metrics``: every metric with its definition, then definitions to add."""
+    width = max((len(m.name) for m in metrics), default=4)
+    lines = [f"{'METRIC':<{width}}  DEFINITION"]
+    for m in metrics:
+        bad = "a spike" if m.bad_direction == "spike" else "a drop"
+        lines.append(f"{m.name:<{width}}  {m.label}: {m.definition()}; {bad} is bad")
+    if suggested:
+        lines += ["", f"Definitions you could add to {CONFIG_NAME} (see README, Your metrics):"]
+        for block in suggested:
+            lines += [f"  {line}" for line in block.splitlines()]
+    return lines
