@@ -100,6 +100,11 @@ def test_a_metric_the_warehouse_lacks_is_named_not_replaced(text: str, missing: 
     assert (q.metric, q.missing_metric) == (None, missing)
 
 
+def test_signups_in_a_retention_question_are_the_cohort_not_a_metric() -> None:
+    q = parse_question("Did the release hurt retention of January signups?", _schema(BUILTINS))
+    assert (q.metric, q.missing_metric, q.about_retention) == (None, None, True)
+
+
 def test_a_metric_the_warehouse_has_is_no_longer_missing() -> None:
     q = parse_question("Why did revenue drop?", _schema([*BUILTINS, "revenue"]))
     assert (q.metric, q.missing_metric) == ("revenue", None)

@@ -189,13 +189,16 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
         *(m.name for m in catalogue.SUGGESTED if m.name not in schema.metrics),
     ]
     named = find_metric(low, known)
-    missing = named if named is not None and named not in schema.metrics else None
+    about_retention = any(w in low for w in _RETENTION_WORDS)
+    # "retention of January signups" is about retention (which has its own analysis)
+    lacking = named is not None and named not in schema.metrics
+    missing = named if lacking and not about_retention else None
     return ParsedQuestion(
-        metric=None if missing else named,
+        metric=None if lacking else named,
         missing_metric=missing,
         day=find_dates(text, schema.start_date, schema.end_date)[0],
         segment=find_segment(text, schema),
-        about_retention=any(w in low for w in _RETENTION_WORDS),
+        about_retention=about_retention,
     )
 
 
