@@ -42,7 +42,7 @@ CUR = (date(2026, 3, 4), date(2026, 3, 6))  # three days of pattern B
 MAI_TOML = """
 [metrics.revenue]
 sum = "amount"
-synonyms = ["sales"]
+synonyms = ["takings"]
 [metrics.checkout_conversion]
 numerator = {event_type = "purchase"}
 denominator = {event_type = "checkout_started"}
@@ -189,7 +189,7 @@ def _copy(world: Path, to: Path) -> Path:
 
 
 def test_a_users_metric_end_to_end(world: Path, tmp_path: Path) -> None:
-    question = "Why did sales drop in March?"
+    question = "Why did takings drop in March?"  # the user's own synonym
     source = str(_copy(world, tmp_path))
     code, out, err = _cli(["investigate", question, "--warehouse", source, "--json"])
     assert code == 0, err

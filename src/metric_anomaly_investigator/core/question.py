@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -188,7 +189,7 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
         *schema.metrics,
         *(m.name for m in catalogue.SUGGESTED if m.name not in schema.metrics),
     ]
-    named = find_metric(low, known)
+    named = find_metric(low, known, {m.name: m for m in schema.custom_metrics})
     about_retention = any(w in low for w in _RETENTION_WORDS)
     # "retention of January signups" is about retention (which has its own analysis)
     lacking = named is not None and named not in schema.metrics
@@ -206,20 +207,25 @@ def _has_phrase(low: str, phrase: str) -> bool:
     return re.search(r"(?<![\w.])" + re.escape(phrase.lower()) + r"(?![\w])", low) is not None
 
 
-def find_metric(low: str, metrics: list[str]) -> str | None:
+def find_metric(
+    low: str, metrics: list[str], own: Mapping[str, catalogue.Metric] | None = None
+) -> str | None:
     """The metric the text asks about: the longest name, label or synonym found, leaving out
-    metrics only said to look normal ("DAU dropped while events look normal" is about DAU)."""
-    found = _mentions(low, metrics)
+    metrics only said to look normal ("DAU dropped while events look normal" is about DAU).
+    ``own``: the user's definitions (their labels and synonyms), by name."""
+    found = _mentions(low, metrics, own or {})
     asked = [f for f in found if not _said_normal(low, f[1], f[2])] or found
     best = max(asked, key=lambda f: (f[2] - f[1], -f[1]), default=None)
     return best[0] if best else None
 
 
-def _mentions(low: str, metrics: list[str]) -> list[tuple[str, int, int]]:
+def _mentions(
+    low: str, metrics: list[str], own: Mapping[str, catalogue.Metric]
+) -> list[tuple[str, int, int]]:
     """(metric, start, end) of every phrase naming one of ``metrics``, longest at each place."""
     hits: list[tuple[str, int, int]] = []
     for metric in metrics:
-        for phrase in _phrases(metric):
+        for phrase in own[metric].phrases if metric in own else _phrases(metric):
             for m in re.finditer(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", low):
                 hits.append((metric, m.start(), m.end()))
     hits.sort(key=lambda h: (h[1], -(h[2] - h[1])))
