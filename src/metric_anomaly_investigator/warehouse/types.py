@@ -25,9 +25,6 @@ def show_name(name: object) -> str:
     return "(an invalid name)"
 
 
-RATIO_METRICS = frozenset(m.name for m in catalogue.BUILTIN if m.is_ratio)
-
-
 class DimensionInfo(BaseModel):
     name: str
     level: Literal["event", "user"]

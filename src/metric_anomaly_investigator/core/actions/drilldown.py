@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ...warehouse.types import RATIO_METRICS
 from .. import stats
 from ..context import SegmentFinding
 from ..models import DrillDown, StepResult
@@ -26,7 +25,7 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
     ctx = bench.context
     direction = ctx.anomaly.direction if ctx.anomaly else None
     result = localize_segments(
-        bd, dims, ratio=a.metric in RATIO_METRICS, direction=direction, migrating=moving
+        bd, dims, ratio=bench.schema.is_ratio(a.metric), direction=direction, migrating=moving
     )
     segs = [
         SegmentFinding(
