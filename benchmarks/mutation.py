@@ -40,7 +40,8 @@ DECISION_MODULES = (
     "core/question.py",
     "core/actions/",
     "core/store.py",
-    "warehouse/queries.py",
+    "warehouse/series.py",
+    "warehouse/breakdowns.py",
     "core/segments.py",
     "core/autopilot.py",
     "core/rca.py",
@@ -50,6 +51,9 @@ DECISION_MODULES = (
 ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "core/actions/": (rf"\b{PACKAGE}\.core\.tools\b",),
     "core/autopilot.py": (r"^from test_autopilot import",),
+    # the query modules behind the warehouse.queries facade
+    "warehouse/series.py": (rf"\b{PACKAGE}\.warehouse(\.queries\b| import queries\b)",),
+    "warehouse/breakdowns.py": (rf"\b{PACKAGE}\.warehouse(\.queries\b| import queries\b)",),
 }
 # Test files far too slow to run once per mutant: the terminal UI, killed subprocesses, the
 # evaluation over every scenario, end-to-end runs over many generated worlds or a database server.
@@ -103,7 +107,8 @@ def dotted(module: str) -> str:
 # Where the importing files include slow end-to-end ones (a full run of them takes longer than a
 # module's budget, and mutmut runs them twice before the first mutant), the unit-level files.
 FOCUSED_TESTS: dict[str, tuple[str, ...]] = {
-    "warehouse/queries.py": ("tests/test_warehouse_queries.py", "tests/test_mut_queries.py"),
+    "warehouse/series.py": ("tests/test_warehouse_queries.py", "tests/test_mut_queries.py"),
+    "warehouse/breakdowns.py": ("tests/test_warehouse_queries.py", "tests/test_mut_queries.py"),
     "core/store.py": ("tests/test_store.py", "tests/test_mut_store.py"),
     "core/actions/": (
         "tests/test_tools.py",
