@@ -20,6 +20,14 @@ from metric_anomaly_investigator.warehouse import queries as q
 from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
 from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
 
+# a user-defined ratio metric (mai.toml), computed from the events rather than the rollups
+CART_CONVERSION = """
+[metrics.cart_conversion]
+numerator = {event_type = "purchase"}
+denominator = {event_type = "add_to_cart"}
+per = "user"
+"""
+
 
 @dataclass
 class Measurement:
@@ -68,6 +76,14 @@ def measurements(wh: Warehouse) -> list[Measurement]:
         Measurement(
             "breakdown events by event_type (raw events)",
             lambda: q.breakdown(wh, "events", ["event_type"], baseline=base, current=cur),
+        ),
+        Measurement(
+            "series cart_conversion (user-defined ratio)",
+            lambda: q.metric_series(wh, "cart_conversion"),
+        ),
+        Measurement(
+            "breakdown cart_conversion, 2 dims",
+            lambda: q.breakdown(wh, "cart_conversion", dims[:2], baseline=base, current=cur),
         ),
         Measurement(
             "segment daily values",
@@ -122,8 +138,10 @@ def main() -> None:
         t0 = time.perf_counter()
         generate_scenario("seed_android_india", path)
         print(f"generate default world (seed_android_india): {time.perf_counter() - t0:6.2f} s")
+        config = Path(tmp) / "metrics.toml"
+        config.write_text(CART_CONVERSION)
         t0 = time.perf_counter()
-        with open_warehouse(path) as wh:
+        with open_warehouse(path, config=config) as wh:
             print(f"open + discover schema:                      {time.perf_counter() - t0:6.2f} s")
             print(
                 f"events: {wh.schema.row_count:,}  "

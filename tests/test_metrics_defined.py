@@ -292,3 +292,38 @@ def test_data_metrics_lists_definitions_and_suggests_more(world: Path, tmp_path:
         '[metrics.page_view_events]\n  count = "events"\n  where = {event_type = "page_view"}'
         in (suggested)
     )
+
+
+def test_the_event_type_rollup_gives_the_events_answers(
+    small_world_path: Path, tmp_path: Path
+) -> None:
+    """A conversion between event types read from the per-(user, day, event_type) rollup equals
+    the same metric read from the raw events."""
+    config = tmp_path / "m.toml"
+    config.write_text(
+        '[metrics.cart_conversion]\nnumerator = {event_type = "purchase"}\n'
+        'denominator = {event_type = "add_to_cart"}\nper = "user"\n'
+        '[metrics.purchases]\ncount = "events"\nwhere = {event_type = "purchase"}\n'
+    )
+    with open_warehouse(small_world_path, config=config) as w:
+        assert w.type_rollup is not None
+        end = w.schema.end_date
+        cur = (end - timedelta(days=6), end)
+        base = (end - timedelta(days=27), end - timedelta(days=7))
+        answers = []
+        for _ in range(2):
+            answers.append(
+                [
+                    q.metric_series(w, m, group_by=["platform"]).points
+                    for m in ("cart_conversion", "purchases")
+                ]
+                + [q.breakdown(w, "cart_conversion", ["country"], baseline=base, current=cur).rows]
+            )
+            w.type_rollup = None  # the second time round: the raw events
+        rolled, raw = answers
+        assert rolled[0] and rolled[2]
+        for a, b in zip(rolled[:2], raw[:2], strict=True):
+            assert [p.value for p in a] == pytest.approx([p.value for p in b])
+        assert [(r.segment, r.before, r.after) for r in rolled[2]] == [
+            (r.segment, pytest.approx(r.before), pytest.approx(r.after)) for r in raw[2]
+        ]

@@ -1,9 +1,11 @@
 """Metrics computed straight from the events: filtered counts, sums of a column and filtered
 distinct users (conversion, error rate, revenue, mean latency…), per day and group.
 
-The per-user-day rollups only know unfiltered events, users and sessions; a metric with a
-``where`` or a summed column reads the events table. Its filter values are the metric's own
-(validated when it was defined), so they are part of the query's shape, not bound parameters.
+The per-user-day rollup only knows unfiltered events, users and sessions; a metric of events or
+distinct users filtered on event_type reads the per-(user, day, event_type) rollup when there is
+one, any other metric with a ``where`` or a summed column reads the events table. Its filter
+values are the metric's own (validated when it was defined), so they are part of the query's
+shape, not bound parameters.
 """
 
 from datetime import date
@@ -17,9 +19,23 @@ from .connect import ParamFn, Warehouse
 from .query_plan import _apply_filters, _labels, _run, _user_dim_needed, _Window
 
 
-def _aggregate(ev: ir.Table, agg: catalogue.Aggregate) -> ir.Scalar:
+def _by_type(wh: Warehouse, m: catalogue.Metric) -> bool:
+    """Whether the per-(user, day, event_type) rollup serves ``m``: events or distinct users,
+    filtered on event_type only."""
+    sides = [a for a in (m.numerator, m.denominator) if a is not None]
+    return wh.type_rollup is not None and all(
+        a.measure in ("events", "users") and all(col == "event_type" for col, _ in a.where)
+        for a in sides
+    )
+
+
+def _aggregate(ev: ir.Table, agg: catalogue.Aggregate, *, rolled: bool = False) -> ir.Scalar:
+    """One side of a metric over event rows (or, ``rolled``, rollup rows counting ``events``)."""
     preds = [ev[col].cast("string").isin(list(values)) for col, values in agg.where]
     where = ibis.and_(*preds) if preds else None
+    if rolled and agg.measure == "events":
+        counted: ir.Scalar = ev.events.sum(where=where).fill_null(0)
+        return counted
     if agg.measure == "sum":
         assert agg.column is not None
         total: ir.Scalar = ev[agg.column].cast("float64").sum(where=where).fill_null(0)
@@ -42,8 +58,19 @@ def direct_daily(
     """Columns: day, *group, num, den (1 without a denominator), n (events: the sample size);
     only days with events."""
 
+    rolled = _by_type(wh, m)
+
     def build(param: ParamFn) -> ir.Table:
         w = _Window(param, "w")
+        if rolled and wh.type_rollup is not None:
+            r = wh.type_rollup
+            r = _apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
+            den = m.denominator
+            return r.group_by(["day", *group]).agg(
+                num=_aggregate(r, m.numerator, rolled=True),
+                n=r.events.sum(),
+                den=ibis.literal(1.0) if den is None else _aggregate(r, den, rolled=True),
+            )
         ev = wh.events
         ev = ev.filter(ev.event_timestamp >= w.lo, ev.event_timestamp < w.hi)
         need_users = _user_dim_needed(wh, set(group) | set(flt))
@@ -55,7 +82,7 @@ def direct_daily(
         aggs["den"] = ibis.literal(1.0) if m.denominator is None else _aggregate(ev, m.denominator)
         return ev.group_by(["day", *group]).agg(**aggs)
 
-    shape = ("direct", m, tuple(group))
+    shape = ("direct", m, rolled, tuple(group))
     df = _labels(_run(wh, shape, build, flt, w=(s, e)), group)
     df["day"] = pd.to_datetime(df["day"]).dt.date
     for col in ("num", "den", "n"):
