@@ -28,8 +28,12 @@ from metric_anomaly_investigator.core.models import Report
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.warehouse import queries as q
 from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
-from metric_anomaly_investigator.warehouse.generator import generate_world
-from metric_anomaly_investigator.warehouse.scenarios import SCENARIOS, GroundTruth, Scenario
+from metric_anomaly_investigator.warehouse.scenarios import (
+    SCENARIOS,
+    GroundTruth,
+    Scenario,
+    build_world,
+)
 from metric_anomaly_investigator.warehouse.types import WarehouseError
 
 CLAIM = 0.5  # a segment or event with at least this confidence is claimed
@@ -186,9 +190,12 @@ class NoFalseAlarm(Evaluator[EvalInput, EvalOutput, GroundTruth]):
 def world_path(scenario: Scenario, cache: Path, users: int | None) -> Path:
     """The scenario's world in the cache, generated on first use."""
     n = users or scenario.world.users
-    path = cache / f"{scenario.name}-{n}-{scenario.world.seed}.duckdb"
+    # a world with its own metrics lies in a directory of its own, its mai.toml beside it
+    where = cache / scenario.name if scenario.metrics_toml else cache
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f"{scenario.name}-{n}-{scenario.world.seed}.duckdb"
     if not path.exists():
-        generate_world(scenario.world, path, users=n)
+        build_world(scenario, path, users=n)
     return path
 
 

@@ -213,7 +213,7 @@ class Analyst:
                 )
             if (self.ctx.retention or {}).get("declined"):
                 return None
-            for other in CORE_METRICS:
+            for other in [*CORE_METRICS, *(m.name for m in schema.custom_metrics)]:
                 if other in schema.metrics and other not in self.ctx.checked_metrics():
                     act = DetectAnomaly(metric=other, hint_date=hint)
                     if self._fresh(plan, act):

@@ -45,6 +45,10 @@ class Scenario:
     world: WorldSpec
     truth: GroundTruth
     questions: dict[QuestionStyle, list[str]]
+    # SQL run on the generated DuckDB file (extra columns such as amount), in order
+    finish_sql: tuple[str, ...] = ()
+    # the world's own metrics, written as the mai.toml beside its file
+    metrics_toml: str = ""
 
 
 SCENARIO_USERS = 12_000
@@ -562,6 +566,42 @@ _RENAMED = Scenario(
     },
 )
 
+# payments: every purchase has an amount (10..99, a deterministic function of user and time);
+# from the failure on, 70% of Brazil's purchases fail and record 0
+_AMOUNT = "10 + (user_id * 7919 + epoch(event_timestamp)::BIGINT) % 90"
+_FAILED = (
+    "country = 'BR' AND event_timestamp >= TIMESTAMP '2026-01-28 00:00:00' "
+    "AND (user_id + epoch(event_timestamp)::BIGINT) % 10 < 7"
+)
+_REVENUE = Scenario(
+    name="payment_provider_failure_br",
+    title="Revenue falls in Brazil when a payment provider fails",
+    description=(
+        "From 2026-01-28 most card payments in Brazil fail (recorded with amount 0): revenue "
+        "(the sum of amount) drops there while users and events stay as they were."
+    ),
+    world=_world(23),
+    truth=GroundTruth(
+        metric="revenue",
+        direction="drop",
+        start=_d("2026-01-28"),
+        root_cause=[{"country": "BR"}],
+    ),
+    questions={
+        "clear": ["Revenue dropped after January 28th. What's causing it?"],
+        "vague": ["Sales feel soft lately. Anything going on?"],
+        "misleading": [
+            "DAU looks normal but revenue fell. Is the new iOS release to blame for the drop?"
+        ],
+    },
+    finish_sql=(
+        "ALTER TABLE events ADD COLUMN amount DOUBLE",
+        f"UPDATE events SET amount = CASE WHEN {_FAILED} THEN 0 ELSE {_AMOUNT} END "
+        "WHERE event_type = 'purchase'",
+    ),
+    metrics_toml='[metrics.revenue]\nsum = "amount"\nsynonyms = ["sales"]\n',
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -576,6 +616,7 @@ SCENARIOS: dict[str, Scenario] = {
         _TWO,
         _COHORT,
         _RENAMED,
+        _REVENUE,
     )
 }
 
@@ -610,4 +651,36 @@ def generate_scenario(
         raise WarehouseError("--days must be at least 1.")
     if seed is not None and seed < 0:
         raise WarehouseError("--seed must be 0 or more.")
-    return generate_world(scenario.world, out, users=users, days=days, seed=seed, progress=progress)
+    return build_world(scenario, out, users=users, days=days, seed=seed, progress=progress)
+
+
+def build_world(
+    scenario: Scenario,
+    out: str | Path,
+    *,
+    users: int | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> Path:
+    """Generate the scenario's world into ``out``, run its finishing SQL and write its metrics
+    as the ``mai.toml`` beside it (never over an existing one)."""
+    import duckdb
+
+    toml = Path(out).parent / "mai.toml"
+    if scenario.metrics_toml and toml.exists() and toml.read_text() != scenario.metrics_toml:
+        raise WarehouseError(
+            f"{toml} already exists: write {scenario.name} into a directory of its own "
+            "(its metrics go in a mai.toml beside it)."
+        )
+    path = generate_world(scenario.world, out, users=users, days=days, seed=seed, progress=progress)
+    if scenario.finish_sql:
+        con = duckdb.connect(str(path))
+        try:
+            for sql in scenario.finish_sql:
+                con.execute(sql)
+        finally:
+            con.close()
+    if scenario.metrics_toml:
+        toml.write_text(scenario.metrics_toml)
+    return path

@@ -1,0 +1,50 @@
+"""Scenarios with the user's own metrics: the world, its mai.toml, and the planted change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from metric_anomaly_investigator.warehouse import queries as q
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
+from metric_anomaly_investigator.warehouse.scenarios import build_world, get_scenario
+from metric_anomaly_investigator.warehouse.types import WarehouseError
+
+
+def test_payment_failure_world_drops_revenue_in_brazil_only(tmp_path: Path) -> None:
+    s = get_scenario("payment_provider_failure_br")
+    path = build_world(s, tmp_path / "br.duckdb", users=2_000)
+    assert (tmp_path / "mai.toml").read_text() == s.metrics_toml
+    assert s.truth.start is not None
+    start = s.truth.start
+    with open_warehouse(path) as wh:
+        assert wh.schema.metrics[-1] == "revenue"
+        bd = q.breakdown(
+            wh,
+            "revenue",
+            ["country"],
+            baseline=(start - timedelta(days=28), start - timedelta(days=1)),
+            current=(start, start + timedelta(days=13)),
+        )
+        change = {r.segment["country"]: r.rel_change for r in bd.rows}
+        users = q.breakdown(
+            wh,
+            "dau",
+            ["country"],
+            baseline=(start - timedelta(days=28), start - timedelta(days=1)),
+            current=(start, start + timedelta(days=13)),
+        )
+    assert bd.rows[0].segment == {"country": "BR"}
+    assert change["BR"] == pytest.approx(-0.7, abs=0.12)  # 70% of payments fail, recorded as 0
+    assert all(abs(v or 0) < 0.3 for k, v in change.items() if k != "BR")
+    br_users = next(r for r in users.rows if r.segment == {"country": "BR"})
+    assert abs(br_users.rel_change or 0) < 0.1  # the users stay; only their payments fail
+
+
+def test_a_world_with_metrics_never_overwrites_another_mai_toml(tmp_path: Path) -> None:
+    (tmp_path / "mai.toml").write_text('[metrics.mine]\nsum = "x"\n')
+    with pytest.raises(WarehouseError, match=r"mai\.toml already exists"):
+        build_world(get_scenario("payment_provider_failure_br"), tmp_path / "w.duckdb", users=50)
+    assert (tmp_path / "mai.toml").read_text() == '[metrics.mine]\nsum = "x"\n'
