@@ -48,3 +48,22 @@ def test_a_world_with_metrics_never_overwrites_another_mai_toml(tmp_path: Path) 
     with pytest.raises(WarehouseError, match=r"mai\.toml already exists"):
         build_world(get_scenario("payment_provider_failure_br"), tmp_path / "w.duckdb", users=50)
     assert (tmp_path / "mai.toml").read_text() == '[metrics.mine]\nsum = "x"\n'
+
+
+def test_checkout_world_drops_conversion_on_chrome_only(tmp_path: Path) -> None:
+    s = get_scenario("checkout_broken_chrome_web")
+    path = build_world(s, tmp_path / "co.duckdb", users=3_000)
+    assert s.truth.start is not None
+    start = s.truth.start
+    windows = {
+        "baseline": (start - timedelta(days=28), start - timedelta(days=1)),
+        "current": (start + timedelta(days=1), start + timedelta(days=14)),
+    }
+    with open_warehouse(path) as wh:
+        assert wh.schema.metric("checkout_conversion").is_ratio
+        bd = q.breakdown(wh, "checkout_conversion", ["browser"], **windows)
+    change = {r.segment["browser"]: r.rel_change or 0 for r in bd.rows}
+    assert bd.rows[0].segment == {"browser": "chrome"}
+    assert change["chrome"] < -0.6  # 90% of chrome's purchases are gone
+    assert all(abs(v) < 0.25 for k, v in change.items() if k != "chrome")
+    assert bd.total_after < bd.total_before

@@ -602,6 +602,71 @@ _REVENUE = Scenario(
     metrics_toml='[metrics.revenue]\nsum = "amount"\nsynonyms = ["sales"]\n',
 )
 
+# checkout: a web-heavy product; web users browse with one browser each (chrome 60% of them);
+# from the web release on, 90% of chrome's purchases never happen (the checkout breaks); the
+# stored rollups are dropped (the events changed), so the world is read like anyone's data
+_BROWSER = (
+    "CASE WHEN platform <> 'web' THEN NULL WHEN user_id % 5 < 3 THEN 'chrome' "
+    "WHEN user_id % 5 = 3 THEN 'safari' ELSE 'firefox' END"
+)
+_BROKEN = (
+    "event_type = 'purchase' AND browser = 'chrome' "
+    "AND event_timestamp >= TIMESTAMP '2026-01-27 14:00:00' "
+    "AND (user_id + epoch(event_timestamp)::BIGINT) % 10 < 9"
+)
+_CHECKOUT = Scenario(
+    name="checkout_broken_chrome_web",
+    title="Checkout conversion falls on Chrome after a web release",
+    description=(
+        "Web 2.3.0 ships on 2026-01-27 at 14:00 and breaks the checkout on Chrome: 90% of "
+        "Chrome purchases no longer happen. Other browsers and the apps are unaffected."
+    ),
+    world=_world(
+        29,
+        platforms={"android": 0.3, "ios": 0.2, "web": 0.5},
+        platform_by_country={},
+        deployments=(
+            *_BASE_DEPLOYS,
+            DeploymentSpec(
+                "deploy_web_230",
+                _at("2026-01-27", 14),
+                "web",
+                "2.3.0",
+                description="Web 2.3.0: new checkout page",
+            ),
+        ),
+    ),
+    truth=GroundTruth(
+        metric="checkout_conversion",
+        direction="drop",
+        start=_d("2026-01-27"),
+        root_cause=[{"browser": "chrome"}],
+        deployment_id="deploy_web_230",
+    ),
+    questions={
+        "clear": ["Checkout conversion dropped after January 27th. Why?"],
+        "vague": ["Fewer people seem to finish buying lately. What happened?"],
+        "misleading": [
+            "Events look normal but conversion fell. Did the Android release break checkout?"
+        ],
+    },
+    finish_sql=(
+        "DROP TABLE IF EXISTS _mai_user_day",
+        "DROP TABLE IF EXISTS _mai_user_day_type",
+        "DROP TABLE IF EXISTS _mai_meta",
+        "ALTER TABLE events ADD COLUMN browser VARCHAR",
+        f"UPDATE events SET browser = {_BROWSER}",
+        f"DELETE FROM events WHERE {_BROKEN}",
+    ),
+    metrics_toml=(
+        "[metrics.checkout_conversion]\n"
+        'numerator = {event_type = "purchase"}\n'
+        'denominator = {event_type = "add_to_cart"}\n'
+        'per = "user"\n'
+        'synonyms = ["finish buying"]\n'
+    ),
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -617,6 +682,7 @@ SCENARIOS: dict[str, Scenario] = {
         _COHORT,
         _RENAMED,
         _REVENUE,
+        _CHECKOUT,
     )
 }
 
