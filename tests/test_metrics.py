@@ -47,6 +47,8 @@ def test_builtin_entries_and_what_is_derived_from_them() -> None:
     assert catalogue.get("wau").kind == "rolling_distinct"
     assert catalogue.get("dau").additive and not catalogue.get("events_per_user").additive
     assert catalogue.get("error_rate").bad_direction == "spike"
+    assert catalogue.get("error_rate").filter_columns == {"status"}
+    assert [m.name for m in catalogue.BUILTIN if m.counts_events] == ["events"]
 
 
 def test_available_metrics_follow_the_columns() -> None:

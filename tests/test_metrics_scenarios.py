@@ -67,3 +67,23 @@ def test_checkout_world_drops_conversion_on_chrome_only(tmp_path: Path) -> None:
     assert change["chrome"] < -0.6  # 90% of chrome's purchases are gone
     assert all(abs(v) < 0.25 for k, v in change.items() if k != "chrome")
     assert bd.total_after < bd.total_before
+
+
+def test_errors_world_raises_errors_and_latency_in_germany_only(tmp_path: Path) -> None:
+    s = get_scenario("errors_latency_de")
+    path = build_world(s, tmp_path / "er.duckdb", users=2_000)
+    assert s.truth.start is not None
+    start = s.truth.start
+    windows = {
+        "baseline": (start - timedelta(days=28), start - timedelta(days=1)),
+        "current": (start + timedelta(days=1), start + timedelta(days=9)),
+    }
+    with open_warehouse(path) as wh:
+        errors = q.breakdown(wh, "error_rate", ["country"], **windows)
+        latency = q.breakdown(wh, "latency", ["country"], **windows)
+    for bd in (errors, latency):
+        assert bd.rows[0].segment == {"country": "DE"}
+    de = errors.rows[0]
+    assert (de.before, de.after) == (pytest.approx(0.01, abs=0.004), pytest.approx(0.12, abs=0.02))
+    assert latency.rows[0].after - latency.rows[0].before == pytest.approx(250, abs=5)
+    assert all(abs(r.after - r.before) < 2 for r in latency.rows[1:])

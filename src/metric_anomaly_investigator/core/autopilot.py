@@ -300,7 +300,10 @@ class Analyst:
         return bool(self._plan and self._plan.follow_up and a and a.metric == metric)
 
     def _hypothesis(self, plan: _Plan) -> dict[str, str] | None:
-        seg = {k: v for k, v in plan.question.segment.items()}
+        a = self.ctx.anomaly
+        # "errors" in a question about the error rate names the metric, not a segment of it
+        own = self.executor.schema.metric(a.metric).filter_columns if a else frozenset()
+        seg = {k: v for k, v in plan.question.segment.items() if k not in own}
         if not seg or any(s.filters == seg for s in self.ctx.segments):
             return None
         return seg

@@ -99,6 +99,19 @@ class Metric:
         return tuple(dict.fromkeys(cols))
 
     @property
+    def filter_columns(self) -> frozenset[str]:
+        """The columns its own filters read (breaking it down by one of them is degenerate)."""
+        return frozenset(
+            c for a in (self.numerator, self.denominator) if a is not None for c, _ in a.where
+        )
+
+    @property
+    def counts_events(self) -> bool:
+        """An unfiltered event count: it adds up over event types."""
+        n = self.numerator
+        return self.denominator is None and n.measure == "events" and not n.where
+
+    @property
     def phrases(self) -> tuple[str, ...]:
         """Every lower-case phrase that names it: its name, its label and its synonyms."""
         seen = dict.fromkeys(

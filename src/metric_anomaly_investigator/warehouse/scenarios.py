@@ -667,6 +667,52 @@ _CHECKOUT = Scenario(
     ),
 )
 
+# requests: every event is a request with a status and a latency (deterministic functions of
+# user and time: 1% errors, 120..199 ms); from 2026-02-02 09:00 a degraded region (DE) fails
+# 12% of its requests and answers 250 ms slower
+_DEGRADED = "country = 'DE' AND event_timestamp >= TIMESTAMP '2026-02-02 09:00:00'"
+_ROLL = "(user_id * 31 + epoch(event_timestamp)::BIGINT) % 100"
+_ERRORS = Scenario(
+    name="errors_latency_de",
+    title="Error rate and latency rise in one region",
+    description=(
+        "From 2026-02-02 09:00 the servers for Germany degrade: 12% of requests fail (1% "
+        "elsewhere) and latency rises by 250 ms; the other regions are unaffected."
+    ),
+    world=_world(31),
+    truth=GroundTruth(
+        metric="error_rate",
+        direction="spike",
+        start=_d("2026-02-02"),
+        root_cause=[{"country": "DE"}],
+    ),
+    questions={
+        "clear": ["The error rate spiked on February 2nd. Where is it coming from?"],
+        "vague": ["The app feels flaky this week. Is something failing?"],
+        "misleading": [
+            "DAU is stable, but the error rate went up. Is the iOS release crashing in the US?"
+        ],
+    },
+    finish_sql=(
+        "ALTER TABLE events ADD COLUMN status VARCHAR",
+        "ALTER TABLE events ADD COLUMN latency_ms INTEGER",
+        f"UPDATE events SET status = CASE WHEN {_ROLL} < (CASE WHEN {_DEGRADED} THEN 12 ELSE 1 "
+        "END) THEN 'error' ELSE 'ok' END, "
+        f"latency_ms = 120 + {_ROLL} % 80 + CASE WHEN {_DEGRADED} THEN 250 ELSE 0 END",
+    ),
+    metrics_toml=(
+        "[metrics.error_rate]\n"
+        'numerator = {status = "error"}\n'
+        "denominator = {}\n"
+        'bad = "spike"\n'
+        'synonyms = ["failing", "failures"]\n'
+        "[metrics.latency]\n"
+        'mean = "latency_ms"\n'
+        'bad = "spike"\n'
+        'unit = "ms"\n'
+    ),
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -683,6 +729,7 @@ SCENARIOS: dict[str, Scenario] = {
         _RENAMED,
         _REVENUE,
         _CHECKOUT,
+        _ERRORS,
     )
 }
 

@@ -19,7 +19,6 @@ DEFAULT_WINDOW_DAYS = 7
 MAX_DRILL_DIMENSIONS = 4
 MAX_DIMENSION_CARDINALITY = 30
 MIGRATION_SHARE = 0.08  # a dimension whose values swapped this much traffic is "migrating"
-EVENT_COUNT_METRICS = frozenset({"events"})  # additive over event types
 
 
 class Workbench:
@@ -114,13 +113,16 @@ class Workbench:
 
     # -- dimensions ----------------------------------------------------------------------------
     def candidate_dimensions(self, metric: str) -> list[str]:
-        """Dimensions small enough to break down; the event type only for the event count (a
-        per-user ratio by event type changes its denominator too, hiding a type that vanished)."""
+        """Dimensions small enough to break down, but not the metric's own filter columns; the
+        event type only for an event count (a per-user ratio by event type changes its
+        denominator too, hiding a type that vanished)."""
+        m = self.schema.metric(metric)
         return [
             d.name
             for d in self.schema.dimensions
             if d.cardinality <= MAX_DIMENSION_CARDINALITY
-            and (d.name != "event_type" or metric in EVENT_COUNT_METRICS)
+            and d.name not in m.filter_columns
+            and (d.name != "event_type" or m.counts_events)
         ]
 
     def replacing(self, dim: str) -> bool:
