@@ -127,9 +127,9 @@ def example_questions(schema: WarehouseSchema, limit: int = 4) -> list[str]:
     """Questions a user could ask of *this* warehouse: its metrics, values and dates."""
     metrics = schema.metrics or ["events"]
     primary = "dau" if "dau" in metrics else metrics[0]
-    # a per-user metric reads best in a question about engagement; else any other metric
+    # a ratio metric reads best in a question about engagement; else any other metric
     others = [m for m in metrics if m != primary]
-    ratio = next((m for m in others if m.endswith("_per_user")), others[0] if others else primary)
+    ratio = next((m for m in others if schema.is_ratio(m)), others[0] if others else primary)
     end = schema.end_date
     since = max(schema.start_date, end - timedelta(days=14))
     questions = [f"Why did {primary} change over the last two weeks (to {end:%b %d})?"]
