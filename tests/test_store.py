@@ -307,7 +307,18 @@ def test_special_files_are_refused_without_blocking(tmp_path: Path) -> None:
             "step 1 has an invalid chart",
         ),
     ],
-    ids=["nan", "overflow", "infinity", "huge-int", "nan-text", "inf-text", "kind", "series", "lengths", "follow-up"],
+    ids=[
+        "nan",
+        "overflow",
+        "infinity",
+        "huge-int",
+        "nan-text",
+        "inf-text",
+        "kind",
+        "series",
+        "lengths",
+        "follow-up",
+    ],
 )
 def test_records_a_screen_could_not_show_are_refused(
     tmp_path: Path, change: Any, message: str
