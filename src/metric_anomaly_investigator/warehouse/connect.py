@@ -1043,8 +1043,10 @@ def open_warehouse(
     DuckDB work runs under the memory limit of :mod:`.resources`; local sources get their
     rollups from the cache of :mod:`.rollup_cache` (``progress`` hears about a build).
     """
-    config = config if config is not None else find_config(source)
+    found = find_config(source) if config is None else None
     cfg = _read_config(config)
+    if found is not None:  # a mai.toml beside the warehouse or here: its metrics only
+        cfg["metrics"] = _read_config(found).get("metrics", {})
     mapping = {k: v for k, v in cfg.items() if k != "metrics"}  # what shapes the tables
     table_names = {t: str(cfg.get("tables", {}).get(t, t)) for t in TABLES}
     if source is None:
@@ -1071,7 +1073,7 @@ def open_warehouse(
                 tables[t] = mapped
         tables = _normalise(tables, label)
         own = define_metrics(
-            cfg.get("metrics"), dict(tables["events"].schema().items()), str(config)
+            cfg.get("metrics"), dict(tables["events"].schema().items()), str(config or found)
         )
         state = cache.load_state() if cache is not None else None
         if state is not None and state.get("users_dropped"):
