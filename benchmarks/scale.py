@@ -77,7 +77,10 @@ def child_investigate(source: str) -> dict[str, Any]:
     ran = time.perf_counter() - t0
     wh.close()
     report = record.report if record is not None else None
-    answer: dict[str, Any] = {"status": record.status if record is not None else None}
+    answer: dict[str, Any] = {
+        "status": record.status if record is not None else None,
+        "error": record.error if record is not None else None,
+    }
     if report is not None:
         answer |= {
             "anomaly": f"{report.anomaly.direction} {report.anomaly.start}..{report.anomaly.end}",
@@ -146,6 +149,8 @@ def export_parquet(world: Path, out: Path) -> None:
 
 
 def answer_text(answer: dict[str, Any]) -> str:
+    if answer.get("anomaly") is None:
+        return f"no report ({answer.get('status')}: {answer.get('error')})"
     segs = "; ".join(
         ", ".join(f"{k}={v}" for k, v in sorted(s.items())) for s in answer.get("segments", [])
     )
