@@ -602,7 +602,8 @@ class Analyst:
             )
         if explaining:
             return f"{explaining[0].kind} {explaining[0].id} — {a.metric} {a.direction} in {where}."
-        if a.direction == "spike" and a.metric in ("events", "events_per_user"):
+        counted = self.executor.schema.metric(a.metric).numerator
+        if a.direction == "spike" and counted.measure == "events" and not counted.where:
             return (
                 f"Extra activity concentrated in {where} (possibly automated traffic); "
                 "no deployment explains it."

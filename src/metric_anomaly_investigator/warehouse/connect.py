@@ -77,6 +77,7 @@ import platformdirs
 import sqlglot.expressions as sge
 
 from .metric_config import define_metrics, find_config
+from .metrics import available as available_metrics
 from .resources import apply_limits
 from .rollup_cache import CACHE_DB, RollupCache, fingerprint, stored_rollup_trusted
 from .spark import SCHEME as SPARK_SCHEME
@@ -370,9 +371,7 @@ class Warehouse:
         if self.rollup is not None:
             self._find_user_constant()
         row_count = int(self.execute(ev.count()))
-        metrics = ["dau", "wau", "events", "events_per_user"]
-        if self.has_sessions:
-            metrics.append("sessions_per_user")
+        metrics = available_metrics(ev.columns)
         lo, hi, ignored = self._bulk_range()
         partial = self._partial_days(lo, hi)
         for p in partial:
