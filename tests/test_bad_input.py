@@ -226,12 +226,13 @@ def test_data_generate_failing_mid_write_leaves_nothing(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(generator, "_write", write_then_fail)
-    out = tmp_path / "world.duckdb"
+    out_dir = tmp_path / "out"  # (the data directory, where DuckDB may spill, is elsewhere)
+    out_dir.mkdir()
     args = ["data", "generate", "--scenario", "seed_android_india", "--users", "50"]
-    code = main([*args, "--days", "14", "-q", "--out", str(out)])
+    code = main([*args, "--days", "14", "-q", "--out", str(out_dir / "world.duckdb")])
     err = capsys.readouterr().err
     assert code == 2 and "Could not write" in err and "No space left" in err
-    assert list(tmp_path.iterdir()) == []
+    assert list(out_dir.iterdir()) == []
 
 
 def test_history_directory_that_is_a_file_is_a_store_error(tmp_path: Path) -> None:
@@ -265,7 +266,10 @@ async def test_tui_shows_a_bad_warehouse_in_the_app(tmp_path: Path) -> None:
     app = real_app(tmp_path, tmp_path / "w")
     async with app.run_test(size=(120, 36)) as pilot:
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        for _ in range(200):  # the worker's WarehouseFailed message is handled on the app's loop
+            if app.main.welcome.has_class("-error"):
+                break
+            await pilot.pause(0.05)
         assert app.warehouse is None
         assert app.main.welcome.has_class("-error")
         messages = [n.message for n in app._notifications]
