@@ -130,3 +130,17 @@ def test_duckdb_runs_under_the_memory_limit(
     monkeypatch.setenv("MAI_MEMORY_LIMIT", "lots")
     with pytest.raises(WarehouseError, match="MAI_MEMORY_LIMIT='lots' is not a size"):
         open_warehouse(small_world_path)
+
+
+def test_one_source_opened_twice_in_one_process(tmp_path: Path, small_world_path: Path) -> None:
+    """Connections to one DuckDB file share a database instance: each cache has its own alias."""
+    world = tmp_path / "edited.duckdb"
+    shutil.copy(small_world_path, world)
+    con = duckdb.connect(str(world))
+    con.execute("DELETE FROM events WHERE country = 'IN'")  # the stored rollup is stale now
+    con.close()
+    with open_warehouse(world) as first, open_warehouse(world) as second:
+        assert first.rollup_source == second.rollup_source == "cache"
+        for wh in (first, second):
+            countries = next(d for d in wh.schema.dimensions if d.name == "country")
+            assert "IN" not in countries.values

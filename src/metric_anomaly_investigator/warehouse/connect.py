@@ -79,7 +79,7 @@ import sqlglot.expressions as sge
 from .metric_config import define_metrics, find_config
 from .metrics import available as available_metrics
 from .resources import apply_limits
-from .rollup_cache import CACHE_DB, RollupCache, fingerprint, stored_rollup_trusted
+from .rollup_cache import RollupCache, fingerprint, stored_rollup_trusted
 from .spark import SCHEME as SPARK_SCHEME
 from .timerange import EPOCH, as_date, bulk_range, examples
 from .types import (
@@ -328,7 +328,7 @@ class Warehouse:
             self.rollup_source = None if self.rollup is None else "stored"
         candidates = ev_text + us_text
         if self.rollup is None and self._cache is not None and self._cache.attach():
-            self.rollup = self._load_stored_rollup(candidates, database=CACHE_DB)
+            self.rollup = self._load_stored_rollup(candidates, database=self._cache.alias)
             self.rollup_source = None if self.rollup is None else "cache"
             if self.rollup is not None:  # columns left out of the cached rollup: not dimensions
                 ev_text = [c for c in ev_text if c in self.rollup.columns]
@@ -415,7 +415,7 @@ class Warehouse:
             if source == "cache" and not (self._cache is not None and self._cache.attach()):
                 return False
             if source is not None:
-                where = f"{CACHE_DB}.main" if source == "cache" else None
+                where = f"{self._cache.alias}.main" if self._cache and source == "cache" else None
                 self.rollup = self.con.table(ROLLUP_TABLE, database=where)
                 if state["type_rollup"]:
                     self.type_rollup = self.con.table(TYPE_ROLLUP_TABLE, database=where)
@@ -618,7 +618,7 @@ class Warehouse:
                     f"Could not build the rollup cache in {self._cache.path.parent} "
                     f"({type(exc).__name__}); check the free disk space there."
                 ) from exc
-            return self.con.table(name, database=f"{CACHE_DB}.main")
+            return self.con.table(name, database=f"{self._cache.alias}.main")
         try:
             return self.con.create_table(name, obj=expr.order_by("day"), temp=True)
         except Exception:

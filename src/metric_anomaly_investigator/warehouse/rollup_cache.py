@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from .integrity import SIGNATURE_KEYS, events_signature
 from .resources import cache_dir
 
-__all__ = ["CACHE_DB", "RollupCache", "fingerprint", "stored_rollup_trusted"]
+__all__ = ["RollupCache", "fingerprint", "stored_rollup_trusted"]
 
 CACHE_DB = "_mai_cache"
 CACHE_FORMAT = "2"  # bump when the cached tables change shape
@@ -91,6 +92,9 @@ class RollupCache:
         self.progress = progress
         self._tmp: Path | None = None
         self.attached = False
+        # One alias per cache: connections to the same DuckDB file in one process share one
+        # database instance, where a fixed alias would already be taken by the first.
+        self.alias = f"{CACHE_DB}_{uuid.uuid4().hex[:12]}"
 
     def attach(self) -> bool:
         """Attach a complete cache file if there is one; False if it must be built."""
@@ -133,7 +137,7 @@ class RollupCache:
             self._tmp.unlink(missing_ok=True)
             self._attach(self._tmp, read_only=False)
         self._say(stage, done)
-        self.con.execute(f'CREATE TABLE {CACHE_DB}."{name}" AS {sql}')
+        self.con.execute(f'CREATE TABLE {self.alias}."{name}" AS {sql}')
 
     def seal(self, meta: Mapping[str, str]) -> None:
         """Finish the file being built: write its meta, rename it into place, re-attach it."""
@@ -142,9 +146,9 @@ class RollupCache:
             "('" + k.replace("'", "''") + "', '" + v.replace("'", "''") + "')"
             for k, v in meta.items()
         )
-        self.con.execute(f"CREATE TABLE {CACHE_DB}._mai_meta (key VARCHAR, value VARCHAR)")
-        self.con.execute(f"INSERT INTO {CACHE_DB}._mai_meta VALUES {rows}")
-        self.con.execute(f"DETACH {CACHE_DB}")
+        self.con.execute(f"CREATE TABLE {self.alias}._mai_meta (key VARCHAR, value VARCHAR)")
+        self.con.execute(f"INSERT INTO {self.alias}._mai_meta VALUES {rows}")
+        self.con.execute(f"DETACH {self.alias}")
         os.replace(self._tmp, self.path)
         self._tmp = None
         self._attach(self.path, read_only=True)
@@ -155,7 +159,7 @@ class RollupCache:
         if self._tmp is None:
             return
         with contextlib.suppress(Exception):  # not attached yet
-            self.con.execute(f"DETACH {CACHE_DB}")
+            self.con.execute(f"DETACH {self.alias}")
         self._tmp.unlink(missing_ok=True)
         Path(f"{self._tmp}.wal").unlink(missing_ok=True)
         self._tmp = None
@@ -163,7 +167,7 @@ class RollupCache:
     def _attach(self, path: Path, *, read_only: bool) -> None:
         quoted = str(path).replace("'", "''")
         mode = " (READ_ONLY)" if read_only else " (READ_WRITE)"  # read-only sources default RO
-        self.con.execute(f"ATTACH '{quoted}' AS {CACHE_DB}{mode}")
+        self.con.execute(f"ATTACH '{quoted}' AS {self.alias}{mode}")
         self.attached = True
 
     def _say(self, stage: str, done: float) -> None:
