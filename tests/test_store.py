@@ -345,6 +345,16 @@ def test_unknown_fields_survive_a_load_and_save(tmp_path: Path) -> None:
     assert saved["usage"]["x_budget_usd"] == 2.5
 
 
+def test_a_new_file_gets_the_umask_mode(tmp_path: Path) -> None:
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        previous = os.umask(umask)
+        try:
+            path = save_investigation(record(), tmp_path / f"inv-{umask:o}.json")
+        finally:
+            os.umask(previous)
+        assert stat.S_IMODE(path.stat().st_mode) == mode, oct(umask)
+
+
 def test_a_save_keeps_the_mode_and_refuses_foreign_files(tmp_path: Path) -> None:
     path = save_investigation(record(), tmp_path / "inv.json")
     path.chmod(0o640)

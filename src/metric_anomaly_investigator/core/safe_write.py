@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -113,41 +113,29 @@ def is_duckdb_file(path: Path) -> bool:
         return False
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the OS allows (Linux)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-def _default_mode() -> int:
-    """The mode a plain ``open(path, "w")`` would give a new file (0666 minus the umask)."""
-    return 0o666 & ~_umask()
-
-
 def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically; an existing file keeps its permission bits.
+    """Write ``text`` to ``path`` atomically (temp file beside it, fsync, ``os.replace``).
 
-    ``OSError`` propagates; the temporary file is removed on any failure.
+    A new file gets the mode a plain ``open(path, "w")`` would give it (the OS applies the umask
+    to 0666); a replaced file keeps its permission bits. ``OSError`` propagates; the temporary
+    file is removed on any failure.
     """
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        keep: int | None = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        mode = _default_mode()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        keep = None
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
+        if keep is not None:
+            os.chmod(tmp, keep)
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
+            os.unlink(tmp)
         raise
     return path
