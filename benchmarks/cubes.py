@@ -80,38 +80,23 @@ FAMILIES: dict[str, Family] = {
             (0.25, 0.8),
             empty_rate=(0.0, 0.1),
         ),
-        Family(
-            "ratio-numerator",
-            ((3, 8),) * 4,
-            (0.0, 0.05),
-            (1, 2),
-            (1, 2),
-            (0.15, 0.6),
-            empty_rate=(0.0, 0.1),
-            measure="ratio-num",
-            nested=0.3,
-        ),
-        Family(
-            "ratio-denominator",
-            ((3, 8),) * 4,
-            (0.0, 0.05),
-            (1, 2),
-            (1, 2),
-            (0.3, 1.0),
-            empty_rate=(0.0, 0.1),
-            measure="ratio-den",
-            nested=0.3,
-        ),
-        Family(
-            "ratio-both",
-            ((3, 8),) * 4,
-            (0.0, 0.05),
-            (1, 2),
-            (1, 2),
-            (0.2, 0.6),
-            empty_rate=(0.0, 0.1),
-            measure="ratio-both",
-            nested=0.3,
+        *(
+            Family(
+                f"ratio-{moved}",
+                ((3, 8),) * 4,
+                (0.0, 0.05),
+                (1, 2),
+                (1, 2),
+                severity,
+                empty_rate=(0.0, 0.1),
+                measure=measure,
+                nested=0.3,
+            )
+            for moved, measure, severity in (
+                ("numerator", "ratio-num", (0.15, 0.6)),
+                ("denominator", "ratio-den", (0.3, 1.0)),
+                ("both", "ratio-both", (0.2, 0.6)),
+            )
         ),
         Family(
             "mixed-3-6",
@@ -214,18 +199,14 @@ def _pick_causes(
     n_causes: int,
 ) -> list[dict[int, int]]:
     """Disjoint causes, each covering at least one live leaf and at most half of them."""
-    layer = int(rng.integers(family.layers[0], min(family.layers[1], len(sizes)), endpoint=True))
-    cuboid = sorted(int(c) for c in rng.choice(len(sizes), size=layer, replace=False))
+    cuboid = _draw_cuboid(rng, family, len(sizes))
     taken = np.zeros(len(codes), dtype=bool)
     causes: list[dict[int, int]] = []
     for _ in range(2000):
         if len(causes) == n_causes:
             break
         if not family.same_cuboid:
-            layer = int(
-                rng.integers(family.layers[0], min(family.layers[1], len(sizes)), endpoint=True)
-            )
-            cuboid = sorted(int(c) for c in rng.choice(len(sizes), size=layer, replace=False))
+            cuboid = _draw_cuboid(rng, family, len(sizes))
         element = {c: int(rng.integers(0, sizes[c])) for c in cuboid}
         m = _mask(codes, element) & live
         if not m.any() or (m & taken).any() or m.sum() > live.sum() / 2:
@@ -235,6 +216,12 @@ def _pick_causes(
         causes.append(element)
         taken |= _mask(codes, element)
     return causes
+
+
+def _draw_cuboid(rng: np.random.Generator, family: Family, n_dims: int) -> list[int]:
+    """A cuboid of the family's layer range: that many distinct dimensions, sorted."""
+    layer = int(rng.integers(family.layers[0], min(family.layers[1], n_dims), endpoint=True))
+    return sorted(int(c) for c in rng.choice(n_dims, size=layer, replace=False))
 
 
 def _ambiguous(
