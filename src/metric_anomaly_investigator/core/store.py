@@ -185,6 +185,12 @@ def _parse_json(text: str, *, source: str) -> Any:
     return raw
 
 
+def _first_error(exc: ValidationError, where: str) -> str:
+    """``location: message`` of the first validation error (``where`` if it has no location)."""
+    err = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc']) or where}: {err['msg']}"
+
+
 def _runs(record: Investigation) -> Iterator[Investigation]:
     """The record and every follow-up under it, depth first."""
     stack = [record]
@@ -204,10 +210,9 @@ def _check_charts(record: Investigation, source: str) -> None:
             try:
                 chart = Chart.model_validate(raw)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"]) or "chart"
                 raise StoreError(
-                    f"{source}: step {step.index} has an invalid chart ({where}: {err['msg']})"
+                    f"{source}: step {step.index} has an invalid chart "
+                    f"({_first_error(exc, 'chart')})"
                 ) from None
             for series in chart.series:
                 if len(series.x) != len(series.y):
@@ -252,10 +257,8 @@ def parse_investigation(text: str, *, source: str = "record") -> Investigation:
     try:
         record = Investigation.model_validate(_upgrade(raw, version))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "record"
         raise StoreError(
-            f"{source} is not a valid investigation record ({where}: {err['msg']})"
+            f"{source} is not a valid investigation record ({_first_error(exc, 'record')})"
         ) from exc
     _check_finite(record, source)
     _check_charts(record, source)
