@@ -88,7 +88,7 @@ def shared_cases(path: Path, split: str, every: int) -> Iterator[Labelled]:
     frame = pd.read_parquet(path / "cases.parquet")
     labels = load_labels(path / "labels.jsonl")
     dims_all = dimension_columns(frame)
-    ratio = all(c in frame.columns for c in riskloc._RATIO)
+    ratio = all(c in frame.columns for c in riskloc.RATIO_COLUMNS)
     first = 0 if split == "tuning" else 1
     for index, (case_id, leaves) in enumerate(frame.groupby("case_id", sort=True)):
         if index % 2 != first or (index // 2) % every:
@@ -141,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if n_cases < 1 or every < 1:
         print("--cases and --every must be ≥ 1", file=sys.stderr)
         return 2
-    dirs = args.datasets or sorted(
-        p for p in DEFAULT_DATA.iterdir() if (p / "cases.parquet").exists()
-    )
+    shared = DEFAULT_DATA.iterdir() if DEFAULT_DATA.is_dir() else ()
+    dirs = args.datasets or sorted(p for p in shared if (p / "cases.parquet").exists())
     for d in dirs:
         if not (d / "cases.parquet").exists() or not (d / "labels.jsonl").exists():
             print(f"{d}: no cases.parquet / labels.jsonl", file=sys.stderr)

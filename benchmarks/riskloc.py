@@ -35,7 +35,7 @@ from metric_anomaly_investigator.core.rca import LocalizationResult, RootCauseEl
 RISK_THRESHOLD = 0.5
 PEP_THRESHOLD = 0.02
 N_REMOVE = 5
-_RATIO = ("expected_num", "actual_num", "expected_den", "actual_den")
+RATIO_COLUMNS = ("expected_num", "actual_num", "expected_den", "actual_den")
 
 
 def _num(col: pd.Series) -> np.ndarray:
@@ -86,7 +86,7 @@ def localize(
 ) -> LocalizationResult:
     """RiskLoc's root-cause set for ``leaves`` (contract 4), highest explanatory power first."""
     dims = [d for d in dimensions if d in leaves.columns]
-    is_ratio = all(c in leaves.columns for c in _RATIO) if ratio is None else ratio
+    is_ratio = all(c in leaves.columns for c in RATIO_COLUMNS) if ratio is None else ratio
     if len(leaves) == 0 or not dims:
         return LocalizationResult([], 0.0, 0.0, 0.0, [])
     f, a, ep = _measures(leaves, is_ratio)
