@@ -102,6 +102,7 @@ def test_a_record_file_is_known_by_its_keys(tmp_path: Path) -> None:
         ('{"x": 1.5e999}', "r holds a non-finite number (1.5e999), which no record has"),
         ('{"x": NaN}', "r holds a non-finite number (NaN), which no record has"),
         ("{\n\n nope", "r is not valid JSON (line 3: Expecting property name"),
+        ('{"id": "x"}', "r is not a valid investigation record (question: Field required)"),
     ],
 )
 def test_refusals_name_the_problem(text: str, message: str) -> None:
