@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +60,7 @@ class Score:
         return 2 * self.tp / d if d else 1.0
 
 
-def as_element(d: dict[str, object]) -> Element:
+def as_element(d: Mapping[str, object]) -> Element:
     return frozenset((str(k), str(v)) for k, v in d.items())
 
 

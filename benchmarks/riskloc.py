@@ -104,10 +104,10 @@ def localize(
     ep_z = np.maximum(ep, 0.0)
 
     codes = np.empty((len(leaves), len(dims)), dtype=np.int64)
-    levels = []
+    levels: list[np.ndarray] = []
     for j, d in enumerate(dims):
-        uniq, inv = np.unique(leaves[d].astype(str).to_numpy(), return_inverse=True)
-        codes[:, j], levels = inv, [*levels, uniq]
+        uniq, codes[:, j] = np.unique(leaves[d].astype(str).to_numpy(), return_inverse=True)
+        levels.append(uniq)
     sizes = [len(lv) for lv in levels]
     nonzero = (a != 0) & (f != 0)
     alive = np.ones(len(f), dtype=bool)
