@@ -33,13 +33,17 @@ class WarehouseOpened(Message):
         self.warehouse = warehouse
 
 
-class WarehouseFailed(Message):
-    """The warehouse (or the settings, or a replay file at start-up) could not be opened."""
+class Failure(Message):
+    """Something a worker could not do: a title and a one-line message for the user."""
 
     def __init__(self, title: str, message: str) -> None:
         super().__init__()
         self.title = title
         self.message = message
+
+
+class WarehouseFailed(Failure):
+    """The warehouse (or the settings, or a replay file at start-up) could not be opened."""
 
 
 class RecordLoaded(Message):
@@ -51,8 +55,5 @@ class RecordLoaded(Message):
         self.purpose = purpose
 
 
-class RecordFailed(Message):
-    def __init__(self, title: str, message: str) -> None:
-        super().__init__()
-        self.title = title
-        self.message = message
+class RecordFailed(Failure):
+    """A saved investigation could not be read (to reopen or replay it)."""
