@@ -284,6 +284,12 @@ class Investigation(BaseModel):
     error: str | None = None
 
 
+def interrupted_error(run: Investigation) -> str:
+    """The ``error`` of a run saved mid-way (status ``running``) that will never finish."""
+    done = len(run.steps)
+    return f"interrupted after {done} step{'s' if done != 1 else ''}, before a report"
+
+
 # --------------------------------------------------------------------------------------------
 # Orchestrator events: the one stream the TUI, the CLI and the store consume
 # --------------------------------------------------------------------------------------------

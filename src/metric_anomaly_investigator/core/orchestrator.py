@@ -61,6 +61,7 @@ from metric_anomaly_investigator.core.models import (
     StepResult,
     Usage,
     UsageUpdated,
+    interrupted_error,
 )
 from metric_anomaly_investigator.settings import AUTOPILOT, Settings
 
@@ -159,10 +160,7 @@ class Orchestrator:
         for earlier_run in runs:
             if earlier_run.status == "running":
                 earlier_run.status = "cancelled"
-                done = len(earlier_run.steps)
-                earlier_run.error = earlier_run.error or (
-                    f"interrupted after {done} step{'s' if done != 1 else ''}, before a report"
-                )
+                earlier_run.error = earlier_run.error or interrupted_error(earlier_run)
         run = self._new_record(question)
         root.follow_ups.append(run)
         return self._run(run, earlier=runs)

@@ -38,6 +38,7 @@ from metric_anomaly_investigator.core.models import (
     StepFailed,
     StepPlanned,
     UsageUpdated,
+    interrupted_error,
 )
 from metric_anomaly_investigator.core.safe_write import (
     UnsafeWriteError,
@@ -407,11 +408,8 @@ def replay_events(record: Investigation) -> Iterator[Event]:
         yield ReportReady(record.report)
     yield UsageUpdated(record.usage)
     if record.status == "running":
-        done = len(record.steps)
-        error = f"interrupted after {done} step{'s' if done != 1 else ''}, before a report"
-        yield InvestigationFinished(
-            record.model_copy(update={"status": "cancelled", "error": error})
-        )
+        closed = {"status": "cancelled", "error": interrupted_error(record)}
+        yield InvestigationFinished(record.model_copy(update=closed))
     else:
         yield InvestigationFinished(record)
     for follow_up in record.follow_ups:
