@@ -12,7 +12,7 @@ from pydantic_ai.exceptions import (
     UnexpectedModelBehavior,
     UsageLimitExceeded,
 )
-from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 from pydantic_ai.usage import RunUsage, UsageLimits
@@ -184,6 +184,31 @@ def test_past_the_deadline_no_model_is_asked() -> None:
         "are kept: raise MAI_DEADLINE or ask a narrower question"
     )
     assert calls == []
+
+
+def test_a_model_that_keeps_calling_an_unknown_tool_is_told_apart_from_bad_answers() -> None:
+    calls: list[int] = []
+
+    def unknown_always(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[ToolCallPart("run_sql", {"q": "select 1"})])
+
+    def unknown_once_then_invalid(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        calls.append(1)
+        name = "run_sql" if len(calls) == 1 else info.output_tools[0].name
+        return ModelResponse(parts=[ToolCallPart(name, {"reasoning": "?", "action": {}})])
+
+    with pytest.raises(ModelCallError) as unknown:
+        _run(FunctionModel(unknown_always), CallBounds())
+    assert str(unknown.value) == (
+        "the model kept calling a tool that does not exist ('run_sql'); it may not support "
+        "tool calling well: use another model, or --model autopilot"
+    )
+    # one unknown call, then answers that never validate: exhausted output retries, not a tool
+    with pytest.raises(UnexpectedModelBehavior) as invalid:
+        _run(FunctionModel(unknown_once_then_invalid), CallBounds())
+    assert describe_error(invalid.value).startswith(
+        "the model gave no valid answer after 3 retries"
+    )
 
 
 def test_an_index_error_in_our_own_code_is_not_blamed_on_the_server() -> None:

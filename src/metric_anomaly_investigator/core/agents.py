@@ -41,7 +41,13 @@ from pydantic_ai.exceptions import (
     UsageLimitExceeded,
     UserError,
 )
-from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    ToolCallPart,
+    ToolReturnPart,
+)
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RunUsage, UsageLimits
@@ -540,13 +546,9 @@ def _advice(exc: BaseException, model: Model, messages: list[ModelMessage]) -> s
             exc,
             f"if the server offers only chat completions, use --model openai-chat:{exc.model_name}",
         )
-    if (
-        isinstance(exc, UnexpectedModelBehavior)
-        and isinstance(exc.__cause__, ModelRetry)
-        and not _retries_exhausted(exc)
-    ):
-        called = _called_tools(messages)
-        names = ", ".join(repr(n) for n in called) if called else "an unknown tool"
+    unknown = _unknown_tools_called_last(messages)
+    if isinstance(exc, UnexpectedModelBehavior) and unknown:
+        names = ", ".join(repr(n) for n in unknown)
         return (
             f"the model kept calling a tool that does not exist ({names}); it may not support "
             "tool calling well: use another model, or --model autopilot"
@@ -554,14 +556,21 @@ def _advice(exc: BaseException, model: Model, messages: list[ModelMessage]) -> s
     return None
 
 
-def _called_tools(messages: list[ModelMessage]) -> list[str]:
-    """The tools the model's last response called."""
-    for message in reversed(messages):
-        if isinstance(message, ModelResponse):
-            return list(
-                dict.fromkeys(p.tool_name for p in message.parts if isinstance(p, ToolCallPart))
-            )
-    return []
+def _unknown_tools_called_last(messages: list[ModelMessage]) -> list[str]:
+    """The tools the model's last response called that PydanticAI had already refused as
+    unknown (a retried return with cause ``unknown_tool``)."""
+    unknown = {
+        part.tool_name
+        for message in messages
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, ToolReturnPart)
+        and part.retry is not None
+        and part.retry.cause == "unknown_tool"
+    }
+    last = next((m for m in reversed(messages) if isinstance(m, ModelResponse)), None)
+    called = [p.tool_name for p in last.parts if isinstance(p, ToolCallPart)] if last else []
+    return [name for name in dict.fromkeys(called) if name in unknown]
 
 
 def _uses_responses_api(model: Model) -> bool:
