@@ -175,6 +175,15 @@ def test_events_only_world_has_no_optional_tables(tmp_path: Path) -> None:
         assert q.deployments(wh) == [] and q.annotations(wh) == []
 
 
+def test_a_spark_written_events_parquet_folder_is_read(tmp_path: Path) -> None:
+    ev = events(users=60, days=21)
+    (tmp_path / "events.parquet").mkdir()
+    ev.iloc[: len(ev) // 2].to_parquet(tmp_path / "events.parquet" / "part-0.parquet")
+    ev.iloc[len(ev) // 2 :].to_parquet(tmp_path / "events.parquet" / "part-1.parquet")
+    with open_warehouse(tmp_path) as wh:
+        assert wh.schema.row_count == len(ev)
+
+
 def test_a_users_table_with_text_ids_joins_integer_event_ids(tmp_path: Path) -> None:
     ev = events(users=60, days=21)
     ev.to_parquet(tmp_path / "events.parquet")

@@ -81,6 +81,7 @@ from .metrics import available as available_metrics
 from .resources import apply_limits
 from .rollup_cache import RollupCache, fingerprint, stored_rollup_trusted
 from .spark import SCHEME as SPARK_SCHEME
+from .table_files import table_file
 from .timerange import EPOCH, as_date, bulk_range, examples
 from .types import (
     DimensionInfo,
@@ -782,33 +783,23 @@ def _connect(
         for ours, theirs in table_names.items():
             if ours in mapped:
                 _check_inside(path, theirs, ours)
-            for candidate, reader in (
-                (path / f"{theirs}.parquet", "parquet"),
-                (path / theirs, "parquet_dir"),
-                (path / f"{theirs}.csv", "csv"),
-            ):
-                if reader == "parquet_dir" and not candidate.is_dir():
-                    continue
-                if reader == "parquet_dir" and not any(candidate.glob("*.parquet")):
-                    raise WarehouseError(f"{candidate} is a folder without .parquet files.")
-                if reader != "parquet_dir" and not candidate.is_file():
-                    continue
-                if ours in mapped:
-                    _check_inside(path, candidate, ours)
-                try:
-                    if reader == "csv":  # parse once: a CSV view would be re-read per query
-                        parsed = con.read_csv(candidate, table_name=f"_mai_csv_{theirs}")
-                        con.create_table(theirs, obj=parsed, temp=True)
-                    elif reader == "parquet":
-                        con.read_parquet(candidate, table_name=theirs)
-                    else:
-                        con.read_parquet(str(candidate / "*.parquet"), table_name=theirs)
-                except Exception as exc:
-                    raise WarehouseError(
-                        f"Could not read {candidate} ({type(exc).__name__})."
-                    ) from exc
-                found = found or ours == "events"
-                break
+            located = table_file(path, theirs)
+            if located is None:
+                continue
+            candidate, reader = located
+            if ours in mapped:
+                _check_inside(path, candidate, ours)
+            try:
+                if reader == "csv":  # parse once: a CSV view would be re-read per query
+                    parsed = con.read_csv(candidate, table_name=f"_mai_csv_{theirs}")
+                    con.create_table(theirs, obj=parsed, temp=True)
+                elif reader == "parquet":
+                    con.read_parquet(candidate, table_name=theirs)
+                else:
+                    con.read_parquet(str(candidate / "*.parquet"), table_name=theirs)
+            except Exception as exc:
+                raise WarehouseError(f"Could not read {candidate} ({type(exc).__name__}).") from exc
+            found = found or ours == "events"
         if not found:
             events = table_names["events"]
             present = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .table_files import table_file
 from .types import WarehouseError
 
 __all__ = ["SCHEME", "connect_spark"]
@@ -59,16 +60,17 @@ def connect_spark(url: str, table_names: dict[str, str]) -> tuple[Any, str]:
     con = ibis.pyspark.connect(_session())
     found = False
     for ours, theirs in table_names.items():
-        for candidate in (root / f"{theirs}.parquet", root / theirs):
-            if candidate.is_file() or (candidate.is_dir() and any(candidate.glob("*.parquet"))):
-                try:
-                    con.read_parquet(str(candidate), table_name=theirs)
-                except Exception as exc:
-                    raise WarehouseError(
-                        f"Spark could not read {candidate} ({type(exc).__name__})."
-                    ) from exc
-                found = found or ours == "events"
-                break
+        located = table_file(root, theirs)
+        if located is None or located[1] == "csv":  # Spark reads the Parquet tables only
+            continue
+        candidate = located[0]
+        try:
+            con.read_parquet(str(candidate), table_name=theirs)
+        except Exception as exc:
+            raise WarehouseError(
+                f"Spark could not read {candidate} ({type(exc).__name__})."
+            ) from exc
+        found = found or ours == "events"
     if not found:
         events = table_names["events"]
         raise WarehouseError(
