@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.report_markdown import format_filters
+from ..core.report_markdown import format_filters, format_pct, format_share
 from .render import format_value
 
 if TYPE_CHECKING:
@@ -143,18 +143,18 @@ def _drill_down(view: StepView, data: dict[str, Any]) -> Figure:
     for element in data["elements"]:
         share = element.get("share_of_change")
         change = element.get("change_pct")
-        parts = [f"{100 * share:.0f}% of the change" if share is not None else ""]
+        parts = [f"{format_share(share)} of the change" if share is not None else ""]
         if change is not None:
-            parts.append(f"segment {change:+.1f}%")
+            parts.append(f"segment {format_pct(change)}")
         bars.append(
             RankedBar(
-                label=format_filters(element.get("filters") or {}) or "all traffic",
+                label=format_filters(element.get("filters") or {}),
                 value=100 * float(share or 0.0),
                 note=" · ".join(p for p in parts if p),
             )
         )
     rest = data.get("rest_change_pct")
-    note = f"the rest of the metric: {rest:+.1f}%" if isinstance(rest, int | float) else ""
+    note = f"the rest of the metric: {format_pct(rest)}" if isinstance(rest, int | float) else ""
     return Figure(
         title=f"{data.get('metric', 'metric')}: root-cause segments, ranked by share of change",
         source=view.index,
