@@ -180,8 +180,9 @@ def generic_problems(case: Case, out: Outcome) -> list[str]:
     problems = []
     if out.code != case.exit:
         problems.append(f"exit {out.code}, expected {case.exit}")
-    if "Traceback" in out.stderr or "Traceback" in out.stdout:
-        problems.append("traceback: " + out.stderr.strip().splitlines()[-1][:120])
+    traced = next((text for text in (out.stderr, out.stdout) if "Traceback" in text), None)
+    if traced is not None:  # its last line, from the stream that holds it
+        problems.append("traceback: " + traced.strip().splitlines()[-1][:120])
     if case.exit == 2:
         errors = [line for line in out.stderr.splitlines() if line.startswith("mai: error")]
         if len(errors) != 1:
