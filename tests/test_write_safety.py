@@ -222,8 +222,9 @@ def test_generate_never_replaces_a_file_that_is_not_a_duckdb_file(
 ) -> None:
     notes = tmp_path / "notes.duckdb"
     notes.write_text("my notes")
-    code, err = run_cli(generate(notes, "--force"), capsys)
-    assert_refused(code, err, "is not a DuckDB file")
+    for extra in ((), ("--force",)):  # --force or not: never 'add --force' for such a file
+        code, err = run_cli(generate(notes, *extra), capsys)
+        assert_refused(code, err, "is not a DuckDB file")
     assert notes.read_text() == "my notes"
 
 

@@ -479,12 +479,10 @@ def cmd_data_generate(args: argparse.Namespace) -> int:
     from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
 
     out = args.out.expanduser()
-    if out.is_file() and not is_duckdb_file(out):
-        raise CliError(f"refusing to overwrite {out}: it exists and is not a DuckDB file")
-    if out.is_file() and not args.force:
-        raise CliError(f"{out} already exists: add --force to replace it")
     checked = _writable_target(out, "--out", replaceable=is_duckdb_file, what="DuckDB file")
     assert checked is not None
+    if out.is_file() and not args.force:  # a DuckDB file: a file of another kind was refused
+        raise CliError(f"{out} already exists: add --force to replace it")
     mode = stat.S_IMODE(out.stat().st_mode) if out.is_file() else None
     progress = None if args.quiet else _progress_printer(sys.stderr)
     path = generate_scenario(
