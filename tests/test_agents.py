@@ -147,7 +147,7 @@ def test_call_bounds_count_down_from_the_start() -> None:
     bounds.start()
     clock.now = 60
     assert bounds.remaining() == 40
-    assert bounds.model_settings() == {"timeout": 30, "request_timeout": 30}
+    assert bounds.model_settings() == {"request_timeout": 30}
 
 
 def _run(model: FunctionModel, bounds: CallBounds) -> object:

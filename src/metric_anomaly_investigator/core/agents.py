@@ -441,7 +441,9 @@ class CallBounds:
         return self.deadline - (self.clock() - self.started)
 
     def model_settings(self) -> ModelSettings:
-        return {"timeout": self.request_timeout, "request_timeout": self.request_timeout}
+        """PydanticAI's own per-request deadline: it covers every SDK retry and the whole
+        response, for every model (the SDK's per-attempt ``timeout`` would only race it)."""
+        return {"request_timeout": self.request_timeout}
 
     def expired(self) -> ModelCallError:
         return ModelCallError(
