@@ -49,6 +49,8 @@ def test_builtin_entries_and_what_is_derived_from_them() -> None:
     assert catalogue.get("error_rate").bad_direction == "spike"
     assert catalogue.get("error_rate").filter_columns == {"status"}
     assert [m.name for m in catalogue.BUILTIN if m.counts_events] == ["events"]
+    assert [m.name for m in catalogue.BUILTIN if m.rolling] == ["wau"]
+    assert [m.name for m in catalogue.BUILTIN if m.uses_sessions] == ["sessions_per_user"]
 
 
 def test_available_metrics_follow_the_columns() -> None:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -22,12 +23,8 @@ from .query_plan import (
     _base_route,
     _check_dims,
     _check_filters,
-    _counts_events,
     _num_den,
-    _ratio,
-    _rolling,
     _run,
-    _uses_sessions,
     _Window,
     _window,
 )
@@ -37,6 +34,17 @@ from .types import (
     BreakdownRow,
     WarehouseError,
 )
+
+
+def _counts_events(m: catalogue.Metric) -> bool:
+    """An event count (not per user): its sample size is events, and segments add up."""
+    return m.denominator is None and m.numerator.measure == "events"
+
+
+def _ratio(num: Any, den: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(np.asarray(den) > 0, np.asarray(num) / np.asarray(den), 0.0)
+    return out
 
 
 @dataclass
@@ -101,7 +109,7 @@ def breakdown(
     cs, ce = _window(wh, current[0], current[1], "current window")
     n_b, n_c = (be - bs).days + 1, (ce - cs).days + 1
     m = wh.schema.metric(metric)
-    if _rolling(m):
+    if m.rolling:
         seg, totals = _wau_breakdown(wh, group, flt, (bs, be), (cs, ce))
     elif not m.plain:
         seg, totals = _direct_aggregates(wh, m, group, flt, (bs, be), (cs, ce))
@@ -189,7 +197,7 @@ def _window_aggregates(
     One query: the per-(segment, window) aggregates, pivoted to one row per segment.
     """
     m = wh.schema.metric(metric)
-    sessions = _uses_sessions(m)
+    sessions = m.uses_sessions
     counted = _counts_events(m)
     keys = [f"g{i}" for i in range(len(group))]
 

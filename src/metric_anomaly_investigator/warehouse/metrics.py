@@ -106,6 +106,17 @@ class Metric:
         )
 
     @property
+    def rolling(self) -> bool:
+        """Distinct users over a trailing window (WAU), not a per-day aggregate."""
+        return self.kind == "rolling_distinct"
+
+    @property
+    def uses_sessions(self) -> bool:
+        """Made of distinct sessions (it needs a ``session_id`` column)."""
+        sides = (self.numerator, self.denominator)
+        return any(a.measure == "sessions" for a in sides if a is not None)
+
+    @property
     def counts_events(self) -> bool:
         """An unfiltered event count: it adds up over event types."""
         n = self.numerator
@@ -121,7 +132,7 @@ class Metric:
 
     def definition(self) -> str:
         """What it is, in one line, e.g. ``events / distinct users (per day)``."""
-        if self.kind == "rolling_distinct":
+        if self.rolling:
             return f"distinct users over the trailing {WAU_DAYS} days"
         if self.denominator is None:
             return f"{self.numerator.describe()} (per day)"

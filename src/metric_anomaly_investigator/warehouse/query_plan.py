@@ -3,11 +3,9 @@ per-(user, day) base every metric query starts from (see :mod:`.queries` for the
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 
 from . import metrics as catalogue
@@ -236,22 +234,3 @@ def _num_den(m: catalogue.Metric, df: pd.DataFrame) -> tuple[pd.Series, pd.Serie
     if m.denominator is None:
         return num, pd.Series(1.0, index=df.index)
     return num, df[m.denominator.measure].astype(float)
-
-
-def _uses_sessions(m: catalogue.Metric) -> bool:
-    return any(a.measure == "sessions" for a in (m.numerator, m.denominator) if a is not None)
-
-
-def _rolling(m: catalogue.Metric) -> bool:
-    return m.kind == "rolling_distinct"
-
-
-def _counts_events(m: catalogue.Metric) -> bool:
-    """An event count (not per user): its sample size is events, and segments add up."""
-    return m.denominator is None and m.numerator.measure == "events"
-
-
-def _ratio(num: Any, den: Any) -> Any:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(np.asarray(den) > 0, np.asarray(num) / np.asarray(den), 0.0)
-    return out

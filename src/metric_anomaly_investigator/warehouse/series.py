@@ -24,9 +24,7 @@ from .query_plan import (
     _check_filters,
     _labels,
     _num_den,
-    _rolling,
     _run,
-    _uses_sessions,
     _Window,
     _window,
 )
@@ -38,19 +36,19 @@ def _daily_frame(
 ) -> pd.DataFrame:
     """Columns: day, *group, num, den (only days with activity)."""
     m = wh.schema.metric(metric)
-    if _rolling(m):
+    if m.rolling:
         return _wau_frame(wh, group, flt, s, e)
     if not m.plain:
         return direct_daily(wh, m, group, flt, s, e).drop(columns="n")
 
     def build(param: ParamFn) -> ir.Table:
         w = _Window(param, "w")
-        b = _base(wh, group, flt, w, param, sessions=_uses_sessions(m))
+        b = _base(wh, group, flt, w, param, sessions=m.uses_sessions)
         return b.group_by(["day", *group]).agg(
             users=b.count(), events=b.events.sum(), sessions=b.sessions.sum()
         )
 
-    shape = ("daily", _uses_sessions(m), tuple(group))
+    shape = ("daily", m.uses_sessions, tuple(group))
     df = _labels(_run(wh, shape, build, flt, w=(s, e)), group)
     num, den = _num_den(m, df)
     df["num"], df["den"] = num, den
