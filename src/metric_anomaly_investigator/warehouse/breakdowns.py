@@ -19,16 +19,16 @@ from .query_plan import (
     NULL_LABEL,
     DateLike,
     Filters,
-    _base,
-    _base_route,
-    _check_dims,
-    _check_filters,
-    _num_den,
-    _run,
-    _Window,
-    _window,
+    WindowParams,
+    base_route,
+    check_dims,
+    check_filters,
+    clip_window,
+    num_den,
+    run_shape,
+    user_day_base,
 )
-from .series import _wau_frame
+from .series import wau_frame
 from .types import (
     Breakdown,
     BreakdownRow,
@@ -98,15 +98,15 @@ def breakdown(
     all segments before ``min_size`` (minimum of the larger sample size) drops small ones.
     """
     wh.schema.check_metric(metric)
-    flt = _check_filters(wh, filters)
-    group = _check_dims(wh, dimensions)
+    flt = check_filters(wh, filters)
+    group = check_dims(wh, dimensions)
     if not group:
         raise WarehouseError(
             f"Give at least one dimension to break down by. Valid dimensions: "
             f"{', '.join(wh.schema.dimension_names)}."
         )
-    bs, be = _window(wh, baseline[0], baseline[1], "baseline window")
-    cs, ce = _window(wh, current[0], current[1], "current window")
+    bs, be = clip_window(wh, baseline[0], baseline[1], "baseline window")
+    cs, ce = clip_window(wh, current[0], current[1], "current window")
     n_b, n_c = (be - bs).days + 1, (ce - cs).days + 1
     m = wh.schema.metric(metric)
     if m.rolling:
@@ -171,7 +171,7 @@ def breakdown(
 
 
 def _label(col: ir.Value) -> ir.StringValue:
-    """A dimension value as text, nulls as :data:`NULL_LABEL` (as :func:`_labels` does)."""
+    """A dimension value as text, nulls as :data:`NULL_LABEL` (as :func:`label_nulls` does)."""
     text: ir.StringValue = col.cast("string").fill_null(NULL_LABEL)
     return text
 
@@ -179,7 +179,7 @@ def _label(col: ir.Value) -> ir.StringValue:
 def _num_den_exprs(
     m: catalogue.Metric, t: ir.Table
 ) -> tuple[ir.NumericColumn, ir.NumericColumn | None]:
-    """The numerator and (ratio metrics) denominator columns, as :func:`_num_den` picks them."""
+    """The numerator and (ratio metrics) denominator columns, as :func:`num_den` picks them."""
     den = None if m.denominator is None else t[m.denominator.measure]
     return t[m.numerator.measure], den
 
@@ -204,7 +204,7 @@ def _window_aggregates(
     def build(param: ParamFn) -> ir.Table:
         parts = []
         for w, prefix in enumerate(("b", "c")):
-            b = _base(wh, group, flt, _Window(param, prefix), param, sessions=sessions)
+            b = user_day_base(wh, group, flt, WindowParams(param, prefix), param, sessions=sessions)
             parts.append(b.mutate(w=ibis.literal(w)))
         u = parts[0].union(parts[1])
         # the sample size is the event count for "events", else distinct users (the costly part)
@@ -225,13 +225,17 @@ def _window_aggregates(
         return agg.group_by(**labels).agg(**cols)
 
     shape = ("breakdown", metric, tuple(group))
-    seg = _Segments.from_frame(_run(wh, shape, build, flt, b=base_win, c=cur_win), keys, sort=True)
-    if not (_base_route(wh, group, flt, sessions=sessions)[2] or counted):
+    seg = _Segments.from_frame(
+        run_shape(wh, shape, build, flt, b=base_win, c=cur_win), keys, sort=True
+    )
+    if not (base_route(wh, group, flt, sessions=sessions)[2] or counted):
         # segments may overlap within a user-day: take the totals from an ungrouped query
 
         def build_totals(param: ParamFn) -> ir.Table:
             parts = [
-                _base(wh, [], flt, _Window(param, prefix), param).mutate(w=ibis.literal(w))
+                user_day_base(wh, [], flt, WindowParams(param, prefix), param).mutate(
+                    w=ibis.literal(w)
+                )
                 for w, prefix in enumerate(("b", "c"))
             ]
             u = parts[0].union(parts[1])
@@ -239,8 +243,8 @@ def _window_aggregates(
                 users=u.count(), events=u.events.sum(), sessions=u.sessions.sum()
             )
 
-        df = _run(wh, ("breakdown totals",), build_totals, flt, b=base_win, c=cur_win)
-        df["num"], df["den"] = _num_den(m, df)
+        df = run_shape(wh, ("breakdown totals",), build_totals, flt, b=base_win, c=cur_win)
+        df["num"], df["den"] = num_den(m, df)
         by_w = df.groupby("w")[["num", "den"]].sum()
         by_w = by_w.reindex([0, 1]).fillna(0.0)
         num_w, den_w = by_w["num"].to_numpy(), by_w["den"].to_numpy()
@@ -294,7 +298,7 @@ def _wau_breakdown(
     """WAU daily means per segment; sample size is the rounded mean WAU."""
     out = []
     for s, e in (base_win, cur_win):
-        df = _wau_frame(wh, group, flt, s, e)
+        df = wau_frame(wh, group, flt, s, e)
         df = df.rename(columns={g: f"g{i}" for i, g in enumerate(group)})
         out.append(df.groupby([f"g{i}" for i in range(len(group))])["num"].sum())
     n_b = (base_win[1] - base_win[0]).days + 1
@@ -303,7 +307,7 @@ def _wau_breakdown(
     seg["den_b"], seg["den_c"] = float(n_b), float(n_c)
     seg["n_b"] = (seg["num_b"] / n_b).round()
     seg["n_c"] = (seg["num_c"] / n_c).round()
-    totb = _wau_frame(wh, [], flt, *base_win)["num"].sum()
-    totc = _wau_frame(wh, [], flt, *cur_win)["num"].sum()
+    totb = wau_frame(wh, [], flt, *base_win)["num"].sum()
+    totc = wau_frame(wh, [], flt, *cur_win)["num"].sum()
     keys = [f"g{i}" for i in range(len(group))]
     return _Segments.from_frame(seg, keys, sort=False), (float(totb), 1.0, float(totc), 1.0)

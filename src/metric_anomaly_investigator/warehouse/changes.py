@@ -13,7 +13,7 @@ from .connect import (
 )
 from .query_plan import (
     DateLike,
-    _to_date,
+    to_date,
 )
 from .types import (
     Annotation,
@@ -79,8 +79,8 @@ def _opt_str(value: Any) -> str | None:
 def _ts_window(
     wh: Warehouse, start: DateLike | None, end: DateLike | None
 ) -> tuple[datetime | None, datetime | None]:
-    s = None if start is None else _to_date(start, "The start")
-    e = None if end is None else _to_date(end, "The end")
+    s = None if start is None else to_date(start, "The start")
+    e = None if end is None else to_date(end, "The end")
     if s is not None and e is not None and s > e:
         raise WarehouseError(f"The window is inverted: it starts {s} after it ends {e}.")
     lo = datetime.combine(s, datetime.min.time()) if s else None

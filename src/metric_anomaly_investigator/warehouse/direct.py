@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import metrics as catalogue
 from .connect import ParamFn, Warehouse
-from .query_plan import _apply_filters, _labels, _run, _user_dim_needed, _Window
+from .query_plan import WindowParams, apply_filters, label_nulls, run_shape, user_dims_needed
 
 
 def _by_type(wh: Warehouse, m: catalogue.Metric) -> bool:
@@ -61,10 +61,10 @@ def direct_daily(
     rolled = _by_type(wh, m)
 
     def build(param: ParamFn) -> ir.Table:
-        w = _Window(param, "w")
+        w = WindowParams(param, "w")
         if rolled and wh.type_rollup is not None:
             r = wh.type_rollup
-            r = _apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
+            r = apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
             den = m.denominator
             return r.group_by(["day", *group]).agg(
                 num=_aggregate(r, m.numerator, rolled=True),
@@ -73,17 +73,17 @@ def direct_daily(
             )
         ev = wh.events
         ev = ev.filter(ev.event_timestamp >= w.lo, ev.event_timestamp < w.hi)
-        need_users = _user_dim_needed(wh, set(group) | set(flt))
+        need_users = user_dims_needed(wh, set(group) | set(flt))
         if need_users and wh.users is not None:
             ev = ev.inner_join(wh.users.select("user_id", *need_users), "user_id")
-        ev = _apply_filters(ev, flt, param)
+        ev = apply_filters(ev, flt, param)
         ev = ev.mutate(day=ev.event_timestamp.date())
         aggs = {"num": _aggregate(ev, m.numerator), "n": ev.count()}
         aggs["den"] = ibis.literal(1.0) if m.denominator is None else _aggregate(ev, m.denominator)
         return ev.group_by(["day", *group]).agg(**aggs)
 
     shape = ("direct", m, rolled, tuple(group))
-    df = _labels(_run(wh, shape, build, flt, w=(s, e)), group)
+    df = label_nulls(run_shape(wh, shape, build, flt, w=(s, e)), group)
     df["day"] = pd.to_datetime(df["day"]).dt.date
     for col in ("num", "den", "n"):
         df[col] = df[col].astype(float)

@@ -26,7 +26,8 @@ NULL_LABEL = "(null)"
 
 
 # -- validation ---------------------------------------------------------------------------------
-def _to_date(value: DateLike, what: str) -> date:
+def to_date(value: DateLike, what: str) -> date:
+    """A date, datetime or ISO text as a date (``what`` names it in the error)."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -39,12 +40,13 @@ def _to_date(value: DateLike, what: str) -> date:
     raise WarehouseError(f"{what} must be a date (YYYY-MM-DD), got {show_name(value)}.")
 
 
-def _window(
+def clip_window(
     wh: Warehouse, start: DateLike | None, end: DateLike | None, what: str = "window"
 ) -> tuple[date, date]:
+    """The window ``start..end`` (the data's edges by default) clipped to the data's range."""
     lo, hi = wh.schema.start_date, wh.schema.end_date
-    s = lo if start is None else _to_date(start, f"The {what} start")
-    e = hi if end is None else _to_date(end, f"The {what} end")
+    s = lo if start is None else to_date(start, f"The {what} start")
+    e = hi if end is None else to_date(end, f"The {what} end")
     if s > e:
         raise WarehouseError(f"The {what} is inverted: it starts {s} after it ends {e}.")
     if e < lo or s > hi:
@@ -55,7 +57,8 @@ def _window(
     return max(s, lo), min(e, hi)
 
 
-def _check_dims(wh: Warehouse, dims: Iterable[str] | None) -> list[str]:
+def check_dims(wh: Warehouse, dims: Iterable[str] | None) -> list[str]:
+    """The schema's dimensions named, without repeats (an unknown name raises)."""
     out: list[str] = []
     for d in dims or []:
         if not isinstance(d, str):
@@ -66,10 +69,11 @@ def _check_dims(wh: Warehouse, dims: Iterable[str] | None) -> list[str]:
     return out
 
 
-def _check_filters(wh: Warehouse, filters: Filters) -> dict[str, list[str]]:
+def check_filters(wh: Warehouse, filters: Filters) -> dict[str, list[str]]:
+    """Filters on known dimensions, each as a list of text values."""
     out: dict[str, list[str]] = {}
     for name, value in (filters or {}).items():
-        _check_dims(wh, [name])
+        check_dims(wh, [name])
         values = [value] if isinstance(value, str | int | float) else list(value)
         if not values:
             raise WarehouseError(f"The filter on {show_name(name)} has no values.")
@@ -80,7 +84,7 @@ def _check_filters(wh: Warehouse, filters: Filters) -> dict[str, list[str]]:
 
 
 # -- query shapes and their bound values --------------------------------------------------------
-class _Window:
+class WindowParams:
     """A date window's parameters (named by ``prefix``): its days, and as timestamps."""
 
     def __init__(self, param: ParamFn, prefix: str) -> None:
@@ -124,7 +128,7 @@ def _filter_values(filters: dict[str, list[str]]) -> dict[str, ParamValue]:
     }
 
 
-def _run(
+def run_shape(
     wh: Warehouse,
     shape: tuple[Hashable, ...],
     build: ShapeBuilder,
@@ -147,11 +151,12 @@ def _run(
 
 
 # -- the per-user-per-day base ------------------------------------------------------------------
-def _user_dim_needed(wh: Warehouse, names: Iterable[str]) -> list[str]:
+def user_dims_needed(wh: Warehouse, names: Iterable[str]) -> list[str]:
+    """The user-level dimensions among ``names`` (they need the users table joined)."""
     return [n for n in names if n in wh.user_dims]
 
 
-def _apply_filters(
+def apply_filters(
     t: ir.Table,
     filters: dict[str, list[str]],
     param: ParamFn,
@@ -170,11 +175,11 @@ def _apply_filters(
     return t.filter(*preds) if preds else t
 
 
-def _base(
+def user_day_base(
     wh: Warehouse,
     group: list[str],
     filters: dict[str, list[str]],
-    win: _Window,
+    win: WindowParams,
     param: ParamFn,
     *,
     sessions: bool = True,
@@ -183,10 +188,10 @@ def _base(
 
     ``sessions=False`` lets the raw-events path skip counting distinct sessions (then 0).
     """
-    r, unique, _ = _base_route(wh, group, filters, sessions=sessions)
+    r, unique, _ = base_route(wh, group, filters, sessions=sessions)
     if r is not None:
         r = r.filter(r.day >= win.start, r.day <= win.end)
-        r = _apply_filters(r, filters, param)
+        r = apply_filters(r, filters, param)
         if unique:
             return r.select("user_id", "day", *group, "events", "sessions")
         return r.group_by(["user_id", "day", *group]).agg(
@@ -195,22 +200,22 @@ def _base(
     used = set(group) | set(filters)
     ev = wh.events
     ev = ev.filter(ev.event_timestamp >= win.lo, ev.event_timestamp < win.hi)
-    need_users = _user_dim_needed(wh, used)
+    need_users = user_dims_needed(wh, used)
     if need_users and wh.users is not None:
         us = wh.users.select("user_id", *need_users)
         ev = ev.inner_join(us, "user_id")
-    ev = _apply_filters(ev, filters, param)
+    ev = apply_filters(ev, filters, param)
     ev = ev.mutate(day=ev.event_timestamp.date())
     n_sessions = ev.session_id.nunique() if wh.has_sessions and sessions else ibis.literal(0)
     return ev.group_by(["user_id", "day", *group]).agg(events=ev.count(), sessions=n_sessions)
 
 
-def _base_route(
+def base_route(
     wh: Warehouse, group: list[str], filters: dict[str, list[str]], *, sessions: bool
 ) -> tuple[ir.Table | None, bool, bool]:
-    """How :func:`_base` reads: the rollup (None: raw events), whether its rows are already one
-    per (user_id, day, *group), and whether every (user, day) falls in exactly one group (so
-    totals add up)."""
+    """How :func:`user_day_base` reads: the rollup (None: raw events), whether its rows are
+    already one per (user_id, day, *group), and whether every (user, day) falls in exactly one
+    group (so totals add up)."""
     typed = "event_type" in set(group) | set(filters)
     r = wh.type_rollup if typed else wh.rollup
     one_type = "event_type" in group or len(filters.get("event_type", [])) == 1
@@ -222,13 +227,14 @@ def _base_route(
     return r, False, not group
 
 
-def _labels(df: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+def label_nulls(df: pd.DataFrame, group: list[str]) -> pd.DataFrame:
+    """The ``group`` columns as text, nulls as :data:`NULL_LABEL`."""
     for g in group:
         df[g] = df[g].astype(object).where(df[g].notna(), NULL_LABEL).astype(str)
     return df
 
 
-def _num_den(m: catalogue.Metric, df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def num_den(m: catalogue.Metric, df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """The metric's numerator and denominator columns (ones when it has no denominator)."""
     num = df[m.numerator.measure].astype(float)
     if m.denominator is None:

@@ -15,12 +15,12 @@ from .connect import (
 from .query_plan import (
     DateLike,
     Filters,
-    _apply_filters,
-    _base,
-    _check_filters,
-    _run,
-    _to_date,
-    _Window,
+    WindowParams,
+    apply_filters,
+    check_filters,
+    run_shape,
+    to_date,
+    user_day_base,
 )
 from .types import (
     CohortRetention,
@@ -57,9 +57,9 @@ def retention(
     n_days = sorted({int(d) for d in days})
     if not n_days or n_days[0] < 0:
         raise WarehouseError("Retention days must be a non-empty list of numbers >= 0.")
-    flt = _check_filters(wh, filters)
-    cs = _to_date(cohort_start, "The cohort start")
-    ce = _to_date(cohort_end, "The cohort end")
+    flt = check_filters(wh, filters)
+    cs = to_date(cohort_start, "The cohort start")
+    ce = to_date(cohort_end, "The cohort end")
     if cs > ce:
         raise WarehouseError(f"The cohort window is inverted: it starts {cs} after it ends {ce}.")
     data_end = wh.schema.end_date
@@ -70,13 +70,13 @@ def retention(
     event_flt = [k for k in flt if k not in wh.user_dims]
 
     def activity(param: ParamFn) -> ir.Table:
-        a = _base(wh, [], flt, _Window(param, "a"), param, sessions=False)
+        a = user_day_base(wh, [], flt, WindowParams(param, "a"), param, sessions=False)
         return a.select("user_id", "day")
 
     def members(param: ParamFn) -> ir.Table:
-        cohort = _Window(param, "k")
+        cohort = WindowParams(param, "k")
         m = users.filter(users.signup_date >= cohort.start, users.signup_date <= cohort.end)
-        m = _apply_filters(m, flt, param, only=user_flt).select("user_id", "signup_date")
+        m = apply_filters(m, flt, param, only=user_flt).select("user_id", "signup_date")
         return m.semi_join(activity(param), "user_id") if event_flt else m
 
     def build_sizes(param: ParamFn) -> ir.Table:
@@ -101,8 +101,8 @@ def retention(
         "k": (cs, ce),
         "a": (max(cs, wh.schema.start_date), min(data_end, ce + timedelta(days=max(n_days)))),
     }
-    sizes = _run(wh, ("retention sizes",), build_sizes, flt, **windows)
-    act = _run(wh, ("retention hits", tuple(n_days)), build_hits, flt, **windows)
+    sizes = run_shape(wh, ("retention sizes",), build_sizes, flt, **windows)
+    act = run_shape(wh, ("retention hits", tuple(n_days)), build_hits, flt, **windows)
     if sizes.empty:
         return Retention(cohort_grain=cohort_grain, days=n_days, filters=flt, cohorts=[])
     sizes["signup_date"] = pd.to_datetime(sizes["signup_date"])

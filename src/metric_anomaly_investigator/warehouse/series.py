@@ -18,15 +18,15 @@ from .direct import direct_daily
 from .query_plan import (
     DateLike,
     Filters,
-    _apply_filters,
-    _base,
-    _check_dims,
-    _check_filters,
-    _labels,
-    _num_den,
-    _run,
-    _Window,
-    _window,
+    WindowParams,
+    apply_filters,
+    check_dims,
+    check_filters,
+    clip_window,
+    label_nulls,
+    num_den,
+    run_shape,
+    user_day_base,
 )
 from .types import MetricSeries
 
@@ -37,20 +37,20 @@ def _daily_frame(
     """Columns: day, *group, num, den (only days with activity)."""
     m = wh.schema.metric(metric)
     if m.rolling:
-        return _wau_frame(wh, group, flt, s, e)
+        return wau_frame(wh, group, flt, s, e)
     if not m.plain:
         return direct_daily(wh, m, group, flt, s, e).drop(columns="n")
 
     def build(param: ParamFn) -> ir.Table:
-        w = _Window(param, "w")
-        b = _base(wh, group, flt, w, param, sessions=m.uses_sessions)
+        w = WindowParams(param, "w")
+        b = user_day_base(wh, group, flt, w, param, sessions=m.uses_sessions)
         return b.group_by(["day", *group]).agg(
             users=b.count(), events=b.events.sum(), sessions=b.sessions.sum()
         )
 
     shape = ("daily", m.uses_sessions, tuple(group))
-    df = _labels(_run(wh, shape, build, flt, w=(s, e)), group)
-    num, den = _num_den(m, df)
+    df = label_nulls(run_shape(wh, shape, build, flt, w=(s, e)), group)
+    num, den = num_den(m, df)
     df["num"], df["den"] = num, den
     df["day"] = pd.to_datetime(df["day"]).dt.date
     return df[["day", *group, "num", "den"]]
@@ -75,20 +75,20 @@ def _stored_span(wh: Warehouse, group: list[str], flt: dict[str, list[str]]) -> 
     return None
 
 
-def _wau_frame(
+def wau_frame(
     wh: Warehouse, group: list[str], flt: dict[str, list[str]], s: date, e: date
 ) -> pd.DataFrame:
     """Trailing-7-day distinct users: each active day covers the days up to the next one (max 7)."""
     span_col = _stored_span(wh, group, flt)
 
     def build(param: ParamFn) -> ir.Table:
-        w = _Window(param, "w")
+        w = WindowParams(param, "w")
         if span_col is not None and wh.rollup is not None:
             r = wh.rollup
-            r = _apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
+            r = apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
             b = r.select("day", *group, span=r[span_col])
         else:
-            b = _base(wh, group, flt, w, param, sessions=False)
+            b = user_day_base(wh, group, flt, w, param, sessions=False)
             if not wh.rollup_unique or wh.rollup is None or "event_type" in set(group) | set(flt):
                 b = b.select("user_id", "day", *group).distinct()
             win = ibis.window(group_by=["user_id", *group], order_by="day")
@@ -97,7 +97,7 @@ def _wau_frame(
         return b.group_by(["day", *group, "span"]).agg(n=lambda t: t.count())
 
     win_start = s - timedelta(days=WAU_DAYS - 1)
-    df = _labels(_run(wh, ("wau", tuple(group)), build, flt, w=(win_start, e)), group)
+    df = label_nulls(run_shape(wh, ("wau", tuple(group)), build, flt, w=(win_start, e)), group)
     if df.empty:
         return pd.DataFrame(columns=["day", *group, "num", "den"])
     df["day"] = pd.to_datetime(df["day"])
@@ -138,9 +138,9 @@ def metric_series(
 ) -> MetricSeries:
     """Daily values of a metric, optionally filtered and grouped (contiguous days, 0 when idle)."""
     wh.schema.check_metric(metric)
-    flt = _check_filters(wh, filters)
-    group = _check_dims(wh, group_by)
-    s, e = _window(wh, start, end)
+    flt = check_filters(wh, filters)
+    group = check_dims(wh, group_by)
+    s, e = clip_window(wh, start, end)
     df = _daily_frame(wh, metric, group, flt, s, e)
     days = [s + timedelta(days=i) for i in range((e - s).days + 1)]
     columns = [df[c].tolist() for c in ("day", *group, "num", "den")]
