@@ -234,7 +234,8 @@ class _Checkpoint:
     """Saves the root record after every step: to the history, and to FILE if given.
 
     A run killed mid-way is then in the history as interrupted (and in FILE), resumable with
-    ``--continue``. A save that fails is reported once per place; the run goes on.
+    ``--continue``. A save that fails is reported once per place; the run goes on. The last
+    save, when the run ends, is the finished record: ``error`` says whether FILE holds it.
     """
 
     def __init__(self, history: Path, path: Path | None, protect: Sequence[Path]) -> None:
@@ -242,6 +243,7 @@ class _Checkpoint:
 
         self.history = InvestigationStore(history)
         self.path, self.protect = path, protect
+        self.error: Exception | None = None  # why the last save to FILE failed
         self._warned: set[str] = set()
 
     def __call__(self, record: Investigation) -> None:
@@ -256,7 +258,10 @@ class _Checkpoint:
         try:
             save_investigation(record, self.path, protect=self.protect)
         except StoreError as exc:
+            self.error = exc
             self._warn("file", f"warning: progress not saved: {exc}")
+        else:
+            self.error = None
 
     def _warn(self, where: str, message: str) -> None:
         if where not in self._warned:
@@ -359,26 +364,24 @@ def cmd_investigate(args: argparse.Namespace) -> int:
                 checkpoint=checkpoint,
             )
         )
-        # Signals stay caught until the record is saved and printed.
-        return _finish(args, root, save, config, interrupts)
+        # Signals stay caught until the record is printed.
+        return _finish(args, root, checkpoint, interrupts)
 
 
 def _finish(
     args: argparse.Namespace,
     root: Investigation,
-    save: Path | None,
-    protect: list[Path],
+    checkpoint: _Checkpoint,
     interrupts: _Interrupts,
 ) -> int:
-    """Save and print the finished record; the exit code."""
+    """Print the finished record (its last checkpoint saved it); the exit code."""
     # The text and Markdown outputs and the exit code are about this run; --json is the root.
     record = [root, *root.follow_ups][-1]
-    if save is not None:
-        from metric_anomaly_investigator.core.store import save_investigation
-
-        save_investigation(root, save, protect=protect)
+    if checkpoint.path is not None:
+        if checkpoint.error is not None:
+            raise checkpoint.error
         if not args.quiet:
-            _say(f"saved: {save}")
+            _say(f"saved: {checkpoint.path}")
     if args.json:
         from metric_anomaly_investigator.core.store import dump_investigation
 
