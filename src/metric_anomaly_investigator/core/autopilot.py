@@ -59,7 +59,6 @@ from .tools import ToolExecutor
 
 CORE_METRICS = tuple(catalogue.core_metrics())
 MAX_SEGMENT_STEPS = 2
-_UNKNOWN_DEPLOY = "whether a deployment explains it is not known (the check failed)"
 INFORMATIVE = 0.15
 
 _QUESTION_RE = re.compile(r"## Question\n(.*?)(?:\n\n## |\Z)", re.S)
@@ -158,6 +157,12 @@ class Analyst:
         if any(h.result.success for h in steps):
             return []
         return [h.result.error or "no reason given" for h in steps]
+
+    def _no_deploy(self, plan: _Plan) -> str:
+        """How a root cause says no deployment explains it: a failed check rules nothing out."""
+        if self._failed(plan, CheckDeployments):
+            return "whether a deployment explains it is not known (the check failed)"
+        return "no deployment explains it"
 
     def _conclude(self, why: str) -> StepDecision:
         return StepDecision(reasoning=why, action=GenerateInsights())
@@ -342,10 +347,6 @@ class Analyst:
             report = self._no_anomaly_report(plan, a)
         else:
             report = self._anomaly_report(plan, a)
-        if self._failed(plan, CheckDeployments):  # a failed check rules nothing out
-            report.root_cause = report.root_cause.replace(
-                "no deployment explains it", _UNKNOWN_DEPLOY
-            )
         notes = self.executor.schema.coverage_notes()
         if notes:  # what the data range leaves out (an incomplete last day…)
             report.summary += " " + " ".join(notes)
@@ -509,7 +510,7 @@ class Analyst:
         refuted = self._refuted(plan)
         if refuted:
             summary += " " + refuted
-        root = self._root_cause(a, segs, explaining, deploy_explains)
+        root = self._root_cause(a, segs, explaining, deploy_explains, self._no_deploy(plan))
         if segment_errors:
             root = (
                 f"A {a.direction} of {a.metric} whose segment is not known (the segment "
@@ -589,7 +590,12 @@ class Analyst:
         return f"The question's hypothesis ({format_filters(hypo)}) is not where the change is."
 
     def _root_cause(
-        self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any], deploys: list[Any]
+        self,
+        a: Anomaly,
+        segs: list[SegmentFinding],
+        explaining: list[Any],
+        deploys: list[Any],
+        no_deploy: str,
     ) -> str:
         if not segs:
             return f"A broad {a.direction} of {a.metric} not tied to one segment" + (
@@ -605,10 +611,9 @@ class Analyst:
         counted = self.executor.schema.metric(a.metric).numerator
         if a.direction == "spike" and counted.measure == "events" and not counted.where:
             return (
-                f"Extra activity concentrated in {where} (possibly automated traffic); "
-                "no deployment explains it."
+                f"Extra activity concentrated in {where} (possibly automated traffic); {no_deploy}."
             )
-        return f"{a.metric} {a.direction} concentrated in {where}; no deployment explains it."
+        return f"{a.metric} {a.direction} concentrated in {where}; {no_deploy}."
 
     def _recommendations(
         self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any]
@@ -684,10 +689,8 @@ class Analyst:
                 + (f" ({change:+.0f}% vs earlier cohorts)" if change is not None else "")
                 + f", concentrated in {where}. Daily metrics show no break of their own."
             ),
-            root_cause=(
-                f"Recent cohorts in {where} retain worse than earlier ones; "
-                "no deployment explains it."
-            ),
+            root_cause=f"Recent cohorts in {where} retain worse than earlier ones; "
+            f"{self._no_deploy(plan)}.",
             anomaly=AnomalySummary(
                 metric="retention",
                 direction="drop",
