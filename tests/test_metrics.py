@@ -45,7 +45,16 @@ def test_builtin_entries_and_what_is_derived_from_them() -> None:
     ]
     assert CORE_METRICS == ("dau", "events", "events_per_user", "sessions_per_user")
     assert catalogue.get("wau").kind == "rolling_distinct"
-    assert catalogue.get("dau").additive and not catalogue.get("events_per_user").additive
+    # segments add up for dau, not for a ratio (is_ratio is what the localizer reads)
+    assert not catalogue.get("dau").is_ratio and catalogue.get("events_per_user").is_ratio
+    assert {m.name: m.needs for m in (*catalogue.BUILTIN, *catalogue.SUGGESTED) if m.needs} == {
+        "sessions_per_user": ("session_id",),
+        "revenue": ("amount",),
+        "checkout_conversion": ("event_type",),
+        "error_rate": ("status",),
+        "latency": ("latency_ms",),
+        "signups": ("event_type",),
+    }
     assert catalogue.get("error_rate").bad_direction == "spike"
     assert catalogue.get("error_rate").filter_columns == {"status"}
     assert [m.name for m in catalogue.BUILTIN if m.counts_events] == ["events"]

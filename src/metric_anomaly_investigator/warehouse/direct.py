@@ -22,10 +22,9 @@ from .query_plan import WindowParams, apply_filters, label_nulls, run_shape, use
 def _by_type(wh: Warehouse, m: catalogue.Metric) -> bool:
     """Whether the per-(user, day, event_type) rollup serves ``m``: events or distinct users,
     filtered on event_type only."""
-    sides = [a for a in (m.numerator, m.denominator) if a is not None]
     return wh.type_rollup is not None and all(
         a.measure in ("events", "users") and all(col == "event_type" for col, _ in a.where)
-        for a in sides
+        for a in m.sides
     )
 
 

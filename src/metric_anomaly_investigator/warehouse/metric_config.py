@@ -142,15 +142,9 @@ def _define(name: str, body: dict[str, Any], columns: Mapping[str, dt.DataType],
         denominator=den,
         synonyms=tuple(_words(body.get("synonyms", []), f"{at} synonyms")),
         bad_direction=bad,
-        additive=den is None and kind != "distinct_users",
         unit=_text(body.get("unit", ""), f"{at} unit"),
         decimals=_decimals(body.get("decimals", 2 if den is not None else 0), f"{at} decimals"),
-        needs=tuple(dict.fromkeys([*([num.column] if num.column else []), *_where_cols(num, den)])),
     )
-
-
-def _where_cols(num: Aggregate, den: Aggregate | None) -> list[str]:
-    return [c for a in (num, den) if a is not None for c, _ in a.where]
 
 
 def _usable(columns: Mapping[str, dt.DataType]) -> list[str]:
@@ -232,7 +226,7 @@ def suggestions(
     types = set(event_types)
     for m in SUGGESTED:
         if m.kind == "ratio" and m.denominator is not None:
-            wanted = {v[0] for a in (m.numerator, m.denominator) for _, v in a.where}
+            wanted = {v[0] for a in m.sides for _, v in a.where}
             if wanted and wanted <= types:
                 found.append((m.name, toml_body(m)))
     for t in event_types[:5]:

@@ -1,10 +1,10 @@
 """The metric catalogue: every metric the product knows, as one record each.
 
 A :class:`Metric` says what a metric is (its name, label and the words people use for it), how it
-is computed (its kind, and the aggregate(s) it is made of), which direction is bad, whether it
-adds up across segments, and how its values read. The question parser, the queries, the
-localizer (additive vs ratio), the analyst, the charts and the report all read this module;
-nothing else lists metrics.
+is computed (its kind, and the aggregate(s) it is made of), which direction is bad and how its
+values read; the columns it needs and whether it is a ratio follow from its aggregates. The
+question parser, the queries, the localizer (additive vs ratio), the analyst, the charts and the
+report all read this module; nothing else lists metrics.
 
 :data:`BUILTIN` holds the activity metrics every events table has. :data:`SUGGESTED` holds the
 metrics people commonly ask about that need columns or event types a warehouse may lack
@@ -65,12 +65,14 @@ class Metric:
     denominator: Aggregate | None = None
     synonyms: tuple[str, ...] = ()
     bad_direction: Direction = "drop"
-    additive: bool = True
     unit: str = ""
     decimals: int = 0
     core: bool = False  # one of the metrics the analyst checks when the one asked shows nothing
-    # columns (beyond user_id and event_timestamp) the warehouse must have for this metric
-    needs: tuple[str, ...] = ()
+
+    @property
+    def sides(self) -> tuple[Aggregate, ...]:
+        """Its numerator, then its denominator if it has one."""
+        return (self.numerator,) if self.denominator is None else (self.numerator, self.denominator)
 
     @property
     def is_ratio(self) -> bool:
@@ -81,29 +83,27 @@ class Metric:
     def plain(self) -> bool:
         """Made of unfiltered events, users or sessions only (the per-user-day rollups serve it);
         else it is computed straight from the events (see :mod:`.direct`)."""
-        return all(
-            a.measure != "sum" and not a.where
-            for a in (self.numerator, self.denominator)
-            if a is not None
-        )
+        return all(a.measure != "sum" and not a.where for a in self.sides)
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The event columns its aggregates read (summed columns and filter columns)."""
         cols = [
             c
-            for a in (self.numerator, self.denominator)
-            if a is not None
+            for a in self.sides
             for c in ((a.column,) if a.column else ()) + tuple(col for col, _ in a.where)
         ]
         return tuple(dict.fromkeys(cols))
 
     @property
+    def needs(self) -> tuple[str, ...]:
+        """The columns (beyond user_id and event_timestamp) a warehouse must have for it."""
+        return self.columns + (("session_id",) if self.uses_sessions else ())
+
+    @property
     def filter_columns(self) -> frozenset[str]:
         """The columns its own filters read (breaking it down by one of them is degenerate)."""
-        return frozenset(
-            c for a in (self.numerator, self.denominator) if a is not None for c, _ in a.where
-        )
+        return frozenset(c for a in self.sides for c, _ in a.where)
 
     @property
     def rolling(self) -> bool:
@@ -113,8 +113,7 @@ class Metric:
     @property
     def uses_sessions(self) -> bool:
         """Made of distinct sessions (it needs a ``session_id`` column)."""
-        sides = (self.numerator, self.denominator)
-        return any(a.measure == "sessions" for a in sides if a is not None)
+        return any(a.measure == "sessions" for a in self.sides)
 
     @property
     def counts_events(self) -> bool:
@@ -200,7 +199,6 @@ BUILTIN: tuple[Metric, ...] = (
             "events per active user",
             "usage intensity",
         ),
-        additive=False,
         decimals=2,
         core=True,
     ),
@@ -211,10 +209,8 @@ BUILTIN: tuple[Metric, ...] = (
         numerator=Aggregate("sessions"),
         denominator=_USERS,
         synonyms=("sessions", "session", "sessions/user", "session count"),
-        additive=False,
         decimals=2,
         core=True,
-        needs=("session_id",),
     ),
 )
 
@@ -228,7 +224,6 @@ SUGGESTED: tuple[Metric, ...] = (
         synonyms=("sales", "gmv", "income", "bookings", "gross merchandise value"),
         unit="",
         decimals=2,
-        needs=("amount",),
     ),
     Metric(
         name="checkout_conversion",
@@ -237,9 +232,7 @@ SUGGESTED: tuple[Metric, ...] = (
         numerator=Aggregate("users", where=_where(event_type="purchase")),
         denominator=Aggregate("users", where=_where(event_type="checkout_started")),
         synonyms=("conversion", "conversion rate", "conversions", "checkout rate", "funnel"),
-        additive=False,
         decimals=3,
-        needs=("event_type",),
     ),
     Metric(
         name="error_rate",
@@ -249,9 +242,7 @@ SUGGESTED: tuple[Metric, ...] = (
         denominator=_EVENTS,
         synonyms=("errors", "error ratio", "failure rate", "failures", "5xx"),
         bad_direction="spike",
-        additive=False,
         decimals=4,
-        needs=("status",),
     ),
     Metric(
         name="latency",
@@ -261,10 +252,8 @@ SUGGESTED: tuple[Metric, ...] = (
         denominator=_EVENTS,
         synonyms=("response time", "latency_ms", "slowness", "load time"),
         bad_direction="spike",
-        additive=False,
         unit="ms",
         decimals=1,
-        needs=("latency_ms",),
     ),
     Metric(
         name="signups",
@@ -272,7 +261,6 @@ SUGGESTED: tuple[Metric, ...] = (
         kind="count",
         numerator=Aggregate("events", where=_where(event_type="signup")),
         synonyms=("sign-ups", "sign ups", "registrations", "new accounts"),
-        needs=("event_type",),
     ),
 )
 
