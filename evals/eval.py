@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -188,12 +189,15 @@ class NoFalseAlarm(Evaluator[EvalInput, EvalOutput, GroundTruth]):
 
 
 def world_path(scenario: Scenario, cache: Path, users: int | None) -> Path:
-    """The scenario's world in the cache, generated on first use."""
+    """The scenario's world in the cache, generated on first use. Its name carries a digest of
+    the scenario's definition, so an edited scenario is never scored on its old world."""
     n = users or scenario.world.users
+    spec = repr((scenario.world, scenario.finish_sql, scenario.metrics_toml))
+    stem = f"{scenario.name}-{n}-{zlib.crc32(spec.encode()):08x}"
     # a world with its own metrics lies in a directory of its own, its mai.toml beside it
-    where = cache / scenario.name if scenario.metrics_toml else cache
+    where = cache / stem if scenario.metrics_toml else cache
     where.mkdir(parents=True, exist_ok=True)
-    path = where / f"{scenario.name}-{n}-{scenario.world.seed}.duckdb"
+    path = where / f"{stem}.duckdb"
     if not path.exists():
         build_world(scenario, path, users=n)
     return path
