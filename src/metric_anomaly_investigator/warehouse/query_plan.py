@@ -85,7 +85,11 @@ def check_filters(wh: Warehouse, filters: Filters) -> dict[str, list[str]]:
 
 # -- query shapes and their bound values --------------------------------------------------------
 class WindowParams:
-    """A date window's parameters (named by ``prefix``): its days, and as timestamps."""
+    """A date window's parameters (named by ``prefix``): its days, and as timestamps.
+
+    Each is made on first use, not up front: a plan whose expression misses a parameter it
+    made cannot be prepared (see ``Warehouse._prepare``), so only those read are made.
+    """
 
     def __init__(self, param: ParamFn, prefix: str) -> None:
         self._param, self._prefix = param, prefix
