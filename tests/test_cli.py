@@ -303,6 +303,20 @@ def test_escape_bytes_in_data_never_reach_the_terminal(
         assert "\\x1b[31mJP" in err  # the progress lines name the segment too
 
 
+def test_escape_bytes_in_event_types_never_reach_the_terminal_in_data_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from byo_worlds import events, write_parquet_dir
+
+    ev = events()
+    ev["event_type"] = ev["event_type"].replace({"click": "\x1b]0;pwned\x07click"})
+    world = write_parquet_dir(tmp_path / "pq", ev)
+    assert main(["data", "metrics", "-w", str(world)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert 'where = {event_type = "\\x1b]0;pwned\\x07click"}' in out
+
+
 def test_continue_with_another_question_closes_an_interrupted_run(
     json_run: dict[str, Any], small_world_path: Path, tmp_path: Path
 ) -> None:

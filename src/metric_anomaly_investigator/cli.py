@@ -469,11 +469,8 @@ def cmd_data_metrics(args: argparse.Namespace) -> int:
     with _open_warehouse(source, args.config, quiet=True) as wh:
         columns = dict(wh.events.schema().items())
         metrics = [wh.schema.metric(m) for m in wh.schema.metrics]
-        print(
-            "\n".join(
-                describe(metrics, suggestions(columns, wh.schema.event_types, wh.schema.metrics))
-            )
-        )
+        suggested = suggestions(columns, wh.schema.event_types, wh.schema.metrics)
+        print(escape_controls("\n".join(describe(metrics, suggested))))  # event types are data
     return EXIT_OK
 
 
