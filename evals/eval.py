@@ -213,11 +213,13 @@ def build_dataset(
     cases: list[Case[EvalInput, EvalOutput, GroundTruth]] = []
     for sc in scenarios:
         world = str(world_path(sc, cache, users))
+        extra: list[Evaluator[EvalInput, EvalOutput, GroundTruth]] = (
+            [NoFalseAlarm()] if sc.truth.direction == "none" else []
+        )
         for style, questions in sc.questions.items():
             if styles and styles.get(sc.name, style) != style:
                 continue
             for i, question in enumerate(questions, start=1):
-                extra = [NoFalseAlarm()] if sc.truth.direction == "none" else []
                 cases.append(
                     Case(
                         name=f"{sc.name}/{style}{i if len(questions) > 1 else ''}",
