@@ -138,11 +138,12 @@ def case(family: Family, split: str, index: int) -> Case:
     n = len(codes)
     empty = rng.uniform(size=n) < rng.uniform(*family.empty_rate)
     size = np.exp(rng.normal(0.0, family.value_sigma, n)) * 100.0 * ~empty
+    live = size > 0
     noise = rng.uniform(*family.noise)
     direction = int(rng.choice(family.directions))
     n_causes = int(rng.integers(*family.n_causes, endpoint=True))
     distract = family.measure == "ratio-both" and rng.uniform() < 0.5
-    causes = _pick_causes(rng, family, codes, sizes, size > 0, n_causes + distract)
+    causes = _pick_causes(rng, family, codes, sizes, live, n_causes + distract)
     distractor = _mask(codes, causes.pop()) if distract and len(causes) > n_causes else None
     frame = pd.DataFrame(
         {d: np.array(v)[codes[:, j]] for j, (d, v) in enumerate(zip(dims, values, strict=True))}
@@ -160,10 +161,10 @@ def case(family: Family, split: str, index: int) -> Case:
             actual[m] = expected[m] * (1.0 + direction * s) * jitter
         frame["expected"] = expected
         frame["actual"] = np.maximum(actual, 0.0)
-    live = size > 0
     labels = [_simplest(codes, live, c, dims, values) for c in causes]
-    frame.insert(0, "case_id", f"{family.name}/{split}/{index}")
-    return Case(f"{family.name}/{split}/{index}", frame, dims, labels, ratio)
+    case_id = f"{family.name}/{split}/{index}"
+    frame.insert(0, "case_id", case_id)
+    return Case(case_id, frame, dims, labels, ratio)
 
 
 def cases(family: Family, split: str, n: int) -> list[Case]:
