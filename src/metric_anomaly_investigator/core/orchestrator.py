@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_ai import Agent
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage, UsageLimits
 
@@ -222,7 +221,7 @@ class Orchestrator:
         try:
             await self._restore(run.steps)
             while len(run.steps) < self.settings.max_steps:
-                decision = await self._guard(self._ask(self._step_agent, deps, final=False))
+                decision = await self._guard(self._decide(deps))
                 yield self._usage_event(run)
                 if isinstance(decision.action, GenerateInsights):
                     break
@@ -270,14 +269,13 @@ class Orchestrator:
         except Exception:  # the callback reports its own failures (see __init__)
             return
 
-    def _ask(
-        self, agent: Agent[InvestigationDeps, T], deps: InvestigationDeps, *, final: bool
-    ) -> Awaitable[T]:
+    def _decide(self, deps: InvestigationDeps) -> Awaitable[StepDecision]:
+        """The Step Planner's next step (or its decision to write the report)."""
         return run_agent(
-            agent,
+            self._step_agent,
             deps,
             model=self.model,
-            final=final,
+            final=False,
             usage=self._usage,
             limits=self._limits,
             policy=self._policy,
