@@ -193,9 +193,7 @@ class Analyst:
         schema = self.executor.schema
         if q.missing_metric is not None:  # never a silent substitute: the report says so
             return None
-        metric = q.metric or (self.ctx.metric if plan.follow_up and self.ctx.metric else "dau")
-        if metric not in schema.metrics:
-            metric = schema.metrics[0]
+        metric = self._metric(plan)
         hint = self._hint(q)
         # 1. the anomaly, on the metric asked about, then on the other core metrics
         first = DetectAnomaly(metric=metric, hint_date=hint)
@@ -287,6 +285,13 @@ class Analyst:
                 )
         return None
 
+    def _metric(self, plan: _Plan) -> str:
+        """The metric checked first: the one asked about, in a follow-up the one established,
+        else dau; the warehouse's first metric when it lacks that one."""
+        q, metrics = plan.question, self.executor.schema.metrics
+        metric = q.metric or (self.ctx.metric if plan.follow_up and self.ctx.metric else "dau")
+        return metric if metric in metrics else metrics[0]
+
     def _hint(self, q: ParsedQuestion) -> date | None:
         """The day the question names, when it lies in the data's range.
 
@@ -371,7 +376,7 @@ class Analyst:
         )
 
     def _undetermined_report(self, plan: _Plan, error: str) -> Report:
-        metric = plan.question.metric or "dau"
+        metric = self._metric(plan)
         return Report(
             summary=(
                 f"Could not establish whether {metric} moved: the anomaly check failed "
@@ -399,7 +404,7 @@ class Analyst:
             ),
             root_cause="Undetermined: there is too little history to tell whether anything broke.",
             anomaly=AnomalySummary(
-                metric=(a.metric if a else plan.question.metric or "dau"), direction="none"
+                metric=(a.metric if a else self._metric(plan)), direction="none"
             ),
             recommendations=[
                 f"Collect more history (at least {shortfall.needed_days} days, ideally four "
@@ -425,7 +430,7 @@ class Analyst:
             root_cause="Nothing broke: the movement asked about is normal variation "
             "(e.g. the usual weekly pattern).",
             anomaly=AnomalySummary(
-                metric=(a.metric if a else plan.question.metric or "dau"),
+                metric=(a.metric if a else self._metric(plan)),
                 direction="none",
                 p_value=a.p_value if a else None,
             ),
