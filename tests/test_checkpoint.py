@@ -78,7 +78,9 @@ def test_an_interrupted_run_carries_on_from_its_last_step() -> None:
     first = make(Script(steps=[DETECT, SEGMENT, DRILL, INSIGHTS]), FakeExecutor(), saved)
     run(first.investigate("Why did DAU drop?"))
     killed = saved[1]  # what was on disk after step 2, as a SIGKILL would leave it
-    killed.usage = Usage(requests=2, input_tokens=100, output_tokens=10)
+    killed.usage = Usage.model_validate(
+        {"requests": 2, "input_tokens": 100, "output_tokens": 10, "x_budget": 3}
+    )
 
     executor = FakeExecutor()
     resumed = make(Script(steps=[DRILL, INSIGHTS]), executor)
@@ -99,6 +101,7 @@ def test_an_interrupted_run_carries_on_from_its_last_step() -> None:
     assert [e.step.index for e in events if isinstance(e, StepCompleted)] == [3]
     assert record.usage.requests > 2  # the earlier part's usage is kept and added to
     assert record.usage.input_tokens > 100
+    assert record.usage.model_extra == {"x_budget": 3}  # a field of another tool survives
 
 
 def test_another_question_closes_the_interrupted_run() -> None:

@@ -344,11 +344,13 @@ class Orchestrator:
             cost = float(u.cost - (start.cost or 0)) + (prior.cost_usd or 0.0)
         else:
             cost = None
-        usage = Usage(
-            requests=prior.requests + u.requests - start.requests,
-            input_tokens=prior.input_tokens + u.input_tokens - start.input_tokens,
-            output_tokens=prior.output_tokens + u.output_tokens - start.output_tokens,
-            cost_usd=cost,
+        usage = prior.model_copy(  # a copy: fields this mai does not know are kept
+            update={
+                "requests": prior.requests + u.requests - start.requests,
+                "input_tokens": prior.input_tokens + u.input_tokens - start.input_tokens,
+                "output_tokens": prior.output_tokens + u.output_tokens - start.output_tokens,
+                "cost_usd": cost,
+            }
         )
         run.usage = usage
         return UsageUpdated(usage)
