@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from question_schema import END, START
+from question_schema import question_schema as schema
 
 from metric_anomaly_investigator.core.question import (
     find_dates,
@@ -12,31 +14,6 @@ from metric_anomaly_investigator.core.question import (
     find_segment,
     parse_question,
 )
-from metric_anomaly_investigator.warehouse.types import DimensionInfo, WarehouseSchema
-
-START, END = date(2025, 12, 1), date(2026, 2, 14)  # END is a Saturday
-
-
-def schema(start: date = START, end: date = END) -> WarehouseSchema:
-    dims = {
-        "platform": ["android", "ios", "web"],
-        "country": ["US", "IN", "BR", "DE"],
-        "app_version": ["2.2.0", "2.3.0"],
-    }
-    return WarehouseSchema(
-        metrics=["dau", "wau", "events", "events_per_user", "sessions_per_user"],
-        dimensions=[
-            DimensionInfo(name=n, level="event", values=v, cardinality=len(v))
-            for n, v in dims.items()
-        ],
-        start_date=start,
-        end_date=end,
-        event_types=["app_open"],
-        has_users=True,
-        has_deployments=True,
-        has_annotations=True,
-        row_count=1000,
-    )
 
 
 @pytest.mark.parametrize(
@@ -82,7 +59,7 @@ def test_a_date_without_year_takes_the_year_nearest_the_data() -> None:
 def test_parse_question_reads_the_day_against_the_data_range() -> None:
     assert parse_question("DAU fell on Jan 28", schema()).day == date(2026, 1, 28)
     assert parse_question(
-        "DAU fell on Jan 28", schema(date(2024, 11, 1), date(2025, 2, 28))
+        "DAU fell on Jan 28", schema(start=date(2024, 11, 1), end=date(2025, 2, 28))
     ).day == (date(2025, 1, 28))
     assert parse_question("DAU fell on Jan 28, 2025", schema()).day == date(2025, 1, 28)
 

@@ -5,34 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from question_schema import END, START
+from question_schema import question_schema as _schema
 
 from metric_anomaly_investigator.core.question import find_dates, parse_question
-from metric_anomaly_investigator.warehouse.types import DimensionInfo, WarehouseSchema
-
-START, END = date(2025, 12, 1), date(2026, 2, 14)
-
-
-def _schema(dimensions: dict[str, list[str]] | None = None) -> WarehouseSchema:
-    dims = dimensions or {
-        "platform": ["android", "ios", "web"],
-        "country": ["US", "IN", "BR", "DE", "GB"],
-        "app_version": ["2.2.0", "2.3.0", "2.1.0"],
-        "event_type": ["app_open", "page_view", "purchase"],
-    }
-    return WarehouseSchema(
-        metrics=["dau", "wau", "events", "events_per_user", "sessions_per_user"],
-        dimensions=[
-            DimensionInfo(name=n, level="event", values=v, cardinality=len(v))
-            for n, v in dims.items()
-        ],
-        start_date=START,
-        end_date=END,
-        event_types=["app_open", "page_view", "purchase"],
-        has_users=True,
-        has_deployments=True,
-        has_annotations=True,
-        row_count=1000,
-    )
 
 
 @pytest.mark.parametrize(
