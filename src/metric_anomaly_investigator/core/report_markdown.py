@@ -190,10 +190,10 @@ def steps_section(steps: list[Step], *, level: int = 2) -> list[str]:
     return lines
 
 
-def report_to_markdown(record: Investigation, *, level: int = 1) -> str:
+def report_to_markdown(record: Investigation) -> str:
     """The whole investigation as a Markdown document, follow-ups included (control
     characters escaped)."""
-    return escape_controls(_markdown(record, level))
+    return escape_controls(_markdown(record, 1))
 
 
 def _markdown(record: Investigation, level: int) -> str:
