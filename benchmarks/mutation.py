@@ -73,9 +73,14 @@ create_mutants(2)
 
 DETECTED = {"killed", "timeout"}
 STATUS_NAMES = ("killed", "survived", "timeout", "no tests", "equivalent", "not checked")
-STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"}
-STATUS_BY_EXIT_CODE |= {36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout"}
-STATUS_BY_EXIT_CODE |= {255: "timeout", 34: "skipped", None: "not checked"}
+STATUS_BY_EXIT_CODE: dict[int | None, str] = {
+    **dict.fromkeys((1, 3), "killed"),
+    0: "survived",
+    **dict.fromkeys((5, 33), "no tests"),
+    **dict.fromkeys((36, 24, -24, 152, 255), "timeout"),
+    34: "skipped",
+    None: "not checked",
+}
 
 
 @dataclass(frozen=True)
@@ -134,9 +139,9 @@ def test_files_for(module: str, root: Path = ROOT) -> list[str]:
     files = []
     focused = FOCUSED_TESTS.get(module)
     for path in sorted((root / "tests").glob("test_*.py")):
-        if focused is not None and path.relative_to(root).as_posix() not in focused:
-            continue
         rel = path.relative_to(root).as_posix()
+        if focused is not None and rel not in focused:
+            continue
         if not SLOW_TEST_FILES.search(rel) and imports.search(path.read_text("utf-8")):
             files.append(rel)
     return files
