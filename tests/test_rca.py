@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rca_cubes import DIMS, finite, grid, plant
 
 from metric_anomaly_investigator.core.rca import LocalizationResult, localize
-
-DIMS = ["a", "b", "c"]
 
 
 def cube(seed: int, sizes: tuple[int, int, int] = (4, 5, 6), noise: float = 0.03) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    rows = list(
-        itertools.product(
-            *[[f"{d}{i}" for i in range(n)] for d, n in zip(DIMS, sizes, strict=True)]
-        )
-    )
-    df = pd.DataFrame(rows, columns=DIMS)
+    df = grid(DIMS, sizes)
     df["expected"] = rng.uniform(50, 150, len(df))
     df["actual"] = df["expected"] * (1 + rng.normal(0, noise, len(df)))
     return df
-
-
-def plant(df: pd.DataFrame, filters: dict[str, str], factor: float) -> pd.DataFrame:
-    """Scale the element's leaves by ``factor`` (with the cube's own small jitter)."""
-    out = df.copy()
-    mask = np.logical_and.reduce([out[k] == v for k, v in filters.items()])
-    out.loc[mask, "actual"] = out.loc[mask, "actual"] * factor
-    return out
 
 
 def to_ratio(df: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -140,40 +123,6 @@ def test_scaling_scales_magnitudes_keeps_ranking(seed: int, scale: float) -> Non
         assert y.share_of_change == pytest.approx(x.share_of_change)
 
 
-def finite(result: LocalizationResult) -> bool:
-    nums = [result.total_expected, result.total_actual, result.explained_share]
-    for e in result.elements + result.candidates:
-        nums += [e.expected, e.actual, e.share_of_change, e.score]
-        nums += [] if e.change_pct is None else [e.change_pct]
-    return all(math.isfinite(v) for v in nums)
-
-
-@pytest.mark.parametrize(
-    "frame",
-    [
-        pd.DataFrame({"a": [], "expected": [], "actual": []}),
-        pd.DataFrame({"a": ["x"], "expected": [1.0], "actual": [2.0]}),
-        pd.DataFrame({"a": ["x", "y"], "expected": [0.0, 0.0], "actual": [0.0, 0.0]}),
-        pd.DataFrame({"a": ["x", "y", "z"], "expected": [5.0] * 3, "actual": [5.0] * 3}),
-        pd.DataFrame(
-            {"a": ["x", "y", None], "expected": [np.nan, 1.0, 2.0], "actual": [1.0, np.inf, 2.0]}
-        ),
-        pd.DataFrame(
-            {
-                "a": ["x", "y"],
-                "expected_num": [0.0, 1.0],
-                "actual_num": [0.0, 0.0],
-                "expected_den": [0.0, 2.0],
-                "actual_den": [0.0, 0.0],
-            }
-        ),
-    ],
-)
-def test_degenerate_inputs(frame: pd.DataFrame) -> None:
-    result = localize(frame, ["a"])
-    assert finite(result)
-
-
 @settings(max_examples=30, deadline=None)
 @given(
     st.lists(
@@ -197,10 +146,7 @@ PRODUCT_SIZES = (3, 10, 6, 4)  # a drill-down of the product's own size: 720 lea
 
 def product_cube(seed: int, noise: float) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    values = [
-        [f"{d}{i}" for i in range(n)] for d, n in zip(PRODUCT_DIMS, PRODUCT_SIZES, strict=True)
-    ]
-    df = pd.DataFrame(list(itertools.product(*values)), columns=PRODUCT_DIMS)
+    df = grid(PRODUCT_DIMS, PRODUCT_SIZES)
     df["expected"] = rng.uniform(50, 150, len(df))
     df["actual"] = df["expected"] * (1 + rng.normal(0, noise, len(df)))
     return df
@@ -299,13 +245,7 @@ def uneven_ratio_cube(seed: int) -> pd.DataFrame:
     """A conversion rate over 4 × 5 × 6 leaves whose traffic spans three orders of magnitude:
     binomial numerators around a per-leaf rate, 5 % forecast noise on the rate."""
     rng = np.random.default_rng(seed)
-    sizes = (4, 5, 6)
-    rows = list(
-        itertools.product(
-            *[[f"{d}{i}" for i in range(n)] for d, n in zip(DIMS, sizes, strict=True)]
-        )
-    )
-    out = pd.DataFrame(rows, columns=DIMS)
+    out = grid()
     traffic = np.round(np.exp(rng.normal(6.0, 1.5, len(out)))) + 5
     rate = np.clip(0.3 * np.exp(rng.normal(0.0, 0.3, len(out))), 0.01, 0.9)
     out["expected_den"] = traffic
