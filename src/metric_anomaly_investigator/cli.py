@@ -149,17 +149,15 @@ def _check_config(config: Path | None) -> None:
 
 
 def _writable_target(
-    path: Path | None,
+    path: Path,
     flag: str,
     *,
     protected: Sequence[Path] = (),
     replaceable: Callable[[Path], bool] | None = None,
     what: str = "file",
-) -> Path | None:
+) -> Path:
     """Check ``path`` before any work (see ``core.safe_write.check_target``): finding out after
     a long run that the file cannot or must not be written is too late."""
-    if path is None:
-        return None
     from metric_anomaly_investigator.core.safe_write import UnsafeWriteError, check_target
 
     path = path.expanduser()
@@ -338,15 +336,17 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     source = args.warehouse or settings.warehouse or (previous.warehouse if previous else None)
     config = [args.config.expanduser()] if args.config is not None else []
     # A continued investigation is saved back to its file unless --save says otherwise.
-    from metric_anomaly_investigator.core.store import is_record_file
+    save = args.save or args.continue_file
+    if save is not None:
+        from metric_anomaly_investigator.core.store import is_record_file
 
-    save = _writable_target(
-        args.save or args.continue_file,
-        "--save",
-        protected=[*_protected(source), *config],
-        replaceable=is_record_file,
-        what="saved investigation",
-    )
+        save = _writable_target(
+            save,
+            "--save",
+            protected=[*_protected(source), *config],
+            replaceable=is_record_file,
+            what="saved investigation",
+        )
     warehouse = _open_warehouse(source, args.config, quiet=args.quiet)
     _say(f"model: {model}")
     checkpoint = _Checkpoint(settings.history_dir, save, config)
@@ -479,15 +479,14 @@ def cmd_data_generate(args: argparse.Namespace) -> int:
     from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
 
     out = args.out.expanduser()
-    checked = _writable_target(out, "--out", replaceable=is_duckdb_file, what="DuckDB file")
-    assert checked is not None
+    _writable_target(out, "--out", replaceable=is_duckdb_file, what="DuckDB file")
     if out.is_file() and not args.force:  # a DuckDB file: a file of another kind was refused
         raise CliError(f"{out} already exists: add --force to replace it")
     mode = stat.S_IMODE(out.stat().st_mode) if out.is_file() else None
     progress = None if args.quiet else _progress_printer(sys.stderr)
     path = generate_scenario(
         args.scenario,
-        checked,
+        out,
         users=args.users,
         days=args.days,
         seed=args.seed,
