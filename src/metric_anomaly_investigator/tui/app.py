@@ -21,7 +21,6 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
-from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Input
 from textual.worker import Worker
@@ -86,9 +85,6 @@ class InvestigatorApp(App[None]):
         Binding("ctrl+e", "export", "Export", id="app.export", priority=True),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
     ]
-
-    state: reactive[str] = reactive("starting…", init=False)
-    """What the app is doing, as the status bar says it."""
 
     def __init__(
         self,
@@ -502,7 +498,9 @@ class InvestigatorApp(App[None]):
 
     # -- status ------------------------------------------------------------------------------
 
-    def _state_text(self) -> str:
+    @property
+    def state(self) -> str:
+        """What the app is doing, as the status bar says it."""
         if self.player is not None:
             return "replay"
         if self._queued is not None:
@@ -519,9 +517,7 @@ class InvestigatorApp(App[None]):
         return "ready"
 
     def _update_state(self) -> None:
-        """Recompute the state after a change; the clock ticks only while a question waits or
-        runs."""
-        self.state = self._state_text()
+        """Show the state after a change; the clock ticks only while a question waits or runs."""
         if self._ticker is not None:
             if self._queued is not None or self.running:
                 self._ticker.resume()
@@ -530,9 +526,6 @@ class InvestigatorApp(App[None]):
         self._refresh_status()
         if self._main.is_mounted:
             self._main.refresh_bindings()
-
-    def watch_state(self) -> None:
-        self._refresh_status()
 
     def _refresh_status(self) -> None:
         if not self._main.is_mounted:
