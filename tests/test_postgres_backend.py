@@ -6,21 +6,21 @@ on loopback); skipped otherwise. Each run loads the small demo world into a fres
 
 from __future__ import annotations
 
-import asyncio
-import math
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
+from backend_parity import (
+    assert_breakdown_match,
+    assert_changes_and_retention_match,
+    assert_same_investigation,
+    assert_same_range,
+    assert_series_match,
+)
 
-from metric_anomaly_investigator.core.models import InvestigationFinished
-from metric_anomaly_investigator.core.orchestrator import Orchestrator
-from metric_anomaly_investigator.warehouse import queries as q
 from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
 
 BASE_URL = os.environ.get("MAI_TEST_POSTGRES_URL")
@@ -28,8 +28,6 @@ pytestmark = pytest.mark.skipif(
     not BASE_URL, reason="set MAI_TEST_POSTGRES_URL to a PostgreSQL server on loopback"
 )
 
-BASE = (date(2026, 1, 7), date(2026, 1, 27))
-CUR = (date(2026, 1, 29), date(2026, 2, 11))
 TABLES = ("events", "users", "deployments", "annotations")
 
 
@@ -61,65 +59,23 @@ def pg(pg_url: str) -> Iterator[Warehouse]:
         yield wh
 
 
-def _close(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
-
-
 def test_schema_is_discovered_the_same(pg: Warehouse, small_wh: Warehouse) -> None:
-    assert pg.schema.metrics == small_wh.schema.metrics
+    assert_same_range(pg, small_wh)
     assert pg.schema.dimension_names == small_wh.schema.dimension_names
-    assert (pg.schema.start_date, pg.schema.end_date) == (
-        small_wh.schema.start_date,
-        small_wh.schema.end_date,
-    )
 
 
 @pytest.mark.parametrize("metric", ["dau", "wau", "events", "events_per_user", "sessions_per_user"])
 def test_series_match_duckdb(pg: Warehouse, small_wh: Warehouse, metric: str) -> None:
-    ours = q.metric_series(pg, metric, start=CUR[0], group_by=["platform"]).points
-    theirs = q.metric_series(small_wh, metric, start=CUR[0], group_by=["platform"]).points
-    assert len(ours) == len(theirs)
-    for a, b in zip(ours, theirs, strict=True):
-        assert (a.day, a.group) == (b.day, b.group)
-        assert _close(a.value, b.value)
+    assert_series_match(pg, small_wh, metric)
 
 
 def test_breakdown_matches_duckdb(pg: Warehouse, small_wh: Warehouse) -> None:
-    window: dict[str, Any] = {"baseline": BASE, "current": CUR, "filters": {"plan": "free"}}
-    ours = q.breakdown(pg, "dau", ["platform", "country"], **window)
-    theirs = q.breakdown(small_wh, "dau", ["platform", "country"], **window)
-    by_segment = {tuple(r.segment.items()): r for r in theirs.rows}
-    assert len(ours.rows) == len(theirs.rows)
-    for row in ours.rows:
-        other = by_segment[tuple(row.segment.items())]
-        # Sample sizes are approximate distinct counts on DuckDB, exact on PostgreSQL.
-        assert _close(row.before, other.before) and _close(row.after, other.after)
-        assert _close(row.contribution, other.contribution)
+    assert_breakdown_match(pg, small_wh)
 
 
 def test_deployments_annotations_and_retention_match(pg: Warehouse, small_wh: Warehouse) -> None:
-    assert q.deployments(pg) == q.deployments(small_wh)
-    assert q.annotations(pg) == q.annotations(small_wh)
-    cohorts = {"cohort_start": date(2025, 12, 15), "cohort_end": date(2026, 1, 31)}
-    assert q.retention(pg, **cohorts).cohorts == q.retention(small_wh, **cohorts).cohorts
+    assert_changes_and_retention_match(pg, small_wh)
 
 
 def test_an_investigation_runs_on_postgres(pg: Warehouse, small_wh: Warehouse) -> None:
-    question = "DAU dropped after January 28th. What's causing it?"
-
-    async def run(wh: Warehouse) -> Any:
-        orchestrator = Orchestrator(wh, model="autopilot")
-        async for event in orchestrator.investigate(question):
-            if isinstance(event, InvestigationFinished):
-                return event.investigation
-        raise AssertionError("no InvestigationFinished event")
-
-    ours, theirs = asyncio.run(run(pg)), asyncio.run(run(small_wh))
-    assert ours.status == "completed" and ours.report is not None
-    assert theirs.report is not None
-    assert ours.report.anomaly == theirs.report.anomaly
-    assert [s.filters for s in ours.report.affected_segments] == [
-        s.filters for s in theirs.report.affected_segments
-    ]
+    assert_same_investigation(pg, small_wh)
