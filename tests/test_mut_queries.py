@@ -21,6 +21,7 @@ from metric_anomaly_investigator.warehouse.queries import (
     metric_series,
     segment_daily_values,
 )
+from metric_anomaly_investigator.warehouse.types import Breakdown
 
 FIRST = date(2025, 3, 1)
 CHANGE = date(2025, 3, 22)
@@ -120,14 +121,15 @@ def test_wau_counts_distinct_users_of_the_week(wh: Warehouse) -> None:
     assert wau.values() == [5.0] * 8 + [3.0]  # the week ending 03-28 is the first without 03-21
 
 
-def test_breakdown_values(wh: Warehouse) -> None:
-    bd = breakdown(
-        wh,
-        "events",
-        ["device"],
-        baseline=("2025-03-08", "2025-03-21"),
-        current=(CHANGE, LAST),
+def _by_device(wh: Warehouse, metric: str) -> Breakdown:
+    """``metric`` by device: the two weeks before the change against the week from it."""
+    return breakdown(
+        wh, metric, ["device"], baseline=("2025-03-08", "2025-03-21"), current=(CHANGE, LAST)
     )
+
+
+def test_breakdown_values(wh: Warehouse) -> None:
+    bd = _by_device(wh, "events")
     assert (bd.total_before, bd.total_after) == (15.0, 6.0)
     rows = {r.segment["device"]: r for r in bd.rows}
     assert [r.segment["device"] for r in bd.rows] == ["phone", "desktop"]  # largest first
@@ -141,13 +143,7 @@ def test_breakdown_values(wh: Warehouse) -> None:
 
 
 def test_breakdown_of_a_ratio(wh: Warehouse) -> None:
-    bd = breakdown(
-        wh,
-        "events_per_user",
-        ["device"],
-        baseline=("2025-03-08", "2025-03-21"),
-        current=(CHANGE, LAST),
-    )
+    bd = _by_device(wh, "events_per_user")
     assert (bd.total_before, bd.total_after) == (3.0, 2.0)
     rows = {r.segment["device"]: r for r in bd.rows}
     assert (rows["phone"].before, rows["phone"].after) == (3.0, 2.0)  # (1+3+5)/3, (1+3)/2
