@@ -8,7 +8,6 @@ and that the input files are unchanged (sha256 before and after).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pqt
 import pytest
 from byo_worlds import BREAK, START, annotations, deployments, events, write_parquet_dir
+from test_autopilot import investigate
 
 from metric_anomaly_investigator.cli import main
 from metric_anomaly_investigator.core import tools
@@ -36,7 +36,6 @@ from metric_anomaly_investigator.core.models import (
     Report,
     SegmentByDimension,
 )
-from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.core.question import find_segment, parse_question
 from metric_anomaly_investigator.warehouse import queries as q
 from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
@@ -82,15 +81,9 @@ def inputs(tmp_path: Path) -> Iterator[_Checksums]:
 
 
 def _investigate(wh: Warehouse, question: str = QUESTION) -> tuple[Report, list[Any]]:
-    orch = Orchestrator(wh, model="autopilot")
-
-    async def go() -> None:
-        async for _event in orch.investigate(question):
-            pass
-
-    asyncio.run(go())
-    assert orch.record is not None and orch.record.report is not None
-    return orch.record.report, orch.record.steps
+    _, record = investigate(wh, question)
+    assert record.report is not None
+    return record.report, record.steps
 
 
 def _with_strays(ev: pd.DataFrame, when: str, n: int = 5) -> pd.DataFrame:

@@ -6,12 +6,12 @@ import asyncio
 from datetime import date, datetime
 
 import pytest
+from test_autopilot import investigate
 
 from metric_anomaly_investigator.core.actions.deployments import _days_between
 from metric_anomaly_investigator.core.actions.formatting import plural
 from metric_anomaly_investigator.core.actions.insights import MIN_HISTORY_DAYS
-from metric_anomaly_investigator.core.models import DetectAnomaly, GenerateInsights, Investigation
-from metric_anomaly_investigator.core.orchestrator import Orchestrator
+from metric_anomaly_investigator.core.models import DetectAnomaly, GenerateInsights
 from metric_anomaly_investigator.core.tools import ToolExecutor
 from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
 from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
@@ -25,20 +25,8 @@ def three_days(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     wh.close()
 
 
-def _investigate(wh: Warehouse, question: str) -> Investigation:
-    orch = Orchestrator(wh, model="autopilot")
-
-    async def go() -> None:
-        async for _event in orch.investigate(question):
-            pass
-
-    asyncio.run(go())
-    assert orch.record is not None
-    return orch.record
-
-
 def test_three_days_is_not_enough_history(three_days: Warehouse) -> None:
-    record = _investigate(three_days, "Why did DAU drop?")
+    _, record = investigate(three_days, "Why did DAU drop?")
     assert record.status == "completed", record.error
     report = record.report
     assert report is not None
@@ -63,7 +51,7 @@ def test_insights_step_reports_the_shortfall(three_days: Warehouse) -> None:
 
 def test_enough_history_is_judged_as_usual(small_wh: Warehouse) -> None:
     """Nine weeks of the demo story: the drop, its segment and its deployment are named."""
-    record = _investigate(small_wh, "Why did DAU drop?")
+    _, record = investigate(small_wh, "Why did DAU drop?")
     report = record.report
     assert report is not None
     assert "Not enough history" not in report.summary
