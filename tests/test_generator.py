@@ -23,6 +23,18 @@ def _tables(path):
         con.close()
 
 
+def _assert_rollup_matches_events(con):
+    """The per-user-day rollup holds exactly the events and distinct sessions of each user-day."""
+    raw = con.execute(
+        "SELECT user_id, event_timestamp::DATE, count(*), count(DISTINCT session_id) "
+        "FROM events GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    rolled = con.execute(
+        "SELECT user_id, day, events, sessions FROM _mai_user_day ORDER BY ALL"
+    ).fetchall()
+    assert raw and raw == rolled
+
+
 SPEC = WorldSpec(start=date(2026, 1, 1), end=date(2026, 1, 28), users=400, seed=3)
 
 
@@ -38,14 +50,7 @@ def test_same_seed_same_data(tmp_path):
 def test_rollup_matches_events_and_weekends_dip(tmp_path):
     path = generate_world(SPEC, tmp_path / "w.duckdb", users=1500)
     con = duckdb.connect(str(path), read_only=True)
-    raw = con.execute(
-        "SELECT user_id, event_timestamp::DATE AS day, count(*), count(DISTINCT session_id) "
-        "FROM events GROUP BY ALL ORDER BY ALL"
-    ).fetchall()
-    rolled = con.execute(
-        "SELECT user_id, day, events, sessions FROM _mai_user_day ORDER BY ALL"
-    ).fetchall()
-    assert raw == rolled
+    _assert_rollup_matches_events(con)
     dow = dict(
         con.execute(
             "SELECT isodow(day) >= 6, count(*) / count(DISTINCT day) FROM _mai_user_day GROUP BY 1"
@@ -129,14 +134,7 @@ def test_chunked_world_is_consistent_and_deterministic(tmp_path, monkeypatch):
         "SELECT count(DISTINCT (user_id - 1) // 170) FROM events WHERE user_id <= 400"
     ).fetchone()
     assert chunks == (3,)
-    raw = con.execute(
-        "SELECT user_id, event_timestamp::DATE, count(*), count(DISTINCT session_id) "
-        "FROM events GROUP BY ALL ORDER BY ALL"
-    ).fetchall()
-    rolled = con.execute(
-        "SELECT user_id, day, events, sessions FROM _mai_user_day ORDER BY ALL"
-    ).fetchall()
-    assert raw == rolled
+    _assert_rollup_matches_events(con)
     typed = con.execute("SELECT sum(events), sum(sessions) FROM _mai_user_day_type").fetchone()
     by_type = con.execute(
         "SELECT sum(n), sum(s) FROM (SELECT count(*) AS n, count(DISTINCT session_id) AS s "
