@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,29 +13,31 @@ from metric_anomaly_investigator.warehouse.scenarios import build_world, get_sce
 from metric_anomaly_investigator.warehouse.types import WarehouseError
 
 
-def test_payment_failure_world_drops_revenue_in_brazil_only(tmp_path: Path) -> None:
-    s = get_scenario("payment_provider_failure_br")
-    path = build_world(s, tmp_path / "br.duckdb", users=2_000)
+def _world(tmp_path: Path, name: str, users: int) -> tuple[Path, date]:
+    """Build scenario ``name`` in ``tmp_path``: its file and the day its change starts."""
+    s = get_scenario(name)
+    path = build_world(s, tmp_path / f"{name}.duckdb", users=users)
     assert (tmp_path / "mai.toml").read_text() == s.metrics_toml
     assert s.truth.start is not None
-    start = s.truth.start
+    return path, s.truth.start
+
+
+def _windows(start: date, first: int, last: int) -> dict[str, tuple[date, date]]:
+    """The four weeks before ``start`` against days ``first..last`` after it."""
+    return {
+        "baseline": (start - timedelta(days=28), start - timedelta(days=1)),
+        "current": (start + timedelta(days=first), start + timedelta(days=last)),
+    }
+
+
+def test_payment_failure_world_drops_revenue_in_brazil_only(tmp_path: Path) -> None:
+    path, start = _world(tmp_path, "payment_provider_failure_br", users=2_000)
+    windows = _windows(start, 0, 13)
     with open_warehouse(path) as wh:
         assert wh.schema.metrics[-1] == "revenue"
-        bd = q.breakdown(
-            wh,
-            "revenue",
-            ["country"],
-            baseline=(start - timedelta(days=28), start - timedelta(days=1)),
-            current=(start, start + timedelta(days=13)),
-        )
+        bd = q.breakdown(wh, "revenue", ["country"], **windows)
         change = {r.segment["country"]: r.rel_change for r in bd.rows}
-        users = q.breakdown(
-            wh,
-            "dau",
-            ["country"],
-            baseline=(start - timedelta(days=28), start - timedelta(days=1)),
-            current=(start, start + timedelta(days=13)),
-        )
+        users = q.breakdown(wh, "dau", ["country"], **windows)
     assert bd.rows[0].segment == {"country": "BR"}
     assert change["BR"] == pytest.approx(-0.7, abs=0.12)  # 70% of payments fail, recorded as 0
     assert all(abs(v or 0) < 0.3 for k, v in change.items() if k != "BR")
@@ -51,14 +53,8 @@ def test_a_world_with_metrics_never_overwrites_another_mai_toml(tmp_path: Path) 
 
 
 def test_checkout_world_drops_conversion_on_chrome_only(tmp_path: Path) -> None:
-    s = get_scenario("checkout_broken_chrome_web")
-    path = build_world(s, tmp_path / "co.duckdb", users=3_000)
-    assert s.truth.start is not None
-    start = s.truth.start
-    windows = {
-        "baseline": (start - timedelta(days=28), start - timedelta(days=1)),
-        "current": (start + timedelta(days=1), start + timedelta(days=14)),
-    }
+    path, start = _world(tmp_path, "checkout_broken_chrome_web", users=3_000)
+    windows = _windows(start, 1, 14)
     with open_warehouse(path) as wh:
         assert wh.schema.metric("checkout_conversion").is_ratio
         bd = q.breakdown(wh, "checkout_conversion", ["browser"], **windows)
@@ -70,14 +66,8 @@ def test_checkout_world_drops_conversion_on_chrome_only(tmp_path: Path) -> None:
 
 
 def test_errors_world_raises_errors_and_latency_in_germany_only(tmp_path: Path) -> None:
-    s = get_scenario("errors_latency_de")
-    path = build_world(s, tmp_path / "er.duckdb", users=2_000)
-    assert s.truth.start is not None
-    start = s.truth.start
-    windows = {
-        "baseline": (start - timedelta(days=28), start - timedelta(days=1)),
-        "current": (start + timedelta(days=1), start + timedelta(days=9)),
-    }
+    path, start = _world(tmp_path, "errors_latency_de", users=2_000)
+    windows = _windows(start, 1, 9)
     with open_warehouse(path) as wh:
         errors = q.breakdown(wh, "error_rate", ["country"], **windows)
         latency = q.breakdown(wh, "latency", ["country"], **windows)
