@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 import pytest
@@ -87,7 +86,7 @@ def run_on_demo(wh: Warehouse, *actions: Action) -> list[StepResult]:
     """The actions in order on one fresh executor (run inside each test, not in a shared
     fixture, so that a mutation tool sees which test exercises which action)."""
     ex = ToolExecutor(wh)
-    return [asyncio.run(ex.execute(a)) for a in actions]
+    return [ex.run(a) for a in actions]
 
 
 DETECT = DetectAnomaly(metric="dau", hint_date=date(2026, 1, 28))
@@ -117,8 +116,8 @@ def test_segment_by_dimension_data(small_wh: Warehouse) -> None:
 
 def test_drill_down_names_the_exact_segment(small_wh: Warehouse) -> None:
     ex = ToolExecutor(small_wh)
-    asyncio.run(ex.execute(DETECT))
-    result = asyncio.run(ex.execute(DrillDown(metric="dau")))
+    ex.run(DETECT)
+    result = ex.run(DrillDown(metric="dau"))
     elements = result.data["elements"]
     assert elements[0]["filters"] == {**ANDROID_IN, "app_version": "2.3.0"}
     assert result.data["explained_share"] == pytest.approx(0.9, abs=0.08)

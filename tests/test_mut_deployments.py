@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import date, datetime, timedelta
 
@@ -72,8 +71,7 @@ def test_overlap(
 
 
 def check(small_wh: Warehouse, segment: dict[str, str]) -> StepResult:
-    ex = ToolExecutor(small_wh)
-    return asyncio.run(ex.execute(CheckDeployments(around=START, segment=segment)))
+    return ToolExecutor(small_wh).run(CheckDeployments(around=START, segment=segment))
 
 
 def test_a_deploy_to_other_regions_does_not_explain_a_drop_elsewhere(small_wh: Warehouse) -> None:
