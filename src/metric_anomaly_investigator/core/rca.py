@@ -338,11 +338,6 @@ class _Scan:
         n = float(self.v[mask].sum())
         return float(self.x[mask].sum()) / np.sqrt(self.phi * n) if n > 0 else 0.0
 
-    def relative(self, mask: np.ndarray) -> float:
-        """The leaves' change in the anomaly's direction relative to their forecast."""
-        f = float(np.abs(self.cube.f[mask]).sum())
-        return float(self.x[mask].sum()) / f if f > 0 else 0.0
-
     def pick(self, alive: np.ndarray, min_change: float, first: bool = True) -> _Found | None:
         """The live element with the highest significant z carrying at least ``min_change``,
         widened to a parent whose other live leaves are significantly abnormal too."""
@@ -366,14 +361,14 @@ class _Scan:
         while len(best.cols) > 1:
             own = _element_mask(self.cube, best.cols, best.codes)
             parent: tuple[float, tuple[int, ...], tuple[int, ...]] | None = None
-            own_rel = self.relative(own & alive)
+            own_rel = _relative(self.cube, own & alive, self.x)
             for drop in range(len(best.cols)):
                 cols = best.cols[:drop] + best.cols[drop + 1 :]
                 codes = best.codes[:drop] + best.codes[drop + 1 :]
                 sib = _element_mask(self.cube, cols, codes) & alive & ~own
                 zs = self.zscore(sib)
                 # the siblings must move like the pick (not merely hold another cause)
-                alike = self.relative(sib) >= _SIB_REL * own_rel
+                alike = _relative(self.cube, sib, self.x) >= _SIB_REL * own_rel
                 if zs >= self.band and alike and (parent is None or zs > parent[0]):
                     parent = (zs, cols, codes)
             if parent is None:
