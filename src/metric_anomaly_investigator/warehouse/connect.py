@@ -57,7 +57,6 @@ day; ``schema.partial_days`` says what was left out), when, compared with the up
 
 from __future__ import annotations
 
-import os
 import tomllib
 import urllib.parse
 from collections.abc import Callable, Hashable, Mapping
@@ -73,9 +72,9 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-import platformdirs
 import sqlglot.expressions as sge
 
+from ..settings import Settings
 from .metric_config import define_metrics, find_config
 from .metrics import available as available_metrics
 from .resources import apply_limits
@@ -1117,10 +1116,8 @@ def _local_source(source: str | Path) -> Path | None:
 
 # -- the default demo ---------------------------------------------------------------------------
 def default_warehouse_path() -> Path:
-    """Where the demo warehouse lives: ``$MAI_DATA_DIR`` or the platform's user data dir."""
-    base = os.environ.get("MAI_DATA_DIR")
-    root = Path(base) if base else Path(platformdirs.user_data_dir("metric-anomaly-investigator"))
-    return root / "demo.duckdb"
+    """Where the demo warehouse lives: in the data directory (``Settings.data_dir``)."""
+    return Settings().data_dir / "demo.duckdb"
 
 
 def ensure_default_warehouse(progress: Progress | None = None) -> Path:

@@ -16,9 +16,10 @@ from typing import Any
 
 import platformdirs
 
+from ..settings import APP_NAME
+
 __all__ = ["apply_limits", "cache_dir", "memory_limit"]
 
-APP_NAME = "metric-anomaly-investigator"
 DEFAULT_MAX_BYTES = 2 * 1024**3
 DEFAULT_MIN_BYTES = 1024**3
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|KIB|MB|MIB|GB|GIB|TB|TIB)\s*$", re.IGNORECASE)
