@@ -1,6 +1,12 @@
 """Evals: every scenario x every question, investigated end to end, scored against ground truth.
 
     uv run python evals/eval.py [--model M] [--scenarios a,b] [--users N] [--cache DIR]
+                                [--split tuning|held-out|all]
+
+The *tuning* split is every scenario at its own seed: the worlds the analyst was developed on.
+The *held-out* split is the same stories regenerated at seeds nobody tuned on
+(:data:`HELD_OUT_SEEDS`): other users, other noise, the same planted causes. Both are run by
+default and their pass rates printed apart.
 
 Each scenario's world is generated once into the cache directory. Every case runs a full
 investigation through the real :class:`Orchestrator` (autopilot unless ``--model``), and four
@@ -37,6 +43,8 @@ from metric_anomaly_investigator.warehouse.scenarios import (
 )
 from metric_anomaly_investigator.warehouse.types import WarehouseError
 
+HELD_OUT_SEEDS = (7001, 7002)  # never used while tuning the analyst: keep it that way
+SPLITS = ("tuning", "held-out")
 CLAIM = 0.5  # a segment or event with at least this confidence is claimed
 ROW_MATCH = 0.8  # two segments are equivalent when their rows overlap this much (Jaccard)
 
@@ -47,6 +55,7 @@ class EvalInput:
     style: str
     question: str
     world: str
+    split: str = "tuning"
 
 
 @dataclass
@@ -188,18 +197,21 @@ class NoFalseAlarm(Evaluator[EvalInput, EvalOutput, GroundTruth]):
 # -- dataset and task ------------------------------------------------------------------------------
 
 
-def world_path(scenario: Scenario, cache: Path, users: int | None) -> Path:
-    """The scenario's world in the cache, generated on first use. Its name carries a digest of
-    the scenario's definition, so an edited scenario is never scored on its old world."""
+def world_path(scenario: Scenario, cache: Path, users: int | None, seed: int | None = None) -> Path:
+    """The scenario's world (at ``seed``, else its own) in the cache, generated on first use.
+    Its name carries a digest of the scenario's definition, so an edited scenario is never
+    scored on its old world."""
     n = users or scenario.world.users
     spec = repr((scenario.world, scenario.finish_sql, scenario.metrics_toml))
     stem = f"{scenario.name}-{n}-{zlib.crc32(spec.encode()):08x}"
+    if seed is not None:
+        stem += f"-seed{seed}"
     # a world with its own metrics lies in a directory of its own, its mai.toml beside it
     where = cache / stem if scenario.metrics_toml else cache
     where.mkdir(parents=True, exist_ok=True)
     path = where / f"{stem}.duckdb"
     if not path.exists():
-        build_world(scenario, path, users=n)
+        build_world(scenario, path, users=n, seed=seed)
     return path
 
 
@@ -208,26 +220,35 @@ def build_dataset(
     cache: Path,
     users: int | None,
     styles: dict[str, str] | None = None,
+    splits: tuple[str, ...] = ("tuning",),
 ) -> Dataset[EvalInput, EvalOutput, GroundTruth]:
-    """Every question of every scenario (only the style ``styles[name]`` when given)."""
+    """Every question of every scenario (only the style ``styles[name]`` when given), on the
+    tuning worlds and/or the held-out seeds' worlds."""
+    worlds: list[tuple[str, int | None]] = []
+    if "tuning" in splits:
+        worlds.append(("tuning", None))
+    if "held-out" in splits:
+        worlds += [("held-out", seed) for seed in HELD_OUT_SEEDS]
     cases: list[Case[EvalInput, EvalOutput, GroundTruth]] = []
-    for sc in scenarios:
-        world = str(world_path(sc, cache, users))
-        extra: list[Evaluator[EvalInput, EvalOutput, GroundTruth]] = (
-            [NoFalseAlarm()] if sc.truth.direction == "none" else []
-        )
-        for style, questions in sc.questions.items():
-            if styles and styles.get(sc.name, style) != style:
-                continue
-            for i, question in enumerate(questions, start=1):
-                cases.append(
-                    Case(
-                        name=f"{sc.name}/{style}{i if len(questions) > 1 else ''}",
-                        inputs=EvalInput(sc.name, style, question, world),
-                        metadata=sc.truth,
-                        evaluators=extra,
+    for split, seed in worlds:
+        prefix = "" if seed is None else f"seed{seed}:"
+        for sc in scenarios:
+            world = str(world_path(sc, cache, users, seed))
+            extra: list[Evaluator[EvalInput, EvalOutput, GroundTruth]] = (
+                [NoFalseAlarm()] if sc.truth.direction == "none" else []
+            )
+            for style, questions in sc.questions.items():
+                if styles and styles.get(sc.name, style) != style:
+                    continue
+                for i, question in enumerate(questions, start=1):
+                    cases.append(
+                        Case(
+                            name=f"{prefix}{sc.name}/{style}{i if len(questions) > 1 else ''}",
+                            inputs=EvalInput(sc.name, style, question, world, split),
+                            metadata=sc.truth,
+                            evaluators=extra,
+                        )
                     )
-                )
     return Dataset(
         name="metric-anomaly-investigator",
         cases=cases,
@@ -246,14 +267,14 @@ async def investigate(inputs: EvalInput, model: str) -> EvalOutput:
         return EvalOutput(status=record.status, report=record.report, error=record.error)
 
 
-def pass_rate(report: EvaluationReport[EvalInput, EvalOutput, GroundTruth]) -> tuple[int, int]:
-    """(cases whose every assertion passed, cases)."""
-    passed = sum(
-        1
-        for case in report.cases
-        if case.assertions and all(a.value for a in case.assertions.values())
-    )
-    return passed, len(report.cases) + len(report.failures)
+def pass_rate(
+    report: EvaluationReport[EvalInput, EvalOutput, GroundTruth], split: str | None = None
+) -> tuple[int, int]:
+    """(cases whose every assertion passed, cases), of one split or of all."""
+    cases = [c for c in report.cases if split is None or c.inputs.split == split]
+    failures = [f for f in report.failures if split is None or f.inputs.split == split]
+    passed = sum(1 for c in cases if c.assertions and all(a.value for a in c.assertions.values()))
+    return passed, len(cases) + len(failures)
 
 
 def run(
@@ -263,13 +284,14 @@ def run(
     cache: Path | None = None,
     *,
     styles: dict[str, str] | None = None,
+    splits: tuple[str, ...] = ("tuning",),
     progress: bool = True,
 ) -> EvaluationReport[EvalInput, EvalOutput, GroundTruth]:
     """Build the dataset and evaluate it (one case at a time: the worlds are shared files)."""
     chosen = [SCENARIOS[n] for n in scenario_names] if scenario_names else list(SCENARIOS.values())
     cache_dir = cache or Path(tempfile.gettempdir()) / "mai-eval-worlds"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    dataset = build_dataset(chosen, cache_dir, users, styles)
+    dataset = build_dataset(chosen, cache_dir, users, styles, splits)
 
     async def task(inputs: EvalInput) -> EvalOutput:
         return await investigate(inputs, model)
@@ -285,6 +307,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--users", type=int, default=None, help="users per world (smaller = faster)"
     )
     parser.add_argument("--cache", type=Path, default=None, help="where generated worlds are kept")
+    parser.add_argument(
+        "--split",
+        choices=[*SPLITS, "all"],
+        default="all",
+        help="tuning worlds, held-out seeds, or both (default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -302,11 +330,16 @@ def main(argv: list[str] | None = None) -> int:
         print("--users must be at least 100.", file=sys.stderr)
         return 2
     try:
-        report = run(args.model, names or None, args.users, args.cache)
+        splits = SPLITS if args.split == "all" else (args.split,)
+        report = run(args.model, names or None, args.users, args.cache, splits=splits)
     except (ModelConfigError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     report.print(include_durations=True)
+    for split in splits:
+        passed, total = pass_rate(report, split)
+        seeds = "" if split == "tuning" else f" (seeds {', '.join(map(str, HELD_OUT_SEEDS))})"
+        print(f"{split}{seeds}: {passed}/{total} cases ({100 * passed / max(total, 1):.0f}%)")
     passed, total = pass_rate(report)
     print(
         f"Pass rate: {passed}/{total} cases ({100 * passed / max(total, 1):.0f}%) with {args.model}"
