@@ -107,7 +107,7 @@ def breakdown(
         )
     bs, be = clip_window(wh, baseline[0], baseline[1], "baseline window")
     cs, ce = clip_window(wh, current[0], current[1], "current window")
-    n_b, n_c = (be - bs).days + 1, (ce - cs).days + 1
+    n_b, n_c = _days((bs, be)), _days((cs, ce))
     m = wh.schema.metric(metric)
     if m.rolling:
         seg, totals = _wau_breakdown(wh, group, flt, (bs, be), (cs, ce))
@@ -170,6 +170,23 @@ def breakdown(
     )
 
 
+def _days(win: tuple[date, date]) -> int:
+    return (win[1] - win[0]).days + 1
+
+
+def _keys(group: list[str]) -> list[str]:
+    """The segment key columns: ``g0``, ``g1``… for the dimensions of ``group``."""
+    return [f"g{i}" for i in range(len(group))]
+
+
+def _side_by_side(base: pd.DataFrame, cur: pd.DataFrame) -> pd.DataFrame:
+    """Per-segment sums over the two windows as columns ``{col}_b`` and ``{col}_c`` (0 where a
+    segment is absent), the segment keys as columns."""
+    seg = pd.concat({"b": base, "c": cur}, axis=1).fillna(0.0)
+    seg.columns = [f"{col}_{window}" for window, col in seg.columns]
+    return seg.reset_index()
+
+
 def _label(col: ir.Value) -> ir.StringValue:
     """A dimension value as text, nulls as :data:`NULL_LABEL` (as :func:`label_nulls` does)."""
     text: ir.StringValue = col.cast("string").fill_null(NULL_LABEL)
@@ -199,7 +216,7 @@ def _window_aggregates(
     m = wh.schema.metric(metric)
     sessions = m.uses_sessions
     counted = _counts_events(m)
-    keys = [f"g{i}" for i in range(len(group))]
+    keys = _keys(group)
 
     def build(param: ParamFn) -> ir.Table:
         parts = []
@@ -270,7 +287,7 @@ def _direct_aggregates(
     """Per segment, summed daily numerators/denominators and events of a metric computed from
     the events (:mod:`.direct`); the totals from the ungrouped days (distinct users do not add
     up across segments)."""
-    keys = [f"g{i}" for i in range(len(group))]
+    keys = _keys(group)
     sums, totals = [], []
     for s, e in (base_win, cur_win):
         df = direct_daily(wh, m, group, flt, s, e).rename(
@@ -279,12 +296,9 @@ def _direct_aggregates(
         sums.append(df.groupby(keys)[["num", "den", "n"]].sum())
         tot = direct_daily(wh, m, [], flt, s, e)
         totals += [float(tot["num"].sum()), float(tot["den"].sum())]
-    seg = pd.concat({"b": sums[0], "c": sums[1]}, axis=1).fillna(0.0)
-    seg.columns = [f"{c[1]}_{c[0]}" for c in seg.columns]
-    seg = seg.reset_index()
+    seg = _side_by_side(*sums)
     if m.denominator is None:
-        seg["den_b"] = float((base_win[1] - base_win[0]).days + 1)
-        seg["den_c"] = float((cur_win[1] - cur_win[0]).days + 1)
+        seg["den_b"], seg["den_c"] = float(_days(base_win)), float(_days(cur_win))
     return _Segments.from_frame(seg, keys, sort=True), (totals[0], totals[1], totals[2], totals[3])
 
 
@@ -296,18 +310,16 @@ def _wau_breakdown(
     cur_win: tuple[date, date],
 ) -> tuple[_Segments, tuple[float, float, float, float]]:
     """WAU daily means per segment; sample size is the rounded mean WAU."""
-    out = []
+    keys = _keys(group)
+    sums = []
     for s, e in (base_win, cur_win):
-        df = wau_frame(wh, group, flt, s, e)
-        df = df.rename(columns={g: f"g{i}" for i, g in enumerate(group)})
-        out.append(df.groupby([f"g{i}" for i in range(len(group))])["num"].sum())
-    n_b = (base_win[1] - base_win[0]).days + 1
-    n_c = (cur_win[1] - cur_win[0]).days + 1
-    seg = pd.concat({"num_b": out[0], "num_c": out[1]}, axis=1).fillna(0.0).reset_index()
+        df = wau_frame(wh, group, flt, s, e).rename(columns=dict(zip(group, keys, strict=True)))
+        sums.append(df.groupby(keys)[["num"]].sum())
+    seg = _side_by_side(*sums)
+    n_b, n_c = _days(base_win), _days(cur_win)
     seg["den_b"], seg["den_c"] = float(n_b), float(n_c)
     seg["n_b"] = (seg["num_b"] / n_b).round()
     seg["n_c"] = (seg["num_c"] / n_c).round()
     totb = wau_frame(wh, [], flt, *base_win)["num"].sum()
     totc = wau_frame(wh, [], flt, *cur_win)["num"].sum()
-    keys = [f"g{i}" for i in range(len(group))]
     return _Segments.from_frame(seg, keys, sort=False), (float(totb), 1.0, float(totc), 1.0)
