@@ -183,7 +183,7 @@ def _side_by_side(base: pd.DataFrame, cur: pd.DataFrame) -> pd.DataFrame:
     """Per-segment sums over the two windows as columns ``{col}_b`` and ``{col}_c`` (0 where a
     segment is absent), the segment keys as columns."""
     seg = pd.concat({"b": base, "c": cur}, axis=1).fillna(0.0)
-    seg.columns = [f"{col}_{window}" for window, col in seg.columns]
+    seg.columns = [f"{c[1]}_{c[0]}" for c in seg.columns]  # (window, column) pairs
     return seg.reset_index()
 
 
