@@ -76,6 +76,7 @@ import sqlglot.expressions as sge
 
 from ..settings import Settings
 from .metric_config import define_metrics, find_config
+from .metrics import WAU_DAYS
 from .metrics import available as available_metrics
 from .resources import apply_limits
 from .rollup_cache import RollupCache, fingerprint, stored_rollup_trusted
@@ -116,7 +117,6 @@ TYPE_ROLLUP_TABLE = "_mai_user_day_type"
 # user's rows (SPAN_USER) or among those with the same dimension values (SPAN_COMBO)
 SPAN_USER = "_mai_span_user"
 SPAN_COMBO = "_mai_span_combo"
-WAU_DAYS = 7
 META_TABLE = "_mai_meta"
 MAX_PLANS = 512  # query shapes kept compiled per warehouse
 CONNECT_TIMEOUT_S = 10  # database URLs: give up on an unreachable server after this long

@@ -111,7 +111,7 @@ def wau_frame(
         delta["num"] = delta.groupby(group)["delta"].cumsum()
     else:
         delta["num"] = delta["delta"].cumsum()
-    full_days = pd.date_range(s - timedelta(days=6), e, freq="D")
+    full_days = pd.date_range(win_start, e, freq="D")
     frames = []
     for key, part in delta.groupby(group) if group else [((), delta)]:
         series = part.set_index("day")["num"].reindex(full_days).ffill().fillna(0)
