@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import date, timedelta
 
 import pytest
@@ -93,6 +94,13 @@ def test_breakdown_ratio_contributions_add_up(small_wh):
 def test_breakdown_wau_and_event_type_and_min_size(small_wh):
     w = q.breakdown(small_wh, "wau", ["country"], baseline=BASE, current=CUR)
     assert w.rows and w.total_before > 0
+    for (lo, hi), total in ((BASE, w.total_before), (CUR, w.total_after)):  # daily means
+        assert total == pytest.approx(
+            statistics.mean(q.metric_series(small_wh, "wau", start=lo, end=hi).values())
+        )
+    # a user has one country: the segments' WAU adds up to the whole
+    assert sum(r.before for r in w.rows) == pytest.approx(w.total_before)
+    assert sum(r.after for r in w.rows) == pytest.approx(w.total_after)
     e = q.breakdown(small_wh, "events", ["event_type"], baseline=BASE, current=CUR)
     assert sum(r.before for r in e.rows) == pytest.approx(e.total_before)
     big = q.breakdown(small_wh, "dau", ["country"], baseline=BASE, current=CUR, min_size=10**9)
