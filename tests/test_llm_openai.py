@@ -143,6 +143,7 @@ def test_an_ungrounded_report_is_retried_then_replaced_by_the_analysts(
     assert all("planet" not in s.filters for s in report.affected_segments)
     # no deployment check ran, so the analyst does not rule deployments out
     assert "deployment" not in report.summary.lower()
+    assert "deployment" not in report.root_cause.lower()
     assert record.usage.requests == 7  # the model's requests only: the analyst is free
 
 

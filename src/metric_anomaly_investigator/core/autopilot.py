@@ -158,11 +158,16 @@ class Analyst:
             return []
         return [h.result.error or "no reason given" for h in steps]
 
-    def _no_deploy(self, plan: _Plan) -> str:
-        """How a root cause says no deployment explains it: a failed check rules nothing out."""
+    def _no_deploy(self, plan: _Plan) -> str | None:
+        """What a report may say about deployments when none explains the change: only a check
+        that ran rules them out, a failed check rules nothing out, no check says nothing."""
         if self._failed(plan, CheckDeployments):
             return "whether a deployment explains it is not known (the check failed)"
-        return "no deployment explains it"
+        if any(
+            isinstance(h.action, CheckDeployments) and h.result.success for h in self.ctx.history
+        ):
+            return "no deployment explains it"
+        return None
 
     def _conclude(self, why: str) -> StepDecision:
         return StepDecision(reasoning=why, action=GenerateInsights())
@@ -508,10 +513,8 @@ class Analyst:
                 f" The deployment check failed ({_short(deploy_errors[-1])}): whether a "
                 "deployment explains it is not known."
             )
-        elif any(
-            isinstance(h.action, CheckDeployments) and h.result.success for h in ctx.history
-        ):  # only a check that ran can rule deployments out
-            summary += " No deployment explains it."
+        elif (no_deploy := self._no_deploy(plan)) is not None:
+            summary += f" {no_deploy[0].upper()}{no_deploy[1:]}."
         refuted = self._refuted(plan)
         if refuted:
             summary += " " + refuted
@@ -600,7 +603,7 @@ class Analyst:
         segs: list[SegmentFinding],
         explaining: list[Any],
         deploys: list[Any],
-        no_deploy: str,
+        no_deploy: str | None,
     ) -> str:
         if not segs:
             return f"A broad {a.direction} of {a.metric} not tied to one segment" + (
@@ -614,11 +617,12 @@ class Analyst:
         if explaining:
             return f"{explaining[0].kind} {explaining[0].id} — {a.metric} {a.direction} in {where}."
         counted = self.executor.schema.metric(a.metric).numerator
+        deploys_said = f"; {no_deploy}." if no_deploy else "."
         if a.direction == "spike" and counted.measure == "events" and not counted.where:
             return (
-                f"Extra activity concentrated in {where} (possibly automated traffic); {no_deploy}."
+                f"Extra activity concentrated in {where} (possibly automated traffic){deploys_said}"
             )
-        return f"{a.metric} {a.direction} concentrated in {where}; {no_deploy}."
+        return f"{a.metric} {a.direction} concentrated in {where}{deploys_said}"
 
     def _recommendations(
         self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any]
@@ -694,8 +698,8 @@ class Analyst:
                 + (f" ({change:+.0f}% vs earlier cohorts)" if change is not None else "")
                 + f", concentrated in {where}. Daily metrics show no break of their own."
             ),
-            root_cause=f"Recent cohorts in {where} retain worse than earlier ones; "
-            f"{self._no_deploy(plan)}.",
+            root_cause=f"Recent cohorts in {where} retain worse than earlier ones"
+            + (f"; {no_deploy}." if (no_deploy := self._no_deploy(plan)) else "."),
             anomaly=AnomalySummary(
                 metric="retention",
                 direction="drop",
