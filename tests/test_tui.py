@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 from tui_fakes import (
     AUTOPILOT_PATH,
@@ -55,6 +59,17 @@ async def ready(app: InvestigatorApp, pilot) -> None:
     await pilot.pause()
 
 
+@asynccontextmanager
+async def started(
+    tmp_path: Path, *, size: tuple[int, int] = (120, 36), **options: Any
+) -> AsyncIterator[tuple[InvestigatorApp, Pilot[None]]]:
+    """The app with fake seams (``make_app``'s ``options``), running, its start-up done."""
+    app = make_app(tmp_path, **options)
+    async with app.run_test(size=size) as pilot:
+        await ready(app, pilot)
+        yield app, pilot
+
+
 async def ask(app: InvestigatorApp, pilot, question: str = QUESTION) -> None:
     app.main.question.focus()
     app.main.question.value = question
@@ -72,9 +87,7 @@ def chart_title(app: InvestigatorApp) -> str | None:
 
 @pytest.mark.anyio
 async def test_ask_and_watch_saves_to_history(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await ask(app, pilot)
         session = app.session
         assert session is not None and session.current is not None
@@ -89,9 +102,7 @@ async def test_ask_and_watch_saves_to_history(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_question_history_with_up_and_down(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test() as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, size=(80, 24)) as (app, pilot):
         await ask(app, pilot, "first question")
         question = app.main.question
         question.focus()
@@ -104,9 +115,7 @@ async def test_question_history_with_up_and_down(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_example_question_starts_an_investigation(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         examples = app.main.query_one("#examples", OptionList)
         examples.focus()
         examples.highlighted = 0
@@ -118,9 +127,7 @@ async def test_example_question_starts_an_investigation(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_select_steps_shows_detail_and_chart(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await ask(app, pilot)
         await pilot.press("f3", "home", "down")
         await pilot.pause()
@@ -138,9 +145,7 @@ async def test_select_steps_shows_detail_and_chart(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_cancel_keeps_steps_and_saves(tmp_path: Path) -> None:
-    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8)) as (app, pilot):
         app.ask(QUESTION)
         for _ in range(10):
             await pilot.pause()
@@ -158,9 +163,7 @@ async def test_cancel_keeps_steps_and_saves(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_follow_up_continues_the_investigation(tmp_path: Path) -> None:
     orchestrator = ScriptedOrchestrator()
-    app = make_app(tmp_path, orchestrator=orchestrator)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, orchestrator=orchestrator) as (app, pilot):
         await ask(app, pilot)
         await ask(app, pilot, "Is iOS affected too?")
         assert orchestrator.questions == [QUESTION, "Is iOS affected too?"]
@@ -174,9 +177,7 @@ async def test_follow_up_continues_the_investigation(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_new_investigation_returns_to_welcome(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await ask(app, pilot)
         await pilot.press("ctrl+n")
         await pilot.pause()
@@ -194,9 +195,7 @@ async def fill_prompt(app: InvestigatorApp, pilot, value: str) -> None:
 
 @pytest.mark.anyio
 async def test_save_and_export(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await ask(app, pilot)
         await pilot.press("ctrl+s")
         await fill_prompt(app, pilot, str(tmp_path / "saved.json"))
@@ -209,9 +208,7 @@ async def test_save_and_export(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_save_before_asking_explains(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test() as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, size=(80, 24)) as (app, pilot):
         await pilot.press("ctrl+s", "ctrl+e")
         await pilot.pause()
         assert not isinstance(app.screen, PromptScreen)
@@ -220,9 +217,7 @@ async def test_save_before_asking_explains(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_export_write_error_is_a_message(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await ask(app, pilot)
         await pilot.press("ctrl+e")
         await fill_prompt(app, pilot, str(tmp_path / "missing" / "dir" / "report.md"))
@@ -231,9 +226,7 @@ async def test_export_write_error_is_a_message(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_replay_steps_forward_and_back(tmp_path: Path) -> None:
-    app = make_app(tmp_path, replay=RECORD_PATH)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, replay=RECORD_PATH) as (app, pilot):
         assert app.replaying
         total = len(list(replay_events(load_investigation(RECORD_PATH))))
         await pilot.press("space")  # pause the auto-play
@@ -255,9 +248,8 @@ async def test_replay_steps_forward_and_back(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_replay_plays_on_its_own(tmp_path: Path) -> None:
-    app = make_app(tmp_path, replay=RECORD_PATH, replay_interval=0.01)
-    async with app.run_test() as pilot:
-        await ready(app, pilot)
+    options: dict[str, Any] = {"replay": RECORD_PATH, "replay_interval": 0.01, "size": (80, 24)}
+    async with started(tmp_path, **options) as (app, pilot):
         for _ in range(100):
             await pilot.pause(0.02)
             if app.session is not None and app.session.report is not None:
@@ -275,9 +267,7 @@ def footer_keys(app: InvestigatorApp) -> list[tuple[str, str]]:
 
 @pytest.mark.anyio
 async def test_footer_labels_esc_by_what_it_does(tmp_path: Path) -> None:
-    app = make_app(tmp_path, replay=RECORD_PATH)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, replay=RECORD_PATH) as (app, pilot):
         assert app.playing and ("escape", "Pause") in footer_keys(app)
         await pilot.press("escape")
         assert not app.playing and "escape" not in dict(footer_keys(app))
@@ -289,9 +279,7 @@ async def test_footer_labels_esc_by_what_it_does(tmp_path: Path) -> None:
 async def test_footer_puts_help_and_palette_first_and_cancel_while_running(
     tmp_path: Path,
 ) -> None:
-    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=4))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=4)) as (app, pilot):
         globals_ = ["Help", "Palette", "New", "History", "Save", "Export", "Quit"]
         assert [label for _, label in footer_keys(app)] == globals_
         app.main.question.value = QUESTION
@@ -307,9 +295,7 @@ async def test_footer_puts_help_and_palette_first_and_cancel_while_running(
 async def test_invalid_replay_file_is_a_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    app = make_app(tmp_path, replay=bad)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, replay=bad) as (app, _):
         assert not app.replaying
         assert app.main.welcome.has_class("-error")
 
@@ -317,9 +303,7 @@ async def test_invalid_replay_file_is_a_message(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_history_open_replay_and_delete(tmp_path: Path) -> None:
     seed_history(tmp_path)
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await pilot.press("ctrl+o")
         await ready(app, pilot)
         assert isinstance(app.screen, HistoryScreen)
@@ -345,9 +329,7 @@ async def test_reopened_record_takes_follow_ups(tmp_path: Path) -> None:
     store = seed_history(tmp_path, count=1)
     saved_id = store.list()[0].id
     orchestrator = ScriptedOrchestrator()
-    app = make_app(tmp_path, orchestrator=orchestrator)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, orchestrator=orchestrator) as (app, pilot):
         await pilot.press("ctrl+o")
         await ready(app, pilot)
         await pilot.press("enter")
@@ -364,9 +346,8 @@ async def test_reopened_record_takes_follow_ups(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_warehouse_error_is_shown_and_asking_is_refused(tmp_path: Path) -> None:
-    app = make_app(tmp_path, warehouse_error="Cannot open missing.duckdb: no such file.")
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    error = "Cannot open missing.duckdb: no such file."
+    async with started(tmp_path, warehouse_error=error) as (app, pilot):
         assert app.main.welcome.has_class("-error")
         await ask(app, pilot)
         assert app.session is None
@@ -390,9 +371,7 @@ async def test_engine_failure_is_shown_not_raised(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_quit_mid_investigation_saves_what_was_done(tmp_path: Path) -> None:
-    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8)) as (app, pilot):
         app.ask(QUESTION)
         for _ in range(10):
             await pilot.pause()
@@ -405,9 +384,8 @@ async def test_quit_mid_investigation_saves_what_was_done(tmp_path: Path) -> Non
 @pytest.mark.anyio
 async def test_elapsed_time_comes_from_the_injected_clock(tmp_path: Path) -> None:
     clock = FrozenClock()
-    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8), clock=clock)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    orchestrator = ScriptedOrchestrator(stop_after=8)
+    async with started(tmp_path, orchestrator=orchestrator, clock=clock) as (app, pilot):
         app.ask(QUESTION)
         for _ in range(10):
             await pilot.pause()
@@ -419,9 +397,7 @@ async def test_elapsed_time_comes_from_the_injected_clock(tmp_path: Path) -> Non
 
 @pytest.mark.anyio
 async def test_palette_switches_model_and_theme(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         app.action_switch_model()
         await fill_prompt(app, pilot, "openai:gpt-5")
         assert app.model_name == "openai:gpt-5"
@@ -442,9 +418,7 @@ async def test_palette_switches_model_and_theme(tmp_path: Path) -> None:
 async def test_keymap_file_remaps_a_binding(tmp_path: Path) -> None:
     (tmp_path / "keymap.toml").write_text('"app.history" = "f6"\n')
     seed_history(tmp_path)
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await pilot.press("f6")
         await ready(app, pilot)
         assert isinstance(app.screen, HistoryScreen)
@@ -493,9 +467,7 @@ async def test_escape_drops_a_queued_question(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_ctrl_s_twice_opens_one_dialog_in_the_data_directory(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await ask(app, pilot)
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -511,9 +483,7 @@ async def test_ctrl_s_twice_opens_one_dialog_in_the_data_directory(tmp_path: Pat
 
 @pytest.mark.anyio
 async def test_replay_starts_without_the_previous_chart(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         await ask(app, pilot)
         await pilot.press("f3", "home", "down")
         await pilot.pause()
@@ -532,9 +502,7 @@ async def test_replay_starts_without_the_previous_chart(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_tab_then_enter_asks_the_first_example(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path) as (app, pilot):
         assert "Tab, then Enter" in str(app.main.query_one("#examples-title").render())
         await pilot.press("tab", "enter")
         await ready(app, pilot)
@@ -544,9 +512,7 @@ async def test_tab_then_enter_asks_the_first_example(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_80x24_shows_one_pane_at_a_time(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, size=(80, 24)) as (app, pilot):
         await ask(app, pilot)
         main = app.main
         assert main.narrow and main.pane == "report"  # a finished run turns to its report
@@ -564,9 +530,7 @@ async def test_80x24_shows_one_pane_at_a_time(tmp_path: Path) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("size", [(120, 40), (160, 48)])
 async def test_wider_terminals_show_every_pane(tmp_path: Path, size: tuple[int, int]) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await ready(app, pilot)
+    async with started(tmp_path, size=size) as (app, pilot):
         await ask(app, pilot)
         await pilot.press("f3", "home", "down")
         await pilot.pause()
