@@ -226,7 +226,8 @@ async def test_export_write_error_is_a_message(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_replay_steps_forward_and_back(tmp_path: Path) -> None:
-    async with started(tmp_path, replay=RECORD_PATH) as (app, pilot):
+    orchestrator = ScriptedOrchestrator()
+    async with started(tmp_path, replay=RECORD_PATH, orchestrator=orchestrator) as (app, pilot):
         assert app.replaying
         total = len(list(replay_events(load_investigation(RECORD_PATH))))
         await pilot.press("space")  # pause the auto-play
@@ -240,7 +241,12 @@ async def test_replay_steps_forward_and_back(tmp_path: Path) -> None:
         await pilot.pause()
         assert app.session.report is not None
         assert app.main.query_one(ReportView).source.startswith("### Root cause")
-        app.ask("a question in replay")  # refused politely, no crash
+        shown = [s.key for s in app.session.steps]
+        app.ask("a question in replay")  # refused politely: the replay stays as it was
+        await pilot.pause()
+        assert any("This is a replay" in n.message for n in app._notifications)
+        assert app.replaying and not app.running and app.queued is None
+        assert [s.key for s in app.session.steps] == shown and orchestrator.questions == []
         await pilot.press("ctrl+n")
         await ready(app, pilot)
         assert not app.replaying and app.warehouse is not None
@@ -248,13 +254,19 @@ async def test_replay_steps_forward_and_back(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_replay_plays_on_its_own(tmp_path: Path) -> None:
+    record = load_investigation(RECORD_PATH)
     options: dict[str, Any] = {"replay": RECORD_PATH, "replay_interval": 0.01, "size": (80, 24)}
     async with started(tmp_path, **options) as (app, pilot):
-        for _ in range(100):
+        for _ in range(200):
             await pilot.pause(0.02)
-            if app.session is not None and app.session.report is not None:
+            if app.player is not None and app.player.at_end:
                 break
-        assert app.session is not None and app.session.report is not None
+        assert app.player is not None and app.player.at_end and not app.playing
+        session = app.session
+        assert session is not None and session.current is not None
+        assert session.current.status == "completed"
+        assert [s.index for s in session.steps] == [s.index for s in record.steps]
+        assert session.report == record.report
 
 
 def footer_keys(app: InvestigatorApp) -> list[tuple[str, str]]:
