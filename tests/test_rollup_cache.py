@@ -5,6 +5,7 @@ Also: DuckDB work runs under the configured memory limit, spilling to the cache 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -115,6 +116,27 @@ def test_a_stale_stored_rollup_is_not_trusted(small_world_path: Path, tmp_path: 
     with open_warehouse(path) as wh:  # the cached discovery keeps to the rebuilt rollup
         assert wh.restored and wh.rollup_source == "cache"
         assert "IN" not in next(d for d in wh.schema.dimensions if d.name == "country").values
+
+
+def test_a_damaged_cached_discovery_is_discovered_afresh(
+    small_parquet_dir: Path, tmp_path: Path
+) -> None:
+    """The rollup cache stays usable (kept, not rebuilt) when its saved schema is unreadable."""
+    source = tmp_path / "byo"
+    shutil.copytree(small_parquet_dir, source)
+    with open_warehouse(source) as wh:
+        first, schema = _dau(wh), wh.schema
+    built = _cached()
+    [saved] = (cache_dir() / "rollups").glob("*.schema.json")
+    state = json.loads(saved.read_text())
+    state["schema"]["start_date"] = "not a date"
+    saved.write_text(json.dumps(state))
+    stages: list[str] = []
+    with open_warehouse(source, progress=lambda stage, _done: stages.append(stage)) as wh:
+        assert not wh.restored and wh.rollup_source == "cache"
+        assert stages == []  # the cache file is read, not rebuilt
+        assert wh.schema == schema and _dau(wh) == first
+    assert _cached() == built
 
 
 def test_duckdb_runs_under_the_memory_limit(

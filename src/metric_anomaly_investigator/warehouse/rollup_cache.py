@@ -91,13 +91,19 @@ class RollupCache:
         self.path = _root() / f"{key}.duckdb"
         self.progress = progress
         self._tmp: Path | None = None
-        self.attached = False
+        self.attached = False  # the complete cache file is attached (as ``alias``)
         # One alias per cache: connections to the same DuckDB file in one process share one
         # database instance, where a fixed alias would already be taken by the first.
         self.alias = f"{CACHE_DB}_{uuid.uuid4().hex[:12]}"
 
     def attach(self) -> bool:
-        """Attach a complete cache file if there is one; False if it must be built."""
+        """Attach a complete cache file if there is one; False if it must be built.
+
+        Attaching twice is a no-op: a cached discovery that cannot be restored after it
+        attached the file leaves it attached for the fresh discovery.
+        """
+        if self.attached:
+            return True
         if not self.path.exists():
             return False
         try:
@@ -105,6 +111,7 @@ class RollupCache:
         except Exception:  # unreadable (another DuckDB version, truncated): rebuild it
             self.path.unlink(missing_ok=True)
             return False
+        self.attached = True
         return True
 
     def load_state(self) -> dict[str, Any] | None:
@@ -152,6 +159,7 @@ class RollupCache:
         os.replace(self._tmp, self.path)
         self._tmp = None
         self._attach(self.path, read_only=True)
+        self.attached = True
         self._say("rollup cache ready", 1.0)
 
     def abandon(self) -> None:
@@ -168,7 +176,6 @@ class RollupCache:
         quoted = str(path).replace("'", "''")
         mode = " (READ_ONLY)" if read_only else " (READ_WRITE)"  # read-only sources default RO
         self.con.execute(f"ATTACH '{quoted}' AS {self.alias}{mode}")
-        self.attached = True
 
     def _say(self, stage: str, done: float) -> None:
         if self.progress is not None:
