@@ -410,28 +410,28 @@ class Warehouse:
 
     def _restore(self, state: Mapping[str, Any]) -> bool:
         """Take a cached discovery of this unchanged source; False if it cannot be used."""
-        try:
+        try:  # read every entry before setting anything: a failure leaves nothing half-set
             source = state["rollup"]
             if source == "cache" and not (self._cache is not None and self._cache.attach()):
                 return False
+            rollup: ir.Table | None = None
+            type_rollup: ir.Table | None = None
             if source is not None:
                 where = f"{self._cache.alias}.main" if self._cache and source == "cache" else None
-                self.rollup = self.con.table(ROLLUP_TABLE, database=where)
+                rollup = self.con.table(ROLLUP_TABLE, database=where)
                 if state["type_rollup"]:
-                    self.type_rollup = self.con.table(TYPE_ROLLUP_TABLE, database=where)
-            self.schema = WarehouseSchema.model_validate(state["schema"])
-            self.rollup_source = source
-            self.rollup_unique = bool(state["rollup_unique"])
-            self.wau_spans = bool(state["wau_spans"])
-            self.type_rollup_unique = bool(state["type_rollup_unique"])
-            self.event_dims = [str(d) for d in state["event_dims"]]
-            self.user_dims = [str(d) for d in state["user_dims"]]
-            self.user_constant = frozenset(str(d) for d in state["user_constant"])
+                    type_rollup = self.con.table(TYPE_ROLLUP_TABLE, database=where)
+            schema = WarehouseSchema.model_validate(state["schema"])
+            flags = [bool(state[k]) for k in ("rollup_unique", "wau_spans", "type_rollup_unique")]
+            event_dims = [str(d) for d in state["event_dims"]]
+            user_dims = [str(d) for d in state["user_dims"]]
+            user_constant = frozenset(str(d) for d in state["user_constant"])
         except Exception:  # an old or damaged entry: discover afresh
-            self.rollup = self.type_rollup = None
-            self.rollup_source = None
-            self.event_dims, self.user_dims = [], []
             return False
+        self.rollup, self.type_rollup = rollup, type_rollup
+        self.schema, self.rollup_source = schema, source
+        self.rollup_unique, self.wau_spans, self.type_rollup_unique = flags
+        self.event_dims, self.user_dims, self.user_constant = event_dims, user_dims, user_constant
         return True
 
     def _bulk_range(self) -> tuple[date, date, IgnoredEvents | None]:
