@@ -20,6 +20,7 @@ from tui_fakes import (
     make_app,
     retention_step,
     seed_history,
+    until_held,
 )
 
 from metric_anomaly_investigator.core.models import Investigation
@@ -145,10 +146,10 @@ async def test_select_steps_shows_detail_and_chart(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_cancel_keeps_steps_and_saves(tmp_path: Path) -> None:
-    async with started(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8)) as (app, pilot):
+    orchestrator = ScriptedOrchestrator(stop_after=8)
+    async with started(tmp_path, orchestrator=orchestrator) as (app, pilot):
         app.ask(QUESTION)
-        for _ in range(10):
-            await pilot.pause()
+        await until_held(pilot, orchestrator)
         assert app.running
         assert app.session is not None and app.session.steps[-1].status == "running"
         await pilot.press("escape")
@@ -383,10 +384,10 @@ async def test_engine_failure_is_shown_not_raised(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_quit_mid_investigation_saves_what_was_done(tmp_path: Path) -> None:
-    async with started(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8)) as (app, pilot):
+    orchestrator = ScriptedOrchestrator(stop_after=8)
+    async with started(tmp_path, orchestrator=orchestrator) as (app, pilot):
         app.ask(QUESTION)
-        for _ in range(10):
-            await pilot.pause()
+        await until_held(pilot, orchestrator)
         await pilot.press("ctrl+q")
         await pilot.pause()
     saved = history(tmp_path).list()
@@ -399,8 +400,7 @@ async def test_elapsed_time_comes_from_the_injected_clock(tmp_path: Path) -> Non
     orchestrator = ScriptedOrchestrator(stop_after=8)
     async with started(tmp_path, orchestrator=orchestrator, clock=clock) as (app, pilot):
         app.ask(QUESTION)
-        for _ in range(10):
-            await pilot.pause()
+        await until_held(pilot, orchestrator)
         clock.now += 75
         assert app.session is not None and app.session.elapsed() == 75
         await pilot.press("escape")

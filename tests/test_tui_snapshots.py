@@ -21,6 +21,7 @@ from tui_fakes import (
     autopilot_with_retention,
     make_app,
     seed_history,
+    until_held,
 )
 
 from metric_anomaly_investigator.tui.app import InvestigatorApp
@@ -122,13 +123,13 @@ def test_question_queued_while_opening(
 @pytest.mark.parametrize("size", SIZES)
 def test_in_progress(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     # Held after step 4 is planned: three steps done, the fourth spinning.
-    app = make_app(tmp_path, orchestrator=ScriptedOrchestrator(stop_after=8))
+    orchestrator = ScriptedOrchestrator(stop_after=8)
+    app = make_app(tmp_path, orchestrator=orchestrator)
 
     async def run_before(pilot: Pilot[None]) -> None:
         await settle(pilot)
         app.ask(QUESTION)
-        for _ in range(10):
-            await pilot.pause()
+        await until_held(pilot, orchestrator)
         await freeze_cursors(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

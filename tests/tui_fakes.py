@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from metric_anomaly_investigator.core.models import (
     Chart,
     ChartSeries,
@@ -92,6 +94,8 @@ class ScriptedOrchestrator:
     model_name: str = "autopilot"
     record: Investigation | None = None
     questions: list[str] = field(default_factory=list)
+    held: bool = False
+    """The run reached ``stop_after`` and waits to be cancelled."""
     _cancel: asyncio.Event | None = None
 
     def investigate(self, question: str) -> AsyncIterator[Event]:
@@ -126,6 +130,7 @@ class ScriptedOrchestrator:
         events = [e for e in replay_events(script) if not isinstance(e, InvestigationFinished)]
         for i, event in enumerate(events):
             if self.stop_after is not None and i == self.stop_after:
+                self.held = True
                 await self._cancel.wait()
                 run.status = "cancelled"
                 yield InvestigationFinished(run)
@@ -140,6 +145,16 @@ class ScriptedOrchestrator:
             yield event
         run.status = "completed"
         yield InvestigationFinished(run)
+
+
+async def until_held(pilot: Pilot[None], orchestrator: ScriptedOrchestrator) -> None:
+    """Wait (bounded) until the run is held at ``stop_after``, then let the screen catch up."""
+    for _ in range(500):
+        if orchestrator.held:
+            break
+        await pilot.pause(0.01)
+    assert orchestrator.held, "the scripted run never reached stop_after"
+    await pilot.pause()
 
 
 def make_app(
