@@ -1,12 +1,19 @@
 """Checks shared by the backend tests (Spark, PostgreSQL): every answer of a warehouse on
-another backend is compared with DuckDB's on the same small demo world."""
+another backend is compared with DuckDB's on the same small demo world. Also the test
+PostgreSQL server: ``MAI_TEST_POSTGRES_URL`` (``.ci/run`` starts one on loopback)."""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
+
+import pytest
 
 from metric_anomaly_investigator.core.models import InvestigationFinished
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
@@ -16,6 +23,31 @@ from metric_anomaly_investigator.warehouse.connect import Warehouse
 BASE = (date(2026, 1, 7), date(2026, 1, 27))
 CUR = (date(2026, 1, 29), date(2026, 2, 11))
 QUESTION = "DAU dropped after January 28th. What's causing it?"
+
+POSTGRES_URL = os.environ.get("MAI_TEST_POSTGRES_URL")
+ON_POSTGRES = pytest.mark.skipif(
+    not POSTGRES_URL, reason="set MAI_TEST_POSTGRES_URL to a PostgreSQL server on loopback"
+)
+
+
+@contextmanager
+def fresh_postgres_db(prefix: str) -> Iterator[tuple[str, Any]]:
+    """A new database on the test server: its URL and a connection to load tables with; both
+    go away afterwards."""
+    import ibis
+
+    assert POSTGRES_URL is not None
+    admin = ibis.connect(POSTGRES_URL)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin.raw_sql(f"CREATE DATABASE {name}")
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    target = ibis.connect(url)
+    try:
+        yield url, target
+    finally:
+        target.disconnect()
+        admin.raw_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.disconnect()
 
 
 def close(a: Any, b: Any) -> bool:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pqt
 import pytest
+from backend_parity import ON_POSTGRES, fresh_postgres_db
 from byo_worlds import BREAK, START, annotations, deployments, events, write_parquet_dir
 from test_autopilot import investigate
 
@@ -290,32 +289,14 @@ def test_strays_are_left_out_without_a_rollup_too(
         assert "(1970-01-01)" in wh.schema.coverage_notes()[0]
 
 
-_ON_POSTGRES = pytest.mark.skipif(
-    not os.environ.get("MAI_TEST_POSTGRES_URL"),
-    reason="set MAI_TEST_POSTGRES_URL to a PostgreSQL server on loopback",
-)
-
-
 @pytest.fixture
 def postgres_db() -> Iterator[tuple[str, Any]]:
     """A fresh PostgreSQL database: its URL and a connection to load tables with."""
-    import ibis
-
-    base = os.environ["MAI_TEST_POSTGRES_URL"]
-    admin = ibis.connect(base)
-    name = f"mai_dq_{uuid.uuid4().hex[:10]}"
-    admin.raw_sql(f"CREATE DATABASE {name}")
-    url = base.rsplit("/", 1)[0] + f"/{name}"
-    target = ibis.connect(url)
-    try:
-        yield url, target
-    finally:
-        target.disconnect()
-        admin.raw_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.disconnect()
+    with fresh_postgres_db("mai_dq") as db:
+        yield db
 
 
-@_ON_POSTGRES
+@ON_POSTGRES
 def test_strays_are_left_out_through_ibis_on_postgres(
     tmp_path: Path, clean_answer: tuple[Any, ...], postgres_db: tuple[str, Any]
 ) -> None:
@@ -371,7 +352,7 @@ def test_time_zones_and_epoch_units_give_the_utc_days(
         assert q.metric_series(wh, "dau").points == expected
 
 
-@_ON_POSTGRES
+@ON_POSTGRES
 @pytest.mark.parametrize(
     "as_time",
     [

@@ -6,51 +6,38 @@ on loopback); skipped otherwise. Each run loads the small demo world into a fres
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 from backend_parity import (
+    ON_POSTGRES,
     assert_breakdown_match,
     assert_changes_and_retention_match,
     assert_same_investigation,
     assert_same_range,
     assert_series_match,
+    fresh_postgres_db,
 )
 
 from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
 
-BASE_URL = os.environ.get("MAI_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(
-    not BASE_URL, reason="set MAI_TEST_POSTGRES_URL to a PostgreSQL server on loopback"
-)
+pytestmark = ON_POSTGRES
 
 TABLES = ("events", "users", "deployments", "annotations")
 
 
 @pytest.fixture(scope="module")
 def pg_url(small_world_path: Path) -> Iterator[str]:
-    import ibis
-
-    assert BASE_URL is not None
-    admin = ibis.connect(BASE_URL)
-    name = f"mai_test_{uuid.uuid4().hex[:10]}"
-    admin.raw_sql(f"CREATE DATABASE {name}")
-    url = BASE_URL.rsplit("/", 1)[0] + f"/{name}"
-    target = ibis.connect(url)
-    source = duckdb.connect(str(small_world_path), read_only=True)
-    try:
-        for table in TABLES:
-            target.create_table(table, source.table(table).to_arrow_table())
-    finally:
-        source.close()
-        target.disconnect()
-    yield url
-    admin.raw_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.disconnect()
+    with fresh_postgres_db("mai_test") as (url, target):
+        source = duckdb.connect(str(small_world_path), read_only=True)
+        try:
+            for table in TABLES:
+                target.create_table(table, source.table(table).to_arrow_table())
+        finally:
+            source.close()
+        yield url
 
 
 @pytest.fixture(scope="module")
