@@ -763,14 +763,10 @@ def _connect(
         from .spark import connect_spark
 
         return (*connect_spark(text, table_names), False)
-    if "://" in text:
-        if text.startswith("duckdb://"):
-            db_path = text[len("duckdb://") :]
-            if db_path in ("", "/", ":memory:"):
-                return ibis.duckdb.connect(), text, False
-            return _connect(Path(db_path), table_names, mapped)
-        return _connect_url(text)
-    path = Path(source).expanduser()
+    path = _local_source(text)
+    if path is None:
+        in_memory = text.startswith("duckdb://")
+        return (ibis.duckdb.connect(), text, False) if in_memory else _connect_url(text)
     if not path.exists():
         raise WarehouseError(
             f"No such warehouse: {path}. Give a .duckdb file, a directory of Parquet/CSV tables, "
