@@ -83,6 +83,7 @@ from .rollup_cache import RollupCache, fingerprint, stored_rollup_trusted
 from .spark import SCHEME as SPARK_SCHEME
 from .table_files import table_file
 from .timerange import EPOCH, as_date, bulk_range, examples
+from .timestamps import as_timestamp, execute_scalar, lenient_timestamp
 from .types import (
     DimensionInfo,
     IgnoredEvents,
@@ -132,10 +133,6 @@ PARTIAL_MIN_MISSING_SHARE = 0.1
 PARTIAL_MIN_MISSING_EVENTS = 20.0
 DEPLOYED_RAW = "_mai_deployed_at_raw"  # deployments: deployed_at as given, for reports
 MIN_USER_MATCH = 0.01  # a users table matching fewer of the events' users is not used
-# epoch numbers: (typical magnitude below, units per second) for s, ms, us, ns
-EPOCH_UNITS = ((1e11, 1), (1e14, 1_000), (1e17, 1_000_000), (float("inf"), 1_000_000_000))
-EPOCH_MIN_S = -62_135_596_800  # 0001-01-01
-EPOCH_MAX_S = 253_402_300_799  # 9999-12-31 23:59:59
 
 Progress = Callable[[str, float], None]
 ParamValue = date | datetime | str
@@ -905,7 +902,7 @@ def _normalise(tables: dict[str, ir.Table], label: str) -> dict[str, ir.Table]:
             f"The events table of {label} lacks column(s) {', '.join(missing)}; columns found: "
             f"{', '.join(ev.columns)}. Map yours with a --config file ([columns.events] ...)."
         )
-    ev = ev.mutate(event_timestamp=_as_timestamp(ev.event_timestamp, "event_timestamp", label))
+    ev = ev.mutate(event_timestamp=as_timestamp(ev.event_timestamp, "event_timestamp", label))
     users = tables.get("users")
     if users is not None:
         if "user_id" not in users.columns or "signup_date" not in users.columns:
@@ -950,71 +947,12 @@ def _users_join(tables: dict[str, ir.Table], label: str) -> UnjoinedUsers | None
     if users is None:
         return None
     ids = tables["events"].select("user_id").distinct()
-    event_users = int(_execute_scalar(ids.count(), label) or 0)
-    matched = int(_execute_scalar(ids.semi_join(users, "user_id").count(), label) or 0)
+    event_users = int(execute_scalar(ids.count(), label) or 0)
+    matched = int(execute_scalar(ids.semi_join(users, "user_id").count(), label) or 0)
     if not event_users or matched >= MIN_USER_MATCH * event_users:
         return None
     del tables["users"]
     return UnjoinedUsers(matched=matched, event_users=event_users)
-
-
-def _as_timestamp(col: ir.Column, name: str, label: str) -> ir.TimestampColumn:
-    """The events' time column as a timestamp: timestamps, dates, ISO text or epoch numbers.
-
-    Time zones are handled one way: ISO text with an offset (``…T23:30:00+05:30``, ``…Z``) is
-    converted to UTC, as a TIMESTAMPTZ column is (connections run in UTC); naive timestamps
-    and text are taken as UTC. Epoch numbers are seconds, milliseconds, microseconds or
-    nanoseconds, told apart by the magnitude of the typical (median) value; values beyond
-    year 9999 are clamped to it (and so reported as stray far-future events).
-    Text that does not parse, or any other type, is refused here with an example, rather than
-    failing later inside a query.
-    """
-    parsed = lenient_timestamp(col, label)
-    if parsed is None:
-        raise WarehouseError(
-            f"The {name} column of {label} has type {col.type()}; it must be a timestamp, a "
-            "date, ISO text or epoch seconds."
-        )
-    if col.type().is_string():
-        bad = col.notnull() & parsed.isnull()
-        example = _execute_scalar(col.name("v").as_table().filter(bad).v.min(), label)
-        if example is not None:
-            raise WarehouseError(
-                f"The {name} column of {label} holds text that is not a date/time, e.g. "
-                f"{show_name(example)}; use ISO dates like 2025-01-31 or 2025-01-31 12:00:00."
-            )
-    return parsed
-
-
-def lenient_timestamp(col: ir.Column, label: str) -> ir.TimestampColumn | None:
-    """A column as a timestamp as :func:`_as_timestamp` reads it, text that does not parse
-    becoming null; None for a type that holds no time at all."""
-    kind = col.type()
-    if kind.is_timestamp():
-        return col
-    if kind.is_date():
-        return col.cast(dt.timestamp)
-    if kind.is_integer() or kind.is_floating():
-        typical = _execute_scalar(col.abs().median(), label) or 0
-        scale = next(s for limit, s in EPOCH_UNITS if typical < limit)
-        seconds = (col // scale).cast(dt.int64)
-        clamped = ibis.least(ibis.greatest(seconds, EPOCH_MIN_S), EPOCH_MAX_S)
-        # epoch + an interval: portable (Postgres compiles no from-UNIX-time operation)
-        return ibis.literal(datetime(1970, 1, 1)) + clamped.as_interval("s")
-    if kind.is_string():
-        # UTC: connections run in UTC, so an offset is converted and naive text kept as is
-        return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.timestamp)
-    return None
-
-
-def _execute_scalar(expr: ir.Scalar, label: str) -> Any:
-    try:
-        value = expr.execute()
-    except Exception as exc:
-        raise WarehouseError(
-            f"Could not read the events of {label} ({type(exc).__name__})."
-        ) from exc
-    return None if value is None or value != value else value
 
 
 def open_warehouse(
