@@ -317,8 +317,7 @@ class InvestigatorApp(App[None]):
                     await self._autosave()
         except Exception as exc:
             self._run_failed(user_error(exc))
-        finally:
-            self._update_state()
+        finally:  # the state follows when the worker reports it finished
             if self.session is session:
                 self.main.show_finished()
 
