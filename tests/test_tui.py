@@ -315,26 +315,29 @@ async def test_invalid_replay_file_is_a_message(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_history_open_replay_and_delete(tmp_path: Path) -> None:
-    seed_history(tmp_path)
+    store = seed_history(tmp_path)
+    first = store.list()[0]  # the newest, the history's first row
     async with started(tmp_path) as (app, pilot):
         await pilot.press("ctrl+o")
         await ready(app, pilot)
         assert isinstance(app.screen, HistoryScreen)
         await pilot.press("enter")
         await ready(app, pilot)
-        assert app.session is not None and app.session.report is not None and not app.replaying
+        assert app.record is not None and app.record.id == first.id and not app.replaying
+        assert app.session is not None and app.session.report == store.load(first.id).report
         await pilot.press("ctrl+o")
         await ready(app, pilot)
         await pilot.press("r")
         await ready(app, pilot)
-        assert app.replaying
+        assert app.replaying and app.player is not None and app.player.record.id == first.id
         await pilot.press("ctrl+o")
         await ready(app, pilot)
         await pilot.press("d")
         await pilot.pause()
         await pilot.press("y")
         await ready(app, pilot)
-        assert len(history(tmp_path).list()) == 2
+        left = [entry.id for entry in history(tmp_path).list()]
+        assert len(left) == 2 and first.id not in left
 
 
 @pytest.mark.anyio
