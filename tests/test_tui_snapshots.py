@@ -88,6 +88,17 @@ def investigated(*keys: str) -> RunBefore:
     return run_before
 
 
+def pressed(*keys: str) -> RunBefore:
+    """Let start-up finish, then press ``keys``."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return run_before
+
+
 def autopilot_app(tmp_path: Path) -> InvestigatorApp:
     """The recorded autopilot run (plus a retention step): every kind of chart."""
     return make_app(tmp_path, orchestrator=ScriptedOrchestrator(script=autopilot_with_retention()))
@@ -167,25 +178,14 @@ def test_step_detail(snap_compare, tmp_path: Path, size: tuple[int, int]) -> Non
 @pytest.mark.parametrize("size", SIZES)
 def test_replay(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     app = make_app(tmp_path, replay=AUTOPILOT_PATH)
-
-    async def run_before(pilot: Pilot[None]) -> None:
-        await settle(pilot)
-        await pilot.press("space", *["right"] * 10)
-        await settle(pilot)
-
+    run_before = pressed("space", *["right"] * 10)
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_history(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     seed_history(tmp_path)
-
-    async def run_before(pilot: Pilot[None]) -> None:
-        await settle(pilot)
-        await pilot.press("ctrl+o")
-        await settle(pilot)
-
-    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=run_before)
+    assert snap_compare(make_app(tmp_path), terminal_size=size, run_before=pressed("ctrl+o"))
 
 
 @pytest.mark.parametrize("size", SIZES)
