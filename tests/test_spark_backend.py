@@ -67,3 +67,19 @@ def test_an_investigation_runs_on_spark(spark: Warehouse, small_wh: Warehouse) -
 def test_a_missing_directory_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(WarehouseError, match="No such directory for Spark"):
         open_warehouse(f"spark://{tmp_path / 'nope'}")
+
+
+@pytest.mark.parametrize("name", ["../elsewhere/events", "linked"])
+def test_config_table_paths_outside_the_directory_are_refused(
+    spark: Warehouse, small_parquet_dir: Path, tmp_path: Path, name: str
+) -> None:
+    """The same --config containment as a DuckDB-read directory (the session is already up)."""
+    wh_dir, outside = tmp_path / "warehouse", tmp_path / "elsewhere"
+    wh_dir.mkdir()
+    outside.mkdir()
+    shutil.copy(small_parquet_dir / "events.parquet", outside / "events.parquet")
+    (wh_dir / "linked.parquet").symlink_to(outside / "events.parquet")
+    config = tmp_path / "map.toml"
+    config.write_text(f'[tables]\nevents = "{name}"\n')
+    with pytest.raises(WarehouseError, match="points outside"):
+        open_warehouse(f"spark://{wh_dir}", config=config)

@@ -759,7 +759,7 @@ def _connect(
     if text.startswith(SPARK_SCHEME):
         from .spark import connect_spark
 
-        return (*connect_spark(text, table_names), False)
+        return (*connect_spark(text, table_names, mapped), False)
     path = _local_source(text)
     if path is None:
         in_memory = text.startswith("duckdb://")
@@ -773,14 +773,10 @@ def _connect(
         con = ibis.duckdb.connect()
         found = False
         for ours, theirs in table_names.items():
-            if ours in mapped:
-                _check_inside(path, theirs, ours)
-            located = table_file(path, theirs)
+            located = table_file(path, theirs, mapped_as=ours if ours in mapped else None)
             if located is None:
                 continue
             candidate, reader = located
-            if ours in mapped:
-                _check_inside(path, candidate, ours)
             try:
                 if reader == "csv":  # parse once: a CSV view would be re-read per query
                     parsed = con.read_csv(candidate, table_name=f"_mai_csv_{theirs}")
@@ -814,17 +810,6 @@ def _connect(
             f"Could not open {path} as a DuckDB database ({type(exc).__name__}); "
             "is it a DuckDB file, and not open for writing by another program?"
         ) from exc
-
-
-def _check_inside(root: Path, target: str | Path, table: str) -> None:
-    """Refuse a --config table path that leads outside the warehouse directory."""
-    where = root / target
-    inside = where.resolve().is_relative_to(root.resolve()) and ".." not in Path(target).parts
-    if not inside:
-        raise WarehouseError(
-            f"The --config [tables] {table} entry points outside {root}: table files must be "
-            "inside the warehouse directory."
-        )
 
 
 def _connect_url(url: str) -> tuple[Any, str, bool]:

@@ -50,8 +50,12 @@ def _session() -> Any:
         raise WarehouseError(f"Could not start Spark ({type(exc).__name__}).") from exc
 
 
-def connect_spark(url: str, table_names: dict[str, str]) -> tuple[Any, str]:
-    """An Ibis PySpark connection with the directory's tables registered; its label."""
+def connect_spark(
+    url: str, table_names: dict[str, str], mapped: frozenset[str] = frozenset()
+) -> tuple[Any, str]:
+    """An Ibis PySpark connection with the directory's tables registered; its label.
+
+    ``mapped``: tables whose name the --config file gives (their files must lie inside)."""
     import ibis
 
     root = Path(url[len(SCHEME) :]).expanduser()
@@ -60,7 +64,7 @@ def connect_spark(url: str, table_names: dict[str, str]) -> tuple[Any, str]:
     con = ibis.pyspark.connect(_session())
     found = False
     for ours, theirs in table_names.items():
-        located = table_file(root, theirs)
+        located = table_file(root, theirs, mapped_as=ours if ours in mapped else None)
         if located is None or located[1] == "csv":  # Spark reads the Parquet tables only
             continue
         candidate = located[0]
