@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import statistics
 from datetime import date, timedelta
+from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 
 from metric_anomaly_investigator.warehouse import queries as q
@@ -134,12 +137,67 @@ def test_deployments_and_annotations(small_wh):
     assert q.annotations(small_wh, start=date(2026, 2, 1)) == []
 
 
-def test_retention(small_wh):
-    r = q.retention(small_wh, cohort_start=date(2025, 12, 15), cohort_end=date(2026, 2, 11))
-    assert r.cohorts[0].cohort == date(2025, 12, 15)  # a Monday
-    first = r.cohorts[0]
-    assert first.size > 0 and 0 < (first.retention[1] or 0) <= 1
-    assert r.cohorts[-1].retention[28] is None  # not observable yet
+def _reference_retention(
+    parquet: Path,
+    cohort_start: date,
+    cohort_end: date,
+    days: list[int],
+    grain: str,
+    plan: str | None = None,
+    platform: str | None = None,
+) -> list[tuple[date, int, dict[int, float | None]]]:
+    """Day-N retention straight from the Parquet export, in plain pandas: the cohort is the
+    users who signed up in it (on ``plan``; with ``platform``, those active on it in the window
+    read), day N counts a member active (on ``platform``) exactly N days after signup, among the
+    members whose day N is within the data."""
+    users = duckdb.sql(f"SELECT * FROM '{parquet / 'users.parquet'}'").df()
+    ev = duckdb.sql(
+        f"SELECT DISTINCT user_id, CAST(event_timestamp AS DATE) AS day, CAST(platform AS VARCHAR)"
+        f" AS platform FROM '{parquet / 'events.parquet'}'"
+    ).df()
+    ev["day"] = pd.to_datetime(ev["day"]).dt.date
+    data_start, data_end = ev["day"].min(), ev["day"].max()
+    read_to = min(data_end, cohort_end + timedelta(days=max(days)))
+    if platform is not None:
+        ev = ev[ev["platform"] == platform]
+    ev = ev[(ev["day"] >= max(cohort_start, data_start)) & (ev["day"] <= read_to)]
+    active = set(zip(ev["user_id"], ev["day"], strict=True))
+    users["signup"] = pd.to_datetime(users["signup_date"]).dt.date
+    members = users[(users["signup"] >= cohort_start) & (users["signup"] <= cohort_end)]
+    if plan is not None:
+        members = members[members["plan"].astype(str) == plan]
+    if platform is not None:
+        members = members[members["user_id"].isin(set(ev["user_id"]))]
+    cohort_of = (lambda d: d) if grain == "day" else (lambda d: d - timedelta(days=d.weekday()))
+    out = []
+    for cohort in sorted({cohort_of(d) for d in members["signup"]}):
+        group = members[[cohort_of(d) == cohort for d in members["signup"]]]
+        rates: dict[int, float | None] = {}
+        for n in days:
+            seen = [
+                (u, s)
+                for u, s in zip(group["user_id"], group["signup"], strict=True)
+                if s + timedelta(days=n) <= data_end
+            ]
+            hits = sum((u, s + timedelta(days=n)) in active for u, s in seen)
+            rates[n] = hits / len(seen) if seen else None
+        out.append((cohort, len(group), rates))
+    return out
+
+
+def _shown(r: q.Retention) -> list[tuple[date, int, dict[int, float | None]]]:
+    return [(c.cohort, c.size, dict(c.retention)) for c in r.cohorts]
+
+
+def test_retention(small_wh, small_parquet_dir):
+    weekly = q.retention(small_wh, cohort_start=date(2025, 12, 15), cohort_end=date(2026, 2, 11))
+    expected = _reference_retention(
+        small_parquet_dir, date(2025, 12, 15), date(2026, 2, 11), [1, 7, 14, 28], "week"
+    )
+    assert _shown(weekly) == expected
+    assert weekly.cohorts[0].cohort == date(2025, 12, 15)  # a Monday
+    assert weekly.cohorts[-1].retention[28] is None  # not observable yet
+    assert 0 < (weekly.cohorts[0].retention[1] or 0) < 1
     daily = q.retention(
         small_wh,
         cohort_start=date(2025, 12, 15),
@@ -148,13 +206,30 @@ def test_retention(small_wh):
         days=[1],
         filters={"platform": "ios", "plan": "free"},
     )
-    assert len(daily.cohorts) <= 7 and all(c.size > 0 for c in daily.cohorts)
+    expected = _reference_retention(
+        small_parquet_dir,
+        date(2025, 12, 15),
+        date(2025, 12, 21),
+        [1],
+        "day",
+        plan="free",
+        platform="ios",
+    )
+    assert _shown(daily) == expected and 0 < len(expected) <= 7
 
 
-def test_segment_daily_values(small_wh):
+def test_segment_daily_values(small_wh, small_parquet_dir):
     vals = q.segment_daily_values(
         small_wh, "dau", start=BASE[0], end=BASE[1], filters={"platform": "android"}
     )
+    counted = duckdb.sql(
+        "SELECT CAST(event_timestamp AS DATE) AS day, count(DISTINCT user_id) AS n "
+        f"FROM '{small_parquet_dir / 'events.parquet'}' WHERE platform = 'android' "
+        "GROUP BY day"
+    ).df()
+    per_day = {pd.Timestamp(d).date(): n for d, n in zip(counted["day"], counted["n"], strict=True)}
+    days = [BASE[0] + timedelta(days=i) for i in range((BASE[1] - BASE[0]).days + 1)]
+    assert vals == [float(per_day.get(d, 0)) for d in days]
     assert len(vals) == 21 and min(vals) > 0
 
 
