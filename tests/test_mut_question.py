@@ -9,11 +9,13 @@ from question_schema import END, START
 from question_schema import question_schema as schema
 
 from metric_anomaly_investigator.core.question import (
+    _mentions,
     find_dates,
     find_metric,
     find_segment,
     parse_question,
 )
+from metric_anomaly_investigator.warehouse.metrics import Aggregate, Metric
 
 
 @pytest.mark.parametrize(
@@ -139,3 +141,27 @@ def test_find_segment_values() -> None:
     assert find_segment("in the app", s) == {}
     assert find_segment("iphone users on ios", s) == {"platform": "ios"}
     assert find_segment("andriod users", s) == {"platform": "android"}  # close spelling
+
+
+def test_a_phrase_inside_a_longer_one_is_not_a_second_mention() -> None:
+    # "rate" lies inside "signup rate": only the longer one counts; the later "rate" does
+    assert _mentions(" signup rate and rate ", ["signup_rate", "rate"], {}) == [
+        ("signup_rate", 1, 12),
+        ("rate", 17, 21),
+    ]
+
+
+def test_a_user_defined_metric_is_found_by_its_synonym() -> None:
+    checkout = Metric(
+        name="checkout_rate",
+        label="Checkout rate",
+        kind="ratio",
+        numerator=Aggregate("users", where=(("event_type", ("purchase",)),)),
+        denominator=Aggregate("users"),
+        synonyms=("conversion",),
+    )
+    s = schema()
+    s = s.model_copy(
+        update={"metrics": [*s.metrics, "checkout_rate"], "custom_metrics": [checkout]}
+    )
+    assert parse_question("Why did conversion fall on Jan 28?", s).metric == "checkout_rate"
