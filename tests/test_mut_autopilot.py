@@ -1,16 +1,46 @@
-"""core.autopilot: the no-anomaly report's wording and confidence on a world where nothing broke."""
+"""core.autopilot: the analyst's steps and reports, on hand-made contexts and on generated worlds.
+
+The hand-made ones (a stand-in executor with a schema and a context, no warehouse) check one
+decision or one sentence each and run in milliseconds; the world-based ones check the same end to
+end: the no-anomaly report where nothing broke and the demo drop's report.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from datetime import date
 
 import pytest
 from test_autopilot import investigate
 
-from metric_anomaly_investigator.core.models import Report
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.core.actions.charts import line
+from metric_anomaly_investigator.core.autopilot import Analyst, _Prompt
+from metric_anomaly_investigator.core.context import (
+    Anomaly,
+    EventFinding,
+    HistoryEntry,
+    InvestigationContext,
+    SegmentFinding,
+)
+from metric_anomaly_investigator.core.models import (
+    Action,
+    AnalyzeRetention,
+    ChartSeries,
+    CheckDeployments,
+    DetectAnomaly,
+    DrillDown,
+    GenerateInsights,
+    Report,
+    SegmentByDimension,
+    StatisticalTest,
+    StepResult,
+)
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.generator import generate_world
 from metric_anomaly_investigator.warehouse.scenarios import get_scenario
+from metric_anomaly_investigator.warehouse.types import DimensionInfo, WarehouseSchema
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 WEEKEND = get_scenario("weekend_seasonality_only")
 
@@ -73,3 +103,459 @@ def test_the_demo_drop_report_names_cause_segment_and_size(small_wh: Warehouse) 
     ]
     assert record.steps[0].action == "detect_anomaly"
     assert "check_deployments" in [s.action for s in record.steps]
+
+
+# -- the analyst on hand-made contexts (no warehouse: fast, one function under test each) ------
+
+SCHEMA = WarehouseSchema(
+    metrics=["dau", "events", "sessions_per_user"],
+    dimensions=[
+        DimensionInfo(name="platform", level="event", values=["android", "ios"], cardinality=2),
+        DimensionInfo(name="country", level="user", values=["IN", "US", "BR"], cardinality=3),
+    ],
+    start_date=date(2026, 1, 1),
+    end_date=date(2026, 2, 28),
+    event_types=["app_open"],
+    has_users=True,
+    has_deployments=True,
+    has_annotations=False,
+    row_count=1_000,
+)
+ANDROID_IN = {"platform": "android", "country": "IN"}
+DROP = Anomaly(
+    metric="dau",
+    filters={},
+    direction="drop",
+    kind="step",
+    start=date(2026, 1, 28),
+    end=date(2026, 2, 28),
+    change_pct=-16.04,
+    p_value=1e-8,
+    reason="a step down",
+)
+NONE = Anomaly("dau", {}, "none", "none", None, None, None, 1.0, "no break beyond noise")
+DEPLOY = EventFinding(
+    kind="deployment",
+    id="deploy_003",
+    at="2026-01-28T10:00:00",
+    description="android, IN: new onboarding",
+    proximity=1.0,
+    overlap=1.0,
+    score=1.0,
+    explains=True,
+    segment=ANDROID_IN,
+)
+OTHER_DEPLOY = EventFinding(
+    "deployment", "deploy_004", "2026-01-30T10:00:00", "ios: fix", 0.125, 0.0, 0.0, False
+)
+
+
+@dataclass
+class FakeExecutor:
+    """What the analyst reads of a Tool Executor: its schema, its context, dimension scores."""
+
+    schema: WarehouseSchema
+    context: InvestigationContext = field(default_factory=InvestigationContext)
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def rank_dimensions(self, metric_name: str, filters: dict[str, str]) -> dict[str, float]:
+        return self.scores
+
+
+def analyst(
+    anomaly: Anomaly | None = None,
+    segments: tuple[SegmentFinding, ...] = (),
+    events: tuple[EventFinding, ...] = (),
+    history: tuple[tuple[Action, StepResult], ...] = (),
+    scores: dict[str, float] | None = None,
+    schema: WarehouseSchema = SCHEMA,
+) -> Analyst:
+    ctx = InvestigationContext(
+        anomaly=anomaly,
+        segments=list(segments),
+        events=list(events),
+        history=[HistoryEntry(a, r) for a, r in history],
+    )
+    if anomaly is not None:
+        ctx.checked[anomaly.metric] = anomaly
+    return Analyst(FakeExecutor(schema, ctx, scores or {}))  # type: ignore[arg-type]
+
+
+def report(a: Analyst, question: str = "Why did DAU drop?") -> Report:
+    return a.report(_Prompt(question, follow_up=False, steps_used=0, max_steps=12))
+
+
+OK = StepResult(success=True)
+
+
+def failed(error: str) -> StepResult:
+    return StepResult(success=False, error=error)
+
+
+def test_nothing_detected_reads_as_no_anomaly_not_a_spike_from_none() -> None:
+    r = report(analyst(NONE))
+    assert r.summary == "No anomaly: dau stayed within their normal range — no break beyond noise."
+    assert r.root_cause.startswith("Nothing broke: the movement asked about is normal variation")
+    assert (r.anomaly.metric, r.anomaly.direction, r.anomaly.p_value) == ("dau", "none", 1.0)
+    assert r.anomaly.start is None and r.affected_segments == [] and r.correlated_events == []
+    assert r.recommendations[0].startswith("No action needed; compare like-for-like weekdays")
+    assert r.confidence == 0.8
+
+
+def test_no_check_at_all_is_a_low_confidence_no_anomaly() -> None:
+    r = report(analyst(None))
+    assert r.summary == (
+        "No anomaly: the metrics stayed within their normal range — no metric was checked."
+    )
+    assert (r.anomaly.metric, r.anomaly.p_value, r.confidence) == ("dau", None, 0.3)
+
+
+def test_the_checked_day_note_follows_the_no_anomaly_verdict() -> None:
+    hinted = DetectAnomaly(metric="dau", hint_date=date(2026, 1, 25))
+    findings = ["verdict", "a dip", "Jan 25 is a Sunday: the usual weekly pattern."]
+    r = report(analyst(NONE, history=((hinted, StepResult(success=True, findings=findings)),)))
+    assert r.summary.endswith(
+        "no break beyond noise. Jan 25 is a Sunday: the usual weekly pattern."
+    )
+    unhinted = DetectAnomaly(metric="dau")
+    r = report(analyst(NONE, history=((unhinted, StepResult(success=True, findings=findings)),)))
+    assert r.summary.endswith("no break beyond noise.")
+
+
+def test_a_failed_check_with_nothing_known_is_undetermined() -> None:
+    r = report(analyst(None, history=((DetectAnomaly(metric="dau"), failed("boom\nstack")),)))
+    assert r.summary == (
+        "Could not establish whether dau moved: the anomaly check failed (boom). "
+        "No conclusion either way."
+    )
+    assert r.root_cause.startswith("Undetermined: the anomaly check failed")
+    assert (r.anomaly.direction, r.confidence) == ("none", 0.1)
+
+
+def test_a_metric_the_warehouse_lacks_is_named_not_substituted() -> None:
+    r = report(analyst(None), "Why did revenue fall?")
+    assert r.anomaly.metric == "revenue" and r.anomaly.direction == "none"
+    assert r.root_cause.startswith("Not investigated: the data has no ")
+    assert (
+        r.recommendations[1]
+        == "Or ask about a metric it has, e.g. 'Why did dau change last week?'."
+    )
+    assert r.confidence == 0.0
+
+
+def test_the_demo_drop_report() -> None:
+    seg = SegmentFinding(ANDROID_IN, change_pct=-63.2, share_of_change=0.9, score=1.0, p_value=1e-9)
+    history = ((CheckDeployments(), OK),)
+    r = report(analyst(DROP, (seg,), (DEPLOY, OTHER_DEPLOY), history))
+    assert r.summary == (
+        "dau dropped 16.0% vs its seasonal baseline from 2026-01-28 onwards (p=1e-08). "
+        "The change is concentrated in platform=android, country=IN (-63.2% there, 90% of the "
+        "change). It coincides with deploy_003 (android, IN: new onboarding)."
+    )
+    assert r.root_cause == (
+        "deploy_003 (android, IN: new onboarding) — dau drop in platform=android, country=IN."
+    )
+    assert (r.anomaly.start, r.anomaly.change_pct, r.anomaly.p_value) == (
+        date(2026, 1, 28),
+        -16.04,
+        1e-8,
+    )
+    assert [(e.id, e.description, e.confidence) for e in r.correlated_events] == [
+        ("deploy_003", "android, IN: new onboarding", 0.95),
+        ("deploy_004", "ruled out: ios: fix", 0.0),
+    ]
+    (affected,) = r.affected_segments
+    assert affected.filters == ANDROID_IN and affected.confidence == 0.95
+    assert (
+        affected.description
+        == "platform=android, country=IN: -63.2% vs baseline, 90% of the change, p=1e-09"
+    )
+    assert r.recommendations == [
+        "Halt or roll back deploy_003 for platform=android, country=IN and check its crash, "
+        "error and funnel logs.",
+        "Monitor dau for platform=android, country=IN daily until it returns to its baseline.",
+    ]
+    assert r.confidence == 0.88  # 0.45 + 0.15 (p < 0.001) + 0.2 * 0.9 (share) + 0.1 (explained)
+
+
+@pytest.mark.parametrize(
+    ("p_value", "share", "expected"),
+    [
+        (0.01, 0.2, 0.54),  # p not < 0.01: 0.3 + 0.6 * 0.4
+        (0.009, 0.2, 0.59),  # significant: + 0.05
+        (0.05, 0.2, 0.34),  # p >= 0.05: - 0.2
+        (0.049, 0.5, 0.9),  # share capped at 0.5 → 0.3 + 0.6
+        (None, None, 0.3),
+        (0.5, 0.0, 0.1),
+        (0.5, -1.0, 0.05),  # floor
+    ],
+)
+def test_segment_confidence(p_value: float | None, share: float | None, expected: float) -> None:
+    seg = SegmentFinding(
+        ANDROID_IN, change_pct=None, share_of_change=share, score=1.0, p_value=p_value
+    )
+    affected = analyst(DROP)._affected(seg)
+    assert affected.confidence == expected
+    assert affected.description.startswith(
+        f"platform=android, country=IN: {100 * (share or 0):.0f}%"
+    )
+
+
+@pytest.mark.parametrize(
+    ("p_value", "share", "explained", "expected"),
+    [
+        (1e-3, 0.9, False, 0.63),  # p not < 0.001
+        (9e-4, 0.9, False, 0.78),
+        (None, 2.0, True, 0.75),  # share counted up to 1
+        (1e-8, 1.0, True, 0.9),
+    ],
+)
+def test_report_confidence(
+    p_value: float | None, share: float, explained: bool, expected: float
+) -> None:
+    seg = SegmentFinding(ANDROID_IN, -50.0, share, 1.0)
+    a = Anomaly("dau", {}, "drop", "step", date(2026, 1, 28), None, -10.0, p_value, "")
+    events = [DEPLOY] if explained else []
+    assert analyst(a)._confidence(a, [seg], events) == expected
+
+
+def test_no_segment_no_deploy_check_reads_as_spread() -> None:
+    r = report(analyst(DROP))
+    assert r.summary == (
+        "dau dropped 16.0% vs its seasonal baseline from 2026-01-28 onwards (p=1e-08). "
+        "It is spread across all segments."
+    )
+    assert r.root_cause == "A broad drop of dau not tied to one segment."
+    assert r.confidence == 0.6
+    assert r.recommendations == [
+        "Monitor dau for all users daily until it returns to its baseline."
+    ]
+
+
+def test_a_deploy_check_that_ran_rules_deploys_out_and_one_that_failed_does_not() -> None:
+    seg = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)
+    ran = report(analyst(DROP, (seg,), (OTHER_DEPLOY,), ((CheckDeployments(), OK),)))
+    assert ran.summary.endswith("90% of the change). No deployment explains it.")
+    assert (
+        ran.root_cause
+        == "dau drop concentrated in platform=android, country=IN; no deployment explains it."
+    )
+    assert ran.recommendations[0].startswith("Talk to the owners of platform=android, country=IN: ")
+    assert ran.recommendations[0].endswith("started on 2026-01-28.")
+    broke = report(analyst(DROP, (seg,), (), ((CheckDeployments(), failed("no table")),)))
+    assert broke.summary.endswith(
+        " The deployment check failed (no table): whether a deployment explains it is not known."
+    )
+    assert broke.root_cause.endswith(
+        "; whether a deployment explains it is not known (the check failed)."
+    )
+    unchecked = report(analyst(DROP, (seg,)))
+    assert unchecked.summary.endswith("90% of the change).")
+    assert unchecked.root_cause == "dau drop concentrated in platform=android, country=IN."
+
+
+def test_a_failed_segment_step_is_not_known_not_spread() -> None:
+    history = ((SegmentByDimension(metric="dau", dimension="country"), failed("bad column")),)
+    r = report(analyst(DROP, history=history))
+    assert r.summary.endswith(
+        " Where it concentrates is not known: the segment step failed (bad column)."
+    )
+    assert r.root_cause == "A drop of dau whose segment is not known (the segment step failed)."
+    # a drill-down with nothing informative to search is no failure
+    drilled = report(analyst(DROP, history=((DrillDown(metric="dau"), failed("none left")),)))
+    assert drilled.summary.endswith("It is spread across all segments.")
+    scored = analyst(DROP, history=((DrillDown(metric="dau"), failed("none left")),))
+    scored.ctx.dimension_scores = {"country": 0.15}
+    assert report(scored).summary.endswith("the segment step failed (none left).")
+
+
+def test_a_spike_until_a_day_before_the_end() -> None:
+    a = Anomaly("events", {}, "spike", "step", date(2026, 2, 1), date(2026, 2, 5), 40.0, 0.02, "")
+    seg = SegmentFinding({"country": "US"}, None, None, 1.0)
+    r = report(analyst(a, (seg,)), "Why did events spike?")
+    assert r.summary == (
+        "events spiked 40.0% vs its seasonal baseline from 2026-02-01 to 2026-02-05 (p=0.02). "
+        "The change is concentrated in country=US (, 0% of the change)."
+    )
+    assert r.root_cause == "Extra activity concentrated in country=US (possibly automated traffic)."
+    assert r.recommendations[0].startswith(
+        "Inspect the accounts behind the extra activity in country=US"
+    )
+    assert len(r.recommendations) == 2
+
+
+def test_the_question_s_hypothesis_is_refuted_with_its_numbers() -> None:
+    seg = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)
+    tested = StatisticalTest(metric="dau", segment={"platform": "ios"})
+    result = StepResult(success=True, data={"rel_diff": 0.012, "p_value": 0.4})
+    r = report(analyst(DROP, (seg,), history=((tested, result),)), "Why did DAU drop on iOS?")
+    assert r.summary.endswith(
+        " The question's hypothesis (platform=ios) is not supported: it moved +1.2% (p=0.4)."
+    )
+    untested = report(analyst(DROP, (seg,)), "Why did DAU drop on iOS?")
+    assert untested.summary.endswith(
+        " The question's hypothesis (platform=ios) is not where the change is."
+    )
+    inside = report(
+        analyst(
+            DROP,
+            (seg,),
+            history=((StatisticalTest(metric="dau", segment={"country": "IN"}), result),),
+        ),
+        "Why did DAU drop in India?",
+    )
+    assert inside.summary.endswith("90% of the change).")
+
+
+def steps(a: Analyst, question: str, n: int) -> list[tuple[str, Action]]:
+    """The analyst's next ``n`` decisions, each recorded as a successful step."""
+    out = []
+    for _ in range(n):
+        d = a.decide(_Prompt(question, False, len(a.ctx.history), 12))
+        out.append((d.reasoning, d.action))
+        a.ctx.history.append(HistoryEntry(d.action, OK))
+    return out
+
+
+def test_the_anomaly_comes_first_from_the_day_the_question_names() -> None:
+    ((why, act),) = steps(analyst(None), "Why did DAU drop on Jan 28?", 1)
+    assert act == DetectAnomaly(metric="dau", hint_date=date(2026, 1, 28))
+    assert why == (
+        "Establish whether and when dau broke from its seasonal baseline, starting from the "
+        "date mentioned (2026-01-28)."
+    )
+    ((why, act),) = steps(analyst(None), "Why did DAU drop on Jan 28, 2025?", 1)
+    assert act == DetectAnomaly(metric="dau") and why.endswith("seasonal baseline.")
+
+
+def test_no_break_checks_the_other_core_metrics_then_concludes() -> None:
+    a = analyst(NONE, history=((DetectAnomaly(metric="dau"), OK),))
+    decided = steps(a, "Why did DAU drop?", 3)
+    assert [act for _, act in decided] == [
+        DetectAnomaly(metric="events"),
+        DetectAnomaly(metric="sessions_per_user"),
+        GenerateInsights(),
+    ]
+    assert decided[0][0] == "dau shows no break; check events before concluding."
+    assert decided[2][0] == (
+        "No metric broke from its seasonal baseline: concluding there is no anomaly."
+    )
+
+
+def test_no_break_in_a_retention_question_compares_cohorts() -> None:
+    a = analyst(NONE, history=((DetectAnomaly(metric="dau"), OK),))
+    ((why, act),) = steps(a, "Why did retention drop?", 1)
+    assert act == AnalyzeRetention() and why.startswith("No break in the daily metric")
+
+
+def test_a_break_is_segmented_localized_tested_and_checked_for_changes() -> None:
+    a = analyst(DROP, history=((DetectAnomaly(metric="dau"), OK),))
+    a.executor.scores = {"platform": 0.1, "country": 0.8, "channel": 0.5, "os": 0.4}  # type: ignore[attr-defined]
+    decided = steps(a, "Why did DAU drop on iOS?", 3)
+    assert [act for _, act in decided] == [
+        SegmentByDimension(metric="dau", dimension="country"),
+        SegmentByDimension(metric="dau", dimension="channel"),
+        DrillDown(metric="dau"),
+    ]
+    assert decided[0][0] == (
+        "The change concentrates along country (score 0.80): compare its values before and "
+        "during the anomaly."
+    )
+    a.ctx.segments = [SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)]
+    decided = steps(a, "Why did DAU drop on iOS?", 5)
+    assert [act for _, act in decided] == [
+        StatisticalTest(metric="dau", segment=ANDROID_IN),
+        StatisticalTest(metric="dau", segment={"platform": "ios"}),
+        CheckDeployments(),
+        GenerateInsights(),
+        GenerateInsights(),
+    ]
+    assert decided[0][0] == "Test whether platform=android, country=IN changed significantly."
+    assert decided[1][0].startswith("The question points at platform=ios: test that hypothesis")
+    assert decided[3][0] == (
+        "The anomaly, the affected segment and the changes around it are established."
+    )
+
+
+def test_a_drift_down_looks_at_the_segment_s_retention() -> None:
+    drift = Anomaly("dau", {}, "drop", "drift", date(2026, 1, 28), None, -8.0, 1e-4, "")
+    a = analyst(drift, (SegmentFinding(ANDROID_IN, -20.0, 0.8, 1.0),))
+    for act in (
+        DetectAnomaly(metric="dau"),
+        DrillDown(metric="dau"),
+        StatisticalTest(metric="dau", segment=ANDROID_IN),
+        CheckDeployments(),
+    ):
+        a.ctx.history.append(HistoryEntry(act, OK))
+    ((why, act),) = steps(a, "Why did DAU drop?", 1)
+    assert act == AnalyzeRetention(filters={"country": "IN"})  # the user-level part
+    assert why == "Check whether recent signup cohorts retain worse than earlier ones."
+    a.ctx.anomaly = DROP  # a step with a segment: no churn suspected
+    assert steps(a, "Why did DAU drop?", 1)[0][1] == GenerateInsights()
+
+
+def test_the_step_budget_and_a_retry_end_the_run() -> None:
+    a = analyst(None)
+    last = a.decide(_Prompt("Why did DAU drop?", False, 11, 12))
+    assert last.action == GenerateInsights()
+    assert last.reasoning == "The step budget is nearly used up: writing the report."
+    assert a.decide(_Prompt("Why did DAU drop?", False, 10, 12)).action == DetectAnomaly(
+        metric="dau"
+    )
+    retry = _Prompt("Why did DAU drop?", False, 0, 12, retry="invalid output")
+    assert a.decide(retry).action == GenerateInsights()
+    nothing_seen = _Prompt("Why did DAU drop?", False, 0, 12, retry="No data has been looked at")
+    assert a.decide(nothing_seen).action == DetectAnomaly(metric="dau")
+
+
+def thin_detect(days: int) -> tuple[Action, StepResult]:
+    actual = ChartSeries(
+        label="dau", x=[str(i) for i in range(days)], y=[5.0] * days, style="actual"
+    )
+    return DetectAnomaly(metric="dau"), StepResult(
+        success=True, chart=line("dau", [actual], "users")
+    )
+
+
+def test_too_little_history_is_said_not_judged() -> None:
+    a = analyst(NONE, history=(thin_detect(10),))
+    ((why, act),) = steps(a, "Why did DAU drop?", 1)
+    assert act == GenerateInsights()
+    assert why.startswith("Only 10 usable days of data, fewer than the ")
+    r = report(a)
+    assert r.summary.startswith(
+        "Not enough history to judge: the data covers 2026-01-01 to 2026-02-28, only 10 usable "
+        "days per metric"
+    )
+    assert r.root_cause.startswith("Undetermined: there is too little history")
+    assert (r.anomaly.direction, r.confidence) == ("none", 0.2)
+
+
+def test_a_retention_decline_without_a_daily_break_is_reported_as_such() -> None:
+    a = analyst(NONE)
+    a.ctx.retention = {
+        "declined": True,
+        "segment": {"country": "IN"},
+        "start": "2026-01-10",
+        "end": "2026-01-20",
+        "change_pct": -25.0,
+        "p_value": 0.01,
+    }
+    r = report(a, "Why did retention drop?")
+    assert r.summary == (
+        "Retention dropped for users who signed up from 2026-01-10 to 2026-01-20 (-25% vs "
+        "earlier cohorts), concentrated in country=IN. Daily metrics show no break of their own."
+    )
+    assert r.root_cause == "Recent cohorts in country=IN retain worse than earlier ones."
+    assert (r.anomaly.metric, r.anomaly.direction, r.anomaly.p_value) == ("retention", "drop", 0.01)
+    assert [s.description for s in r.affected_segments] == [
+        "country=IN: retention of cohorts from 2026-01-10 to 2026-01-20 -25% vs earlier cohorts"
+    ]
+    assert r.confidence == 0.7
+    a.ctx.retention = {"declined": True, "start": "2026-01-10", "end": "2026-01-20"}
+    r = report(a, "Why did retention drop?")
+    assert r.summary == (
+        "Retention dropped for users who signed up from 2026-01-10 to 2026-01-20, concentrated "
+        "in all new users. Daily metrics show no break of their own."
+    )
+    assert r.affected_segments == [] and r.confidence == 0.5
