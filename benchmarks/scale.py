@@ -190,7 +190,10 @@ def demo_figures(data_dir: Path) -> dict[str, Any]:
 
     question = get_scenario(SCENARIO).questions["clear"][0]
     cmd = [sys.executable, "-m", "metric_anomaly_investigator", "investigate", question, "-q"]
-    env = {**os.environ, "MAI_DATA_DIR": str(data_dir)}
+    # As on a user's machine: the first run writes the bytecode cache of our own modules (the
+    # installed packages are compiled by `uv sync`), later runs read it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["MAI_DATA_DIR"] = str(data_dir)
     subprocess.run(cmd, env=env, capture_output=True, check=True)  # builds the demo if absent
     walls = []
     for _ in range(3):
