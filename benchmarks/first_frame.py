@@ -1,9 +1,12 @@
-"""Time from launching `mai` to its first frame on a real (pseudo-)terminal.
+"""Time from launching `mai` to its first frame, and to being usable, on a real (pseudo-)terminal.
 
-The program is started in a pty exactly as a user would start it; the clock stops when the
-terminal output first contains the welcome screen's title. Nothing in the app is instrumented.
-The data directory is a fresh temporary one, so the demo warehouse is generated in the
-background while this measures — the first frame must not wait for it.
+The program is started in a pty exactly as a user would start it. Two clocks run: the first
+frame (the welcome screen's title is drawn) and usable (the warehouse is open and the example
+questions are offered, so Enter asks one). Nothing in the app is instrumented.
+
+Two situations are measured: *warm*, the demo warehouse already in the data directory (every
+launch after the first), and *first run*, a fresh data directory, where the demo warehouse is
+generated while the app shows its progress — the first frame must not wait for it.
 
     uv run python benchmarks/first_frame.py [--runs 5] [--budget 1.0]
 """
@@ -22,8 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-MARKER = b"Metric Anomaly Investigator"
-TIMEOUT_SECONDS = 20.0
+TITLE = b"Metric Anomaly Investigator"
+USABLE = b"Try one of these"  # the examples' heading, shown once the warehouse is open
+TIMEOUT_SECONDS = 90.0
 
 
 def mai_command() -> list[str]:
@@ -33,8 +37,8 @@ def mai_command() -> list[str]:
     return [sys.executable, "-m", "metric_anomaly_investigator"]
 
 
-def first_frame_seconds(data_dir: Path) -> float:
-    """Launch `mai` in a pty and return the seconds until the title is drawn."""
+def launch_seconds(data_dir: Path) -> tuple[float, float]:
+    """Launch `mai` in a pty; the seconds until the title is drawn and until it is usable."""
     env = dict(
         os.environ, MAI_DATA_DIR=str(data_dir), TERM="xterm-256color", COLUMNS="120", LINES="36"
     )
@@ -44,6 +48,7 @@ def first_frame_seconds(data_dir: Path) -> float:
     if pid == 0:  # the child becomes `mai`
         os.execvpe(command[0], command, env)
     seen = b""
+    first_frame: float | None = None
     try:
         while time.perf_counter() - start < TIMEOUT_SECONDS:
             ready, _, _ = select.select([fd], [], [], 0.05)
@@ -56,9 +61,11 @@ def first_frame_seconds(data_dir: Path) -> float:
             if not chunk:
                 break
             seen += chunk
-            if MARKER in seen:
-                return time.perf_counter() - start
-        raise RuntimeError(f"no first frame within {TIMEOUT_SECONDS:.0f} s")
+            if first_frame is None and TITLE in seen:
+                first_frame = time.perf_counter() - start
+            if first_frame is not None and USABLE in seen:
+                return first_frame, time.perf_counter() - start
+        raise RuntimeError(f"not usable within {TIMEOUT_SECONDS:.0f} s")
     finally:
         os.kill(pid, signal.SIGTERM)
         try:
@@ -67,22 +74,32 @@ def first_frame_seconds(data_dir: Path) -> float:
             os.close(fd)
 
 
+def summary(label: str, times: list[float]) -> str:
+    runs = ", ".join(f"{t:.2f}" for t in times)
+    return f"{label}: median {statistics.median(times):.2f} s ({runs})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--budget", type=float, default=1.0, help="seconds (exit 1 if over)")
+    parser.add_argument("--budget", type=float, default=1.0, help="first frame, seconds")
     args = parser.parse_args()
-    times = []
+    first_run: list[tuple[float, float]] = []
+    warm: list[tuple[float, float]] = []
     for _ in range(args.runs):
         data_dir = Path(tempfile.mkdtemp(prefix="mai-first-frame-"))
         try:
-            times.append(first_frame_seconds(data_dir))
+            first_run.append(launch_seconds(data_dir))  # generates the demo warehouse
+            warm.append(launch_seconds(data_dir))
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
-    median = statistics.median(times)
-    runs = ", ".join(f"{t:.3f}" for t in times)
-    print(f"first frame: median {median:.3f} s over {len(times)} runs ({runs})")
-    print(f"budget: {args.budget} s -> {'ok' if median < args.budget else 'OVER'}")
+    print(f"{len(warm)} launches each, in a {os.environ.get('COLUMNS', '120')}-column pty")
+    print(summary("warm, first frame", [f for f, _ in warm]))
+    print(summary("warm, usable", [u for _, u in warm]))
+    print(summary("first run, first frame", [f for f, _ in first_run]))
+    print(summary("first run, usable (demo generated)", [u for _, u in first_run]))
+    median = statistics.median([f for f, _ in warm + first_run])
+    print(f"first-frame budget: {args.budget} s -> {'ok' if median < args.budget else 'OVER'}")
     sys.exit(0 if median < args.budget else 1)
 
 
