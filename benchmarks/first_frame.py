@@ -39,9 +39,9 @@ def mai_command() -> list[str]:
 
 def launch_seconds(data_dir: Path) -> tuple[float, float]:
     """Launch `mai` in a pty; the seconds until the title is drawn and until it is usable."""
-    env = dict(
-        os.environ, MAI_DATA_DIR=str(data_dir), TERM="xterm-256color", COLUMNS="120", LINES="36"
-    )
+    # As on a user's machine, Python keeps its bytecode cache between launches.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(MAI_DATA_DIR=str(data_dir), TERM="xterm-256color", COLUMNS="120", LINES="36")
     command = mai_command()
     start = time.perf_counter()
     pid, fd = pty.fork()
