@@ -14,6 +14,11 @@ from scipy import stats as sps
 
 from metric_anomaly_investigator.core.stats import (
     MIN_HISTORY,
+    _fit,
+    _kind,
+    _measure,
+    _robust_sigma,
+    _seasonal_profile,
     adjust_pvalues,
     compare_samples,
     detect_anomaly,
@@ -220,3 +225,93 @@ def test_a_gradual_decline_is_a_drift() -> None:
     assert (r.detected, r.direction, r.kind, r.end_index) == (True, "drop", "drift", None)
     assert r.start_index is not None and 42 <= r.start_index <= 46
     assert r.change_pct == pytest.approx(-22, abs=3)
+
+
+# -- private helpers, on hand-made inputs ------------------------------------------------------
+
+
+def test_robust_sigma_from_first_differences() -> None:
+    # three points: the MAD of the differences [1, 2] is 0.5, scaled to a s.d. of one point
+    assert _robust_sigma(np.array([1.0, 2.0, 4.0])) == pytest.approx(1.4826 * 0.5 / math.sqrt(2))
+    # fewer than three: the plain s.d. (one difference has no spread)
+    assert _robust_sigma(np.array([1.0, 3.0])) == pytest.approx(1.0)
+    assert _robust_sigma(np.array([7.0])) == 0.0
+    assert _robust_sigma(np.array([np.nan, 1.0, np.inf, 3.0])) == pytest.approx(1.0)
+    assert _robust_sigma(np.array([])) == 0.0
+
+
+@pytest.mark.parametrize(("after", "sign"), [(3.0, -1.0), (7.0, 1.0)])
+def test_a_shift_against_zero_noise_is_infinitely_many_sigmas(after: float, sign: float) -> None:
+    y = np.array([5.0] * 14 + [after] * 4)
+    w = _measure(y, _fit(y, 14, 7), 14, 18, sign, 0.0, 7)
+    assert (w.start, w.stop, w.sign, w.p_value) == (14, 18, sign, 0.0)
+    assert w.shift_sigmas == math.inf and w.score == math.inf
+
+
+def test_no_shift_against_zero_noise_is_zero_sigmas() -> None:
+    y = np.array([5.0] * 18)
+    w = _measure(y, _fit(y, 14, 7), 14, 18, 1.0, 0.0, 7)
+    assert (w.p_value, w.shift_sigmas, w.score) == (1.0, 0.0, 0.0)
+
+
+def test_a_shift_is_measured_in_noise_units() -> None:
+    y = np.array([5.0] * 14 + [3.0] * 4)
+    w = _measure(y, _fit(y, 14, 7), 14, 18, -1.0, 0.5, 7)
+    # flat weekdays (phase ratio 1): |mean shift| / sd, times sqrt(length) for the score
+    assert w.shift_sigmas == pytest.approx(4.0) and w.score == pytest.approx(8.0)
+
+
+# a window that keeps falling: its last third lies 2.5x as far out as its first third
+GROWING = -np.array([1.0, 1.0, 1.0, 1.2, 1.3, 1.4, 2.3, 2.5, 2.7])
+
+
+@pytest.mark.parametrize(
+    ("resid", "kind"),
+    [
+        (GROWING, "drift"),
+        (-GROWING, "drift"),
+        (GROWING[::-1], "step"),  # the deviation shrinks: a step that fades, not a drift
+        (np.array([-3.0] * 9), "step"),
+        (np.array([-1.0, -2.0]), "spike"),
+        (np.array([-1.0, -2.0, -3.0, -4.0, -5.0]), "step"),  # too short to tell a trend
+        (np.array([-1.0, -2.0, -3.0, -4.0, -5.0, -6.0]), "drift"),
+        (np.array([-1.0, -4.0, -1.0, -4.0, -1.0, -4.0, -1.0, -4.0, -1.0]), "step"),  # no trend
+    ],
+)
+def test_kind_of_a_window(resid: np.ndarray, kind: str) -> None:
+    assert _kind(resid) == kind
+
+
+def test_no_history_fits_nothing() -> None:
+    f = _fit(np.ones(5), 0, 7)
+    assert f.expected.tolist() == [0.0] * 5 and f.phase_ratio.tolist() == [1.0] * 7
+    assert (f.sd, f.rho, f.n_level, f.slope, f.t_mean, f.sxx, f.weeks) == (0, 0, 0, 0, 0, 0, 0)
+
+
+def _pooled(y: np.ndarray, expected: np.ndarray) -> float:
+    r = y - expected
+    return 1.4826 * float(np.median(np.abs(r - np.median(r))))
+
+
+def test_the_fit_noise_counts_the_fitted_parameters() -> None:
+    """Two whole weeks of history: the residual s.d. is scaled by sqrt(n / (n - params)),
+    params = 7 weekday offsets + level (+ slope when one is kept)."""
+    t = np.arange(14.0)
+    rising = 100 + 3 * t + np.random.default_rng(5).normal(0, 1, 14)
+    f = _fit(rising, 14, 7)
+    assert f.sxx > 0 and f.weeks == 2
+    assert f.sd == pytest.approx(_pooled(rising, f.expected) * math.sqrt(14 / (14 - 9)))
+    e = np.random.default_rng(5).normal(0, 1, 7)
+    level = 100 + np.r_[e, e[::-1]]  # a palindrome: its Theil-Sen slope is 0, none is kept
+    f = _fit(level, 14, 7)
+    assert (f.slope, f.sxx, f.weeks) == (0.0, 0.0, 2)
+    assert f.sd == pytest.approx(_pooled(level, f.expected) * math.sqrt(14 / (14 - 8)))
+
+
+@pytest.mark.parametrize("period", [3, 4])
+def test_seasonal_profile_follows_a_trend(period: int) -> None:
+    pattern = np.arange(float(period))
+    x = np.tile(pattern, 3) + 0.25 * np.arange(3 * period)
+    # the centred moving mean (2xP for an even period) follows the line exactly
+    expected = pattern - pattern.mean()
+    assert _seasonal_profile(x, period) == pytest.approx(expected)
