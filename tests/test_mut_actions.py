@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+import math
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
+from metric_anomaly_investigator.core.actions.anomaly import _record
 from metric_anomaly_investigator.core.actions.charts import bars, days_axis, line
+from metric_anomaly_investigator.core.actions.deployments import _findings, _scored
 from metric_anomaly_investigator.core.actions.formatting import (
     fmt,
     no_window_note,
@@ -14,17 +18,29 @@ from metric_anomaly_investigator.core.actions.formatting import (
     plural,
     share_text,
 )
+from metric_anomaly_investigator.core.actions.retention import _bad_run, _edge, weighted
+from metric_anomaly_investigator.core.actions.workbench import Workbench, values_replace_each_other
+from metric_anomaly_investigator.core.context import Anomaly, EventFinding
 from metric_anomaly_investigator.core.models import (
     Action,
     AnalyzeRetention,
     ChartSeries,
+    CheckDeployments,
     DetectAnomaly,
     DrillDown,
+    QueryMetric,
     SegmentByDimension,
     StatisticalTest,
     StepResult,
 )
 from metric_anomaly_investigator.core.tools import ToolExecutor
+from metric_anomaly_investigator.warehouse.types import CohortRetention as Cohort
+from metric_anomaly_investigator.warehouse.types import (
+    DimensionInfo,
+    MetricSeries,
+    SeriesPoint,
+    WarehouseSchema,
+)
 from metric_anomaly_investigator.warehouse.connect import Warehouse
 
 ANDROID_IN = {"platform": "android", "country": "IN"}
@@ -140,6 +156,7 @@ def test_statistical_test_data(small_wh: Warehouse) -> None:
     assert d["effect_size"] < -2
     assert (d["n_a"], d["n_b"]) == (28, 15)  # four weeks before, the window after
     assert "significant (Welch p=" in test.findings[0]
+    assert f"({fmt(d['mean_a'])} → {fmt(d['mean_b'])}/day)" in test.findings[0]
 
 
 def test_retention_data(small_wh: Warehouse) -> None:
@@ -151,3 +168,319 @@ def test_retention_data(small_wh: Warehouse) -> None:
     assert 0 < d["d1_recent"] < d["d1_earlier"] < 1
     assert d["d1_change_pct"] == pytest.approx(100 * (d["d1_recent"] / d["d1_earlier"] - 1))
     assert retention.findings[0].startswith("Retention fell for recent cohorts")
+    assert retention.findings[1].startswith("Weekly signups: ")
+    assert d["cohort_size_change_pct"] == pytest.approx(-10.4, abs=0.1)
+
+
+# -- the actions without a detected anomaly: the last week against the four before --------------
+
+
+def test_segment_by_dimension_without_an_anomaly_window(small_wh: Warehouse) -> None:
+    (result,) = run_on_demo(small_wh, SegmentByDimension(metric="dau", dimension="platform"))
+    assert result.findings[-1] == (
+        "No anomaly window yet: compared 2026-02-05..2026-02-11 with 2026-01-08..2026-02-04."
+    )
+    assert (result.data["baseline"], result.data["current"]) == (
+        ["2026-01-08", "2026-02-04"],
+        ["2026-02-05", "2026-02-11"],
+    )
+    rows = result.data["rows"]
+    chart = result.chart
+    assert chart is not None and chart.title == "dau by platform: baseline vs anomaly"
+    assert (chart.x_label, chart.y_label) == ("platform", "dau")
+    assert [(s.label, s.style) for s in chart.series] == [
+        ("baseline", "baseline"),
+        ("anomaly window", "actual"),
+    ]
+    assert chart.series[0].x == [r["value"] for r in rows] == ["android", "ios", "web"]
+    assert chart.series[0].y == [r["before"] for r in rows]
+    assert chart.series[1].y == [r["after"] for r in rows]
+
+
+def test_check_deployments_without_an_anomaly_centres_on_the_last_week(
+    small_wh: Warehouse,
+) -> None:
+    (result,) = run_on_demo(small_wh, CheckDeployments())
+    assert result.data["around"] == "2026-02-05"
+    assert result.data["window"] == ["2026-01-29", "2026-02-07"]
+    assert result.findings[0] == (
+        "No deployment explains it: none near 2026-02-05 overlaps the whole metric."
+    )
+    chart = result.chart
+    assert chart is not None and chart.title == "Changes near the anomaly (score)"
+    assert (chart.x_label, chart.y_label) == ("deployment / annotation", "score")
+    assert [(s.label, s.x) for s in chart.series] == [("score", ["deploy_004"])]
+
+
+def test_query_metric_by_group_sorted_by_mean(small_wh: Warehouse) -> None:
+    (result,) = run_on_demo(small_wh, QueryMetric(metric="dau", group_by="country"))
+    groups = result.data["groups"]
+    means = [g["mean"] for g in groups]
+    assert means == sorted(means, reverse=True) and len(groups) > 2
+    assert set(groups[0]) == {"group", "mean", "first", "last", "min", "max"}
+    assert all(g["min"] <= g["mean"] <= g["max"] for g in groups)
+    chart = result.chart
+    assert chart is not None and chart.title == "dau (all traffic)"
+    labels = [f"country={g['group']['country']}" for g in groups]
+    assert [s.label for s in chart.series] == labels[:8]
+    assert result.findings[0].startswith(
+        f"dau for all traffic from 2025-12-11 to 2026-02-11: {labels[0]} mean "
+    )
+
+
+def test_query_metric_of_a_segment(small_wh: Warehouse) -> None:
+    (result,) = run_on_demo(
+        small_wh, QueryMetric(metric="dau", filters={"country": "in"}, group_by="platform")
+    )
+    assert result.data["filters"] == {"country": "IN"}
+    assert result.findings[0].startswith(
+        "dau for country=IN from 2025-12-11 to 2026-02-11: platform=android mean 144 "
+        "(first 157, last 65); platform=ios mean "
+    )
+    android = result.data["groups"][0]
+    assert (android["min"], android["max"]) == (45.0, 210.0)
+
+
+def test_drill_down_where_nothing_stands_out_names_what_it_searched(small_wh: Warehouse) -> None:
+    (result,) = run_on_demo(
+        small_wh,
+        DrillDown(
+            metric="dau", filters={"platform": "web"}, dimensions=["country", "acquisition_channel"]
+        ),
+    )
+    assert result.findings == [
+        "No segment stands out across country, acquisition_channel: the change is spread evenly.",
+        "No anomaly window yet: compared 2026-02-05..2026-02-11 with 2026-01-08..2026-02-04.",
+    ]
+    assert result.data["elements"] == [] and result.chart is None
+
+
+def test_retention_of_cohorts_all_before_the_window(small_wh: Warehouse) -> None:
+    start = small_wh.schema.start_date
+    (result,) = run_on_demo(
+        small_wh, AnalyzeRetention(cohort_start=start, cohort_end=start + timedelta(days=20))
+    )
+    assert result.success, result.error
+    assert result.findings == ["Not enough signup cohorts for all traffic to compare retention."]
+    d = result.data
+    assert (d["cohort_start"], d["cohort_end"]) == ("2025-12-11", "2025-12-31")
+    assert d["d1_recent"] is None and d["d1_earlier"] == pytest.approx(0.664)
+    assert "cohort_size_change_pct" not in d and "d1_change_pct" not in d
+
+
+# -- helpers on hand-made inputs (no warehouse: fast, one function under test each) -------------
+
+SCHEMA = WarehouseSchema(
+    metrics=["dau"],
+    dimensions=[
+        DimensionInfo(name="platform", level="event", values=["android", "ios"], cardinality=2),
+        DimensionInfo(name="country", level="user", values=["IN", "US", "BR"], cardinality=3),
+    ],
+    start_date=date(2026, 1, 1),
+    end_date=date(2026, 2, 28),
+    event_types=["app_open"],
+    has_users=True,
+    has_deployments=True,
+    has_annotations=False,
+    row_count=1_000,
+)
+DAY0 = date(2026, 1, 1)
+
+
+def bench() -> Workbench:
+    """A workbench over a stand-in warehouse (only its schema is read by these helpers)."""
+    return Workbench(SimpleNamespace(schema=SCHEMA))  # type: ignore[arg-type]
+
+
+def anomaly(direction: str, filters: dict[str, str] | None = None, metric: str = "dau") -> Anomaly:
+    start = date(2026, 2, 10) if direction != "none" else None
+    end = date(2026, 2, 20) if direction != "none" else None
+    return Anomaly(metric, filters or {}, direction, "step", start, end, -10.0, 0.001, "why")
+
+
+def test_windows_without_an_anomaly_are_the_last_week_and_four_weeks_before() -> None:
+    base, cur, from_anomaly = bench().windows()
+    assert cur == (date(2026, 2, 22), date(2026, 2, 28))
+    assert base == (date(2026, 1, 25), date(2026, 2, 21))
+    assert from_anomaly is False
+
+
+def test_windows_follow_the_anomaly_and_are_cut_at_the_data_start() -> None:
+    b = bench()
+    b.set_anomaly(anomaly("drop"))
+    assert b.windows() == (
+        (date(2026, 1, 13), date(2026, 2, 9)),
+        (date(2026, 2, 10), date(2026, 2, 20)),
+        True,
+    )
+    assert b.baseline_before(date(2026, 1, 5)) == (DAY0, date(2026, 1, 4))
+    b.set_anomaly(anomaly("none"))
+    assert b.context.window is None and b.context.baseline is None
+    assert b.windows()[2] is False
+
+
+def test_a_check_becomes_the_anomaly_unless_a_broader_one_is_known() -> None:
+    b = bench()
+    drop, quiet = anomaly("drop"), anomaly("none")
+    _record(b, quiet)
+    assert b.context.anomaly is quiet  # nothing known yet
+    _record(b, drop)
+    assert b.context.anomaly is drop  # a break beats no break
+    _record(b, anomaly("none", metric="events"))
+    assert b.context.anomaly is drop  # another metric's quiet check does not replace it
+    recheck = anomaly("drop")
+    _record(b, recheck)
+    assert b.context.anomaly is recheck  # the same metric and filters, checked again
+    _record(b, anomaly("drop", {"platform": "ios"}))
+    assert b.context.anomaly is recheck  # a segment's break is narrower than the total's
+    assert set(b.context.checked) == {"dau|all traffic", "events|all traffic", "dau|platform=ios"}
+
+
+def test_a_segment_s_check_replaces_only_that_segment_s_anomaly() -> None:
+    b = bench()
+    ios = anomaly("drop", {"platform": "ios"})
+    _record(b, ios)
+    assert b.context.anomaly is ios
+    android = anomaly("none", {"platform": "android"})
+    _record(b, android)
+    assert b.context.anomaly is ios  # same metric, other filters, no break
+    again = anomaly("none", {"platform": "ios"})
+    _record(b, again)
+    assert b.context.anomaly is again
+
+
+def series(groups: dict[str, list[float]]) -> MetricSeries:
+    points = [
+        SeriesPoint(
+            day=DAY0 + timedelta(days=i),
+            group={"app_version": g},
+            value=v,
+            numerator=v,
+            denominator=1,
+        )
+        for g, values in groups.items()
+        for i, v in enumerate(values)
+    ]
+    n = max(len(v) for v in groups.values())
+    return MetricSeries(
+        metric="dau",
+        filters={},
+        group_by=["app_version"],
+        start=DAY0,
+        end=DAY0 + timedelta(days=n - 1),
+        points=points,
+    )
+
+
+def test_values_that_replace_each_other() -> None:
+    steady = [10.0] * 56
+    assert not values_replace_each_other(series({"a": steady, "b": steady}))
+    rollout = [0.0] * 28 + [10.0] * 28
+    assert values_replace_each_other(series({"a": steady, "b": rollout}))
+    assert values_replace_each_other(series({"b": rollout[::-1], "a": steady}))  # one vanishes
+    assert not values_replace_each_other(series({"a": steady, "b": [2.6] * 28 + [10.0] * 28}))
+    assert not values_replace_each_other(series({"a": [10.0] * 27, "b": rollout[:27]}))  # short
+    two_weeks = series({"b": [0.0] * 14 + [10.0] * 14})
+    assert values_replace_each_other(two_weeks, weeks=2)
+    assert not values_replace_each_other(two_weeks)  # shorter than four weeks: not judged
+
+
+def cohort(day: int, size: int, d7: float | None) -> Cohort:
+    return Cohort(cohort=DAY0 + timedelta(days=day), size=size, retention={7: d7})
+
+
+def test_pooled_retention_weighs_cohorts_by_size() -> None:
+    cohorts = [cohort(0, 100, 0.5), cohort(7, 300, 0.3), cohort(14, 50, None)]
+    assert weighted(cohorts, 7) == pytest.approx((50 + 90) / 400)
+    assert weighted(cohorts, 1) is None and weighted([], 7) is None
+
+
+def test_a_run_of_cohorts_retaining_far_below_normal() -> None:
+    rates = [0.5, 0.5, 0.5, 0.2, 0.2, 0.5, 0.5, 0.25]
+    weekly = [cohort(7 * i, 400, r) for i, r in enumerate(rates)]
+    found = _bad_run(weekly)
+    assert found is not None
+    strength, (good, bad) = found
+    assert [c.cohort for c in bad] == [DAY0 + timedelta(days=21), DAY0 + timedelta(days=28)]
+    assert [c.retention[7] for c in good] == [0.5] * 5
+    z = 0.3 / math.sqrt(0.25 / 400)
+    assert strength == pytest.approx(2 * z)  # the longer run, not the lone 0.25 at the end
+
+
+def test_no_bad_run_in_small_few_or_steady_cohorts() -> None:
+    assert _bad_run([cohort(7 * i, 400, 0.5) for i in range(8)]) is None
+    assert _bad_run([cohort(7 * i, 400, r) for i, r in enumerate([0.5, 0.5, 0.5, 0.2])]) is None
+    tiny = [cohort(7 * i, 9, r) for i, r in enumerate([0.5, 0.5, 0.5, 0.0, 0.0, 0.5])]
+    assert _bad_run(tiny) is None  # cohorts under 10 signups are not rated
+    assert _bad_run([cohort(7 * i, 400, 0.0) for i in range(6)]) is None  # no normal to compare
+
+
+def test_the_edge_is_the_day_retention_falls_most_sharply() -> None:
+    daily = [cohort(i, 50, 0.5 if i < 20 else 0.2) for i in range(40)]
+    assert _edge(daily, DAY0 + timedelta(days=17), falling=True) == DAY0 + timedelta(days=20)
+    assert _edge(daily, DAY0 + timedelta(days=23), falling=True) == DAY0 + timedelta(days=20)
+    recovers = [cohort(i, 50, 0.2 if i < 20 else 0.5) for i in range(40)]
+    assert _edge(recovers, DAY0 + timedelta(days=22), falling=False) == DAY0 + timedelta(days=20)
+    # no cohorts around it: the day asked about
+    assert _edge(daily, DAY0 + timedelta(days=90), falling=True) == DAY0 + timedelta(days=90)
+
+
+def scored(segments: list[dict[str, str]], fields: list[str], days_after: int) -> EventFinding:
+    at = datetime(2026, 2, 10, 9) + timedelta(days=days_after)
+    return _scored(
+        SCHEMA, segments, ("deployment", "d1", at), "a release", fields, {}, date(2026, 2, 10)
+    )
+
+
+def test_a_change_is_scored_against_the_segment_it_overlaps_best() -> None:
+    e = scored([{"country": "US"}, {"platform": "android", "country": "IN"}], ["android", "IN"], 0)
+    assert (e.overlap, e.proximity, e.score, e.explains) == (1.0, 1.0, 1.0, True)
+    assert e.segment == {"platform": "android", "country": "IN"}
+    assert (e.kind, e.id, e.at, e.description) == (
+        "deployment",
+        "d1",
+        "2026-02-10T09:00:00",
+        "a release",
+    )
+    late = scored([{"platform": "android"}], ["android"], 1)
+    assert (late.score, late.explains) == (0.75, True)
+    later = scored([{"platform": "android"}], ["android"], 2)
+    assert (later.score, later.explains) == (0.125, False)  # two days after: not a cause
+    half = scored([{"platform": "android", "country": "IN"}], ["android"], 0)
+    assert (half.overlap, half.explains) == (pytest.approx(0.7), True)
+    weak = scored([{"country": "IN"}], [], 0)  # a global change, one segment
+    assert (weak.overlap, weak.explains) == (0.5, True)
+    unscoped = scored([], ["android"], 0)  # no segment known: a scoped change overlaps 0.3
+    assert (unscoped.overlap, unscoped.explains, unscoped.segment) == (0.3, False, {})
+    everywhere = scored([], [], 0)
+    assert (everywhere.overlap, everywhere.explains) == (1.0, True)
+
+
+def event(ident: str, score: float, explains: bool, kind: str = "deployment") -> EventFinding:
+    return EventFinding(
+        kind, ident, "2026-02-09T10:00:00", f"{ident} notes", 1.0, score, score, explains
+    )
+
+
+def test_findings_name_the_explaining_change_and_the_ones_ruled_out() -> None:
+    segs = [{"platform": "android"}, {"country": "IN"}]
+    around = date(2026, 2, 10)
+    top = event("d1", 1.0, True)
+    top.segment = {"platform": "android"}
+    findings = _findings([top, event("d2", 0.6, True), event("d3", 0.2, False)], segs, around)
+    assert findings == [
+        "deployment d1 at 2026-02-09T10:00:00 explains it: d1 notes — matches platform=android, "
+        "1 day before the anomaly start 2026-02-10.",
+        "Also plausible: deployment d2 (d2 notes).",
+        "Checked and ruled out: deployment d3 (d3 notes, score 0.20).",
+    ]
+    partial = event("d1", 0.7, True)
+    assert _findings([partial], segs, around)[0].endswith(
+        "overlaps platform=android; country=IN, 1 day before the anomaly start 2026-02-10."
+    )
+    assert _findings([event("holiday", 1.0, True, "holiday")], segs, around)[1] == (
+        "No deployment explains it: none near 2026-02-10 overlaps platform=android; country=IN."
+    )
+    assert _findings([], [], around) == [
+        "No deployment explains it: none near 2026-02-10 overlaps the whole metric."
+    ]
