@@ -14,6 +14,7 @@ from metric_anomaly_investigator.core.store import (
     MAX_NESTING,
     InvestigationStore,
     StoreError,
+    _nesting,
     file_name,
     is_interrupted,
     is_record_file,
@@ -146,3 +147,38 @@ def test_read_limits(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe")
     with pytest.raises(StoreError, match=r"bin\.json is not a text file"):
         read_record_text(binary)
+
+
+@pytest.mark.parametrize(
+    ("raw", "depth"), [(5, 0), ("x", 0), ([], 1), ({"a": [1, {"b": []}]}, 4), ([[], [[[]]]], 4)]
+)
+def test_nesting_depth(raw: object, depth: int) -> None:
+    assert _nesting(raw) == depth
+
+
+def test_an_older_record_is_stamped_with_the_current_version() -> None:
+    raw = record(RID).model_dump(mode="json")
+    for old in (
+        {**raw, "schema_version": 0},
+        {k: v for k, v in raw.items() if k != "schema_version"},
+    ):
+        upgraded = parse_investigation(json.dumps(old), source="r")
+        assert upgraded.schema_version == SCHEMA_VERSION
+        assert upgraded.model_dump(mode="json") == {**raw, "schema_version": SCHEMA_VERSION}
+
+
+def test_a_record_without_report_is_listed_without_verdict(tmp_path: Path) -> None:
+    store = InvestigationStore(tmp_path)
+    rec = record(RID)
+    rec.report, rec.status = None, "failed"
+    store.save(rec)
+    [entry] = store.list()
+    assert (entry.id, entry.status, entry.direction, entry.verdict) == (RID, "failed", None, None)
+
+
+def test_an_uncreatable_history_directory_is_named_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    store = InvestigationStore(tmp_path / "file" / "history")
+    with pytest.raises(StoreError) as exc:
+        store.save(record(RID))
+    assert str(exc.value) == f"cannot create {tmp_path / 'file' / 'history'}: Not a directory"
