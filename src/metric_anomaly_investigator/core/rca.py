@@ -31,12 +31,13 @@ is computed once per cube):
    children — and two sibling causes are not merged into their parent.
 4. The element's leaves are removed and the search repeats until no abnormal change is left.
 5. When no element stands out leaf by leaf, elements are tested as a whole (``_Scan``): the
-   z-score of an element's residual, Σ (a - f) / sqrt(φ Σ v), with a robust noise scale φ and
-   a variance unit v per leaf (f², forecast noise being relative). Many leaves that each stay
-   inside the noise band add up; normal leaves dilute the score, so a homogeneous shift scores
-   highest where it acts. The yardstick is the strongest element moving the other way; an
-   element must exceed it by half (the strongest of many noise elements exceeds it half the
-   time).
+   z-score of an element's residual, Σ (a - f) / sqrt(φ Σ v), with a robust noise scale φ (read
+   at the lower quartile of the leaves' squared standardized residuals, so that it holds when
+   most leaves move) and a variance unit v per leaf (f², forecast noise being relative). Many
+   leaves that each stay inside the noise band add up; normal leaves dilute the score, so a
+   homogeneous shift scores highest where it acts. The yardstick is the strongest element moving
+   the other way; an element must exceed it by half (the strongest of many noise elements
+   exceeds it half the time).
 
 Ratio measures (num/den) use the scan alone, in numerator units: the forecast of a leaf is its
 expected ratio applied to its actual denominator (a traffic shift that keeps a segment's rate
@@ -47,7 +48,9 @@ direction is the side holding the most significant element (noise on big leaves 
 total the other way). An element must carry a tenth of the change (Adtributor's per-element
 explanatory power), exceed the yardstick by a quarter, and is widened to a parent whose other
 live leaves are significantly abnormal and move alike; after the first element, the leaves left
-must still move as a whole. Elements are listed by share of the change, largest first.
+must still move as a whole. An element 2.5 yardsticks out stands on its own: 2 % of the change
+(RiskLoc's floor) is enough and the stop rule is waived (a small second cause next to a big one).
+Elements are listed by share of the change, largest first.
 """
 
 from __future__ import annotations
@@ -69,12 +72,16 @@ _RISK_THRESHOLD = 0.5
 _RISK_TOL = 1e-9  # float slack: a single leaf at full weight scores exactly the threshold
 _N_CANDIDATES = 5
 _DENSE_KEYS_PER_LEAF = 8  # cuboids with at most this many possible keys per leaf skip sorting
-_CHI2_MEDIAN = 0.4549364  # median of chi-square(1): robust variance from squared residuals
+_NOISE_QUANTILE = 0.25  # the scan's noise scale is read at this quantile of squared residuals
+_CHI2_QUANTILE = 0.1015310  # ...and divided by chi-square(1)'s: robust when most leaves move
+_NOISELESS = 1e-6  # the noise scale is at least this share of the mean squared residual
 _MIN_ELEMENT_SHARE = 0.1  # share of the change a scanned element must carry (Adtributor's TEEP)
 _Z_SIGNIFICANT = 3.0  # floor of the scan's noise yardstick
 _SCAN_MARGIN = 1.5  # additive fallback scan: an element's z must be this many noise yardsticks
 _RATIO_MARGIN = 1.25  # ratio scan: the same, with the noise yardstick of count-like leaves
 _RATIO_ALIVE = 0.3  # ratio scan: the live leaves as a whole must still reach this many
+_PLAIN_BANDS = 2.5  # ratio scan: an element this many yardsticks out needs no share floor...
+_PLAIN_SHARE = 0.02  # ...beyond RiskLoc's explanatory-power floor
 _MIN_PART_SHARE = 0.02  # share of the abnormal partition's change an element carries (RiskLoc)...
 _SMALL_RISK = 0.75  # ...unless it is this pure (several leaves far out)...
 _FAR_DEV = 2 / 3  # ...or holds a leaf this far out (actual ≥ 2× or ≤ 1/2 of its forecast)
@@ -127,9 +134,14 @@ def _is_ratio(leaves: pd.DataFrame, ratio: bool | None) -> bool:
     return all(c in leaves.columns for c in _RATIO_COLUMNS)
 
 
-def _build_cube(
-    leaves: pd.DataFrame, nums: dict[str, np.ndarray], dims: list[str], ratio: bool
-) -> _Cube:
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A measure column as floats (text that is no number reads as NaN)."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+
+
+def _build_cube(columns: list[np.ndarray], nums: dict[str, np.ndarray], ratio: bool) -> _Cube:
     if ratio:
         en, an = nums["expected_num"], nums["actual_num"]
         ed, ad = nums["expected_den"], nums["actual_den"]
@@ -140,11 +152,11 @@ def _build_cube(
         f, a = leaf_ratio * ad, an
     else:
         f, a = nums["expected"], nums["actual"]
-    codes = np.empty((len(leaves), len(dims)), dtype=np.int64)
+    codes = np.empty((len(f), len(columns)), dtype=np.int64)
     levels: list[np.ndarray] = []
-    for j, dim in enumerate(dims):
+    for j, column in enumerate(columns):
         # codes in the sorted order of the values' text (missing values read as "")
-        inv, uniq = pd.factorize(leaves[dim], use_na_sentinel=False)
+        inv, uniq = pd.factorize(column, use_na_sentinel=False)
         text = np.array(["" if pd.isna(v) else str(v) for v in uniq], dtype=str)
         names, remap = np.unique(text, return_inverse=True)
         codes[:, j] = remap[inv]
@@ -293,31 +305,41 @@ class _Scan:
         sizes: list[int],
         alive_gamma: float = 0.0,
         margin: float = 1.0,
+        plain: float = np.inf,
     ):
         self.cube, self.x, self.v = cube, x, var_unit
-        self.alive_gamma, self.margin = alive_gamma, margin
+        self.alive_gamma, self.margin, self.plain = alive_gamma, margin, plain
         use = var_unit > 0
         with np.errstate(over="ignore"):  # subnormal variances overflow: those leaves are skipped
             ratios = x[use] ** 2 / var_unit[use]
         ratios = ratios[np.isfinite(ratios)]
         if ratios.size == 0:
             ratios = np.zeros(1)
-        phi = float(np.median(ratios)) / _CHI2_MEDIAN
-        self.phi = phi if phi > 0 else float(np.mean(ratios)) or 1.0
+        phi = float(np.quantile(ratios, _NOISE_QUANTILE)) / _CHI2_QUANTILE
+        # noise-free leaves (most exactly on forecast): any residual is far out, to scale
+        self.phi = max(phi, _NOISELESS * float(np.mean(ratios))) or 1.0
+        # every element of every cuboid, one group each: a single bincount sums them all
         n_dims = cube.codes.shape[1]
-        self.cuboids = []
+        self.cols: list[tuple[int, ...]] = []
+        keys, groups, owner = [], [], []
+        n_groups = 0
         for layer in range(1, n_dims + 1):
             for cols in itertools.combinations(range(n_dims), layer):
-                self.cuboids.append((cols, *_cuboid(cube, cols, sizes)))
+                uniq, g = _cuboid(cube, cols, sizes)
+                keys.append(uniq)
+                groups.append(g + n_groups)
+                owner.append(np.full(len(uniq), len(self.cols)))
+                self.cols.append(cols)
+                n_groups += len(uniq)
+        self.keys, self.owner = np.concatenate(keys), np.concatenate(owner)
+        self.groups, self.n_groups = np.concatenate(groups), n_groups
+        self.leaf = np.tile(np.arange(len(x)), len(self.cols))
         self.sizes = sizes
         # strongest element with the anomaly (peak) and against it (the yardstick)
-        self.peak = self.opposite_max = -np.inf
-        for _cols, uniq, g in self.cuboids:
-            z = self._z(np.bincount(g, weights=x, minlength=len(uniq)), g, len(uniq), self.v)
-            finite = z[np.isfinite(z)]
-            if finite.size:
-                self.peak = max(self.peak, float(finite.max()))
-                self.opposite_max = max(self.opposite_max, float(-finite.min()))
+        z = self._z(x, var_unit)
+        finite = z[np.isfinite(z)]
+        self.peak = float(finite.max()) if finite.size else -np.inf
+        self.opposite_max = float(-finite.min()) if finite.size else -np.inf
         self.band = max(_Z_SIGNIFICANT, self.opposite_max)
 
     def flipped(self) -> _Scan:
@@ -328,9 +350,13 @@ class _Scan:
         other.band = max(_Z_SIGNIFICANT, other.opposite_max)
         return other
 
-    def _z(self, xs: np.ndarray, g: np.ndarray, m: int, v: np.ndarray) -> np.ndarray:
-        """z-scores of elements with changes ``xs`` over the leaves' variance units ``v``."""
-        vs = np.bincount(g, weights=v, minlength=m)
+    def _sums(self, per_leaf: np.ndarray) -> np.ndarray:
+        """Sums of a per-leaf quantity over every element."""
+        return np.bincount(self.groups, weights=per_leaf[self.leaf], minlength=self.n_groups)
+
+    def _z(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """z-scores of every element for leaf changes ``x`` and variance units ``v``."""
+        xs, vs = self._sums(x), self._sums(v)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.where(vs > 0, xs / np.sqrt(self.phi * np.where(vs > 0, vs, 1.0)), -np.inf)
 
@@ -338,26 +364,27 @@ class _Scan:
         n = float(self.v[mask].sum())
         return float(self.x[mask].sum()) / np.sqrt(self.phi * n) if n > 0 else 0.0
 
-    def pick(self, alive: np.ndarray, min_change: float, first: bool = True) -> _Found | None:
+    def pick(
+        self, alive: np.ndarray, min_change: float, plain_change: float = 0.0, first: bool = True
+    ) -> _Found | None:
         """The live element with the highest significant z carrying at least ``min_change``,
         widened to a parent whose other live leaves are significantly abnormal too."""
         # a stopping rule: after the first element, what is left must still move as a whole
-        if not first and self.zscore(alive) < self.alive_gamma * self.band:
-            return None
-        best: _Found | None = None
+        # (an element ``plain`` yardsticks out needs neither, only ``plain_change``)
+        moves = first or self.zscore(alive) >= self.alive_gamma * self.band
+        plain = self.plain * self.band
         xa = np.where(alive, self.x, 0.0)
-        va = np.where(alive, self.v, 0.0)
-        for cols, uniq, g in self.cuboids:
-            xs = np.bincount(g, weights=xa, minlength=len(uniq))
-            z = self._z(xs, g, len(uniq), va)
-            z[xs < min_change] = -np.inf
-            i = int(np.argmax(z))
-            # strictly better only: earlier (lower-layer) cuboids win ties
-            if best is None or z[i] > best.risk * (1 + 1e-9):
-                codes = tuple(_decode(int(uniq[i]), cols, self.sizes))
-                best = _Found(cols, codes, float(z[i]), float(xs[i]))
-        if best is None or best.risk < self.margin * self.band:
+        xs = self._sums(xa)
+        z = self._z(xa, np.where(alive, self.v, 0.0))
+        usual = (xs >= min_change) if moves else np.zeros(len(xs), dtype=bool)
+        z[~(usual | ((z >= plain) & (xs >= plain_change)))] = -np.inf
+        top = float(z.max())
+        if not top >= self.margin * self.band:
             return None
+        # ties (to float rounding) go to the earliest element: the lowest layer
+        i = int(np.argmax(z >= top / (1 + 1e-9)))
+        cols = self.cols[int(self.owner[i])]
+        best = _Found(cols, tuple(_decode(int(self.keys[i]), cols, self.sizes)), top, float(xs[i]))
         while len(best.cols) > 1:
             own = _element_mask(self.cube, best.cols, best.codes)
             parent: tuple[float, tuple[int, ...], tuple[int, ...]] | None = None
@@ -412,7 +439,7 @@ def _scan_search(cube: _Cube, sizes: list[int], max_elements: int) -> list[_Foun
     denominators are too noisy for a per-leaf partition)."""
     total = float(cube.ep.sum())
     v = _count_variance(cube.f, cube.ep)
-    scan = _Scan(cube, cube.ep, v, sizes, _RATIO_ALIVE, _RATIO_MARGIN)
+    scan = _Scan(cube, cube.ep, v, sizes, _RATIO_ALIVE, _RATIO_MARGIN, _PLAIN_BANDS)
     # the anomaly's direction is the side holding the most significant element (the total
     # can move the other way when noise on big leaves outweighs a cause on small ones)
     if (scan.peak, total >= 0) < (scan.opposite_max, total < 0):
@@ -420,7 +447,9 @@ def _scan_search(cube: _Cube, sizes: list[int], max_elements: int) -> list[_Foun
     alive = np.ones(len(cube.f), dtype=bool)
     chosen: list[_Found] = []
     while len(chosen) < max_elements and alive.any():
-        best = scan.pick(alive, _MIN_ELEMENT_SHARE * abs(total), first=not chosen)
+        best = scan.pick(
+            alive, _MIN_ELEMENT_SHARE * abs(total), _PLAIN_SHARE * abs(total), first=not chosen
+        )
         if best is None:
             break
         chosen.append(best)
@@ -505,10 +534,10 @@ def localize(
     # canonical row order from the numbers only, so results (down to float rounding) depend
     # neither on the input order nor on the names of the dimension values
     measures = list(_RATIO_COLUMNS) if is_ratio else ["expected", "actual"]
-    raw = [pd.to_numeric(leaves[c], errors="coerce").to_numpy(dtype=float) for c in measures]
+    raw = [_numbers(leaves[c]) for c in measures]
     order = np.lexsort(raw[::-1])
     nums = {c: np.where(np.isfinite(r), r, 0.0)[order] for c, r in zip(measures, raw, strict=True)}
-    leaves = leaves[dims].take(order).reset_index(drop=True)
+    columns = [leaves[d].to_numpy()[order] for d in dims]
     if is_ratio:
         den_e, den_a = float(nums["expected_den"].sum()), float(nums["actual_den"].sum())
         total_expected = float(nums["expected_num"].sum()) / den_e if den_e else 0.0
@@ -517,7 +546,7 @@ def localize(
         total_expected, total_actual = float(nums["expected"].sum()), float(nums["actual"].sum())
     if len(leaves) == 0 or not dims:
         return LocalizationResult([], total_expected, total_actual, 0.0, [])
-    cube = _build_cube(leaves, nums, dims, is_ratio)
+    cube = _build_cube(columns, nums, is_ratio)
     sizes = [len(lv) for lv in cube.levels]
     if is_ratio:
         picked = _scan_search(cube, sizes, max_elements)
