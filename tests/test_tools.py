@@ -143,14 +143,30 @@ def test_retention_and_query(investigated: tuple[ToolExecutor, dict[str, StepRes
     _, results = investigated
     ret = results["retention"]
     assert ret.success and ret.chart is not None and ret.chart.kind == "retention"
-    assert ret.data["cohorts"] and "d1_recent" in ret.data
+    d = ret.data
+    assert d["filters"] == {"acquisition_channel": "organic"}
+    assert d["d1_recent"] == pytest.approx(0.549, abs=0.001)
+    assert d["d1_earlier"] == pytest.approx(0.665, abs=0.001)
+    assert ret.findings[0] == (
+        "Retention fell for recent cohorts (acquisition_channel=organic): day-1 66.5% → 54.9% "
+        "(-17.4%): new users are churning."
+    )
+    cohorts = d["cohorts"]
+    assert len(cohorts) == len(ret.chart.series) == 8  # the last eight weekly cohorts
+    assert all(c["size"] > 0 and set(c["retention"]) == {"1", "7", "14", "28"} for c in cohorts)
+    assert [s.label for s in ret.chart.series] == [f"cohort {c['cohort']}" for c in cohorts]
     query = results["query"]
     assert query.success and query.chart is not None
-    assert {s.label for s in query.chart.series} == {
+    groups = query.data["groups"]
+    assert [g["group"]["platform"] for g in groups] == ["web", "android", "ios"]  # by mean
+    assert [s.label for s in query.chart.series] == [
+        "platform=web",
         "platform=android",
         "platform=ios",
-        "platform=web",
-    }
+    ]
+    assert query.findings[0].startswith(
+        "events_per_user for all traffic from 2025-12-11 to 2026-02-11: platform=web mean 5.19 "
+    )
 
 
 def test_every_result_is_json_and_recorded(
@@ -158,14 +174,16 @@ def test_every_result_is_json_and_recorded(
 ) -> None:
     ex, results = investigated
     for result in results.values():
-        dumped = json.loads(result.model_dump_json())  # JSON-able data and chart
-        assert dumped["success"] is True and dumped["findings"] == result.findings
-        assert result.findings[0]
-        assert (dumped["chart"] or {}).get("kind") == (result.chart.kind if result.chart else None)
+        dumped = result.model_dump_json()  # JSON-able data and chart
+        assert json.loads(dumped)["success"] is True
+        assert StepResult.model_validate_json(dumped) == result  # nothing lost on the way
     recorded = [h.result for h in ex.context.history]
-    assert all(any(r is h for h in recorded) for r in results.values())
+    assert [r for r in recorded if any(r is x for x in results.values())] == list(results.values())
     summary = run(ex, GenerateInsights())
-    assert summary.success and any("country=IN" in f for f in summary.findings)
+    assert summary.findings[0].startswith("Anomaly: dau drop -")
+    assert summary.findings[0].endswith(" from 2026-01-28.")
+    # (the events that explain it depend on which deployment checks ran on the shared executor)
+    assert summary.findings[1] == "Segment: platform=android, country=IN, app_version=2.3.0"
 
 
 def test_no_anomaly_on_a_quiet_segment(small_wh: Warehouse) -> None:
