@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from metric_anomaly_investigator.warehouse import queries as q
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 # a user-defined ratio metric (mai.toml), computed from the events rather than the rollups
 CART_CONVERSION = """

@@ -34,7 +34,7 @@ from metric_anomaly_investigator.core.agents import ModelConfigError
 from metric_anomaly_investigator.core.models import Report
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.warehouse import queries as q
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.scenarios import (
     SCENARIOS,
     GroundTruth,
@@ -42,6 +42,7 @@ from metric_anomaly_investigator.warehouse.scenarios import (
     build_world,
 )
 from metric_anomaly_investigator.warehouse.types import WarehouseError
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 HELD_OUT_SEEDS = (7001, 7002)  # never used while tuning the analyst: keep it that way
 SPLITS = ("tuning", "held-out")

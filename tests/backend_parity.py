@@ -18,7 +18,7 @@ import pytest
 from metric_anomaly_investigator.core.models import InvestigationFinished
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.warehouse import queries as q
-from metric_anomaly_investigator.warehouse.connect import Warehouse
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 BASE = (date(2026, 1, 7), date(2026, 1, 27))
 CUR = (date(2026, 1, 29), date(2026, 2, 11))

@@ -8,8 +8,9 @@ import duckdb
 import pydantic_ai.models
 import pytest
 
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 

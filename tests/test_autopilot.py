@@ -16,7 +16,7 @@ from metric_anomaly_investigator.core.autopilot import AutopilotModel, _read_pro
 from metric_anomaly_investigator.core.models import Investigation, Report
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.core.tools import ToolExecutor
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.generator import (
     DeploymentSpec,
     Effect,
@@ -24,6 +24,7 @@ from metric_anomaly_investigator.warehouse.generator import (
     generate_world,
 )
 from metric_anomaly_investigator.warehouse.scenarios import get_scenario
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -31,7 +31,7 @@ from metric_anomaly_investigator.core.models import (
     StatisticalTest,
 )
 from metric_anomaly_investigator.core.tools import ToolExecutor
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.generator import (
     AnnotationSpec,
     DeploymentSpec,
@@ -39,6 +39,7 @@ from metric_anomaly_investigator.warehouse.generator import (
     WorldSpec,
     generate_world,
 )
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 EVALS = load_evals()
 

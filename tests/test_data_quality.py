@@ -37,13 +37,15 @@ from metric_anomaly_investigator.core.models import (
 )
 from metric_anomaly_investigator.core.question import find_segment, parse_question
 from metric_anomaly_investigator.warehouse import queries as q
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse import rollups
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.timerange import bulk_range, day_label
 from metric_anomaly_investigator.warehouse.types import (
     DimensionInfo,
     WarehouseError,
     WarehouseSchema,
 )
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 FIRST = START.date()
 LAST = date(2025, 4, 11)
@@ -278,7 +280,7 @@ def test_strays_are_left_out_without_a_rollup_too(
     ev.to_csv(inputs.root / "clean" / "events.csv", index=False)
     _with_strays(ev, "1970-01-01").to_csv(inputs.root / "dirty" / "events.csv", index=False)
     inputs.freeze()
-    monkeypatch.setattr(Warehouse, "_materialise", lambda self, name, expr: None)
+    monkeypatch.setattr(rollups, "_materialise", lambda wh, name, expr: None)
     with open_warehouse(inputs.root / "clean") as wh:
         assert wh.rollup is None
         expected = q.metric_series(wh, "dau").points

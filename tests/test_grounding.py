@@ -23,8 +23,9 @@ from metric_anomaly_investigator.core.grounding import (
 )
 from metric_anomaly_investigator.core.models import ActionName, Investigation, Report, Step
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.scenarios import SCENARIOS, generate_scenario
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 FACTS = WarehouseFacts(
     metrics=frozenset({"dau", "events"}),

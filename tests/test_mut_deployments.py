@@ -10,7 +10,7 @@ import pytest
 from metric_anomaly_investigator.core.actions.deployments import overlap, proximity
 from metric_anomaly_investigator.core.models import CheckDeployments, StepResult
 from metric_anomaly_investigator.core.tools import ToolExecutor
-from metric_anomaly_investigator.warehouse.connect import Warehouse
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 START = date(2026, 1, 28)
 DEPLOY_003 = ["android", "2.3.0", "IN", "BR"]  # platform, version, regions of the demo deploy

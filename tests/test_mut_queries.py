@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.queries import (
     annotations,
     breakdown,
@@ -22,6 +22,7 @@ from metric_anomaly_investigator.warehouse.queries import (
     segment_daily_values,
 )
 from metric_anomaly_investigator.warehouse.types import Breakdown
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 FIRST = date(2025, 3, 1)
 CHANGE = date(2025, 3, 22)

@@ -16,7 +16,7 @@ from metric_anomaly_investigator.core.models import (
 )
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.core.store import replay_events
-from metric_anomaly_investigator.warehouse.connect import Warehouse
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 
 async def collect(events: AsyncIterator[Event]) -> list[Event]:

@@ -16,8 +16,9 @@ from byo_worlds import START, events, write_parquet_dir
 
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.warehouse import queries as q
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.types import WarehouseError
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 DAYS = 28
 FIRST = START.date()

@@ -21,7 +21,8 @@ from backend_parity import (
     fresh_postgres_db,
 )
 
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 pytestmark = ON_POSTGRES
 

@@ -21,8 +21,9 @@ from backend_parity import (
     assert_series_match,
 )
 
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.types import WarehouseError
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("pyspark") is None or shutil.which("java") is None,

@@ -13,8 +13,9 @@ from metric_anomaly_investigator.core.actions.formatting import plural
 from metric_anomaly_investigator.core.actions.insights import MIN_HISTORY_DAYS
 from metric_anomaly_investigator.core.models import DetectAnomaly, GenerateInsights
 from metric_anomaly_investigator.core.tools import ToolExecutor
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from metric_anomaly_investigator.core.models import (
     StepResult,
 )
 from metric_anomaly_investigator.core.tools import InvalidAction, ToolExecutor
-from metric_anomaly_investigator.warehouse.connect import Warehouse
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 
 def run(ex: ToolExecutor, action: Action) -> StepResult:

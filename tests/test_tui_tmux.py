@@ -37,10 +37,7 @@ def mai() -> list[str]:
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir holding a small pre-generated default world (found as the demo)."""
-    from metric_anomaly_investigator.warehouse.connect import (
-        DEFAULT_SCENARIO,
-        default_warehouse_path,
-    )
+    from metric_anomaly_investigator.warehouse.demo import DEFAULT_SCENARIO, default_warehouse_path
     from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
 
     root = tmp_path_factory.mktemp("mai-data")

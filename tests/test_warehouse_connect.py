@@ -9,10 +9,10 @@ import duckdb
 import pytest
 
 from metric_anomaly_investigator.warehouse import queries as q
-from metric_anomaly_investigator.warehouse.connect import (
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
+from metric_anomaly_investigator.warehouse.demo import (
     default_warehouse_path,
     ensure_default_warehouse,
-    open_warehouse,
 )
 from metric_anomaly_investigator.warehouse.scenarios import generate_scenario
 from metric_anomaly_investigator.warehouse.types import WarehouseError
@@ -135,8 +135,8 @@ def test_prepared_sql_matches_ibis_parameters(small_wh, small_world_path):
     with open_warehouse(small_world_path) as generic:
         generic.prepared = False
         assert answers(small_wh) == answers(generic)
-    assert small_wh.prepared and all(p.sql for p in small_wh._plans.values())
-    assert not any(p.sql for p in generic._plans.values())
+    assert small_wh.prepared and all(p.sql for p in small_wh.plans.values())
+    assert not any(p.sql for p in generic.plans.values())
 
 
 def test_rollups_built_at_open_match_stored_ones(small_wh, small_parquet_dir):

@@ -27,7 +27,7 @@ from metric_anomaly_investigator.core.report_markdown import escape_controls
 if TYPE_CHECKING:
     from metric_anomaly_investigator.core.models import Event, Investigation
     from metric_anomaly_investigator.settings import Settings
-    from metric_anomaly_investigator.warehouse.connect import Warehouse
+    from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -128,10 +128,10 @@ def _progress_printer(stream: TextIO) -> Callable[[str, float], None]:
 
 
 def _open_warehouse(source: str | None, config: Path | None, *, quiet: bool) -> Warehouse:
-    from metric_anomaly_investigator.warehouse.connect import (
+    from metric_anomaly_investigator.warehouse.connect import open_warehouse
+    from metric_anomaly_investigator.warehouse.demo import (
         default_warehouse_path,
         ensure_default_warehouse,
-        open_warehouse,
     )
 
     _check_config(config)
@@ -176,7 +176,7 @@ def _writable_target(
 def _protected(source: str | None) -> list[Path]:
     """The files of the warehouse an investigation reads (None: the demo)."""
     from metric_anomaly_investigator.core.safe_write import warehouse_paths
-    from metric_anomaly_investigator.warehouse.connect import default_warehouse_path
+    from metric_anomaly_investigator.warehouse.demo import default_warehouse_path
 
     return warehouse_paths(source or str(default_warehouse_path()))
 

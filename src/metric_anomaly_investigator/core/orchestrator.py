@@ -65,7 +65,7 @@ from metric_anomaly_investigator.core.models import (
 from metric_anomaly_investigator.settings import AUTOPILOT, Settings
 
 if TYPE_CHECKING:
-    from metric_anomaly_investigator.warehouse.connect import Warehouse
+    from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from ..warehouse.connect import Warehouse
 from ..warehouse.types import WarehouseError
+from ..warehouse.warehouse import Warehouse
 from .actions import (
     anomaly,
     breakdown,

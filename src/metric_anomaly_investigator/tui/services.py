@@ -65,8 +65,8 @@ class StoreLike(Protocol):
 def open_warehouse(source: str | None, config: Path | None, progress: Progress) -> WarehouseLike:
     """Open ``source``; None is the demo, built once on the first run with its real progress."""
     progress("Loading the query engine", 0.0)
-    from ..warehouse.connect import default_warehouse_path, ensure_default_warehouse
     from ..warehouse.connect import open_warehouse as _open
+    from ..warehouse.demo import default_warehouse_path, ensure_default_warehouse
 
     if source is None:
         path = default_warehouse_path()

@@ -1,11 +1,7 @@
 """Data access: open a warehouse, discover its schema, run typed metric queries."""
 
-from .connect import (
-    Warehouse,
-    default_warehouse_path,
-    ensure_default_warehouse,
-    open_warehouse,
-)
+from .connect import open_warehouse
+from .demo import default_warehouse_path, ensure_default_warehouse
 from .queries import (
     annotations,
     breakdown,
@@ -35,6 +31,7 @@ from .types import (
     WarehouseError,
     WarehouseSchema,
 )
+from .warehouse import Warehouse
 
 __all__ = [
     "SCENARIOS",

@@ -10,10 +10,6 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as catalogue
-from .connect import (
-    ParamFn,
-    Warehouse,
-)
 from .direct import direct_daily
 from .query_plan import (
     NULL_LABEL,
@@ -34,6 +30,7 @@ from .types import (
     BreakdownRow,
     WarehouseError,
 )
+from .warehouse import ParamFn, Warehouse
 
 
 def _counts_events(m: catalogue.Metric) -> bool:

@@ -7,10 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .connect import (
-    DEPLOYED_RAW,
-    Warehouse,
-)
+from .layout import DEPLOYED_RAW
 from .query_plan import (
     DateLike,
     to_date,
@@ -20,6 +17,7 @@ from .types import (
     Deployment,
     WarehouseError,
 )
+from .warehouse import Warehouse
 
 _GLOBAL = ("all", "*", "global")
 

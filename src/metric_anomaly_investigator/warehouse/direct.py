@@ -15,8 +15,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from . import metrics as catalogue
-from .connect import ParamFn, Warehouse
 from .query_plan import WindowParams, apply_filters, label_nulls, run_shape, user_dims_needed
+from .warehouse import ParamFn, Warehouse
 
 
 def _by_type(wh: Warehouse, m: catalogue.Metric) -> bool:

@@ -26,16 +26,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .connect import (
+from .integrity import events_signature
+from .layout import (
     META_TABLE,
     ROLLUP_TABLE,
     ROLLUP_VERSION,
     SPAN_COMBO,
     SPAN_USER,
     TYPE_ROLLUP_TABLE,
-    WAU_DAYS,
 )
-from .integrity import events_signature
+from .metrics import WAU_DAYS
 from .resources import apply_limits
 from .types import WarehouseError
 

@@ -9,16 +9,11 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from . import metrics as catalogue
-from .connect import (
-    ParamFn,
-    ParamValue,
-    ShapeBuilder,
-    Warehouse,
-)
 from .types import (
     WarehouseError,
     show_name,
 )
+from .warehouse import ParamFn, ParamValue, ShapeBuilder, Warehouse
 
 Filters = Mapping[str, str | Sequence[str]] | None
 DateLike = date | datetime | str

@@ -8,10 +8,6 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .connect import (
-    ParamFn,
-    Warehouse,
-)
 from .query_plan import (
     DateLike,
     Filters,
@@ -28,6 +24,7 @@ from .types import (
     WarehouseError,
     show_name,
 )
+from .warehouse import ParamFn, Warehouse
 
 
 def retention(

@@ -7,14 +7,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .connect import (
-    SPAN_COMBO,
-    SPAN_USER,
-    WAU_DAYS,
-    ParamFn,
-    Warehouse,
-)
 from .direct import direct_daily
+from .layout import SPAN_COMBO, SPAN_USER
+from .metrics import WAU_DAYS
 from .query_plan import (
     DateLike,
     Filters,
@@ -29,6 +24,7 @@ from .query_plan import (
     user_day_base,
 )
 from .types import MetricSeries
+from .warehouse import ParamFn, Warehouse
 
 
 def _daily_frame(

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from ...warehouse import queries as q
-from ...warehouse.connect import Warehouse
 from ...warehouse.types import Breakdown, MetricSeries
+from ...warehouse.warehouse import Warehouse
 from ..context import Anomaly, InvestigationContext
 from ..segments import dimension_concentration, migration
 
