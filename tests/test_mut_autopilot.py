@@ -36,11 +36,10 @@ from metric_anomaly_investigator.core.models import (
     StatisticalTest,
     StepResult,
 )
-from metric_anomaly_investigator.warehouse.connect import open_warehouse
+from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
 from metric_anomaly_investigator.warehouse.generator import generate_world
 from metric_anomaly_investigator.warehouse.scenarios import get_scenario
 from metric_anomaly_investigator.warehouse.types import DimensionInfo, WarehouseSchema
-from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 WEEKEND = get_scenario("weekend_seasonality_only")
 
@@ -375,7 +374,7 @@ def test_a_spike_until_a_day_before_the_end() -> None:
     r = report(analyst(a, (seg,)), "Why did events spike?")
     assert r.summary == (
         "events spiked 40.0% vs its seasonal baseline from 2026-02-01 to 2026-02-05 (p=0.02). "
-        "The change is concentrated in country=US (, 0% of the change)."
+        "The change is concentrated in country=US (0% of the change)."
     )
     assert r.root_cause == "Extra activity concentrated in country=US (possibly automated traffic)."
     assert r.recommendations[0].startswith(

@@ -488,15 +488,15 @@ class Analyst:
             )
             for e in ruled_out
         ]
-        seg_txt = " and ".join(format_filters(s.filters) for s in segs) or "no single segment"
         summary = f"{a.metric} {word}{change} vs its seasonal baseline from {a.start}{until}"
         summary += f" (p={a.p_value:.2g})." if a.p_value is not None else "."
         if segs:
             top = segs[0]
+            seg_txt = " and ".join(format_filters(s.filters) for s in segs)
+            there = f"{top.change_pct:+.1f}% there, " if top.change_pct is not None else ""
             summary += (
-                f" The change is concentrated in {seg_txt}"
-                + (f" ({top.change_pct:+.1f}% there" if top.change_pct is not None else " (")
-                + f", {100 * (top.share_of_change or 0):.0f}% of the change)."
+                f" The change is concentrated in {seg_txt} "
+                f"({there}{100 * (top.share_of_change or 0):.0f}% of the change)."
             )
         elif segment_errors:
             summary += (
