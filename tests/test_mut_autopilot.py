@@ -15,7 +15,7 @@ import pytest
 from test_autopilot import investigate
 
 from metric_anomaly_investigator.core.actions.charts import line
-from metric_anomaly_investigator.core.autopilot import Analyst, _Prompt
+from metric_anomaly_investigator.core.autopilot import Analyst, _Prompt, _short
 from metric_anomaly_investigator.core.context import (
     Anomaly,
     EventFinding,
@@ -558,3 +558,60 @@ def test_a_retention_decline_without_a_daily_break_is_reported_as_such() -> None
         "in all new users. Daily metrics show no break of their own."
     )
     assert r.affected_segments == [] and r.confidence == 0.5
+
+
+def test_a_question_without_a_metric_starts_from_dau_or_the_first_metric() -> None:
+    ((_, act),) = steps(analyst(None), "What happened last week?", 1)
+    assert act == DetectAnomaly(metric="dau")
+    no_dau = SCHEMA.model_copy(update={"metrics": ["events", "sessions_per_user"]})
+    ((_, act),) = steps(analyst(None, schema=no_dau), "What happened last week?", 1)
+    assert act == DetectAnomaly(metric="events")
+
+
+def test_a_new_question_gets_a_new_plan_and_only_its_own_steps_count() -> None:
+    a = analyst(None)
+    assert a.decide(_Prompt("Why did DAU drop?", False, 0, 12)).action == DetectAnomaly(
+        metric="dau"
+    )
+    a.ctx.history.append(HistoryEntry(DetectAnomaly(metric="dau"), OK))
+    # the same step count, another question: the plan follows the question
+    asked = a.decide(_Prompt("Why did events drop?", False, 1, 12))
+    assert asked.action == DetectAnomaly(metric="events")
+    # an earlier run's check of dau is not this run's: this run (one step so far) checks it
+    a.ctx.history.append(HistoryEntry(DrillDown(metric="events"), OK))
+    again = a.decide(_Prompt("Why did DAU fall?", False, 1, 12))
+    assert again.action == DetectAnomaly(metric="dau")
+
+
+def test_the_no_anomaly_root_cause_and_advice() -> None:
+    r = report(analyst(NONE))
+    assert r.root_cause == (
+        "Nothing broke: the movement asked about is normal variation (e.g. the usual weekly "
+        "pattern)."
+    )
+    assert r.recommendations == [
+        "No action needed; compare like-for-like weekdays rather than consecutive days.",
+        "Keep monitoring against the seasonal baseline; re-run if the level stays off for "
+        "several days.",
+    ]
+
+
+def test_events_that_stopped_being_recorded_point_at_the_tracking() -> None:
+    seg = SegmentFinding({"event_type": "screen_view"}, -90.0, 1.0, 1.0)
+    recs = analyst(DROP)._recommendations(DROP, [seg], [])
+    assert recs == [
+        "Check the tracking of event_type=screen_view: events stopped being recorded — fix the "
+        "logging and annotate the gap in dashboards.",
+        "Talk to the owners of event_type=screen_view: look for an outage, a policy or pricing "
+        "change, or a partner issue that started on 2026-01-28.",
+        "Monitor dau for event_type=screen_view daily until it returns to its baseline.",
+    ]
+
+
+def test_an_error_is_shortened_to_its_first_line() -> None:
+    assert _short("  table missing\n  at line 3") == "table missing"
+    assert _short(" \n ") == "no reason given"
+    long = "x" * 200
+    assert _short(long) == "x" * 159 + "…" and _short("y" * 160) == "y" * 160
+    r = report(analyst(None, history=((DetectAnomaly(metric="dau"), failed("")),)))
+    assert "the anomaly check failed (no reason given)" in r.summary
