@@ -21,6 +21,7 @@ from metric_anomaly_investigator.warehouse.queries import (
     metric_series,
     segment_daily_values,
 )
+from metric_anomaly_investigator.warehouse.series import SPAN_USER, _stored_span
 from metric_anomaly_investigator.warehouse.types import Breakdown
 from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
@@ -83,6 +84,10 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         )
     finally:
         con.close()
+    # one user-defined metric, computed straight from the events (a filtered count)
+    (path.parent / "mai.toml").write_text(
+        '[metrics.phone_events]\ncount = "events"\nwhere = {device = "phone"}\n'
+    )
     warehouse = open_warehouse(path)
     yield warehouse
     warehouse.close()
@@ -120,6 +125,37 @@ def test_windows_filters_and_groups(wh: Warehouse) -> None:
 def test_wau_counts_distinct_users_of_the_week(wh: Warehouse) -> None:
     wau = metric_series(wh, "wau", start="2025-03-20", end=LAST)
     assert wau.values() == [5.0] * 8 + [3.0]  # the week ending 03-28 is the first without 03-21
+
+
+def test_wau_by_event_type_reads_the_events(wh: Warehouse) -> None:
+    # the rollup's stored spans know no event type: the spans are computed from the events
+    assert _stored_span(wh, ["event_type"], {}) is None
+    assert _stored_span(wh, [], {"event_type": ["open"]}) is None
+    assert _stored_span(wh, ["device"], {}) == SPAN_USER  # device is constant per user
+    weekly = [5.0] * 8 + [3.0]
+    by_type = metric_series(wh, "wau", start="2025-03-20", end=LAST, group_by=["event_type"])
+    assert [(p.group, p.value) for p in by_type.points] == [
+        ({"event_type": "open"}, v) for v in weekly
+    ]
+    opened = metric_series(wh, "wau", start="2025-03-20", end=LAST, filters={"event_type": "open"})
+    assert opened.values() == weekly
+    phone = metric_series(
+        wh, "wau", start="2025-03-20", end=LAST, filters={"event_type": "open", "device": "phone"}
+    )
+    assert phone.values() == [3.0] * 8 + [2.0]  # users 1, 3 and 5, then 1 and 3
+
+
+def test_a_user_defined_metric_is_counted_from_the_events(wh: Warehouse) -> None:
+    s = metric_series(wh, "phone_events", start="2025-03-20", end=CHANGE)
+    assert s.values() == [9.0, 9.0, 4.0]  # users 1, 3 and 5 (1 + 3 + 5 events), then 1 and 3
+    assert [p.denominator for p in s.points] == [1.0] * 3
+
+
+def test_days_without_activity_are_zero(wh: Warehouse) -> None:
+    count = metric_series(wh, "events", filters={"device": "tablet"})
+    assert [(p.value, p.numerator, p.denominator) for p in count.points] == [(0.0, 0.0, 1.0)] * 28
+    ratio = metric_series(wh, "events_per_user", filters={"device": "tablet"})
+    assert [(p.value, p.numerator, p.denominator) for p in ratio.points] == [(0.0, 0.0, 0.0)] * 28
 
 
 def _by_device(wh: Warehouse, metric: str) -> Breakdown:
