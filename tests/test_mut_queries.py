@@ -1,7 +1,8 @@
 """warehouse.queries on a hand-written warehouse whose every number is known in advance.
 
 Days 2025-03-01..2025-03-28. Before 2025-03-22 users 1-5 are active every day, from then on
-users 1-3; user ``u`` logs ``u`` events a day, on a phone when ``u`` is odd, a desktop when even.
+users 1-3; user ``u`` logs ``u`` events a day (an ``open``, then ``u - 1`` ``view``), on a phone
+when ``u`` is odd, a desktop when even; app version 1.0 before 2025-03-15, 2.0 from then on.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 FIRST = date(2025, 3, 1)
 CHANGE = date(2025, 3, 22)
 LAST = date(2025, 3, 28)
+UPGRADE = date(2025, 3, 15)
 
 
 def _users(day: date) -> range:
@@ -41,23 +43,25 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     try:
         con.execute(
             "CREATE TABLE events (user_id BIGINT, event_timestamp TIMESTAMP, "
-            "event_type VARCHAR, device VARCHAR)"
+            "event_type VARCHAR, device VARCHAR, version VARCHAR)"
         )
         rows = []
         for i in range((LAST - FIRST).days + 1):
             day = FIRST + timedelta(days=i)
             for u in _users(day):
                 device = "phone" if u % 2 else "desktop"
+                version = "1.0" if day < UPGRADE else "2.0"
                 rows += [
                     (
                         u,
                         datetime.combine(day, datetime.min.time()).replace(hour=8 + k),
-                        "open",
+                        "view" if k else "open",
                         device,
+                        version,
                     )
                     for k in range(u)
                 ]
-        con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", rows)
+        con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
         con.execute(
             "CREATE TABLE deployments (deployment_id VARCHAR, deployed_at TIMESTAMP, "
             "platform VARCHAR, app_version VARCHAR, regions VARCHAR, "
@@ -134,8 +138,9 @@ def test_wau_by_event_type_reads_the_events(wh: Warehouse) -> None:
     assert _stored_span(wh, ["device"], {}) == SPAN_USER  # device is constant per user
     weekly = [5.0] * 8 + [3.0]
     by_type = metric_series(wh, "wau", start="2025-03-20", end=LAST, group_by=["event_type"])
-    assert [(p.group, p.value) for p in by_type.points] == [
-        ({"event_type": "open"}, v) for v in weekly
+    assert [(p.group["event_type"], p.value) for p in by_type.points] == [
+        *(("open", v) for v in weekly),
+        *(("view", v) for v in [4.0] * 8 + [2.0]),  # users 2-5, then 2 and 3
     ]
     opened = metric_series(wh, "wau", start="2025-03-20", end=LAST, filters={"event_type": "open"})
     assert opened.values() == weekly
@@ -187,6 +192,83 @@ def test_breakdown_of_a_ratio(wh: Warehouse) -> None:
     assert (rows["desktop"].before, rows["desktop"].after) == (3.0, 2.0)  # (2+4)/2, 2/1
     assert (rows["phone"].before_num, rows["phone"].before_den) == (9.0, 3.0)
     assert sum(r.contribution for r in bd.rows) == pytest.approx(-1.0)
+
+
+def test_breakdown_sample_sizes_are_users_unless_events_are_counted(wh: Warehouse) -> None:
+    rows = {r.segment["device"]: r for r in _by_device(wh, "dau").rows}
+    assert (rows["phone"].before, rows["phone"].after) == (3.0, 2.0)
+    assert (rows["phone"].n_before, rows["phone"].n_after) == (3, 2)  # users 1, 3, 5; 1, 3
+    assert (rows["desktop"].n_before, rows["desktop"].n_after) == (2, 1)
+
+
+def _rows(bd: Breakdown, dim: str) -> dict[str, tuple[float, float, float, float, int, int]]:
+    return {
+        r.segment[dim]: (r.before, r.after, r.after_num, r.after_den, r.n_before, r.n_after)
+        for r in bd.rows
+    }
+
+
+def test_overlapping_segments_take_their_totals_from_the_users(wh: Warehouse) -> None:
+    """By event type a user-day counts in both segments it has events in: the totals count it
+    once."""
+    dau = breakdown(
+        wh, "dau", ["event_type"], baseline=("2025-03-08", "2025-03-21"), current=(CHANGE, LAST)
+    )
+    assert (dau.total_before, dau.total_after) == (5.0, 3.0)  # not 5 + 4 and 3 + 2
+    assert _rows(dau, "event_type") == {
+        "open": (5.0, 3.0, 3.0, 1.0, 5, 3),  # daily means
+        "view": (4.0, 2.0, 2.0, 1.0, 4, 2),
+    }
+    epu = breakdown(
+        wh,
+        "events_per_user",
+        ["event_type"],
+        baseline=("2025-03-08", "2025-03-21"),
+        current=(CHANGE, LAST),
+    )
+    assert (epu.total_before, epu.total_after) == (3.0, 2.0)  # 15 / 5, 6 / 3 events per user
+    before_after = {r.segment["event_type"]: (r.before, r.after) for r in epu.rows}
+    assert before_after == {"open": (1.0, 1.0), "view": (2.5, 1.5)}  # 10 / 4, 3 / 2 views
+
+
+def test_a_window_without_activity_totals_zero(wh: Warehouse) -> None:
+    old = breakdown(
+        wh,
+        "dau",
+        ["event_type"],
+        baseline=("2025-03-08", "2025-03-21"),
+        current=(CHANGE, LAST),
+        filters={"version": "1.0"},  # seen up to 03-14 only
+    )
+    assert (old.total_before, old.total_after) == (2.5, 0.0)
+    assert {r.segment["event_type"]: (r.before, r.after) for r in old.rows} == {
+        "open": (2.5, 0.0),
+        "view": (2.0, 0.0),
+    }
+
+
+def _by_version(wh: Warehouse, metric: str) -> Breakdown:
+    """``metric`` by app version: two weeks, half of them on 1.0, against the week from the
+    change, all on 2.0 (1.0 is absent from it)."""
+    return breakdown(
+        wh, metric, ["version"], baseline=("2025-03-08", "2025-03-21"), current=(CHANGE, LAST)
+    )
+
+
+def test_a_segment_absent_from_the_current_window_is_zero_there(wh: Warehouse) -> None:
+    ratio = _rows(_by_version(wh, "events_per_user"), "version")
+    assert ratio == {"2.0": (3.0, 2.0, 6.0, 3.0, 5, 3), "1.0": (3.0, 0.0, 0.0, 0.0, 5, 0)}
+    count = _by_version(wh, "phone_events")  # computed from the events
+    assert (count.total_before, count.total_after) == (9.0, 4.0)
+    assert {v: row[:4] for v, row in _rows(count, "version").items()} == {
+        "1.0": (4.5, 0.0, 0.0, 1.0),  # 7 of 14 days with 9 phone events
+        "2.0": (4.5, 4.0, 4.0, 1.0),
+    }
+    wau = _by_version(wh, "wau")
+    assert (wau.total_before, wau.total_after) == (5.0, 33 / 7)
+    rows = {r.segment["version"]: (r.before, r.after) for r in wau.rows}
+    # 1.0: 5 users a day up to 03-20 (13 days), none from the week without it (03-21)
+    assert rows == {"1.0": (65 / 14, 0.0), "2.0": (35 / 14, 33 / 7)}
 
 
 def test_deployments_parse_and_filter(wh: Warehouse) -> None:
