@@ -7,9 +7,12 @@ computed here independently of the module.
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats as sps
 
 from metric_anomaly_investigator.core.stats import (
@@ -315,3 +318,62 @@ def test_seasonal_profile_follows_a_trend(period: int) -> None:
     # the centred moving mean (2xP for an even period) follows the line exactly
     expected = pattern - pattern.mean()
     assert _seasonal_profile(x, period) == pytest.approx(expected)
+
+
+# -- invariants (Hypothesis) ---------------------------------------------------------------------
+
+pvalue_lists = st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12)
+
+
+def _holm_reference(p: list[float]) -> list[float]:
+    """Holm step-down by its definition: the k-th smallest p times (m - k), running max."""
+    m, order = len(p), sorted(range(len(p)), key=lambda i: p[i])
+    out, running = [0.0] * m, 0.0
+    for k, i in enumerate(order):
+        running = max(running, (m - k) * p[i])
+        out[i] = min(running, 1.0)
+    return out
+
+
+def _bh_reference(p: list[float]) -> list[float]:
+    """Benjamini-Hochberg by its definition: the min over the larger ones of p * m / rank."""
+    m, order = len(p), sorted(range(len(p)), key=lambda i: p[i])
+    out = [0.0] * m
+    for k, i in enumerate(order):
+        out[i] = min(1.0, min(m / (j + 1) * p[order[j]] for j in range(k, m)))
+    return out
+
+
+@given(pvalue_lists)
+def test_adjusted_pvalues_follow_their_definitions(p: list[float]) -> None:
+    holm, bh = adjust_pvalues(p), adjust_pvalues(p, "fdr_bh")
+    assert holm == pytest.approx(_holm_reference(p), abs=1e-12)
+    assert bh == pytest.approx(_bh_reference(p), abs=1e-12)
+    # never below the raw p-value, and the FDR adjustment never above the FWER one
+    assert all(raw <= b + 1e-12 and b <= h + 1e-12 for raw, b, h in zip(p, bh, holm, strict=True))
+
+
+@given(pvalue_lists, st.randoms(use_true_random=False))
+def test_adjusted_pvalues_follow_their_inputs_order(p: list[float], rnd: random.Random) -> None:
+    shuffled = list(range(len(p)))
+    rnd.shuffle(shuffled)
+    for method in ("holm", "fdr_bh"):
+        adjusted = adjust_pvalues(p, method)
+        again = adjust_pvalues([p[i] for i in shuffled], method)
+        assert again == pytest.approx([adjusted[i] for i in shuffled], abs=1e-12)
+
+
+@given(
+    st.lists(st.floats(-1e3, 1e3), min_size=0, max_size=30),
+    st.floats(0.01, 100.0),
+    st.floats(-1e3, 1e3),
+)
+def test_robust_sigma_moves_with_the_scale_not_the_level(
+    values: list[float], scale: float, shift: float
+) -> None:
+    r = np.array(values)
+    sigma = _robust_sigma(r)
+    assert sigma >= 0.0
+    assert _robust_sigma(r + shift) == pytest.approx(sigma, rel=1e-6, abs=1e-6)
+    assert _robust_sigma(scale * r) == pytest.approx(scale * sigma, rel=1e-6, abs=1e-6)
+    assert _robust_sigma(-r) == pytest.approx(sigma, rel=1e-9, abs=1e-9)
