@@ -50,11 +50,21 @@ def test_grouped_series_sums_to_total(small_wh):
     assert sums == total
 
 
-def test_user_level_filter_and_missing_days_are_zero(small_wh):
+def test_user_level_filter_and_missing_days_are_zero(small_wh, small_parquet_dir):
     s = q.metric_series(small_wh, "events", filters={"plan": "pro", "country": ["IN", "BR"]})
-    assert len(s.points) == (small_wh.schema.end_date - small_wh.schema.start_date).days + 1
+    counted = duckdb.sql(
+        "SELECT CAST(e.event_timestamp AS DATE) AS day, count(*) AS n "
+        f"FROM '{small_parquet_dir / 'events.parquet'}' e "
+        f"JOIN '{small_parquet_dir / 'users.parquet'}' u USING (user_id) "
+        "WHERE u.plan = 'pro' AND e.country IN ('IN', 'BR') GROUP BY day"
+    ).df()
+    per_day = {pd.Timestamp(d).date(): n for d, n in zip(counted["day"], counted["n"], strict=True)}
+    days = small_wh.schema.start_date, small_wh.schema.end_date
+    every = [days[0] + timedelta(days=i) for i in range((days[1] - days[0]).days + 1)]
+    assert s.days() == every
+    assert s.values() == [float(per_day.get(d, 0)) for d in every] and sum(s.values()) > 0
     none = q.metric_series(small_wh, "dau", filters={"country": "no-such-country"})
-    assert set(none.values()) == {0.0}
+    assert {(p.value, p.numerator, p.denominator) for p in none.points} == {(0.0, 0.0, 1.0)}
 
 
 def test_wau_bounds(small_wh):
