@@ -6,11 +6,14 @@ import math
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from metric_anomaly_investigator.core.actions.anomaly import _record
+from metric_anomaly_investigator.core.actions.anomaly import run as detect_run
 from metric_anomaly_investigator.core.actions.charts import bars, days_axis, line
 from metric_anomaly_investigator.core.actions.deployments import _findings, _scored
+from metric_anomaly_investigator.core.actions.drilldown import sharpen_start
 from metric_anomaly_investigator.core.actions.formatting import (
     fmt,
     no_window_note,
@@ -18,6 +21,7 @@ from metric_anomaly_investigator.core.actions.formatting import (
     plural,
     share_text,
 )
+from metric_anomaly_investigator.core.actions.hidden import scan_segments
 from metric_anomaly_investigator.core.actions.retention import _bad_run, _edge, weighted
 from metric_anomaly_investigator.core.actions.workbench import Workbench, values_replace_each_other
 from metric_anomaly_investigator.core.context import Anomaly, EventFinding
@@ -470,3 +474,130 @@ def test_findings_name_the_explaining_change_and_the_ones_ruled_out() -> None:
     assert _findings([], [], around) == [
         "No deployment explains it: none near 2026-02-10 overlaps the whole metric."
     ]
+
+
+# -- a break hidden in one segment: a stand-in workbench whose series are written by hand ---------
+
+HIDDEN_DAYS = 70
+BREAK_DAY = 56  # the small segment changes here, to the end of the data
+
+
+def hidden_bench(small: float, after: float) -> tuple[Workbench, list[float]]:
+    """A noisy big segment (phone, ~200/day) and a steady small one (tablet) that moves to
+    ``after`` from ``BREAK_DAY``; the total's own series is too noisy to show it."""
+    rng = np.random.default_rng(7)
+    phone = [float(round(200 + rng.normal(0, 40))) for _ in range(HIDDEN_DAYS)]
+    tablet = [
+        (small if i < BREAK_DAY else after) + round(rng.normal(0, 1)) for i in range(HIDDEN_DAYS)
+    ]
+    total = [p + t for p, t in zip(phone, tablet, strict=True)]
+    schema = SCHEMA.model_copy(
+        update={
+            "dimensions": [
+                DimensionInfo(
+                    name="platform", level="event", values=["phone", "tablet"], cardinality=2
+                )
+            ],
+            "end_date": DAY0 + timedelta(days=HIDDEN_DAYS - 1),
+        }
+    )
+    b = Workbench(SimpleNamespace(schema=schema))  # type: ignore[arg-type]
+    b._cache[("series", "dau", ())] = daily({"": total}, "platform")
+    b._cache[("grouped", "dau", "platform")] = daily({"phone": phone, "tablet": tablet}, "platform")
+    return b, total
+
+
+def daily(groups: dict[str, list[float]], dim: str) -> MetricSeries:
+    points = [
+        SeriesPoint(
+            day=DAY0 + timedelta(days=i),
+            group={dim: g} if g else {},
+            value=v,
+            numerator=v,
+            denominator=1,
+        )
+        for g, values in groups.items()
+        for i, v in enumerate(values)
+    ]
+    n = max(len(v) for v in groups.values())
+    return MetricSeries(
+        metric="dau",
+        filters={},
+        group_by=[dim] if any(groups) else [],
+        start=DAY0,
+        end=DAY0 + timedelta(days=n - 1),
+        points=points,
+    )
+
+
+def test_a_drop_hidden_in_a_small_segment_is_found_and_told_on_the_total() -> None:
+    b, total = hidden_bench(30.0, 0.0)
+    result = detect_run(b, DetectAnomaly(metric="dau"))
+    assert result.findings[0].startswith(
+        "The total alone shows no significant break, but platform=tablet broke on 2026-02-26: "
+        "sustained drop of "
+    )
+    assert result.findings[1].startswith(
+        "dau (all traffic) dropped -1"  # about 30 of ~230 a day: -10..-19%
+    ) and result.findings[1].endswith(", step).")
+    assert (
+        "vs its seasonal baseline from 2026-02-26 to the end of the data (p=" in result.findings[1]
+    )
+    d = result.data
+    assert (d["detected"], d["direction"], d["start"], d["end"], d["ongoing"]) == (
+        True,
+        "drop",
+        "2026-02-26",
+        "2026-03-11",
+        True,
+    )
+    assert d["change_pct"] == pytest.approx(-15.1, abs=1)
+    assert d["actual_mean"] == pytest.approx(float(np.mean(total[BREAK_DAY:])))
+    anomaly = b.context.anomaly
+    assert anomaly is not None and anomaly.direction == "drop"
+    assert anomaly.start == DAY0 + timedelta(days=BREAK_DAY)
+
+
+def test_a_rise_hidden_in_a_small_segment_is_a_spike() -> None:
+    b, _ = hidden_bench(30.0, 60.0)
+    result = detect_run(b, DetectAnomaly(metric="dau"))
+    assert result.findings[1].startswith("dau (all traffic) spiked +")
+    assert result.data["direction"] == "spike" and result.data["start"] == "2026-02-26"
+
+
+def test_no_hidden_break_in_a_segment_too_small_to_move_the_total() -> None:
+    b, total = hidden_bench(4.0, 0.0)
+    days = [DAY0 + timedelta(days=i) for i in range(HIDDEN_DAYS)]
+    assert scan_segments(b, "dau", days, total, None) is None
+    result = detect_run(b, DetectAnomaly(metric="dau"))
+    assert result.data["detected"] is False
+    assert result.findings[0].startswith("No anomaly in dau (all traffic): ")
+
+
+@pytest.mark.parametrize(
+    ("days_late", "sharpened"),
+    [(3, True), (4, False)],  # a step's start moves back by at most half a week
+)
+def test_the_start_is_sharpened_on_the_segment_within_half_a_week(
+    days_late: int, sharpened: bool
+) -> None:
+    b, _ = hidden_bench(30.0, 0.0)
+    tablet = b.grouped("dau", "platform").for_group({"platform": "tablet"})
+    b._cache[("series", "dau", (("platform", "tablet"),))] = daily(
+        {"tablet": [p.value for p in tablet]}, "platform"
+    )
+    found = DAY0 + timedelta(days=BREAK_DAY + days_late)  # where the total placed it
+    b.set_anomaly(
+        Anomaly("dau", {}, "drop", "step", found, b.schema.end_date, -15.0, 1e-9, "a step")
+    )
+    moved = sharpen_start(b, "dau", {"platform": "tablet"})
+    start = DAY0 + timedelta(days=BREAK_DAY)
+    if sharpened:
+        assert moved == (
+            f"The break is sharper in platform=tablet: it starts on {start}, not {found}; "
+            "the anomaly window now starts there."
+        )
+        assert b.context.window == (start, b.schema.end_date)
+        assert b.context.baseline == b.baseline_before(start)
+    else:
+        assert moved is None and b.context.window == (found, b.schema.end_date)
