@@ -22,7 +22,7 @@ from metric_anomaly_investigator.warehouse.queries import (
     metric_series,
     segment_daily_values,
 )
-from metric_anomaly_investigator.warehouse.series import SPAN_USER, _stored_span
+from metric_anomaly_investigator.warehouse.series import SPAN_COMBO, SPAN_USER, _stored_span
 from metric_anomaly_investigator.warehouse.types import Breakdown
 from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
@@ -136,6 +136,11 @@ def test_wau_by_event_type_reads_the_events(wh: Warehouse) -> None:
     assert _stored_span(wh, ["event_type"], {}) is None
     assert _stored_span(wh, [], {"event_type": ["open"]}) is None
     assert _stored_span(wh, ["device"], {}) == SPAN_USER  # device is constant per user
+    # the version varies per user: the per-combination spans, unless an event type is asked
+    assert _stored_span(wh, ["version"], {}) == SPAN_COMBO
+    assert _stored_span(wh, [], {"version": ["2.0"]}) == SPAN_COMBO
+    assert _stored_span(wh, [], {"version": ["1.0", "2.0"]}) is None
+    assert _stored_span(wh, ["event_type", "version"], {}) is None
     weekly = [5.0] * 8 + [3.0]
     by_type = metric_series(wh, "wau", start="2025-03-20", end=LAST, group_by=["event_type"])
     assert [(p.group["event_type"], p.value) for p in by_type.points] == [
