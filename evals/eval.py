@@ -74,14 +74,17 @@ def _norm(filters: dict[str, str]) -> dict[str, str]:
 
 
 def _events(wh: Warehouse, filters: dict[str, str], window: tuple[date, date]) -> float:
-    """Events matching ``filters`` (values compared case-insensitively) in ``window``."""
+    """Rows matching ``filters`` (values compared case-insensitively) in ``window``."""
     real: dict[str, str] = {}
     for k, v in filters.items():
         if k not in wh.schema.dimension_names:
             return 0.0
         values = {x.lower(): x for x in wh.schema.dimension(k).values}
         real[k] = values.get(str(v).lower(), str(v))
-    series = q.metric_series(wh, "events", start=window[0], end=window[1], filters=real or None)
+    # rows: events, or on a pre-aggregated table (no events) its first additive measure
+    additive = [m for m in wh.schema.metrics if not wh.schema.is_ratio(m)]
+    size = "events" if "events" in wh.schema.metrics or not additive else additive[0]
+    series = q.metric_series(wh, size, start=window[0], end=window[1], filters=real or None)
     return float(sum(series.values()))
 
 

@@ -1,5 +1,6 @@
-"""Every metric kind against hand-computed values on a tiny world, on DuckDB and Parquet; the
-user's own metrics from ``mai.toml`` end to end; each bad definition a one-line error."""
+"""Every metric kind against hand-computed values on a tiny world, on DuckDB, Parquet and
+PostgreSQL (when ``MAI_TEST_POSTGRES_URL`` is set); the user's own metrics from ``mai.toml`` end
+to end; each bad definition a one-line error."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from backend_parity import ON_POSTGRES, fresh_postgres_db
 
 from metric_anomaly_investigator.cli import main
 from metric_anomaly_investigator.warehouse import queries as q
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.types import WarehouseError
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 # (user, event_type, country, amount, status, latency_ms), one day of each pattern
 DAY_A = [
@@ -101,13 +104,11 @@ def _write_duckdb(path: Path) -> None:
         con.close()
 
 
-@pytest.fixture(scope="module", params=["duckdb", "parquet"])
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _world(kind: str, root: Path) -> Path:
     """The tiny world with its mai.toml beside it (a DuckDB file, or a Parquet directory)."""
-    root = tmp_path_factory.mktemp(request.param)
     db = root / "shop.duckdb"
     _write_duckdb(db)
-    if request.param == "duckdb":
+    if kind == "duckdb":
         (root / "mai.toml").write_text(MAI_TOML)
         return db
     out = root / "parquet"
@@ -121,11 +122,32 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     return out
 
 
-@pytest.fixture(scope="module")
-def wh(world: Path) -> Iterator[Warehouse]:
-    w = open_warehouse(world)
-    yield w
-    w.close()
+@pytest.fixture(scope="module", params=["duckdb", "parquet"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _world(request.param, tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture(
+    scope="module", params=["duckdb", "parquet", pytest.param("postgres", marks=ON_POSTGRES)]
+)
+def wh(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Warehouse]:
+    """The tiny world opened from a DuckDB file, a Parquet directory or a PostgreSQL database."""
+    root = tmp_path_factory.mktemp(f"wh-{request.param}")
+    if request.param != "postgres":
+        with open_warehouse(_world(request.param, root)) as w:
+            yield w
+        return
+    db = _world("duckdb", root)
+    with fresh_postgres_db("mai_metrics") as (url, target):
+        source = duckdb.connect(str(db), read_only=True)
+        try:
+            target.create_table("events", source.table("events").to_arrow_table())
+        finally:
+            source.close()
+        with open_warehouse(url, config=root / "mai.toml") as w:
+            yield w
 
 
 def test_the_users_metrics_join_the_catalogue(wh: Warehouse) -> None:

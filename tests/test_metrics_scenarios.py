@@ -77,3 +77,22 @@ def test_errors_world_raises_errors_and_latency_in_germany_only(tmp_path: Path) 
     assert (de.before, de.after) == (pytest.approx(0.01, abs=0.004), pytest.approx(0.12, abs=0.02))
     assert latency.rows[0].after - latency.rows[0].before == pytest.approx(250, abs=5)
     assert all(abs(r.after - r.before) < 2 for r in latency.rows[1:])
+
+
+def test_daily_kpis_world_is_a_metrics_table_only_with_orders_lost_in_indonesia(
+    tmp_path: Path,
+) -> None:
+    path, start = _world(tmp_path, "daily_kpis_orders_drop_id", users=3_000)
+    windows = _windows(start, 0, 13)
+    with open_warehouse(path) as wh:
+        assert wh.schema.aggregated_from == "daily_kpis" and not wh.schema.has_users
+        assert wh.schema.metrics == ["orders", "cart_conversion", "carts", "revenue", "actions"]
+        assert wh.schema.dimension_names == ["country", "platform", "app_version"]
+        orders = q.breakdown(wh, "orders", ["country"], **windows)
+        carts = q.breakdown(wh, "carts", ["country"], **windows)
+    change = {r.segment["country"]: r.rel_change for r in orders.rows}
+    assert min(change, key=lambda c: change[c] or 0) == "ID"
+    assert change["ID"] == pytest.approx(-0.9, abs=0.1)  # 90% of its purchases fail
+    assert all(abs(v or 0) < 0.25 for k, v in change.items() if k != "ID")
+    id_carts = next(r for r in carts.rows if r.segment == {"country": "ID"})
+    assert abs(id_carts.rel_change or 0) < 0.15  # the shoppers stay; only their orders fail

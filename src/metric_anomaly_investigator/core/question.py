@@ -187,7 +187,11 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
     low = " " + re.sub(r"\s+", " ", text.lower()) + " "
     known = [
         *schema.metrics,
-        *(m.name for m in catalogue.SUGGESTED if m.name not in schema.metrics),
+        *(
+            m.name
+            for m in (*catalogue.BUILTIN, *catalogue.SUGGESTED)
+            if m.name not in schema.metrics
+        ),
     ]
     named = find_metric(low, known, {m.name: m for m in schema.custom_metrics})
     about_retention = any(w in low for w in _RETENTION_WORDS)

@@ -31,6 +31,12 @@ Other names are mapped with a small TOML file (``--config``)::
     [dimensions]
     exclude = ["email_domain"]   # text columns never to treat as dimensions
 
+    [aggregates]                 # a pre-aggregated table instead of events: see .aggregates
+    table = "daily_kpis"
+
+The ``mai.toml`` beside the warehouse (or in the current directory) adds its ``[metrics]`` and
+``[aggregates]`` sections (:data:`OWN_SECTIONS`) when no ``--config`` is given.
+
 How it is done: :mod:`.sources` opens the source and maps the tables, :mod:`.discovery` finds the
 schema (with :mod:`.rollups` and :mod:`.partial_days`), :mod:`.warehouse` holds the result and
 runs queries; :mod:`.demo` makes the default demo warehouse.
@@ -42,6 +48,7 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
+from .aggregates import as_events, measure_metrics, read_spec
 from .demo import ensure_default_warehouse
 from .discovery import discover, discovery_state, restore
 from .layout import ROLLUP_VERSION, TABLES
@@ -61,6 +68,8 @@ from .warehouse import Progress, Warehouse
 
 __all__ = ["open_warehouse"]
 
+OWN_SECTIONS = ("metrics", "aggregates")  # what a mai.toml found beside the data may set
+
 
 def open_warehouse(
     source: str | Path | None = None,
@@ -75,10 +84,14 @@ def open_warehouse(
     """
     found = find_config(source) if config is None else None
     cfg = read_config(config)
-    if found is not None:  # a mai.toml beside the warehouse or here: its metrics only
-        cfg["metrics"] = read_config(found).get("metrics", {})
+    if found is not None:  # a mai.toml beside the warehouse or here: its metrics (and table)
+        cfg.update({k: v for k, v in read_config(found).items() if k in OWN_SECTIONS})
     mapping = {k: v for k, v in cfg.items() if k != "metrics"}  # what shapes the tables
+    spec = read_spec(cfg.get("aggregates"), str(config or found))
     table_names = {t: str(cfg.get("tables", {}).get(t, t)) for t in TABLES}
+    if spec is not None:  # the pre-aggregated table stands where the events would
+        table_names = {t: spec.table if t == "events" else n for t, n in table_names.items()}
+        del table_names["users"]
     if source is None:
         source = ensure_default_warehouse()
     con, label, ours = connect_source(source, table_names, frozenset(cfg.get("tables", {})))
@@ -90,21 +103,25 @@ def open_warehouse(
             if local is not None:
                 cache = RollupCache(con.con, fingerprint(local, mapping, ROLLUP_VERSION), progress)
         tables: dict[str, ir.Table] = {}
-        for t in TABLES:
+        for t, theirs in table_names.items():
             mapped = map_table(
                 con,
                 t,
-                table_names[t],
-                cfg.get("columns", {}).get(t, {}),
+                theirs,
+                {} if spec is not None and t == "events" else cfg.get("columns", {}).get(t, {}),
                 label,
-                mapped=t in cfg.get("tables", {}),
+                mapped=t in cfg.get("tables", {}) or (spec is not None and t == "events"),
             )
             if mapped is not None:
                 tables[t] = mapped
-        tables = normalise(tables, label)
+        measures: list[str] = []
+        if spec is not None:
+            tables["events"], measures = as_events(tables["events"], spec, label)
+        tables = normalise(tables, label, aggregated=spec is not None)
         own = define_metrics(
             cfg.get("metrics"), dict(tables["events"].schema().items()), str(config or found)
         )
+        own += measure_metrics(measures, own)
         state = cache.load_state() if cache is not None else None
         if state is not None and state.get("users_dropped"):
             tables.pop("users", None)
@@ -115,6 +132,7 @@ def open_warehouse(
         if not wh.restored:
             discover(wh, stored_rollup=ours and not mapping)
         wh.schema.unjoined_users = unjoined
+        wh.schema.aggregated_from = None if spec is None else spec.table
         if cache is not None and not wh.restored:
             cache.save_state(discovery_state(wh, users_dropped=unjoined is not None))
         wh.schema.custom_metrics = own

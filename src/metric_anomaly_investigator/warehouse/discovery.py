@@ -76,7 +76,7 @@ def discover(wh: Warehouse, *, stored_rollup: bool) -> None:
         if info is not None:
             dims.append(info)
             event_types = sorted(info.values)
-    if wh.rollup is None and wh.is_duckdb:
+    if wh.rollup is None and wh.is_duckdb and "user_id" in ev.columns:  # not on aggregates
         build_rollup(wh)
     if wh.cache is not None and wh.cache.building:
         wh.rollup_source = "cache"

@@ -13,10 +13,15 @@ Declarative and SQL-free; one of these forms per metric (``where`` filters on co
     numerator = {event_type = "purchase"}
     denominator = {event_type = "checkout_started"}
     per = "user"                                     # distinct users ("event": events)
+    [metrics.average_order]
+    numerator = "amount"                             # a ratio of two column sums
+    denominator = "orders"
 
 Optional keys: ``label``, ``synonyms`` (words for the question parser), ``bad`` (``"drop"`` or
 ``"spike"``), ``unit``, ``decimals``. A definition names columns, never other metrics, so no
-definition can be cyclic. Every mistake is one line naming the key and the valid choices.
+definition can be cyclic. Every mistake is one line naming the key and the valid choices. On a
+pre-aggregated table (no ``user_id``: rows are totals, not events) only sums of its measure
+columns and ratios of two such sums can be defined; counts of events or users cannot.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ _KEYS = (
     "decimals",
 )
 _BAD = ("drop", "spike")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _RESERVED = frozenset({"event_timestamp"})
 
 
@@ -78,7 +83,7 @@ def define_metrics(section: object, columns: Mapping[str, dt.DataType], where: s
 
 
 def _check_name(name: str, taken: set[str], where: str) -> None:
-    if not _NAME.match(name):
+    if not METRIC_NAME.match(name):
         raise WarehouseError(
             f"In {where}, the metric name {show_name(name)} is not valid: use lower-case "
             "letters, digits and _ (e.g. checkout_conversion)."
@@ -118,11 +123,18 @@ def _define(name: str, body: dict[str, Any], columns: Mapping[str, dt.DataType],
         what = _choice(body["count"], ("events", "users"), f"{at} count")
         num = Aggregate("events" if what == "events" else "users", where=where)
         kind = "count" if what == "events" else "distinct_users"
+    elif "denominator" not in body:
+        raise WarehouseError(f"{at}: a numerator needs a denominator = {{column = value}}.")
+    elif "where" in body:
+        raise WarehouseError(f"{at}: put filters in numerator and denominator, not where.")
+    elif isinstance(body["numerator"], str):  # a ratio of two column sums
+        if "per" in body:
+            raise WarehouseError(f"{at}: per goes with filter numerators, not column sums.")
+        num = Aggregate("sum", _numeric(body["numerator"], columns, f"{at} numerator"))
+        den_col = body["denominator"]
+        den = Aggregate("sum", _numeric(den_col, columns, f"{at} denominator"))
+        kind = "ratio"
     else:
-        if "denominator" not in body:
-            raise WarehouseError(f"{at}: a numerator needs a denominator = {{column = value}}.")
-        if "where" in body:
-            raise WarehouseError(f"{at}: put filters in numerator and denominator, not where.")
         per = _choice(body.get("per", "event"), ("event", "user"), f"{at} per")
         measure: Measure = "users" if per == "user" else "events"
         num = Aggregate(measure, where=_filters(body["numerator"], columns, f"{at} numerator"))
@@ -131,6 +143,13 @@ def _define(name: str, body: dict[str, Any], columns: Mapping[str, dt.DataType],
             measure, where=_filters(den_where, columns, f"{at} denominator", allow_empty=True)
         )
         kind = "ratio"
+    sides = (num,) if den is None else (num, den)
+    if "user_id" not in columns and any(a.measure != "sum" for a in sides):
+        raise WarehouseError(
+            f"{at} counts events or users, which a pre-aggregated table cannot give (its rows "
+            'are totals, not events): use sum = "column", or numerator = "column" with '
+            'denominator = "column".'
+        )
     bad: Direction = (
         "spike" if _choice(body.get("bad", "drop"), _BAD, f"{at} bad") == "spike" else "drop"
     )
@@ -242,6 +261,8 @@ def toml_body(m: Metric) -> str:
         return "\n".join([f'{m.kind} = "{num.column}"', *where])
     if den is None:
         return "\n".join([f'count = "{num.measure}"', *where])
+    if num.measure == "sum" and den.measure == "sum":
+        return f'numerator = "{num.column}"\ndenominator = "{den.column}"'
     per = "user" if num.measure == "users" else "event"
     return f'numerator = {_inline(num)}\ndenominator = {_inline(den)}\nper = "{per}"'
 

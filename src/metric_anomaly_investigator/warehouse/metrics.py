@@ -279,8 +279,11 @@ def is_ratio(name: str) -> bool:
 
 
 def available(columns: Iterable[str]) -> list[str]:
-    """The built-in metrics an events table with these columns supports, in catalogue order."""
+    """The built-in metrics an events table with these columns supports, in catalogue order
+    (none without ``user_id``: a pre-aggregated table's rows are totals, not events)."""
     have = set(columns)
+    if "user_id" not in have:
+        return []
     return [m.name for m in BUILTIN if set(m.needs) <= have]
 
 
@@ -293,11 +296,15 @@ def missing_metric_note(name: str, have: Iterable[str]) -> str:
     """The honest answer to a question about a metric the warehouse lacks."""
     m = get(name)
     listed = ", ".join(_named(h) for h in have)
-    cols = ", ".join(m.needs)
+    needs = (
+        f"{m.name} needs {', '.join(m.needs)} in the events"
+        if m.needs
+        else f"{m.name} needs one row per event with user_id, which daily totals cannot give"
+    )
     return (
-        f"This warehouse has no {m.label} metric ({m.name} needs {cols} in the events, "
-        f"computed as {m.definition()}), so it was not investigated and no other metric was "
-        f"put in its place. Metrics it has: {listed}."
+        f"This warehouse has no {m.label} metric ({needs}, computed as {m.definition()}), so "
+        f"it was not investigated and no other metric was put in its place. Metrics it has: "
+        f"{listed}."
     )
 
 

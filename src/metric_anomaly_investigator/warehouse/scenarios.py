@@ -713,6 +713,62 @@ _ERRORS = Scenario(
     ),
 )
 
+# a daily metrics table only: the events are summed per day, country, platform and app
+# version, then dropped (with the users and the rollups); before that, from 2026-01-29 90% of
+# Indonesia's purchases fail (never recorded). Only sums of the measures can be asked about.
+_ORDERS_LOST = (
+    "event_type = 'purchase' AND country = 'ID' "
+    "AND event_timestamp >= TIMESTAMP '2026-01-29 00:00:00' "
+    "AND (user_id + epoch(event_timestamp)::BIGINT) % 10 < 9"
+)
+_KPIS = Scenario(
+    name="daily_kpis_orders_drop_id",
+    title="Orders fall in Indonesia, seen in a pre-aggregated daily metrics table",
+    description=(
+        "The warehouse holds no events, only daily_kpis (orders, carts, revenue and actions per "
+        "day, country, platform and app version). From 2026-01-29 most purchases in Indonesia "
+        "fail: orders drop there while carts stay as they were."
+    ),
+    world=_world(37),
+    truth=GroundTruth(
+        metric="orders",
+        direction="drop",
+        start=_d("2026-01-29"),
+        root_cause=[{"country": "ID"}],
+    ),
+    questions={
+        "clear": ["Orders dropped after January 29th. What's causing it?"],
+        "vague": ["Purchases feel soft lately. Anything going on?"],
+        "misleading": ["DAU looks fine but orders fell. Did the iOS release break checkout?"],
+    },
+    finish_sql=(
+        f"DELETE FROM events WHERE {_ORDERS_LOST}",
+        "CREATE TABLE daily_kpis AS SELECT CAST(event_timestamp AS DATE) AS day, country, "
+        "platform, app_version, "
+        "count(*) FILTER (WHERE event_type = 'purchase') AS orders, "
+        "count(*) FILTER (WHERE event_type = 'add_to_cart') AS carts, "
+        f"CAST(coalesce(sum({_AMOUNT}) FILTER (WHERE event_type = 'purchase'), 0) AS DOUBLE) "
+        "AS revenue, count(*) AS actions FROM events GROUP BY ALL ORDER BY ALL",
+        "DROP TABLE events",
+        "DROP TABLE users",
+        "DROP TABLE IF EXISTS _mai_user_day",
+        "DROP TABLE IF EXISTS _mai_user_day_type",
+        "DROP TABLE IF EXISTS _mai_meta",
+    ),
+    metrics_toml=(
+        "[aggregates]\n"
+        'table = "daily_kpis"\n'
+        'date = "day"\n'
+        "[metrics.orders]\n"
+        'sum = "orders"\n'
+        'synonyms = ["purchases"]\n'
+        "[metrics.cart_conversion]\n"
+        'numerator = "orders"\n'
+        'denominator = "carts"\n'
+        'synonyms = ["conversion"]\n'
+    ),
+)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -730,6 +786,7 @@ SCENARIOS: dict[str, Scenario] = {
         _REVENUE,
         _CHECKOUT,
         _ERRORS,
+        _KPIS,
     )
 }
 

@@ -28,6 +28,7 @@ from .types import UnjoinedUsers, WarehouseError, show_name
 
 CONNECT_TIMEOUT_S = 10  # database URLs: give up on an unreachable server after this long
 MIN_USER_MATCH = 0.01  # a users table matching fewer of the events' users is not used
+SECTIONS = ("tables", "columns", "dimensions", "metrics", "aggregates")
 
 
 def read_config(config: Path | None) -> dict[str, Any]:
@@ -40,11 +41,11 @@ def read_config(config: Path | None) -> dict[str, Any]:
         raise WarehouseError(f"Config file not found: {config}") from None
     except tomllib.TOMLDecodeError as exc:
         raise WarehouseError(f"Config file {config} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"tables", "columns", "dimensions", "metrics"}
+    unknown = set(data) - set(SECTIONS)
     if unknown:
         raise WarehouseError(
             f"Unknown section(s) in {config}: {', '.join(sorted(unknown))}. "
-            "Valid sections: tables, columns, dimensions, metrics."
+            f"Valid sections: {', '.join(SECTIONS)}."
         )
     _check_config_shape(data, config)
     return data
@@ -205,9 +206,14 @@ def map_table(
     return table
 
 
-def normalise(tables: dict[str, ir.Table], label: str) -> dict[str, ir.Table]:
+def normalise(
+    tables: dict[str, ir.Table], label: str, *, aggregated: bool = False
+) -> dict[str, ir.Table]:
+    """Times as timestamps, one user_id type, usable optional tables only (``aggregated``: the
+    events are a pre-aggregated table, with no user_id)."""
     ev = tables["events"]
-    missing = [c for c in ("user_id", "event_timestamp") if c not in ev.columns]
+    required = ("event_timestamp",) if aggregated else ("user_id", "event_timestamp")
+    missing = [c for c in required if c not in ev.columns]
     if missing:
         raise WarehouseError(
             f"The events table of {label} lacks column(s) {', '.join(missing)}; columns found: "

@@ -109,6 +109,9 @@ class WarehouseSchema(BaseModel):
     custom_metrics: list[catalogue.Metric] = Field(
         default_factory=list, description="the user's own metrics (mai.toml [metrics])"
     )
+    aggregated_from: str | None = Field(
+        default=None, description="the pre-aggregated table read instead of events, if any"
+    )
 
     @property
     def partial_day(self) -> date | None:
@@ -121,6 +124,12 @@ class WarehouseSchema(BaseModel):
         notes += [p.note() for p in self.partial_days]
         if self.unjoined_users is not None:
             notes.append(self.unjoined_users.note())
+        if self.aggregated_from is not None:
+            notes.append(
+                f"The data is the pre-aggregated table {self.aggregated_from} (totals per day "
+                "and segment), not events: distinct users, retention and event counts cannot "
+                "be derived from it, so none is reported."
+            )
         return notes
 
     @property

@@ -129,7 +129,10 @@ class Workbench:
         """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
         if dim == "event_type":
             return False
-        return values_replace_each_other(self.grouped("dau", dim))
+        # activity: DAU, or the first additive metric of a warehouse without one (aggregates)
+        additive = [m for m in self.schema.metrics if not self.schema.is_ratio(m)]
+        activity = "dau" if "dau" in self.schema.metrics or not additive else additive[0]
+        return values_replace_each_other(self.grouped(activity, dim))
 
     def rank_dimensions(self, metric: str, filters: dict[str, str]) -> dict[str, float]:
         """How concentrated the change is along each dimension (0 = spread evenly, 1 = one value).
