@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 
 import pytest
 from test_autopilot import investigate
@@ -39,7 +39,7 @@ from metric_anomaly_investigator.core.models import (
 from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
 from metric_anomaly_investigator.warehouse.generator import generate_world
 from metric_anomaly_investigator.warehouse.scenarios import get_scenario
-from metric_anomaly_investigator.warehouse.types import DimensionInfo, WarehouseSchema
+from metric_anomaly_investigator.warehouse.types import DimensionInfo, PartialDay, WarehouseSchema
 
 WEEKEND = get_scenario("weekend_seasonality_only")
 
@@ -615,3 +615,96 @@ def test_an_error_is_shortened_to_its_first_line() -> None:
     assert _short(long) == "x" * 159 + "…" and _short("y" * 160) == "y" * 160
     r = report(analyst(None, history=((DetectAnomaly(metric="dau"), failed("")),)))
     assert "the anomaly check failed (no reason given)" in r.summary
+
+
+def test_two_segments_and_no_p_value() -> None:
+    a = Anomaly("dau", {}, "drop", "step", date(2026, 1, 28), None, None, None, "")
+    segs = (
+        SegmentFinding(ANDROID_IN, -63.2, 0.6, 1.0),
+        SegmentFinding({"country": "BR"}, -20.0, 0.3, 0.5),
+    )
+    r = report(analyst(a, segs))
+    assert r.summary == (
+        "dau dropped vs its seasonal baseline from 2026-01-28 onwards. The change is "
+        "concentrated in platform=android, country=IN and country=BR (-63.2% there, 60% of "
+        "the change)."
+    )
+    assert r.root_cause == "dau drop concentrated in platform=android, country=IN and country=BR."
+    assert r.confidence == 0.63  # 0.45 + 0.2 * 0.9
+
+
+def test_correlated_events_keep_their_time() -> None:
+    r = report(analyst(DROP, (), (DEPLOY, OTHER_DEPLOY)))
+    assert [(e.kind, e.at) for e in r.correlated_events] == [
+        ("deployment", datetime(2026, 1, 28, 10)),
+        ("deployment", datetime(2026, 1, 30, 10)),
+    ]
+    assert (
+        r.root_cause == "A broad drop of dau not tied to one segment, coinciding with deploy_003."
+    )
+
+
+def test_churn_without_a_segment_looks_at_everyone_s_retention() -> None:
+    drift = Anomaly("dau", {}, "drop", "drift", date(2026, 1, 28), None, -8.0, 1e-4, "")
+    done = (DetectAnomaly(metric="dau"), DrillDown(metric="dau"), CheckDeployments())
+    a = analyst(drift, history=tuple((act, OK) for act in done))
+    assert steps(a, "Why did DAU drop?", 1)[0][1] == AnalyzeRetention()
+
+
+def test_a_hypothesis_tested_without_a_change_figure() -> None:
+    seg = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)
+    tested = StatisticalTest(metric="dau", segment={"platform": "ios"})
+    result = StepResult(success=True, data={"rel_diff": None, "p_value": 0.3})
+    r = report(analyst(DROP, (seg,), history=((tested, result),)), "Why did DAU drop on iOS?")
+    assert r.summary.endswith(
+        " The question's hypothesis (platform=ios) is not supported: it moved n/a (p=0.3)."
+    )
+    no_p = StepResult(success=True, data={"rel_diff": 0.01})
+    r = report(analyst(DROP, (seg,), history=((tested, no_p),)), "Why did DAU drop on iOS?")
+    assert r.summary.endswith(" The question's hypothesis (platform=ios) is not supported.")
+
+
+def test_the_undetermined_report_asks_to_fix_and_re_run() -> None:
+    r = report(analyst(None, history=((DetectAnomaly(metric="dau"), failed("no table")),)))
+    assert r.recommendations == [
+        "Fix the cause of the failure above (the warehouse, its columns or types) and "
+        "re-run the investigation."
+    ]
+
+
+def test_a_metric_the_warehouse_lacks_ends_the_run_at_once() -> None:
+    decision = analyst(None).decide(_Prompt("Why did revenue fall?", False, 0, 12))
+    assert decision.action == GenerateInsights()
+    assert decision.reasoning == (
+        "The question asks about revenue, which this warehouse does not have: saying so rather "
+        "than investigating another metric in its place."
+    )
+
+
+def test_the_report_weighs_only_this_run_s_steps() -> None:
+    seg = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)
+    earlier = ((CheckDeployments(), failed("the deployments table was locked")),)
+    a = analyst(DROP, (seg,), history=earlier)
+    a.decide(_Prompt("Why did DAU drop?", False, 0, 12))  # a new run starts after the old step
+    a.ctx.history.append(HistoryEntry(DetectAnomaly(metric="dau"), OK))
+    r = report(a)
+    assert r.summary.endswith("90% of the change).")  # the old run's failed check is not this one's
+    assert "deployment" not in r.root_cause
+
+
+def test_what_the_data_range_leaves_out_ends_the_summary() -> None:
+    partial = PartialDay(
+        day=date(2026, 3, 1),
+        edge="end",
+        data_from=time(0, 0),
+        data_until=time(6, 0),
+        events=120,
+        usual_events=900.0,
+    )
+    a = analyst(NONE, schema=SCHEMA.model_copy(update={"partial_days": [partial]}))
+    r = report(a)
+    assert r.summary == (
+        "No anomaly: dau stayed within their normal range — no break beyond noise. "
+        + partial.note()
+    )
+    assert partial.note().startswith("2026-03-01 is incomplete (data until 06:00")
