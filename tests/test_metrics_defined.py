@@ -64,6 +64,9 @@ where = {event_type = "purchase"}
 [metrics.page_views]
 count = "events"
 where = {event_type = "page_view"}
+[metrics.amount_per_ms]
+numerator = "amount"
+denominator = "latency_ms"
 """
 
 # metric -> (value on a pattern-A day, value on a pattern-B day), computed by hand from above
@@ -77,6 +80,7 @@ EXPECTED = {
     "latency": (1300 / 7, 1000 / 4),
     "buyers": (2, 1),
     "page_views": (1, 1),
+    "amount_per_ms": (35 / 1300, 7 / 1000),  # a ratio of two column sums
 }
 
 
@@ -157,6 +161,7 @@ def test_the_users_metrics_join_the_catalogue(wh: Warehouse) -> None:
         "events",
         "events_per_user",
         *("revenue", "checkout_conversion", "error_rate", "latency", "buyers", "page_views"),
+        "amount_per_ms",
     ]
     assert wh.schema.metric("error_rate").bad_direction == "spike"
     assert wh.schema.is_ratio("latency") and not wh.schema.is_ratio("revenue")
@@ -223,6 +228,18 @@ def test_a_users_metric_end_to_end(world: Path, tmp_path: Path) -> None:
 
 
 BAD = [
+    (  # a metric built on another metric (the only way to a cycle) names no column: refused
+        '[metrics.a]\nsum = "b"\n[metrics.b]\nsum = "a"\n',
+        "[metrics.a] sum: unknown column 'b'. Valid numeric columns: amount, latency_ms.",
+    ),
+    (
+        '[metrics.aov]\nnumerator = "amount"\ndenominator = "country"\n',
+        "[metrics.aov] denominator: column 'country' is string, not a number.",
+    ),
+    (
+        '[metrics.aov]\nnumerator = "amount"\ndenominator = "latency_ms"\nper = "user"\n',
+        "[metrics.aov]: per goes with filter numerators, not column sums.",
+    ),
     (
         '[metrics.revenue]\nsum = "amt"\n',
         "[metrics.revenue] sum: unknown column 'amt'. Valid numeric columns: amount, latency_ms.",
