@@ -276,6 +276,24 @@ def test_a_segment_absent_from_the_current_window_is_zero_there(wh: Warehouse) -
     assert rows == {"1.0": (65 / 14, 0.0), "2.0": (35 / 14, 33 / 7)}
 
 
+def test_tied_rows_come_in_segment_order_whichever_window_has_them(wh: Warehouse) -> None:
+    # the upgrade week against the week before: each version is in one window only
+    bd = breakdown(
+        wh,
+        "phone_events",
+        ["device", "version"],
+        baseline=(UPGRADE, "2025-03-21"),
+        current=("2025-03-08", "2025-03-14"),
+    )
+    order = [(r.segment["device"], r.segment["version"], r.contribution) for r in bd.rows]
+    assert order == [
+        ("phone", "2.0", -9.0),
+        ("phone", "1.0", 9.0),
+        ("desktop", "1.0", 0.0),  # no phone events on a desktop: tied, in segment order
+        ("desktop", "2.0", 0.0),
+    ]
+
+
 def test_deployments_parse_and_filter(wh: Warehouse) -> None:
     deps = deployments(wh, start=FIRST, end=LAST)
     assert [d.deployment_id for d in deps] == ["d1", "d2"]
