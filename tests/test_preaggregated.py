@@ -225,3 +225,14 @@ def test_a_bad_mapping_is_one_line(
         open_warehouse(worlds[1], config=config)
     assert "\n" not in str(exc.value)
     assert fragment in str(exc.value)
+
+
+def test_data_metrics_lists_the_measures_and_suggests_ratios_only(
+    worlds: tuple[Path, Path, Path],
+) -> None:
+    code, out, err = _cli(["data", "metrics", "-w", str(worlds[1])])
+    assert code == 0, err
+    assert "orders      orders: sum of orders (per day); a drop is bad" in out
+    assert "conversion: sum of orders / sum of carts (per day)" in out
+    assert '[metrics.revenue_per_orders]\n  numerator = "revenue"\n  denominator = "orders"' in out
+    assert "mean =" not in out and "count =" not in out  # neither can be defined on totals

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ _KEYS = (
     "decimals",
 )
 _BAD = ("drop", "spike")
+MAX_SUGGESTED_PAIRS = 3  # measures of a pre-aggregated table paired into suggested ratios
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _RESERVED = frozenset({"event_timestamp"})
 
@@ -239,8 +241,12 @@ def suggestions(
     """TOML definitions worth adding for this data (numeric event columns, event types), one
     ``[metrics.NAME]`` table each, leaving out the names ``have`` already."""
     found: list[tuple[str, str]] = []
-    for col in _usable(columns):
-        if col != "user_id" and columns[col].is_numeric():
+    numeric = [c for c in _usable(columns) if c != "user_id" and columns[c].is_numeric()]
+    if "user_id" not in columns:  # a pre-aggregated table: its measures are metrics already
+        pairs = combinations(numeric[:MAX_SUGGESTED_PAIRS], 2)
+        found += [(f"{a}_per_{b}", f'numerator = "{a}"\ndenominator = "{b}"') for a, b in pairs]
+    else:
+        for col in numeric:
             found += [(f"{col}_total", f'sum = "{col}"'), (f"{col}_mean", f'mean = "{col}"')]
     types = set(event_types)
     for m in SUGGESTED:
