@@ -5,15 +5,21 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
+import pandas as pd
 import pytest
 
+from metric_anomaly_investigator.core import segments
+from metric_anomaly_investigator.core.models import DetectAnomaly, DrillDown
+from metric_anomaly_investigator.core.rca import LocalizationResult, RootCauseElement, localize
 from metric_anomaly_investigator.core.segments import (
     Localization,
     dimension_concentration,
     localize_segments,
     migration,
 )
+from metric_anomaly_investigator.core.tools import ToolExecutor
 from metric_anomaly_investigator.warehouse.types import Breakdown, BreakdownRow
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 PLATFORMS = ("android", "ios", "web")
 COUNTRIES = ("US", "IN", "BR", "DE")
@@ -215,3 +221,77 @@ def test_a_value_is_not_added_when_the_rest_of_the_element_moved_too() -> None:
     loc = localize_segments(breakdown(rows), ["platform", "country"], ratio=False)
     assert [s.filters for s in loc.elements] == [{"platform": "android"}]
     assert loc.elements[0].change_pct == pytest.approx(-140 / 3)  # (50 + 6) of 120
+
+
+# -- one path to the segment: the drill-down names rca.localize's elements ---------------------
+
+
+class _Spy:
+    """Stands in for ``segments.localize``: records each call and answers with ``answer``
+    (or with the real localizer's result when ``answer`` is None)."""
+
+    def __init__(self, answer: LocalizationResult | None = None) -> None:
+        self.answer = answer
+        self.calls: list[tuple[pd.DataFrame, list[str], bool | None]] = []
+        self.results: list[LocalizationResult] = []
+
+    def __call__(
+        self, leaves: pd.DataFrame, dims: list[str], *, ratio: bool | None = None
+    ) -> LocalizationResult:
+        self.calls.append((leaves, list(dims), ratio))
+        result = self.answer or localize(leaves, dims, ratio=ratio)
+        self.results.append(result)
+        return result
+
+
+def _element(filters: dict[str, str]) -> RootCauseElement:
+    return RootCauseElement(filters, 100.0, 50.0, -50.0, 1.0, 1.0, len(filters))
+
+
+def test_the_segments_are_the_localizers_elements(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever rca.localize answers is the segment (here not what the data says: android/IN)."""
+    spy = _Spy(LocalizationResult([_element({"country": "DE"})], 0.0, 0.0, 1.0))
+    monkeypatch.setattr(segments, "localize", spy)
+    loc = localize_segments(cube({("android", "IN"): 0.5}), ["platform", "country"], ratio=False)
+    assert [s.filters for s in loc.elements] == [{"country": "DE"}]
+    ((leaves, dims, ratio),) = spy.calls
+    assert (dims, ratio, len(leaves)) == (["platform", "country"], False, 12)
+
+
+def test_the_drill_down_names_the_localizers_elements(
+    small_wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the demo story the drill-down's segments are rca.localize's elements over the stable
+    dimensions, refined only by the app version that replaced the others."""
+    spy = _Spy()
+    monkeypatch.setattr(segments, "localize", spy)
+    ex = ToolExecutor(small_wh)
+    ex.run(DetectAnomaly(metric="dau", hint_date=date(2026, 1, 28)))
+    result = ex.run(DrillDown(metric="dau"))
+    (found,) = spy.results
+    assert [e.filters for e in found.elements][:1] == [{"platform": "android", "country": "IN"}]
+    stable = [
+        {k: v for k, v in e["filters"].items() if k not in result.data["migrating"]}
+        for e in result.data["elements"]
+    ]
+    assert stable == [e.filters for e in found.elements]
+    assert result.data["elements"][0]["filters"]["app_version"] == "2.3.0"
+    assert spy.calls[0][2] is False
+
+
+def test_a_rate_metrics_segment_comes_from_the_localizer(
+    small_wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ratio metric reaches rca.localize as numerator/denominator leaves, ratio=True, and the
+    element it names is the drill-down's root cause."""
+    spy = _Spy(LocalizationResult([_element({"country": "BR"})], 0.0, 0.0, 1.0))
+    monkeypatch.setattr(segments, "localize", spy)
+    result = ToolExecutor(small_wh).run(DrillDown(metric="events_per_user"))
+    ((leaves, dims, ratio),) = spy.calls
+    assert ratio is True and "country" in dims
+    assert {"expected_num", "actual_num", "expected_den", "actual_den"} <= set(leaves.columns)
+    moving = result.data["migrating"]
+    assert [
+        {k: v for k, v in e["filters"].items() if k not in moving} for e in result.data["elements"]
+    ] == [{"country": "BR"}]
+    assert result.findings[0].startswith("Root cause: country=BR")

@@ -33,10 +33,12 @@ is computed once per cube):
 5. When no element stands out leaf by leaf, elements are tested as a whole (``_Scan``): the
    z-score of an element's residual, Σ (a - f) / sqrt(φ Σ v), with a robust noise scale φ (read
    at the lower quartile of the leaves' squared standardized residuals, so that it holds when
-   most leaves move) and a variance unit v per leaf (f², forecast noise being relative). Many
-   leaves that each stay inside the noise band add up; normal leaves dilute the score, so a
-   homogeneous shift scores highest where it acts. The yardstick is the strongest element moving
-   the other way; an element must exceed it by half (the strongest of many noise elements
+   most leaves move) and a variance unit v per leaf (count-like, as for ratio measures below:
+   forecast error relative to the leaf plus sampling noise that dominates on leaves of a few
+   users). Many leaves that each stay inside the noise band add up; normal leaves dilute the
+   score, so a homogeneous shift scores highest where it acts. The yardstick is the strongest
+   element of the same layer moving the other way (one far-off leaf does not mask a whole
+   dimension value); an element must exceed it by half (the strongest of many noise elements
    exceeds it half the time).
 
 Ratio measures (num/den) use the scan alone, in numerator units: the forecast of a leaf is its
@@ -141,7 +143,10 @@ def _numbers(column: pd.Series) -> np.ndarray:
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
 
-def _build_cube(columns: list[np.ndarray], nums: dict[str, np.ndarray], ratio: bool) -> _Cube:
+def _build_cube(
+    columns: list[pd.Series], order: np.ndarray, nums: dict[str, np.ndarray], ratio: bool
+) -> _Cube:
+    """The cube of the leaves taken in ``order`` (the measures in ``nums`` already are)."""
     if ratio:
         en, an = nums["expected_num"], nums["actual_num"]
         ed, ad = nums["expected_den"], nums["actual_den"]
@@ -159,7 +164,7 @@ def _build_cube(columns: list[np.ndarray], nums: dict[str, np.ndarray], ratio: b
         inv, uniq = pd.factorize(column, use_na_sentinel=False)
         text = np.array(["" if pd.isna(v) else str(v) for v in uniq], dtype=str)
         names, remap = np.unique(text, return_inverse=True)
-        codes[:, j] = remap[inv]
+        codes[:, j] = remap[inv[order]]
         levels.append(names)
     return _Cube(codes, levels, f, a, a - f, f, a)
 
@@ -294,7 +299,7 @@ class _Scan:
     variance unit, φ: a robust noise scale). Normal leaves dilute z, abnormal ones add to it,
     so a homogeneous shift scores highest at the element where it acts, and many leaves that
     each stay inside the noise add up. The noise yardstick (``band``) is the strongest element
-    moving against the anomaly's direction.
+    moving against the anomaly's direction; an element is held to its own layer's (``bands``).
     """
 
     def __init__(
@@ -335,19 +340,26 @@ class _Scan:
         self.groups, self.n_groups = np.concatenate(groups), n_groups
         self.leaf = np.tile(np.arange(len(x)), len(self.cols))
         self.sizes = sizes
-        # strongest element with the anomaly (peak) and against it (the yardstick)
-        z = self._z(x, var_unit)
-        finite = z[np.isfinite(z)]
-        self.peak = float(finite.max()) if finite.size else -np.inf
-        self.opposite_max = float(-finite.min()) if finite.size else -np.inf
+        # strongest element with the anomaly (peak) and against it (the yardstick), overall and
+        # per layer: the more elements a layer has, the stronger its strongest noise element
+        self.layer = np.array([len(c) for c in self.cols])[self.owner]
+        z = np.where(np.isfinite(z := self._z(x, var_unit)), z, np.nan)
+        up = [np.nanmax(z[self.layer == k], initial=-np.inf) for k in range(1, n_dims + 1)]
+        down = [np.nanmax(-z[self.layer == k], initial=-np.inf) for k in range(1, n_dims + 1)]
+        self.peaks, self.opposites = np.array(up), np.array(down)
+        self._set_bands()
+
+    def _set_bands(self) -> None:
+        self.peak, self.opposite_max = float(self.peaks.max()), float(self.opposites.max())
         self.band = max(_Z_SIGNIFICANT, self.opposite_max)
+        self.bands = np.maximum(_Z_SIGNIFICANT, self.opposites)[self.layer - 1]
 
     def flipped(self) -> _Scan:
         """The same scan for an anomaly in the other direction."""
         other = copy.copy(self)
         other.x = -self.x
-        other.peak, other.opposite_max = self.opposite_max, self.peak
-        other.band = max(_Z_SIGNIFICANT, other.opposite_max)
+        other.peaks, other.opposites = self.opposites, self.peaks
+        other._set_bands()
         return other
 
     def _sums(self, per_leaf: np.ndarray) -> np.ndarray:
@@ -372,14 +384,14 @@ class _Scan:
         # a stopping rule: after the first element, what is left must still move as a whole
         # (an element ``plain`` yardsticks out needs neither, only ``plain_change``)
         moves = first or self.zscore(alive) >= self.alive_gamma * self.band
-        plain = self.plain * self.band
         xa = np.where(alive, self.x, 0.0)
         xs = self._sums(xa)
         z = self._z(xa, np.where(alive, self.v, 0.0))
         usual = (xs >= min_change) if moves else np.zeros(len(xs), dtype=bool)
-        z[~(usual | ((z >= plain) & (xs >= plain_change)))] = -np.inf
+        plain = (z >= self.plain * self.bands) & (xs >= plain_change)
+        z[~(usual | plain) | (z < self.margin * self.bands)] = -np.inf
         top = float(z.max())
-        if not top >= self.margin * self.band:
+        if not np.isfinite(top):
             return None
         # ties (to float rounding) go to the earliest element: the lowest layer
         i = int(np.argmax(z >= top / (1 + 1e-9)))
@@ -423,7 +435,7 @@ def _count_variance(f: np.ndarray, x: np.ndarray) -> np.ndarray:
         return af
     grid = np.array(_OVERDISPERSION_GRID)[:, None]
     v = af * (1.0 + af / (grid * mid))  # one row per grid value
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         u = x**2 / v
     lo, hi = np.median(u[:, small], axis=1), np.median(u[:, large], axis=1)
     valid = (lo > 0) & (hi > 0)
@@ -537,7 +549,7 @@ def localize(
     raw = [_numbers(leaves[c]) for c in measures]
     order = np.lexsort(raw[::-1])
     nums = {c: np.where(np.isfinite(r), r, 0.0)[order] for c, r in zip(measures, raw, strict=True)}
-    columns = [leaves[d].to_numpy()[order] for d in dims]
+    columns = [leaves[d] for d in dims]
     if is_ratio:
         den_e, den_a = float(nums["expected_den"].sum()), float(nums["actual_den"].sum())
         total_expected = float(nums["expected_num"].sum()) / den_e if den_e else 0.0
@@ -546,7 +558,7 @@ def localize(
         total_expected, total_actual = float(nums["expected"].sum()), float(nums["actual"].sum())
     if len(leaves) == 0 or not dims:
         return LocalizationResult([], total_expected, total_actual, 0.0, [])
-    cube = _build_cube(columns, nums, is_ratio)
+    cube = _build_cube(columns, order, nums, is_ratio)
     sizes = [len(lv) for lv in cube.levels]
     if is_ratio:
         picked = _scan_search(cube, sizes, max_elements)
@@ -610,7 +622,9 @@ def _leaf_search(
         if pick is None:
             # no element stands out leaf by leaf: test elements as a whole (many leaves each
             # inside the noise band can still add up to a significant shift)
-            scan = scan or _Scan(cube, ep_signed, cube.f**2, sizes, 0.0, _SCAN_MARGIN)
+            if scan is None:
+                v = _count_variance(cube.f, ep_signed)
+                scan = _Scan(cube, ep_signed, v, sizes, 0.0, _SCAN_MARGIN)
             pick = scan.pick(alive, _MIN_ELEMENT_SHARE * abs(float(ep_signed.sum())))
             if pick is None:
                 break

@@ -1,10 +1,10 @@
 """From a baseline-vs-anomaly breakdown to minimal, exact root-cause segments.
 
-``rca.localize`` proposes elements over the leaf table; :func:`localize_segments` then checks
-each one's granularity on the same leaves: a dimension value is added when it holds the change
-(the rest of the element does not move), or when it is a value that *replaced* the others in the
-element during the anomaly (a new app version rolled out to exactly those users); a filter is
-dropped when the element's siblings moved just as much (the cause is broader).
+The segments are ``rca.localize``'s elements — the localizer ``benchmarks/rca_benchmark.py``
+measures — over the leaf table of the stable dimensions, its baseline rescaled by what most of
+the data did (growth, season). A *migrating* dimension (app versions rolling out) is not
+searched: it only adds to a segment the value that replaced the others in it during the anomaly.
+Elements moving against the anomaly's direction are left out.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pandas as pd
 from ..warehouse.types import Breakdown
 from .rca import localize
 
-MIN_SHARE = 0.08  # an element must explain at least this share of the change
 REPLACE_SHARE = 0.7  # a value holding this much of an element's traffic after the change …
 REPLACE_GROWTH = 2.0
 NEW_VALUE_SHARE = 0.01  # … having grown at least this much relative to before, replaced the others
@@ -220,55 +219,6 @@ def _replacing_value(
     return None if best is None else (best[1], best[2])
 
 
-def _holding_value(lv: _Leaves, filters: dict[str, str], dims: list[str]) -> tuple[str, str] | None:
-    """A value whose leaves hold the element's change while the rest of the element is stable."""
-    m = lv.mask(filters)
-    contrib_f = lv.stats(m)[2]
-    if contrib_f == 0:
-        return None
-    best: tuple[float, str, str] | None = None
-    for d in dims:
-        if d in filters:
-            continue
-        for v in lv.df.loc[m, d].unique():
-            g = m & (lv.df[d] == v).to_numpy()
-            _, rel_g, contrib_g = lv.stats(g)
-            size_r, rel_r, _ = lv.stats(m & ~g)
-            if contrib_g / contrib_f < 0.85 or size_r <= 0:
-                continue
-            if abs(rel_r) <= 0.25 * abs(rel_g) and np.sign(rel_g) == np.sign(contrib_f):
-                frac = contrib_g / contrib_f
-                if best is None or frac > best[0]:
-                    best = (frac, d, str(v))
-    return None if best is None else (best[1], best[2])
-
-
-def _broader(lv: _Leaves, filters: dict[str, str]) -> dict[str, str]:
-    """Drop filters whose siblings moved as much as the element (the cause is broader)."""
-    current = dict(filters)
-    changed = True
-    while changed and len(current) > 1:
-        changed = False
-        _, rel_f, _ = lv.stats(lv.mask(current))
-        for k in list(current):
-            parent = {d: v for d, v in current.items() if d != k}
-            pm = lv.mask(parent)
-            sib = pm & ~lv.mask(current)
-            size_s, rel_s, _ = lv.stats(sib)
-            size_p, _, _ = lv.stats(pm)
-            if size_p <= 0 or size_s < 0.15 * size_p:
-                continue
-            b, a = lv.traffic(lv.mask(current))
-            bp, ap = lv.traffic(pm)
-            if bp > 0 and ap > 0 and (a / ap) >= REPLACE_GROWTH * (b / bp):
-                continue  # the value replaced its siblings: they shrank by migration, not cause
-            if np.sign(rel_s) == np.sign(rel_f) and abs(rel_s) >= 0.5 * abs(rel_f):
-                current = parent
-                changed = True
-                break
-    return current
-
-
 def localize_segments(
     bd: Breakdown,
     dims: list[str],
@@ -294,38 +244,26 @@ def localize_segments(
         else ["expected", "actual"]
     )
     total = lv.directional_total(direction)
-    proposals = _greedy(lv, dims, total)
-    if not proposals:
-        search = lv.df.groupby(dims, as_index=False)[nums].sum()
-        proposals = [
-            e.filters for e in localize(search, dims, ratio=ratio, max_elements=4).elements
-        ]
+    # the segments are rca.localize's elements over the stable dimensions (the localizer the
+    # benchmark measures); a migrating dimension only names the value that replaced the others
+    search = lv.df.groupby(dims, as_index=False)[nums].sum()
     found: list[tuple[dict[str, str], dict[str, str]]] = []  # (segment, its stable part)
-    for proposal in proposals:
-        stable = _broader(lv, proposal)
-        for _ in range(len(dims)):
-            extra = _holding_value(lv, stable, dims)
-            if extra is None:
-                break
-            stable = {**stable, extra[0]: extra[1]}
+    for element in localize(search, dims, ratio=ratio).elements:
+        stable = dict(element.filters)
         f = dict(stable)
         for _ in range(len(moving)):
             extra = _replacing_value(lv, f, moving)
             if extra is None:
                 break
             f = {**f, extra[0]: extra[1]}
-        f = {d: f[d] for d in all_dims if d in f}
-        if all(f != o and not _contains(o, f) and not _contains(f, o) for o, _ in found):
-            found.append((f, stable))
+        found.append(({d: f[d] for d in all_dims if d in f}, stable))
     elements: list[Segment] = []
     covered = np.zeros(len(df), dtype=bool)
     for f, stable in found:
         # a replacing value's own leaves only grew into place: measure on the stable part
         m = lv.mask(stable)
         _, rel, contrib = lv.stats(m)
-        share = min(1.0, contrib / total) if total else None
-        if share is None or share < MIN_SHARE:
-            continue
+        share = min(1.0, contrib / total) if total else 0.0
         if direction in ("drop", "spike") and np.sign(contrib) != (
             -1 if direction == "drop" else 1
         ):
@@ -333,7 +271,6 @@ def localize_segments(
         covered |= m
         score = float(min(1.0, max(0.0, share)))
         elements.append(Segment(f, None if not np.isfinite(rel) else 100 * rel, share, score))
-    elements.sort(key=lambda s: -(s.share_of_change or 0))
     explained = float(min(1.0, lv.df.loc[covered, "contribution"].sum() / total)) if total else 0.0
     rest = ~covered
     rest_rel = lv.stats(rest)[1] if rest.any() else None
@@ -342,49 +279,3 @@ def localize_segments(
         explained,
         None if rest_rel is None or not np.isfinite(rest_rel) else 100 * rest_rel,
     )
-
-
-def _greedy(
-    lv: _Leaves, dims: list[str], total: float, max_elements: int = 3
-) -> list[dict[str, str]]:
-    """One-dimensional elements holding most of the remaining change, one at a time.
-
-    Each pick is later made exact by :func:`_holding_value` / :func:`_broader`; the search stops
-    when what is left explains less than a quarter of the change.
-    """
-    if total == 0:
-        return []
-    alive = np.ones(len(lv.df), dtype=bool)
-    picks: list[dict[str, str]] = []
-    contrib = lv.df["contribution"].to_numpy(dtype=float)
-    for _ in range(max_elements):
-        left = float(contrib[alive].sum()) / total
-        if left < 0.25 and picks:
-            break
-        best: tuple[float, float, str, str] | None = None  # (surprise, share, dim, value)
-        size = lv.size_column()
-        size_total = float(size[alive].sum()) or 1.0
-        for d in dims:
-            col = lv.df[d].to_numpy()
-            for v in pd.unique(col[alive]):
-                m = alive & (col == v)
-                share = float(contrib[m].sum()) / total
-                surprise = share - float(size[m].sum()) / size_total
-                if best is None or surprise > best[0]:
-                    best = (surprise, share, d, str(v))
-        if best is None or best[1] < (MIN_SHARE if not picks else 0.15):
-            break
-        pick = {best[2]: best[3]}
-        for _ in range(len(dims)):
-            extra = _holding_value(lv, pick, dims)
-            if extra is None:
-                break
-            pick = {**pick, extra[0]: extra[1]}
-        picks.append(pick)
-        alive &= ~lv.mask(pick)
-    return picks
-
-
-def _contains(outer: dict[str, str], inner: dict[str, str]) -> bool:
-    """``inner`` is a sub-segment of ``outer`` (outer's filters are a subset of inner's)."""
-    return outer != inner and all(inner.get(k) == v for k, v in outer.items())
