@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -38,7 +40,7 @@ from metric_anomaly_investigator.core.models import (
     StepResult,
 )
 from metric_anomaly_investigator.core.tools import ToolExecutor
-from metric_anomaly_investigator.warehouse.connect import Warehouse
+from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
 from metric_anomaly_investigator.warehouse.types import CohortRetention as Cohort
 from metric_anomaly_investigator.warehouse.types import (
     DimensionInfo,
@@ -601,3 +603,38 @@ def test_the_start_is_sharpened_on_the_segment_within_half_a_week(
         assert b.context.baseline == b.baseline_before(start)
     else:
         assert moved is None and b.context.window == (found, b.schema.end_date)
+
+
+def test_drill_down_on_flat_data_names_the_dimensions_it_searched(tmp_path: Path) -> None:
+    """Five weeks of the same 30 users a day: nothing can stand out, whatever the localizer."""
+    path = tmp_path / "flat.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            "CREATE TABLE events (user_id BIGINT, event_timestamp TIMESTAMP, event_type VARCHAR, "
+            "device VARCHAR, market VARCHAR)"
+        )
+        rows = [
+            (
+                u,
+                datetime(2025, 5, 1, 9) + timedelta(days=d),
+                "open",
+                "phone" if u % 2 else "desktop",
+                "north" if u % 3 else "south",
+            )
+            for d in range(35)
+            for u in range(1, 31)
+        ]
+        con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+    finally:
+        con.close()
+    wh = open_warehouse(path)
+    try:
+        (result,) = run_on_demo(wh, DrillDown(metric="dau", dimensions=["device", "market"]))
+    finally:
+        wh.close()
+    assert result.findings == [
+        "No segment stands out across device, market: the change is spread evenly.",
+        "No anomaly window yet: compared 2025-05-29..2025-06-04 with 2025-05-01..2025-05-28.",
+    ]
+    assert result.data["elements"] == [] and result.chart is None
