@@ -1,7 +1,8 @@
 """The open warehouse: its connection, tables, what discovery found, and query execution.
 
 Speed: each query shape (metric, dimensions, filter names, …) is built and compiled once per
-open warehouse, then re-run with new values bound as parameters (:meth:`Warehouse.run`).
+open warehouse, then re-run with new values bound as parameters (:meth:`Warehouse.run`); a source
+with a rollup cache entry also keeps the compiled SQL for later runs (:mod:`.plan_cache`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import sqlglot.expressions as sge
 
+from .plan_cache import PlanCache
 from .rollup_cache import RollupCache
 from .types import WarehouseError, WarehouseSchema
 
@@ -32,11 +34,13 @@ ShapeBuilder = Callable[[ParamFn], ir.Table]
 
 @dataclass
 class Plan:
-    """A query shape: its expression, its parameters by name and (DuckDB) its prepared SQL."""
+    """A query shape: its parameters' names and (DuckDB) its SQL with ``$name`` placeholders,
+    else its expression and parameters to run through Ibis."""
 
-    expr: ir.Table
-    params: dict[str, ir.Scalar]
+    names: tuple[str, ...]
     sql: str | None
+    expr: ir.Table | None = None
+    params: dict[str, ir.Scalar] | None = None
 
 
 class Warehouse:
@@ -77,6 +81,7 @@ class Warehouse:
         # compile each query shape once to SQL with placeholders (DuckDB); else Ibis params
         self.prepared = self.is_duckdb
         self.plans: dict[Hashable, Plan] = {}
+        self._saved_plans: PlanCache | None = None
         self.rollup_source: str | None = None  # "stored" (our file), "cache" or None (raw)
         self.restored = False  # the discovery came from the schema cache
 
@@ -124,9 +129,10 @@ class Warehouse:
         if plan is None:
             if len(self.plans) >= MAX_PLANS:  # a long session's odd shapes: start afresh
                 self.plans.clear()
-            plan = self.plans[shape] = self._plan(build, values)
-        bound = {name: values[name] for name in plan.params}
+            plan = self.plans[shape] = self._saved_plan(shape) or self._plan(shape, build, values)
+        bound = {name: values[name] for name in plan.names}
         if plan.sql is None:
+            assert plan.expr is not None and plan.params is not None
             params = {plan.params[name]: value for name, value in bound.items()}
             return self.execute(plan.expr, params=params)
         try:
@@ -134,7 +140,19 @@ class Warehouse:
         except Exception as exc:
             raise self._failure(exc) from exc
 
-    def _plan(self, build: ShapeBuilder, values: Mapping[str, ParamValue]) -> Plan:
+    @property
+    def saved_plans(self) -> PlanCache | None:
+        """The compiled SQL kept for this source between runs (DuckDB sources with a cache)."""
+        if self._saved_plans is None and self.prepared and self.cache is not None:
+            path = self.cache.path.with_suffix(".plans.json")
+            self._saved_plans = PlanCache(path, self.cache.alias)
+        return self._saved_plans
+
+    def _saved_plan(self, shape: Hashable) -> Plan | None:
+        saved = self.saved_plans.get(shape) if self.saved_plans is not None else None
+        return None if saved is None else Plan(names=saved[1], sql=saved[0])
+
+    def _plan(self, shape: Hashable, build: ShapeBuilder, values: Mapping[str, ParamValue]) -> Plan:
         params: dict[str, ir.Scalar] = {}
 
         def param(name: str) -> ir.Scalar:
@@ -147,7 +165,12 @@ class Warehouse:
             sql = self._prepare(expr, params) if self.prepared else None
         except Exception as exc:  # compilation errors carry SQL text too
             raise self._failure(exc) from exc
-        return Plan(expr, params, sql)
+        names = tuple(params)
+        if sql is None:
+            return Plan(names, None, expr, params)
+        if self.saved_plans is not None:
+            self.saved_plans.put(shape, sql, names)
+        return Plan(names, sql)
 
     def _prepare(self, expr: ir.Table, params: dict[str, ir.Scalar]) -> str | None:
         """DuckDB SQL for ``expr`` with a ``$name`` placeholder per parameter, or None.
