@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from test_store import record
 
-from metric_anomaly_investigator.core.models import SCHEMA_VERSION
+from metric_anomaly_investigator.core.models import (
+    SCHEMA_VERSION,
+    ReportReady,
+    StepCompleted,
+    StepFailed,
+)
 from metric_anomaly_investigator.core.store import (
     MAX_NESTING,
     InvestigationStore,
     StoreError,
     _nesting,
+    dump_investigation,
     file_name,
     is_interrupted,
     is_record_file,
+    load_investigation,
     parse_investigation,
     read_record_text,
+    replay_events,
 )
 
 RID = "0123456789abcdef0123456789abcdef"
@@ -182,3 +193,102 @@ def test_an_uncreatable_history_directory_is_named_with_the_reason(tmp_path: Pat
     with pytest.raises(StoreError) as exc:
         store.save(record(RID))
     assert str(exc.value) == f"cannot create {tmp_path / 'file' / 'history'}: Not a directory"
+
+
+def test_a_saved_record_is_indented_json(tmp_path: Path) -> None:
+    rec = record(RID)
+    text = dump_investigation(rec)
+    assert text.startswith('{\n  "schema_version": 1,\n  "id": "0123456789abcdef')
+    assert json.loads(text) == rec.model_dump(mode="json")
+
+
+def test_a_bad_file_is_named_in_the_refusal(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("{nope")
+    with pytest.raises(StoreError) as exc:
+        load_investigation(path)
+    assert str(exc.value).startswith(f"{path} is not valid JSON (line 1: ")
+
+
+def test_unreadable_paths_are_refused_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    below_a_file = tmp_path / "file" / "inv.json"
+    with pytest.raises(StoreError) as exc:
+        read_record_text(below_a_file)
+    assert str(exc.value) == f"cannot read {below_a_file}: Not a directory"
+    with tempfile.TemporaryDirectory(dir="/tmp") as short:  # a socket path must be short
+        path = Path(short) / "s.json"
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(path))  # stat() sees it, open() cannot open it
+            with pytest.raises(StoreError) as exc:
+                read_record_text(path)
+    assert str(exc.value) == f"cannot read {path}: No such device or address"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_file_longer_than_its_stated_size_is_refused() -> None:
+    # /proc files state a size of 0 bytes but read as more: as if the file grew meanwhile
+    with pytest.raises(StoreError) as exc:
+        read_record_text(Path("/proc/self/status"), limit=10)
+    assert str(exc.value) == "/proc/self/status grew past 0 MB while being read"
+
+
+def test_replay_events_carry_the_steps_and_report() -> None:
+    rec = record(RID)
+    events = list(replay_events(rec))
+    done = [e.step for e in events if isinstance(e, StepCompleted)]
+    failed = [e.step for e in events if isinstance(e, StepFailed)]
+    reports = [e.report for e in events if isinstance(e, ReportReady)]
+    assert (done, failed, reports) == ([rec.steps[0]], [rec.steps[1]], [rec.report])
+
+
+def test_an_unreadable_file_does_not_hide_the_records_after_it(tmp_path: Path) -> None:
+    store = InvestigationStore(tmp_path)
+    (tmp_path / "0-broken.json").write_text("{nope")  # listed first, skipped
+    store.save(record(RID))
+    assert [e.id for e in store.list()] == [RID]
+
+
+def test_saving_creates_the_missing_parent_directories(tmp_path: Path) -> None:
+    store = InvestigationStore(tmp_path / "a" / "b" / "history")
+    path = store.save(record(RID))
+    assert path == tmp_path / "a" / "b" / "history" / "2026-01-30T12-00-00_01234567.json"
+    assert load_investigation(path) == record(RID)
+
+
+def test_saving_again_replaces_the_file_holding_the_record(tmp_path: Path) -> None:
+    store = InvestigationStore(tmp_path)
+    first = store.save(record(RID))
+    renamed = first.with_name("renamed_01234567.json")
+    first.rename(renamed)
+    again = record(RID)
+    again.question = "Why did WAU drop?"
+    assert store.save(again) == renamed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["renamed_01234567.json"]
+    assert store.load(RID).question == "Why did WAU drop?"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(os, "setsid"), reason="needs POSIX")
+def test_reading_a_terminal_does_not_make_it_the_controlling_one() -> None:
+    """A session leader without a terminal that opens one without O_NOCTTY would take it."""
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+    os.close(slave)
+    pid = os.fork()
+    if pid == 0:  # the child: a new session, no controlling terminal
+        code = 3
+        try:
+            os.setsid()
+            try:
+                read_record_text(Path(name))
+            except StoreError as exc:
+                code = 2 if "is not a regular file" not in str(exc) else 1
+            try:
+                os.close(os.open("/dev/tty", os.O_RDWR))
+            except OSError:
+                code = 0 if code == 1 else code  # refused, and still no controlling terminal
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 0
