@@ -165,3 +165,35 @@ def test_a_user_defined_metric_is_found_by_its_synonym() -> None:
         update={"metrics": [*s.metrics, "checkout_rate"], "custom_metrics": [checkout]}
     )
     assert parse_question("Why did conversion fall on Jan 28?", s).metric == "checkout_rate"
+
+
+def test_the_longest_phrase_at_a_place_wins_over_its_first_word() -> None:
+    # "events" ends first, but "events per user" starts at the same place and is longer
+    assert _mentions(" events per user ", ["events", "events_per_user"], {}) == [
+        ("events_per_user", 1, 16)
+    ]
+
+
+def test_phrases_that_touch_are_both_mentions() -> None:
+    def own(name: str, synonym: str) -> Metric:
+        return Metric(
+            name=name, label=name, kind="count", numerator=Aggregate("events"), synonyms=(synonym,)
+        )
+
+    metrics = {"cpp_builds": own("cpp_builds", "c++"), "tagged": own("tagged", "#tagged")}
+    # "c++" ends where "#tagged" starts (punctuation on both sides): neither overlaps the other
+    assert _mentions(" c++#tagged ", list(metrics), metrics) == [
+        ("cpp_builds", 1, 4),
+        ("tagged", 4, 11),
+    ]
+
+
+def test_a_metric_at_the_very_end_of_the_question_is_found() -> None:
+    assert parse_question("Why did we lose DAU", schema()).metric == "dau"
+    assert parse_question("retention", schema()).about_retention
+
+
+def test_a_common_word_value_must_be_written_as_stored() -> None:
+    s = schema()
+    assert find_segment("Is the Web version slow?", s) == {}  # "Web" is not the value "web"
+    assert find_segment("is it slow on the web?", s) == {"platform": "web"}
