@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import pytest
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    RetryFeedbackPart,
+    RetryInfo,
+    ToolReturnPart,
+    UserPromptPart,
+)
 from test_autopilot import investigate
 
 from metric_anomaly_investigator.core.actions.charts import line
-from metric_anomaly_investigator.core.autopilot import Analyst, _Prompt, _short
+from metric_anomaly_investigator.core.autopilot import Analyst, _Prompt, _read_prompt, _short
 from metric_anomaly_investigator.core.context import (
     Anomaly,
     EventFinding,
@@ -708,3 +716,72 @@ def test_what_the_data_range_leaves_out_ends_the_summary() -> None:
         + partial.note()
     )
     assert partial.note().startswith("2026-03-01 is incomplete (data until 06:00")
+
+
+def request(*parts: UserPromptPart | ToolReturnPart | RetryFeedbackPart) -> list[ModelMessage]:
+    return [ModelRequest(parts=list(parts))]
+
+
+def test_the_prompt_gives_the_question_the_budget_and_any_retry() -> None:
+    text = (
+        "## Question\nWhy did DAU drop?\n\n## Findings so far (3 of at most 10 steps used)\n"
+        "(no steps yet)"
+    )
+    prompt = _read_prompt(request(UserPromptPart(content=text)))
+    assert (prompt.question, prompt.follow_up, prompt.steps_used, prompt.max_steps) == (
+        "Why did DAU drop?",
+        False,
+        3,
+        10,
+    )
+    assert prompt.retry is None
+    rejected = ToolReturnPart("final_result", "bad step", tool_call_id="1", outcome="retried")
+    bare = _read_prompt(request(UserPromptPart(content="  Why did DAU drop?\nmore"), rejected))
+    assert (bare.question, bare.steps_used, bare.max_steps, bare.retry) == (
+        "Why did DAU drop?",
+        0,
+        12,
+        "bad step",
+    )
+    assert _read_prompt(request(UserPromptPart(content="   "))).question == ""
+    answered = ToolReturnPart("final_result", "ok", tool_call_id="2")
+    assert _read_prompt(request(UserPromptPart(content=text), answered)).retry is None
+    feedback = RetryFeedbackPart("no output", retry=RetryInfo(cause="model_retry"))
+    assert _read_prompt(request(UserPromptPart(content=text), feedback)).retry == "no output"
+    one = _read_prompt(request(UserPromptPart(content="## Findings (1 of at most 5 step used)")))
+    assert (one.steps_used, one.max_steps) == (1, 5)
+
+
+def test_a_follow_up_reuses_the_established_anomaly() -> None:
+    a = analyst(DROP, (SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0),))
+    a.ctx.metric = "dau"
+    decision = a.decide(_Prompt("Is Brazil affected too?", True, 0, 12))
+    assert decision.action == DrillDown(metric="dau")  # no new anomaly check: it is known
+    fresh = analyst(None)
+    fresh.ctx.metric = "events"  # a follow-up asks about the metric established before
+    assert fresh.decide(_Prompt("And before that?", True, 0, 12)).action == DetectAnomaly(
+        metric="events"
+    )
+
+
+def test_a_ratio_metric_s_drop_is_not_churn() -> None:
+    ratio = Anomaly(
+        "sessions_per_user", {}, "drop", "drift", date(2026, 1, 28), None, -8.0, 1e-4, ""
+    )
+    done = (DetectAnomaly(metric="sessions_per_user"), DrillDown(metric="sessions_per_user"))
+    a = analyst(ratio, history=tuple((act, OK) for act in (*done, (CheckDeployments()))))
+    assert steps(a, "Why did sessions per user drop?", 1)[0][1] == GenerateInsights()
+
+
+def test_the_advice_when_history_is_thin_or_the_metric_missing() -> None:
+    thin = report(analyst(NONE, history=(thin_detect(10),)))
+    assert thin.recommendations[0].startswith("Collect more history (at least ")
+    assert thin.recommendations[1] == (
+        "Until then, compare the same weekdays directly and treat any movement as unconfirmed."
+    )
+    missing = report(analyst(None), "Why did revenue fall?")
+    assert missing.recommendations[0].startswith(
+        "To investigate revenue, define it in mai.toml (beside the warehouse, or --config) "
+        "from your columns, e.g. [metrics.revenue] "
+    )
+    assert missing.summary.startswith("This warehouse has no revenue metric (")

@@ -26,8 +26,9 @@ from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
     ModelResponse,
-    RetryPromptPart,
+    RetryFeedbackPart,
     ToolCallPart,
+    ToolReturnPart,
     UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -83,7 +84,9 @@ def _read_prompt(messages: list[ModelMessage]) -> _Prompt:
         for part in msg.parts:
             if isinstance(part, UserPromptPart) and isinstance(part.content, str):
                 text = part.content
-            elif isinstance(part, RetryPromptPart):
+            elif isinstance(part, RetryFeedbackPart) or (
+                isinstance(part, ToolReturnPart) and part.outcome == "retried"
+            ):  # a rejected output: a retried output-tool call, or feedback on the response
                 retry = str(part.content)
     m = _QUESTION_RE.search(text)
     question = m.group(1).strip() if m else text.strip().splitlines()[0] if text.strip() else ""
