@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,6 +14,7 @@ from metric_anomaly_investigator.core.models import DetectAnomaly, DrillDown
 from metric_anomaly_investigator.core.rca import LocalizationResult, RootCauseElement, localize
 from metric_anomaly_investigator.core.segments import (
     Localization,
+    _weighted_median,
     dimension_concentration,
     localize_segments,
     migration,
@@ -133,6 +135,7 @@ def test_two_segments_most_explanatory_first() -> None:
         pytest.approx(40 / 120),
     ]
     assert [s.change_pct for s in loc.elements] == [pytest.approx(-80.0), pytest.approx(-10.0)]
+    assert [s.score for s in loc.elements] == [pytest.approx(80 / 120), pytest.approx(40 / 120)]
     assert loc.explained_share == pytest.approx(1.0)
 
 
@@ -143,10 +146,19 @@ def test_the_wrong_direction_is_no_segment() -> None:
     assert loc.elements == []
 
 
-def test_empty_breakdown() -> None:
+def test_empty_breakdown_or_no_dimension() -> None:
     assert localize_segments(breakdown([]), ["platform"], ratio=False) == Localization(
         [], 0.0, None
     )
+    assert localize_segments(cube({("android", "IN"): 0.5}), [], ratio=False) == Localization(
+        [], 0.0, None
+    )
+
+
+def test_weighted_median_without_usable_values_is_no_change() -> None:
+    assert _weighted_median(np.array([np.nan, np.inf]), np.array([1.0, 1.0])) == 1.0
+    assert _weighted_median(np.array([0.5, 2.0]), np.array([0.0, 0.0])) == 1.0
+    assert _weighted_median(np.array([0.5, 2.0, 3.0]), np.array([1.0, 3.0, 1.0])) == 2.0
 
 
 def test_a_new_version_that_replaced_the_old_one_refines_the_segment() -> None:
@@ -184,6 +196,22 @@ def test_a_ratio_drop_in_one_leaf() -> None:
     assert loc.elements[0].share_of_change == pytest.approx(1.0)
     assert loc.explained_share == pytest.approx(1.0)
     assert loc.rest_change_pct == pytest.approx(0.0)
+
+
+def test_ratio_shares_weigh_each_leaf_by_its_traffic() -> None:
+    """The rate halves on android/US (400 visits) and ios/IN (100 visits): four fifths of the
+    lost conversions are android/US's, not half (as the rates' own changes would say)."""
+    loc = localize_segments(
+        ratio_cube({("android", "US"): 0.5, ("ios", "IN"): 0.5}),
+        ["platform", "country"],
+        ratio=True,
+    )
+    assert [s.filters for s in loc.elements] == [
+        {"platform": "android", "country": "US"},
+        {"platform": "ios", "country": "IN"},
+    ]
+    assert [s.share_of_change for s in loc.elements] == [pytest.approx(0.8), pytest.approx(0.2)]
+    assert loc.explained_share == pytest.approx(1.0)
 
 
 def test_a_ratio_drop_on_a_new_version_inherits_the_segment_rate() -> None:

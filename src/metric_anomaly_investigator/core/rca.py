@@ -50,8 +50,8 @@ direction is the side holding the most significant element (noise on big leaves 
 total the other way). An element must carry a tenth of the change (Adtributor's per-element
 explanatory power), exceed the yardstick by a quarter, and is widened to a parent whose other
 live leaves are significantly abnormal and move alike; after the first element, the leaves left
-must still move as a whole. An element 2.5 yardsticks out stands on its own: 2 % of the change
-(RiskLoc's floor) is enough and the stop rule is waived (a small second cause next to a big one).
+must still move as a whole. An element 2.5 yardsticks out stands on its own: 7 % of the change
+is enough and the stop rule is waived (a small second cause next to a big one).
 Elements are listed by share of the change, largest first.
 """
 
@@ -83,7 +83,7 @@ _SCAN_MARGIN = 1.5  # additive fallback scan: an element's z must be this many n
 _RATIO_MARGIN = 1.25  # ratio scan: the same, with the noise yardstick of count-like leaves
 _RATIO_ALIVE = 0.3  # ratio scan: the live leaves as a whole must still reach this many
 _PLAIN_BANDS = 2.5  # ratio scan: an element this many yardsticks out needs no share floor...
-_PLAIN_SHARE = 0.02  # ...beyond RiskLoc's explanatory-power floor
+_PLAIN_SHARE = 0.07  # ...beyond this share of the change (set on the tuning splits)
 _MIN_PART_SHARE = 0.02  # share of the abnormal partition's change an element carries (RiskLoc)...
 _SMALL_RISK = 0.75  # ...unless it is this pure (several leaves far out)...
 _FAR_DEV = 2 / 3  # ...or holds a leaf this far out (actual ≥ 2× or ≤ 1/2 of its forecast)

@@ -110,13 +110,9 @@ def _without_drift(df: pd.DataFrame, ratio: bool, dims: list[str]) -> pd.DataFra
     departures from what most of the data did count as change. Segments are the combinations
     of the stable ``dims`` (migrating dimensions would blur the typical change)."""
     out = df.copy()
-    agg = (
-        df.groupby(dims)[
-            ["expected", "actual", "expected_num", "actual_num", "expected_den", "actual_den"]
-        ].sum()
-        if dims
-        else df
-    )
+    agg = df.groupby(dims)[
+        ["expected", "actual", "expected_num", "actual_num", "expected_den", "actual_den"]
+    ].sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         if ratio:
             rb = agg["expected_num"] / agg["expected_den"]
@@ -125,11 +121,8 @@ def _without_drift(df: pd.DataFrame, ratio: bool, dims: list[str]) -> pd.DataFra
             out["expected_num"] = out["expected_num"] * g
             # each leaf is held to its stable segment's expected ratio (a leaf that did not
             # exist before, like a new app version, inherits it)
-            grp = (rb * g).rename("_r").reset_index() if dims else None
-            if grp is not None:
-                exp_ratio = out[dims].merge(grp, on=dims, how="left")["_r"].to_numpy(dtype=float)
-            else:
-                exp_ratio = (out["expected_num"] / out["expected_den"]).to_numpy(dtype=float)
+            grp = (rb * g).rename("_r").reset_index()
+            exp_ratio = out[dims].merge(grp, on=dims, how="left")["_r"].to_numpy(dtype=float)
             exp_ratio = np.where(np.isfinite(exp_ratio), exp_ratio, 0.0)
             total_den = float(out["actual_den"].sum()) or 1.0
             out["contribution"] = (out["actual_num"] - exp_ratio * out["actual_den"]) / total_den
@@ -156,11 +149,7 @@ class _Leaves:
     def directional_total(self, direction: str | None) -> float:
         """The change in the anomaly's direction (the drop of the segments that dropped…),
         over the stable dimensions' segments."""
-        c = (
-            self.df.groupby(self.dims)["contribution"].sum()
-            if self.dims
-            else self.df["contribution"]
-        )
+        c = self.df.groupby(self.dims)["contribution"].sum()
         sign = {"drop": -1.0, "spike": 1.0}.get(direction or "", float(np.sign(self.total)) or 1.0)
         return float(c[np.sign(c) == sign].sum())
 
@@ -235,7 +224,7 @@ def localize_segments(
     moving = [d for d in (migrating or []) if d not in dims]
     all_dims = [*dims, *moving]
     df = _leaves(bd, all_dims)
-    if df.empty:
+    if df.empty or not dims:
         return Localization([], 0.0, None)
     lv = _Leaves(df, ratio, dims)
     nums = (
