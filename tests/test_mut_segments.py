@@ -146,6 +146,27 @@ def test_the_wrong_direction_is_no_segment() -> None:
     assert loc.elements == []
 
 
+def test_a_rise_is_no_segment_of_a_drop() -> None:
+    loc = localize_segments(
+        cube({("android", "IN"): 1.5}), ["platform", "country"], ratio=False, direction="drop"
+    )
+    assert loc.elements == []
+
+
+def test_shares_are_of_the_change_in_the_anomalys_direction() -> None:
+    """android/IN loses 50 while ios/US gains 80 (the total rises by 30): of the drop asked
+    about, android/IN holds all."""
+    loc = localize_segments(
+        cube({("android", "IN"): 0.5, ("ios", "US"): 1.2}),
+        ["platform", "country"],
+        ratio=False,
+        direction="drop",
+    )
+    assert [s.filters for s in loc.elements] == [{"platform": "android", "country": "IN"}]
+    assert loc.elements[0].share_of_change == pytest.approx(1.0)
+    assert loc.explained_share == pytest.approx(1.0)
+
+
 def test_empty_breakdown_or_no_dimension() -> None:
     assert localize_segments(breakdown([]), ["platform"], ratio=False) == Localization(
         [], 0.0, None
