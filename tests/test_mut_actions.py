@@ -26,7 +26,7 @@ from metric_anomaly_investigator.core.actions.formatting import (
 from metric_anomaly_investigator.core.actions.hidden import scan_segments
 from metric_anomaly_investigator.core.actions.retention import _bad_run, _edge, weighted
 from metric_anomaly_investigator.core.actions.workbench import Workbench, values_replace_each_other
-from metric_anomaly_investigator.core.context import Anomaly, EventFinding
+from metric_anomaly_investigator.core.context import Anomaly, EventFinding, SegmentFinding
 from metric_anomaly_investigator.core.models import (
     Action,
     AnalyzeRetention,
@@ -638,3 +638,71 @@ def test_drill_down_on_flat_data_names_the_dimensions_it_searched(tmp_path: Path
         "No anomaly window yet: compared 2025-05-29..2025-06-04 with 2025-05-01..2025-05-28.",
     ]
     assert result.data["elements"] == [] and result.chart is None
+
+
+# -- the statistical test, the breakdown and the detector's words on the demo story ---------------
+
+
+def test_the_segment_against_its_own_past(small_wh: Warehouse) -> None:
+    ex = ToolExecutor(small_wh)
+    ex.run(DETECT)
+    ex.context.segments = [SegmentFinding(ANDROID_IN, -60.0, 0.9, 1.0)]
+    result = ex.run(StatisticalTest(metric="dau", segment=ANDROID_IN))
+    d = result.data
+    assert result.findings[0] == (
+        f"platform=android, country=IN changed {pct(100 * d['rel_diff'])} "
+        f"({fmt(d['mean_a'])} → {fmt(d['mean_b'])}/day), significant "
+        f"(Welch p={fmt(d['p_value'], 2)}, effect size g={fmt(d['effect_size'], 2)}, "
+        f"95% CI of the difference [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}])."
+    )
+    window = ex.context.window
+    baseline = ex.context.baseline
+    assert window is not None and baseline is not None
+    assert result.findings[1] == (
+        f"Compared platform=android, country=IN: {window[0]}..{window[1]} vs "
+        f"{baseline[0]}..{baseline[1]}."
+    )
+    assert (d["n_a"], d["n_b"]) == (
+        (baseline[1] - baseline[0]).days + 1,
+        (window[1] - window[0]).days + 1,
+    )
+    assert ex.context.segments[0].p_value == d["p_value"]  # the report's segment carries it
+
+
+def test_the_segment_against_the_rest(small_wh: Warehouse) -> None:
+    ex = ToolExecutor(small_wh)
+    ex.run(DETECT)
+    window = ex.context.window
+    assert window is not None
+    count = ex.run(StatisticalTest(metric="dau", segment=ANDROID_IN, compare_to="rest"))
+    assert count.findings[1] == (
+        f"Compared platform=android, country=IN vs the rest during {window[0]}..{window[1]} "
+        "(indexed to baseline)."
+    )
+    assert count.data["mean_a"] == pytest.approx(1.1, abs=0.1)  # the rest grew a little
+    assert count.data["mean_b"] == pytest.approx(0.34, abs=0.05)  # the segment lost two thirds
+    ratio = ex.run(StatisticalTest(metric="events_per_user", segment=ANDROID_IN, compare_to="rest"))
+    assert ratio.data["mean_a"] == pytest.approx(1.0, abs=0.05)  # per-user rates hardly moved
+    assert ratio.data["significant"] is False and "not significant" in ratio.findings[0]
+
+
+def test_the_breakdown_states_the_total_and_the_other_values(small_wh: Warehouse) -> None:
+    _, result = run_on_demo(small_wh, DETECT, SegmentByDimension(metric="dau", dimension="country"))
+    d = result.data
+    total = pct((d["total_after"] / d["total_before"] - 1) * 100)
+    assert result.findings[0].endswith(f"of the change (total {total}).")
+    others = [
+        f"{r['value']} {pct(r['change_pct'])} ({share_text(r['share_of_change'], 2)}%)"
+        for r in d["rows"][1:5]
+    ]
+    assert result.findings[1] == "Others: " + "; ".join(others) + "."
+    assert len(others) == 4
+
+
+def test_a_date_named_away_from_the_break_is_said_to_be(small_wh: Warehouse) -> None:
+    (detect,) = run_on_demo(small_wh, DetectAnomaly(metric="dau", hint_date=date(2026, 1, 10)))
+    assert detect.findings[-1] == (
+        "The date mentioned (2026-01-10) is not where the break is: it starts "
+        f"{detect.data['start']}."
+    )
+    assert detect.data["filters"] == {} and detect.data["detected"] is True
