@@ -6,6 +6,7 @@ computed here independently of the module.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -20,11 +21,16 @@ from metric_anomaly_investigator.core.stats import (
     _fit,
     _kind,
     _measure,
+    _onset,
     _robust_sigma,
     _seasonal_profile,
+    _step_scores,
+    _window_se,
     adjust_pvalues,
     compare_samples,
     detect_anomaly,
+    seasonal_baseline,
+    window_change,
 )
 
 A = [10.0, 12.0, 11.0, 13.0, 9.0, 12.5, 10.5]
@@ -377,3 +383,97 @@ def test_robust_sigma_moves_with_the_scale_not_the_level(
     assert _robust_sigma(r + shift) == pytest.approx(sigma, rel=1e-6, abs=1e-6)
     assert _robust_sigma(scale * r) == pytest.approx(scale * sigma, rel=1e-6, abs=1e-6)
     assert _robust_sigma(-r) == pytest.approx(sigma, rel=1e-9, abs=1e-9)
+
+
+# -- more helpers, against their definitions ------------------------------------------------------
+
+
+def test_one_training_point_is_a_flat_baseline() -> None:
+    assert seasonal_baseline([5.0, 6.0, 7.0], train_end=1) == pytest.approx([5.0, 5.0, 5.0])
+    assert seasonal_baseline([5.0, 6.0, 7.0], train_end=0).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_quiet_series_still_reports_its_best_p_value() -> None:
+    x = weekly(70, 1)
+    x[49:] *= 0.99  # a 1% dip: tested, not significant
+    r = detect_anomaly(x)
+    assert not r.detected
+    assert r.p_value is not None and 0.01 <= r.p_value < 1.0
+
+
+def test_missing_values_given_as_none_are_gaps() -> None:
+    # one point missing: the change is measured over the others
+    assert window_change([1.0, None, 3.0], [1.0, 1.0, 1.0], 0, None) == (100.0, 1.0)  # type: ignore[list-item]
+
+
+def test_a_tiny_but_real_spread_is_tested_not_taken_as_constant() -> None:
+    a = [1.0, 1.0 + 1e-7, 1.0, 1.0 + 1e-7, 1.0, 1.0 + 1e-7]
+    b = [v + 5e-8 for v in a]
+    c = compare_samples(a, b)
+    assert c.welch_p == pytest.approx(sps.ttest_ind(b, a, equal_var=False).pvalue)
+    assert 0.1 < c.welch_p < 1.0
+
+
+def _reference_step_scores(y: np.ndarray, period: int) -> tuple[list[int], np.ndarray]:
+    """At each position, the mean of the next period (as much as is left) minus the mean of
+    the previous one, centred on its median, in units of the period-over-period noise."""
+    positions = list(range(2 * period, len(y) - 2))
+    jumps = np.array(
+        [y[i : i + period].mean() - y[i - period : i].mean() for i in positions], dtype=float
+    )
+    d = np.diff(y[period:] - y[:-period])
+    noise = 1.4826 * float(np.median(np.abs(d - np.median(d)))) or 1.0
+    return positions, np.abs(jumps - np.median(jumps)) / noise
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_step_scores_follow_their_definition(seed: int) -> None:
+    y = weekly(35, seed)
+    y[20:] *= 0.8
+    idx, score = _step_scores(y, 7)
+    positions, expected = _reference_step_scores(y, 7)
+    assert idx.tolist() == positions
+    assert score == pytest.approx(expected)
+    assert positions[int(np.argmax(score))] in (19, 20, 21)
+
+
+def test_a_ramp_in_is_dated_from_its_first_day_off_the_baseline() -> None:
+    y = 100.0 + np.where(np.arange(60) % 2 == 0, 1.0, -1.0)
+    y[42:44] = 80.0  # the change ramps in over two days
+    y[44:] = 60.0
+    assert _onset(y, 44, -1.0, 7, 14, 1.0) == 42
+    assert _onset(-y, 44, 1.0, 7, 14, 1.0) == 42
+    assert _onset(y, 44, 1.0, 7, 14, 1.0) == 44  # not a rise
+
+
+def test_window_standard_error_terms() -> None:
+    """Noise over k points, the level's and the slope's estimation error (a median's
+    efficiency), the weekday profile's error over a partial period."""
+    fit = _fit(np.ones(3), 2, 1)
+    fit = dataclasses.replace(fit, rho=0.0, n_level=2, t_mean=0.5, sxx=0.5, weeks=0)
+    k, mid = 1, 3.0  # the window [3, 4)
+    var = 1 / k + (math.pi / 2) / 2 + (math.pi / 2) * (mid - 0.5) ** 2 / 0.5
+    assert _window_se(fit, 3, 4, 2.0, 1) == pytest.approx(2.0 * math.sqrt(var))
+    weekly_fit = dataclasses.replace(fit, sxx=0.0, weeks=4, n_level=28)
+    var = 1 / 3 + (math.pi / 2) / 28 + (math.pi / 2) / 4 * 3 / 3**2
+    assert _window_se(weekly_fit, 30, 33, 1.0, 7) == pytest.approx(math.sqrt(var))
+
+
+@pytest.mark.parametrize("slope", [0.0, 2.0])
+def test_window_p_value_is_a_t_test_on_the_fit_degrees_of_freedom(slope: float) -> None:
+    t = np.arange(24.0)
+    y = 100 + slope * t + np.where(t % 2 == 0, 1.5, -1.5) + np.where(t % 3 == 0, 0.7, 0.0)
+    y[21:] -= 10.0
+    fit = _fit(y, 21, 7)
+    assert (fit.sxx > 0) == (slope > 0)
+    w = _measure(y, fit, 21, 22, -1.0, 1.0, 7)
+    sd = float(fit.phase_ratio[21 % 7])
+    se = _window_se(fit, 21, 22, sd, 7)
+    df = fit.n_level - (2 if slope > 0 else 1)
+    resid = y[21] - fit.expected[21]
+    assert w.p_value == pytest.approx(2 * sps.t.sf(abs(resid) / se, df))
+    # the p-value reads the window's head only: what follows the window does not move it
+    longer = _measure(y, fit, 21, 23, -1.0, 1.0, 7)
+    after = y.copy()
+    after[23] += 50.0
+    assert _measure(after, fit, 21, 23, -1.0, 1.0, 7).p_value == longer.p_value
