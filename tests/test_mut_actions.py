@@ -10,7 +10,9 @@ from types import SimpleNamespace
 import duckdb
 import numpy as np
 import pytest
+from scipy import stats as sps
 
+from metric_anomaly_investigator.core.actions import retention as retention_action
 from metric_anomaly_investigator.core.actions.anomaly import _record
 from metric_anomaly_investigator.core.actions.anomaly import run as detect_run
 from metric_anomaly_investigator.core.actions.charts import bars, days_axis, line
@@ -24,7 +26,13 @@ from metric_anomaly_investigator.core.actions.formatting import (
     share_text,
 )
 from metric_anomaly_investigator.core.actions.hidden import scan_segments
-from metric_anomaly_investigator.core.actions.retention import _bad_run, _edge, weighted
+from metric_anomaly_investigator.core.actions.retention import (
+    _bad_run,
+    _edge,
+    _verdict,
+    scan_cohorts,
+    weighted,
+)
 from metric_anomaly_investigator.core.actions.workbench import Workbench, values_replace_each_other
 from metric_anomaly_investigator.core.context import Anomaly, EventFinding, SegmentFinding
 from metric_anomaly_investigator.core.models import (
@@ -45,6 +53,7 @@ from metric_anomaly_investigator.warehouse.types import CohortRetention as Cohor
 from metric_anomaly_investigator.warehouse.types import (
     DimensionInfo,
     MetricSeries,
+    Retention,
     SeriesPoint,
     WarehouseSchema,
 )
@@ -706,3 +715,133 @@ def test_a_date_named_away_from_the_break_is_said_to_be(small_wh: Warehouse) -> 
         f"{detect.data['start']}."
     )
     assert detect.data["filters"] == {} and detect.data["detected"] is True
+
+
+# -- retention: verdicts, and the cohort scan over hand-written cohorts ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("comp", "verdict"),
+    [
+        ({}, "Not enough signup cohorts for all traffic to compare retention."),
+        (
+            {"d1_change_pct": -15.0, "d1_earlier": 0.6, "d1_recent": 0.51},
+            "Retention fell for recent cohorts (all traffic): day-1 60% → 51% (-15.0%): new "
+            "users are churning.",
+        ),
+        (
+            {"d1_change_pct": -14.9, "d7_change_pct": -30.0},
+            "Retention of recent cohorts (all traffic) is in line with earlier ones (day-1 "
+            "-14.9%, day-7 -30.0%): not a churn problem.",
+        ),
+        (
+            {"d7_change_pct": -20.0, "d1_earlier": None, "d1_recent": None},
+            "Retention fell for recent cohorts (all traffic): day-1 0% → 0% (n/a): new users "
+            "are churning.",
+        ),
+    ],
+)
+def test_retention_verdict(comp: dict[str, float | None], verdict: str) -> None:
+    assert _verdict(comp, {}) == verdict
+
+
+def test_five_rated_cohorts_are_enough_for_a_bad_run() -> None:
+    found = _bad_run([cohort(7 * i, 200, r) for i, r in enumerate([0.5, 0.5, 0.5, 0.2, 0.2])])
+    assert found is not None and [c.retention[7] for c in found[1][1]] == [0.2, 0.2]
+
+
+BAD_SIGNUPS = range(21, 35)  # India's signups of these days (from DAY0) retain 0.2, not 0.5
+WEEKLY_SIGNUPS = {"IN": 200, "US": 300, "BR": 300}
+
+
+def _rate(country: str | None, day: int) -> float:
+    if country == "IN":
+        return 0.2 if day in BAD_SIGNUPS else 0.5
+    if country is None:  # everyone: India's share diluted in the others'
+        sizes = WEEKLY_SIGNUPS
+        return sum(_rate(c, day) * n for c, n in sizes.items()) / sum(sizes.values())
+    return 0.5
+
+
+def fake_retention(
+    _wh: object,
+    *,
+    cohort_start: date,
+    cohort_end: date,
+    days: list[int],
+    filters: dict[str, str] | None,
+    cohort_grain: str,
+) -> Retention:
+    country = (filters or {}).get("country")
+    step = 7 if cohort_grain == "week" else 1
+    weekly = WEEKLY_SIGNUPS.get(country, 0) if country else sum(WEEKLY_SIGNUPS.values())
+    cohorts = []
+    day = cohort_start
+    while day <= cohort_end:
+        first = (day - DAY0).days
+        rate = sum(_rate(country, first + k) for k in range(step)) / step
+        size = weekly * step // 7
+        cohorts.append(Cohort(cohort=day, size=size, retention={n: rate for n in days}))
+        day += timedelta(days=step)
+    return Retention(cohort_grain=cohort_grain, days=days, filters={}, cohorts=cohorts)
+
+
+def test_the_cohort_scan_finds_the_segment_and_days_whose_signups_retain_worse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(retention_action.q, "retention", fake_retention)
+    found = scan_cohorts(bench())
+    assert found is not None
+    z = 0.3 / math.sqrt(0.25 / 400)  # 0.5 → 0.2 over the 400 signups of the two bad weeks
+    assert found == {
+        "declined": True,
+        "segment": {"country": "IN"},
+        "start": "2026-01-22",
+        "end": "2026-02-04",
+        "d7_before": pytest.approx(0.5),
+        "d7_during": pytest.approx(0.2),
+        "change_pct": pytest.approx(-60.0),
+        "p_value": pytest.approx(2 * sps.norm.sf(z)),
+        "score": pytest.approx(2 * 0.3 / math.sqrt(0.25 / 200)),
+    }
+
+
+def test_retention_of_everyone_leads_with_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retention_action.q, "retention", fake_retention)
+    b = bench()
+    result = retention_action.run(b, AnalyzeRetention())
+    assert result.findings[0].startswith(
+        "Retention fell for country=IN users who signed up from 2026-01-22 to 2026-02-04: "
+        "day-7 retention 50% → 20% (-60.0%, p="
+    )
+    assert result.findings[1].startswith("Retention of recent cohorts (all traffic) is in line")
+    assert result.findings[2] == "Weekly signups: 800 before → 800 recently (+0.0%)."
+    d = result.data
+    assert (d["cohort_start"], d["cohort_end"]) == ("2026-01-03", "2026-02-28")
+    assert [c["cohort"] for c in d["cohorts"]] == [  # the last eight of nine weekly cohorts
+        "2026-01-10",
+        "2026-01-17",
+        "2026-01-24",
+        "2026-01-31",
+        "2026-02-07",
+        "2026-02-14",
+        "2026-02-21",
+        "2026-02-28",
+    ]
+    chart = result.chart
+    assert chart is not None and chart.title == "Retention by weekly cohort (all traffic)"
+    assert (chart.kind, chart.x_label, chart.y_label) == (
+        "retention",
+        "days since signup",
+        "% retained",
+    )
+    assert [s.style for s in chart.series] == ["baseline"] * 5 + ["segment"] * 3
+    assert chart.series[0].x == ["D1", "D7", "D14", "D28"]
+    assert b.context.retention is not None and b.context.retention["segment"] == {"country": "IN"}
+    # within an anomaly window, recent means from the window's start
+    b.set_anomaly(
+        Anomaly("dau", {}, "drop", "step", date(2026, 2, 7), date(2026, 2, 28), -5.0, 0.01, "")
+    )
+    windowed = retention_action.run(b, AnalyzeRetention(filters={"country": "US"}))
+    assert windowed.data["cohort_start"] == "2026-01-01"  # six weeks before 02-07, cut at the start
+    assert [s.style for s in windowed.chart.series][-4:] == ["segment"] * 4
