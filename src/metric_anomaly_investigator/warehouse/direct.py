@@ -3,7 +3,8 @@ distinct users (conversion, error rate, revenue, mean latency…), per day and g
 
 The per-user-day rollup only knows unfiltered events, users and sessions; a metric of events or
 distinct users filtered on event_type reads the per-(user, day, event_type) rollup when there is
-one, any other metric with a ``where`` or a summed column reads the events table. Its filter
+one (counting its rows, not distinct users, where it holds one row per user, day and kept
+event type), any other metric with a ``where`` or a summed column reads the events table. Its filter
 values are the metric's own (validated when it was defined), so they are part of the query's
 shape, not bound parameters.
 """
@@ -28,13 +29,30 @@ def _by_type(wh: Warehouse, m: catalogue.Metric) -> bool:
     )
 
 
-def _aggregate(ev: ir.Table, agg: catalogue.Aggregate, *, rolled: bool = False) -> ir.Scalar:
-    """One side of a metric over event rows (or, ``rolled``, rollup rows counting ``events``)."""
+def _one_row_per_user(wh: Warehouse, agg: catalogue.Aggregate, group: list[str]) -> bool:
+    """Whether the per-(user, day, event_type) rollup holds at most one row per user, day and
+    group among the rows ``agg`` keeps, so counting its rows counts the distinct users: the
+    rollup is unique per (user, day, event_type) and one event type is kept per group (a
+    single value filtered, or event_type among the group columns). Days stay apart in every
+    query, so windows of several days change nothing."""
+    kept = [values for col, values in agg.where if col == "event_type"]
+    return wh.type_rollup_unique and (
+        "event_type" in group or any(len(values) == 1 for values in kept)
+    )
+
+
+def _aggregate(
+    ev: ir.Table, agg: catalogue.Aggregate, *, rolled: bool = False, unique: bool = False
+) -> ir.Scalar:
+    """One side of a metric over event rows (or, ``rolled``, rollup rows counting ``events``;
+    ``unique``: rollup rows that are one per user, day and group, see :func:`_one_row_per_user`)."""
     preds = [ev[col].cast("string").isin(list(values)) for col, values in agg.where]
     where = ibis.and_(*preds) if preds else None
     if rolled and agg.measure == "events":
         counted: ir.Scalar = ev.events.sum(where=where).fill_null(0)
         return counted
+    if rolled and unique and agg.measure == "users":
+        return ev.count(where=where)
     if agg.measure == "sum":
         assert agg.column is not None
         total: ir.Scalar = ev[agg.column].cast("float64").sum(where=where).fill_null(0)
@@ -58,6 +76,10 @@ def direct_daily(
     only days with events."""
 
     rolled = _by_type(wh, m)
+    unique = (
+        rolled and _one_row_per_user(wh, m.numerator, group),
+        rolled and m.denominator is not None and _one_row_per_user(wh, m.denominator, group),
+    )
 
     def build(param: ParamFn) -> ir.Table:
         w = WindowParams(param, "w")
@@ -65,10 +87,13 @@ def direct_daily(
             r = wh.type_rollup
             r = apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
             den = m.denominator
+            num_unique, den_unique = unique
             return r.group_by(["day", *group]).agg(
-                num=_aggregate(r, m.numerator, rolled=True),
+                num=_aggregate(r, m.numerator, rolled=True, unique=num_unique),
                 n=r.events.sum(),
-                den=ibis.literal(1.0) if den is None else _aggregate(r, den, rolled=True),
+                den=ibis.literal(1.0)
+                if den is None
+                else _aggregate(r, den, rolled=True, unique=den_unique),
             )
         ev = wh.events
         ev = ev.filter(ev.event_timestamp >= w.lo, ev.event_timestamp < w.hi)
