@@ -646,7 +646,17 @@ def test_drill_down_on_flat_data_names_the_dimensions_it_searched(tmp_path: Path
         "No segment stands out across device, market: the change is spread evenly.",
         "No anomaly window yet: compared 2025-05-29..2025-06-04 with 2025-05-01..2025-05-28.",
     ]
-    assert result.data["elements"] == [] and result.chart is None
+    assert result.data == {
+        "metric": "dau",
+        "dimensions": ["device", "market"],
+        "migrating": [],
+        "filters": {},
+        "elements": [],
+        "explained_share": 0.0,
+        "rest_change_pct": 0.0,
+        "dimension_scores": {"device": 0.0, "market": 0.0},
+    }
+    assert result.chart is None
 
 
 # -- the statistical test, the breakdown and the detector's words on the demo story ---------------
