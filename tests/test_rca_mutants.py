@@ -242,3 +242,13 @@ def test_two_of_three_values_moving_are_both_causes(seed: int) -> None:
     assert sum(e.share_of_change for e in result.elements) == pytest.approx(
         change[moved].sum() / change.sum()
     )
+
+
+def test_a_percentage_that_overflows_is_none() -> None:
+    """From a subnormal expected value to 1: the change in % is not a number, the rest is."""
+    df = pd.DataFrame({"a": ["x", "y"], "expected": [5e-324, 0.0], "actual": [1.0, 0.0]})
+    result = localize(df, ["a"])
+    assert finite(result)
+    assert [(e.filters, e.change_pct, e.share_of_change) for e in result.elements] == [
+        ({"a": "x"}, None, 1.0)
+    ]

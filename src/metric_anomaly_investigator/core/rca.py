@@ -99,7 +99,7 @@ class RootCauseElement:
     filters: dict[str, str]
     expected: float
     actual: float
-    change_pct: float | None  # (actual - expected) / |expected| in %, None if expected == 0
+    change_pct: float | None  # (actual - expected) / |expected| in %, None if that overflows
     share_of_change: float  # this element's share of the total change
     score: float  # higher = more confident (risk score, ≤ 1)
     layer: int
@@ -653,13 +653,15 @@ def _result(
         exp_v = float(cube.exp_report[mask].sum())
         act_v = float(cube.act_report[mask].sum())
         change = float(cube.ep[mask].sum())
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pct = 100.0 * (act_v - exp_v) / abs(exp_v) if exp_v != 0 else np.nan
         return RootCauseElement(
             filters={
                 dims[c]: str(cube.levels[c][v]) for c, v in zip(fd.cols, fd.codes, strict=True)
             },
             expected=exp_v,
             actual=act_v,
-            change_pct=100.0 * (act_v - exp_v) / abs(exp_v) if exp_v != 0 else None,
+            change_pct=float(pct) if np.isfinite(pct) else None,  # None: no expected value
             share_of_change=change / total_change if total_change != 0 else 0.0,
             score=fd.risk,
             layer=len(fd.cols),
