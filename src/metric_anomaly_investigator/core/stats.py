@@ -1,6 +1,6 @@
 """Statistics for the investigation: anomaly detection, seasonal baselines, comparisons.
 
-Plain numpy/scipy/ruptures — no database code. Every public function tolerates degenerate input
+Plain numpy and scipy.special — no database code. Every public function tolerates degenerate input
 (empty, length 1, constant, all zeros, NaN) and never returns NaN: a figure that cannot be
 computed is ``None`` and the accompanying message says why.
 
@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import ruptures as rpt
-from scipy import stats as sps
+
+from . import pvalues
+from .changepoints import change_points
 
 Direction = Literal["drop", "spike", "none"]
 Kind = Literal["step", "spike", "drift", "none"]
@@ -429,20 +430,19 @@ def _measure(
         p = 0.0 if abs(t_shift) > _EPS else 1.0
     else:
         df = max(fit.n_level - (2 if fit.sxx > 0 else 1), 1)
-        p = float(2.0 * sps.t.sf(abs(t_shift) / se, df))
+        p = 2.0 * pvalues.t_sf(abs(t_shift) / se, df)
     sig = abs(shift) / sd if sd > _EPS else (math.inf if abs(shift) > _EPS else 0.0)
     return _Window(start, stop, sign, p, sig, sig * math.sqrt(stop - start), fit)
 
 
 def _change_points(r: np.ndarray, sigma: float) -> list[int]:
-    """Change points of the detrended, deseasonalised series (ruptures, linear-kernel PELT,
+    """Change points of the detrended, deseasonalised series (penalised least squares,
     BIC-like penalty from the robust noise level)."""
     n = len(r)
     if n < 4 or sigma <= _EPS:
         return []
     pen = 3.0 * sigma**2 * math.log(n)
-    algo = rpt.KernelCPD(kernel="linear", min_size=2).fit(r.reshape(-1, 1))
-    return [int(b) for b in algo.predict(pen=pen) if 0 < int(b) < n]
+    return change_points(r, pen, min_size=2)
 
 
 def _outliers(r: np.ndarray, sigma: float, width: int) -> list[int]:
@@ -489,7 +489,7 @@ def _kind(resid_win: np.ndarray) -> Kind:
         return "spike"
     if k >= 6:
         t = np.arange(k, dtype=float)
-        res = sps.linregress(t, resid_win)
+        res = pvalues.linregress(t, resid_win)
         third = max(k // 3, 1)
         first, last = float(np.mean(resid_win[:third])), float(np.mean(resid_win[-third:]))
         grows = abs(last) > 2.0 * abs(first) and np.sign(last) == np.sign(res.slope)
@@ -541,7 +541,7 @@ def detect_anomaly(
     """Find whether, when and how a daily series broke from its normal behaviour.
 
     Normal behaviour is level + steady trend + weekday profile (multiplicative for positive
-    series). Candidate starts come from ruptures (linear-kernel PELT, BIC-like penalty) on the
+    series). Candidate starts come from least-squares change points (BIC-like penalty) on the
     detrended, deseasonalised series, 1-2 point outliers, the sharpest weekly step and
     ``hint_index``. Each candidate window is tested against the baseline learned from the data
     before it — trend extrapolated, its estimation error in the standard error — and ends where
@@ -685,14 +685,14 @@ def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(float(np.max(np.abs(np.concatenate([a, b])))), _EPS)
     if va + vb <= (_EPS * scale) ** 2:
         return 0.0 if abs(diff) > _EPS * scale else 1.0
-    p = float(sps.ttest_ind(b, a, equal_var=False).pvalue)
+    p = pvalues.welch_p(a, b)
     return p if math.isfinite(p) else 1.0
 
 
 def _mannwhitney_p(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(np.concatenate([a, b])) == 0:
         return 1.0
-    p = float(sps.mannwhitneyu(b, a, alternative="two-sided").pvalue)
+    p = pvalues.mannwhitney_p(a, b)
     return p if math.isfinite(p) else 1.0
 
 
@@ -720,7 +720,7 @@ def _diff_ci(
         lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
         return _finite(lo), _finite(hi)
     se = math.sqrt(float(np.var(a, ddof=1)) / len(a) + float(np.var(b, ddof=1)) / len(b))
-    q = float(sps.norm.ppf(1 - alpha / 2))
+    q = pvalues.norm_ppf(1 - alpha / 2)
     return _finite(diff - q * se), _finite(diff + q * se)
 
 

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats as sps
 
 from ...warehouse import queries as q
 from ...warehouse.types import CohortRetention as Cohort
+from .. import pvalues
 from ..models import AnalyzeRetention, Chart, ChartSeries, StepResult
 from ..report_markdown import format_filters
 from .formatting import fmt, pct
@@ -166,7 +166,7 @@ def scan_cohorts(bench: Workbench) -> dict[str, Any] | None:
         "d7_before": p0,
         "d7_during": p1,
         "change_pct": (p1 / p0 - 1) * 100 if p0 else None,
-        "p_value": float(2 * sps.norm.sf(abs(p0 - p1) / se)),
+        "p_value": 2 * pvalues.norm_sf(abs(p0 - p1) / se),
         "score": score,
     }
 
