@@ -23,7 +23,7 @@ from metric_anomaly_investigator.warehouse.queries import (
     segment_daily_values,
 )
 from metric_anomaly_investigator.warehouse.series import SPAN_COMBO, SPAN_USER, _stored_span
-from metric_anomaly_investigator.warehouse.types import Breakdown
+from metric_anomaly_investigator.warehouse.types import Breakdown, WarehouseError
 from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 FIRST = date(2025, 3, 1)
@@ -236,6 +236,16 @@ def test_overlapping_segments_take_their_totals_from_the_users(wh: Warehouse) ->
     assert (epu.total_before, epu.total_after) == (3.0, 2.0)  # 15 / 5, 6 / 3 events per user
     before_after = {r.segment["event_type"]: (r.before, r.after) for r in epu.rows}
     assert before_after == {"open": (1.0, 1.0), "view": (2.5, 1.5)}  # 10 / 4, 3 / 2 views
+    # a ratio's contribution: the change of the segment's pull away from the baseline ratio
+    # (15 events / 9 user-days), each window weighted by its denominators (9, then 5)
+    contrib = {r.segment["event_type"]: r.contribution for r in epu.rows}
+    r_b = 15 / 9
+    assert contrib == pytest.approx(
+        {
+            "open": (3 - r_b * 3) / 5 - (5 - r_b * 5) / 9,
+            "view": (3 - r_b * 2) / 5 - (10 - r_b * 4) / 9,
+        }
+    )
 
 
 def test_a_window_without_activity_totals_zero(wh: Warehouse) -> None:
@@ -273,9 +283,10 @@ def test_a_segment_absent_from_the_current_window_is_zero_there(wh: Warehouse) -
     }
     wau = _by_version(wh, "wau")
     assert (wau.total_before, wau.total_after) == (5.0, 33 / 7)
-    rows = {r.segment["version"]: (r.before, r.after) for r in wau.rows}
-    # 1.0: 5 users a day up to 03-20 (13 days), none from the week without it (03-21)
-    assert rows == {"1.0": (65 / 14, 0.0), "2.0": (35 / 14, 33 / 7)}
+    rows = {r.segment["version"]: (r.before, r.after, r.n_before, r.n_after) for r in wau.rows}
+    # 1.0: 5 users a day up to 03-20 (13 days), none from the week without it (03-21);
+    # the sample size is the mean WAU, rounded (half to even)
+    assert rows == {"1.0": (65 / 14, 0.0, 5, 0), "2.0": (35 / 14, 33 / 7, 2, 5)}
 
 
 def test_tied_rows_come_in_segment_order_whichever_window_has_them(wh: Warehouse) -> None:
@@ -294,6 +305,36 @@ def test_tied_rows_come_in_segment_order_whichever_window_has_them(wh: Warehouse
         ("desktop", "1.0", 0.0),  # no phone events on a desktop: tied, in segment order
         ("desktop", "2.0", 0.0),
     ]
+
+
+def test_a_ratio_without_a_baseline_denominator(wh: Warehouse) -> None:
+    bd = breakdown(
+        wh,
+        "events_per_user",
+        ["device"],
+        baseline=("2025-03-08", "2025-03-14"),
+        current=(CHANGE, LAST),
+        filters={"version": "2.0"},  # not out before 03-15: the baseline is empty
+    )
+    assert (bd.total_before, bd.total_after) == (0.0, 2.0)
+    # against no baseline ratio, a segment contributes its share of the current ratio
+    contrib = {r.segment["device"]: r.contribution for r in bd.rows}
+    assert contrib == pytest.approx({"phone": 4 / 3, "desktop": 2 / 3})
+
+
+def test_breakdown_refusals_name_the_window(wh: Warehouse) -> None:
+    with pytest.raises(WarehouseError) as exc:
+        breakdown(wh, "dau", [], baseline=(FIRST, CHANGE), current=(CHANGE, LAST))
+    names = ", ".join(wh.schema.dimension_names)
+    assert str(exc.value) == (
+        f"Give at least one dimension to break down by. Valid dimensions: {names}."
+    )
+    with pytest.raises(WarehouseError, match=r"^The baseline window 2030-01-01\.\.2030-01-07 is "):
+        breakdown(
+            wh, "dau", ["device"], baseline=("2030-01-01", "2030-01-07"), current=(CHANGE, LAST)
+        )
+    with pytest.raises(WarehouseError, match=r"^The current window is inverted: it starts "):
+        breakdown(wh, "dau", ["device"], baseline=(FIRST, CHANGE), current=(LAST, CHANGE))
 
 
 def test_deployments_parse_and_filter(wh: Warehouse) -> None:
