@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from rca_cubes import DIMS, finite, grid, plant
 
+from metric_anomaly_investigator.core import rca
 from metric_anomaly_investigator.core.rca import localize
 
 
@@ -252,3 +253,40 @@ def test_a_percentage_that_overflows_is_none() -> None:
     assert [(e.filters, e.change_pct, e.share_of_change) for e in result.elements] == [
         ({"a": "x"}, None, 1.0)
     ]
+
+
+def test_two_sibling_causes_are_not_merged_into_their_parent() -> None:
+    """{a1, b1} halves and eight scattered leaves of a1 lose 90 %: a1's other leaves are mostly
+    normal (8 of 24 moved), so a1 as a whole is no cause, although they are pure enough."""
+    scattered = [("b2", "c0"), ("b2", "c3"), ("b3", "c1"), ("b3", "c4")]
+    scattered += [("b4", "c2"), ("b4", "c5"), ("b0", "c0"), ("b0", "c4")]
+    df = plant(additive_cube(0), {"a": "a1", "b": "b1"}, 0.5)
+    for b, c in scattered:
+        df = plant(df, {"a": "a1", "b": b, "c": c}, 0.1)
+    result = localize(df, DIMS)
+    assert result.elements[0].filters == {"a": "a1", "b": "b1"}
+    assert sorted(tuple(sorted(e.filters.items())) for e in result.elements[1:]) == sorted(
+        (("a", "a1"), ("b", b), ("c", c)) for b, c in scattered
+    )
+
+
+def test_a_ratio_element_widened_to_its_parent_scores_as_the_parent() -> None:
+    """a1's rate falls 20 % and {a1, b2}'s 76 %: the scan's strongest element is the child, but
+    a1's other leaves moved alike, so a1 is the cause — scored by its own z."""
+    rng = np.random.default_rng(0)
+    df = grid()
+    den = np.full(len(df), 10_000.0)
+    a1, b2 = (df["a"] == "a1").to_numpy(), (df["b"] == "b2").to_numpy()
+    df["expected_den"] = den
+    df["actual_den"] = den
+    df["expected_num"] = den * 0.2
+    rate = 0.2 * np.where(a1, 0.8, 1.0) * np.where(a1 & b2, 0.3, 1.0)
+    df["actual_num"] = rng.binomial(10_000, rate).astype(float)
+    result = localize(df, DIMS)
+    assert [e.filters for e in result.elements] == [{"a": "a1"}]
+    nums = {c: df[c].to_numpy(dtype=float) for c in rca._RATIO_COLUMNS}
+    cube = rca._build_cube([df[d] for d in DIMS], np.arange(len(df)), nums, ratio=True)
+    x = -cube.ep  # a drop
+    scan = rca._Scan(cube, x, rca._count_variance(cube.f, x), [4, 5, 6])
+    assert scan.zscore(a1 & b2) > scan.zscore(a1)
+    assert result.elements[0].score == pytest.approx(scan.zscore(a1))
