@@ -1,5 +1,9 @@
 """Root-cause localization: ours (core.rca) against RiskLoc (benchmarks/riskloc.py), side by side.
 
+"Ours" is the localizer that names the investigation's segments: the drill-down
+(core.segments.localize_segments) reports rca.localize's elements over its leaves, additive
+and rate metrics alike, so a gain here is a gain in the reports.
+
     uv run python benchmarks/rca_benchmark.py [--quick] [--cases N] [--only NAME ...] [DIR ...]
 
 Runs every generated cube family (benchmarks/cubes.py) on its tuning and its held-out split,
