@@ -18,6 +18,7 @@ from scipy import stats as sps
 
 from metric_anomaly_investigator.core.stats import (
     MIN_HISTORY,
+    _drift_onset,
     _fit,
     _kind,
     _measure,
@@ -477,3 +478,11 @@ def test_window_p_value_is_a_t_test_on_the_fit_degrees_of_freedom(slope: float) 
     after = y.copy()
     after[23] += 50.0
     assert _measure(after, fit, 21, 23, -1.0, 1.0, 7).p_value == longer.p_value
+
+
+def test_a_drift_found_late_is_dated_back_to_where_it_began() -> None:
+    t = np.arange(70.0)
+    y = 100 + np.where(t % 2 == 0, 0.3, -0.3) - 2.0 * np.clip(t - 41, 0, None)  # from day 42
+    fit = _fit(y, 56, 7)
+    w = _measure(y, fit, 56, 70, -1.0, max(fit.sd, 0.3), 7)
+    assert 42 <= _drift_onset(y, w, 7, 14, 0.3) <= 43
