@@ -785,3 +785,39 @@ def test_the_advice_when_history_is_thin_or_the_metric_missing() -> None:
         "from your columns, e.g. [metrics.revenue] "
     )
     assert missing.summary.startswith("This warehouse has no revenue metric (")
+
+
+def test_a_failed_segment_step_does_not_undo_a_segment_found_another_way() -> None:
+    seg = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)
+    history = ((SegmentByDimension(metric="dau", dimension="country"), failed("bad column")),)
+    r = report(analyst(DROP, (seg,), history=history))
+    assert r.root_cause == "dau drop concentrated in platform=android, country=IN."
+    assert "not known" not in r.summary
+
+
+def test_only_a_follow_up_inherits_the_metric_established_before() -> None:
+    a = analyst(None)
+    a.ctx.metric = "events"
+    assert a.decide(_Prompt("What happened last week?", False, 0, 12)).action == DetectAnomaly(
+        metric="dau"
+    )
+
+
+def test_an_anomaly_in_a_segment_is_broken_down_and_searched_within_it() -> None:
+    ios = {"platform": "ios"}
+    drop = Anomaly("dau", ios, "drop", "step", date(2026, 1, 28), None, -20.0, 1e-6, "")
+    a = analyst(
+        drop,
+        history=((DetectAnomaly(metric="dau"), OK), (DetectAnomaly(metric="dau", filters=ios), OK)),
+        scores={"country": 0.7},
+    )
+    decided = steps(a, "Why did DAU drop?", 3)
+    assert [act for _, act in decided] == [
+        SegmentByDimension(metric="dau", dimension="country", filters=ios),
+        DrillDown(metric="dau", filters=ios),
+        CheckDeployments(),
+    ]
+    assert decided[2][0] == (
+        "Look for deployments and other changes near the anomaly start that match the affected "
+        "segment."
+    )
