@@ -761,12 +761,15 @@ def test_five_rated_cohorts_are_enough_for_a_bad_run() -> None:
 
 
 BAD_SIGNUPS = range(21, 35)  # India's signups of these days (from DAY0) retain 0.2, not 0.5
+BR_BAD_SIGNUPS = range(42, 49)  # a shorter, milder run in Brazil (0.3), weaker than India's
 WEEKLY_SIGNUPS = {"IN": 200, "US": 300, "BR": 300}
 
 
 def _rate(country: str | None, day: int) -> float:
     if country == "IN":
         return 0.2 if day in BAD_SIGNUPS else 0.5
+    if country == "BR":
+        return 0.3 if day in BR_BAD_SIGNUPS else 0.5
     if country is None:  # everyone: India's share diluted in the others'
         sizes = WEEKLY_SIGNUPS
         return sum(_rate(c, day) * n for c, n in sizes.items()) / sum(sizes.values())
