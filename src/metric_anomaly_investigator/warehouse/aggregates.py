@@ -9,11 +9,15 @@ warehouse)::
     dimensions = ["country", "platform"]   # default: its text columns
     measures = ["revenue", "orders"]       # additive columns (default: its numeric columns)
 
-The table then stands where the events would: its date column is the time, its dimensions the
-segments, and every measure becomes a metric of the same name (the sum of the column); ratios
-are defined as two sums (``numerator = "orders"`` / ``denominator = "visits"``). Nothing that
-needs one row per event is derived from it: distinct users (DAU, WAU, per-user ratios),
-retention and event counts are reported as missing, never estimated from the totals.
+Without an events table, it stands where the events would: its date column is the time, its
+dimensions the segments, and every measure becomes a metric of the same name (the sum of the
+column); ratios are defined as two sums (``numerator = "orders"`` / ``denominator = "visits"``).
+Nothing that needs one row per event is derived from it: distinct users (DAU, WAU, per-user
+ratios), retention and event counts are reported as missing, never estimated from the totals.
+
+Beside an events table, the built-in and event-defined metrics read the events, the measures
+(and ratios of them) read this table, and each metric is broken down only by the dimensions of
+its own table (:meth:`.types.WarehouseSchema.metric_dimensions`).
 """
 
 from __future__ import annotations
@@ -111,12 +115,21 @@ def as_events(table: ir.Table, spec: AggregateSpec, label: str) -> tuple[ir.Tabl
     return shaped, measures
 
 
-def measure_metrics(measures: list[str], defined: list[Metric]) -> list[Metric]:
+def measure_metrics(
+    measures: list[str], defined: list[Metric], *, beside: bool = False
+) -> list[Metric]:
     """A sum metric per measure column, named after it, unless the user defined that name (or
-    it is no valid metric name, or a built-in one: define it under another name)."""
+    it is no valid metric name, or a built-in one: define it under another name); ``beside``:
+    the table is read beside the events."""
     taken = {m.name for m in (*BUILTIN, *defined)}
     return [
-        Metric(name=col, label=col.replace("_", " "), kind="sum", numerator=Aggregate("sum", col))
+        Metric(
+            name=col,
+            label=col.replace("_", " "),
+            kind="sum",
+            numerator=Aggregate("sum", col),
+            table="aggregates" if beside else "events",
+        )
         for col in measures
         if METRIC_NAME.match(col) and col not in taken
     ]

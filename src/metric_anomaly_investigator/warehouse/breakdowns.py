@@ -95,8 +95,8 @@ def breakdown(
     all segments before ``min_size`` (minimum of the larger sample size) drops small ones.
     """
     wh.schema.check_metric(metric)
-    flt = check_filters(wh, filters)
-    group = check_dims(wh, dimensions)
+    flt = check_filters(wh, filters, metric)
+    group = check_dims(wh, dimensions, metric)
     if not group:
         raise WarehouseError(
             f"Give at least one dimension to break down by. Valid dimensions: "

@@ -31,8 +31,8 @@ Other names are mapped with a small TOML file (``--config``)::
     [dimensions]
     exclude = ["email_domain"]   # text columns never to treat as dimensions
 
-    [aggregates]                 # a pre-aggregated table instead of events: see .aggregates
-    table = "daily_kpis"
+    [aggregates]                 # a pre-aggregated table beside (or instead of) the events:
+    table = "daily_kpis"         # see .aggregates
 
 The ``mai.toml`` beside the warehouse (or in the current directory) adds its ``[metrics]`` and
 ``[aggregates]`` sections (:data:`OWN_SECTIONS`) when no ``--config`` is given.
@@ -45,12 +45,13 @@ runs queries; :mod:`.demo` makes the default demo warehouse.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import ibis.expr.types as ir
 
 from .aggregates import as_events, measure_metrics, read_spec
 from .demo import ensure_default_warehouse
-from .discovery import discover, discovery_state, restore
+from .discovery import beside_dimensions, discover, discovery_state, restore
 from .layout import ROLLUP_VERSION, TABLES
 from .metric_config import define_metrics, find_config
 from .resources import apply_limits
@@ -64,11 +65,13 @@ from .sources import (
     unjoined_of,
     users_join,
 )
+from .timestamps import as_timestamp
 from .warehouse import Progress, Warehouse
 
 __all__ = ["open_warehouse"]
 
 OWN_SECTIONS = ("metrics", "aggregates")  # what a mai.toml found beside the data may set
+AGGREGATES = "aggregates"  # the key of a pre-aggregated table in the table mapping
 
 
 def open_warehouse(
@@ -89,9 +92,8 @@ def open_warehouse(
     mapping = {k: v for k, v in cfg.items() if k != "metrics"}  # what shapes the tables
     spec = read_spec(cfg.get("aggregates"), str(config or found))
     table_names = {t: str(cfg.get("tables", {}).get(t, t)) for t in TABLES}
-    if spec is not None:  # the pre-aggregated table stands where the events would
-        table_names = {t: spec.table if t == "events" else n for t, n in table_names.items()}
-        del table_names["users"]
+    if spec is not None:
+        table_names[AGGREGATES] = spec.table
     if source is None:
         source = ensure_default_warehouse()
     con, label, ours = connect_source(source, table_names, frozenset(cfg.get("tables", {})))
@@ -102,26 +104,44 @@ def open_warehouse(
             local = local_source(source)
             if local is not None:
                 cache = RollupCache(con.con, fingerprint(local, mapping, ROLLUP_VERSION), progress)
+        beside = spec is not None and _beside_events(con, spec.table, table_names["events"])
+        if spec is not None and not beside:  # the pre-aggregated table stands for the events
+            keep = ("deployments", "annotations")
+            table_names = {"events": spec.table, **{t: table_names[t] for t in keep}}
         tables: dict[str, ir.Table] = {}
         for t, theirs in table_names.items():
+            as_is = spec is not None and t == ("aggregates" if beside else "events")
             mapped = map_table(
                 con,
                 t,
                 theirs,
-                {} if spec is not None and t == "events" else cfg.get("columns", {}).get(t, {}),
+                {} if as_is else cfg.get("columns", {}).get(t, {}),
                 label,
-                mapped=t in cfg.get("tables", {}) or (spec is not None and t == "events"),
+                mapped=t in cfg.get("tables", {}) or as_is,
             )
             if mapped is not None:
                 tables[t] = mapped
         measures: list[str] = []
+        aggregates: ir.Table | None = None
         if spec is not None:
-            tables["events"], measures = as_events(tables["events"], spec, label)
-        tables = normalise(tables, label, aggregated=spec is not None)
+            shaped, measures = as_events(
+                tables.pop(AGGREGATES if beside else "events"), spec, label
+            )
+            if beside:
+                time = as_timestamp(shaped.event_timestamp, spec.date, label)
+                aggregates = shaped.mutate(event_timestamp=time)
+            else:
+                tables["events"] = shaped
+        tables = normalise(tables, label, aggregated=spec is not None and not beside)
         own = define_metrics(
-            cfg.get("metrics"), dict(tables["events"].schema().items()), str(config or found)
+            cfg.get("metrics"),
+            dict(tables["events"].schema().items()),
+            str(config or found),
+            None if aggregates is None else dict(aggregates.schema().items()),
         )
-        own += measure_metrics(measures, own)
+        own += measure_metrics(measures, own, beside=beside)
+        if aggregates is not None:
+            tables[AGGREGATES] = aggregates
         state = cache.load_state() if cache is not None else None
         if state is not None and state.get("users_dropped"):
             tables.pop("users", None)
@@ -132,9 +152,13 @@ def open_warehouse(
         if not wh.restored:
             discover(wh, stored_rollup=ours and not mapping)
         wh.schema.unjoined_users = unjoined
-        wh.schema.aggregated_from = None if spec is None else spec.table
+        wh.schema.aggregated_from = None if spec is None or beside else spec.table
         if cache is not None and not wh.restored:
             cache.save_state(discovery_state(wh, users_dropped=unjoined is not None))
+        if spec is not None and aggregates is not None:
+            dims = [c for c in aggregates.columns if c != "event_timestamp" and c not in measures]
+            beside_dimensions(wh, aggregates, dims)
+            wh.schema.aggregates_beside = spec.table
         wh.schema.custom_metrics = own
         wh.schema.metrics = [*wh.schema.metrics, *(m.name for m in own)]
         return wh
@@ -145,3 +169,12 @@ def open_warehouse(
         if disconnect is not None:
             disconnect()
         raise
+
+
+def _beside_events(con: Any, aggregates: str, events: str) -> bool:
+    """Whether the pre-aggregated table is read beside an events table (else it stands for
+    the events): the source has both, under different names."""
+    try:
+        return aggregates != events and events in con.list_tables()
+    except Exception:
+        return False

@@ -3,10 +3,11 @@ distinct users (conversion, error rate, revenue, mean latency…), per day and g
 
 The per-user-day rollup only knows unfiltered events, users and sessions; a metric of events or
 distinct users filtered on event_type reads the per-(user, day, event_type) rollup when there is
-one (counting its rows, not distinct users, where it holds one row per user, day and kept
-event type), any other metric with a ``where`` or a summed column reads the events table. Its filter
-values are the metric's own (validated when it was defined), so they are part of the query's
-shape, not bound parameters.
+one (counting its rows, not distinct users, where it holds one row per user, day and kept event
+type), any other metric with a ``where`` or a summed column reads the events table (or, for a
+metric of its measures, the pre-aggregated table beside them). Its filter values are the
+metric's own (validated when it was defined), so they are part of the query's shape, not bound
+parameters.
 """
 
 from datetime import date
@@ -95,10 +96,10 @@ def direct_daily(
                 if den is None
                 else _aggregate(r, den, rolled=True, unique=den_unique),
             )
-        ev = wh.events
+        ev = wh.aggregates if m.table == "aggregates" and wh.aggregates is not None else wh.events
         ev = ev.filter(ev.event_timestamp >= w.lo, ev.event_timestamp < w.hi)
         need_users = user_dims_needed(wh, set(group) | set(flt))
-        if need_users and wh.users is not None:
+        if need_users and wh.users is not None and m.table == "events":
             ev = ev.inner_join(wh.users.select("user_id", *need_users), "user_id")
         ev = apply_filters(ev, flt, param)
         ev = ev.mutate(day=ev.event_timestamp.date())

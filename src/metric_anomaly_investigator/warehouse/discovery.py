@@ -206,3 +206,20 @@ def _dimension_info(
     df = wh.execute(agg.order_by([ibis.desc("n"), name]).limit(MAX_VALUES))
     values = [str(v) for v in df[name]]
     return DimensionInfo(name=name, level=level, values=values, cardinality=card)
+
+
+def beside_dimensions(wh: Warehouse, table: ir.Table, names: list[str]) -> None:
+    """Record a pre-aggregated table's dimensions ``names`` beside the events' (discovering the
+    values of those the events lack) and which dimensions each table has."""
+    schema = wh.schema
+    events_dims = schema.dimension_names
+    for name in names:
+        if name not in events_dims:
+            info = _dimension_info(wh, table, name, "event", None)
+            if info is not None:
+                schema.dimensions.append(info)
+    have = set(schema.dimension_names)
+    schema.table_dimensions = {
+        "events": events_dims,
+        "aggregates": [n for n in names if n in have],
+    }

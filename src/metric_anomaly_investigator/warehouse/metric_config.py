@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,15 @@ def find_config(source: str | Path | None) -> Path | None:
     return next((p for p in places if p.is_file()), None)
 
 
-def define_metrics(section: object, columns: Mapping[str, dt.DataType], where: str) -> list[Metric]:
-    """The metrics of a ``[metrics]`` section (``where`` names the file in errors)."""
+def define_metrics(
+    section: object,
+    columns: Mapping[str, dt.DataType],
+    where: str,
+    aggregates: Mapping[str, dt.DataType] | None = None,
+) -> list[Metric]:
+    """The metrics of a ``[metrics]`` section (``where`` names the file in errors), each
+    validated against the table it reads: ``aggregates`` (the columns of a pre-aggregated table
+    beside the events) when a column it names by itself is only there, else the events'."""
     if not section:
         return []
     if not isinstance(section, dict):
@@ -80,8 +88,24 @@ def define_metrics(section: object, columns: Mapping[str, dt.DataType], where: s
         taken.add(name)
         if not isinstance(body, dict):
             raise WarehouseError(f"In {where}, [metrics.{name}] must be a table of keys.")
-        out.append(_define(name, body, columns, f"In {where}, [metrics.{name}]"))
+        at = f"In {where}, [metrics.{name}]"
+        if aggregates is not None and _reads_aggregates(body, aggregates, columns):
+            out.append(replace(_define(name, body, aggregates, at), table="aggregates"))
+        else:
+            out.append(_define(name, body, columns, at))
     return out
+
+
+def _reads_aggregates(
+    body: dict[str, Any],
+    aggregates: Mapping[str, dt.DataType],
+    events: Mapping[str, dt.DataType],
+) -> bool:
+    """Whether a column the definition names by itself (sum, mean, numerator or denominator as
+    a name) is one of the pre-aggregated table's and not one of the events'."""
+    keys = ("sum", "mean", "numerator", "denominator")
+    named = [v for k in keys if isinstance(v := body.get(k), str)]
+    return any(c in aggregates and c not in events for c in named)
 
 
 def _check_name(name: str, taken: set[str], where: str) -> None:

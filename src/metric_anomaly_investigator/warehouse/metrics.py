@@ -68,6 +68,8 @@ class Metric:
     unit: str = ""
     decimals: int = 0
     core: bool = False  # one of the metrics the analyst checks when the one asked shows nothing
+    # the table it reads: the events, or a pre-aggregated table beside them ([aggregates])
+    table: Literal["events", "aggregates"] = "events"
 
     @property
     def sides(self) -> tuple[Aggregate, ...]:

@@ -52,23 +52,32 @@ def clip_window(
     return max(s, lo), min(e, hi)
 
 
-def check_dims(wh: Warehouse, dims: Iterable[str] | None) -> list[str]:
-    """The schema's dimensions named, without repeats (an unknown name raises)."""
+def check_dims(wh: Warehouse, dims: Iterable[str] | None, metric: str | None = None) -> list[str]:
+    """The schema's dimensions named, without repeats (an unknown name raises, and so does one
+    the table ``metric`` reads lacks)."""
     out: list[str] = []
     for d in dims or []:
         if not isinstance(d, str):
             raise WarehouseError(f"Dimension names must be text, got {show_name(d)}.")
         wh.schema.dimension(d)
+        if metric is not None and d not in wh.schema.metric_dimensions(metric):
+            valid = ", ".join(wh.schema.metric_dimensions(metric)) or "(none)"
+            raise WarehouseError(
+                f"The {wh.schema.metric(metric).table} table that {metric} is computed from has "
+                f"no dimension {show_name(d)}. Its dimensions: {valid}."
+            )
         if d not in out:
             out.append(d)
     return out
 
 
-def check_filters(wh: Warehouse, filters: Filters) -> dict[str, list[str]]:
-    """Filters on known dimensions, each as a list of text values."""
+def check_filters(
+    wh: Warehouse, filters: Filters, metric: str | None = None
+) -> dict[str, list[str]]:
+    """Filters on known dimensions (of ``metric``'s table), each as a list of text values."""
     out: dict[str, list[str]] = {}
     for name, value in (filters or {}).items():
-        check_dims(wh, [name])
+        check_dims(wh, [name], metric)
         values = [value] if isinstance(value, str | int | float) else list(value)
         if not values:
             raise WarehouseError(f"The filter on {show_name(name)} has no values.")

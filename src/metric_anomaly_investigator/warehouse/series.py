@@ -134,8 +134,8 @@ def metric_series(
 ) -> MetricSeries:
     """Daily values of a metric, optionally filtered and grouped (contiguous days, 0 when idle)."""
     wh.schema.check_metric(metric)
-    flt = check_filters(wh, filters)
-    group = check_dims(wh, group_by)
+    flt = check_filters(wh, filters, metric)
+    group = check_dims(wh, group_by, metric)
     s, e = clip_window(wh, start, end)
     df = _daily_frame(wh, metric, group, flt, s, e)
     days = [s + timedelta(days=i) for i in range((e - s).days + 1)]

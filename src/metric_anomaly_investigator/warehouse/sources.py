@@ -114,7 +114,7 @@ def connect_source(
                     con.read_parquet(str(candidate / "*.parquet"), table_name=theirs)
             except Exception as exc:
                 raise WarehouseError(f"Could not read {candidate} ({type(exc).__name__}).") from exc
-            found = found or ours == "events"
+            found = found or ours in ("events", "aggregates")  # aggregates: events or beside
         if not found:
             events = table_names["events"]
             present = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))

@@ -74,7 +74,7 @@ def connect_spark(
             raise WarehouseError(
                 f"Spark could not read {candidate} ({type(exc).__name__})."
             ) from exc
-        found = found or ours == "events"
+        found = found or ours in ("events", "aggregates")  # aggregates: events or beside
     if not found:
         events = table_names["events"]
         raise WarehouseError(

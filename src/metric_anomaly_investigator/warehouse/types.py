@@ -112,6 +112,13 @@ class WarehouseSchema(BaseModel):
     aggregated_from: str | None = Field(
         default=None, description="the pre-aggregated table read instead of events, if any"
     )
+    aggregates_beside: str | None = Field(
+        default=None, description="the pre-aggregated table read beside the events, if any"
+    )
+    table_dimensions: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="with a table beside the events: each table's dimensions (by Metric.table)",
+    )
 
     @property
     def partial_day(self) -> date | None:
@@ -130,6 +137,15 @@ class WarehouseSchema(BaseModel):
                 "and segment), not events: distinct users, retention and event counts cannot "
                 "be derived from it, so none is reported."
             )
+        if self.aggregates_beside is not None:
+            own = [m.name for m in self.custom_metrics if m.table == "aggregates"]
+            dims = ", ".join(self.table_dimensions.get("aggregates", [])) or "none"
+            notes.append(
+                f"{', '.join(own) or 'No metric'} {'comes' if len(own) == 1 else 'come'} from "
+                f"the pre-aggregated table {self.aggregates_beside} (totals per day and "
+                f"segment), broken down only by its dimensions ({dims}); distinct users cannot "
+                "be derived from it."
+            )
         return notes
 
     @property
@@ -142,6 +158,11 @@ class WarehouseSchema(BaseModel):
                 return d
         valid = ", ".join(self.dimension_names) or "(none)"
         raise WarehouseError(f"Unknown dimension {show_name(name)}. Valid dimensions: {valid}.")
+
+    def metric_dimensions(self, name: str) -> list[str]:
+        """The dimensions a metric can be broken down or filtered by: those of its own table."""
+        have = self.table_dimensions.get(self.metric(name).table)
+        return [d for d in self.dimension_names if have is None or d in have]
 
     def metric(self, name: str) -> catalogue.Metric:
         """One of this warehouse's metrics: the user's own definition, or the catalogue's."""

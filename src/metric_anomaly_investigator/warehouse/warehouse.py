@@ -62,6 +62,8 @@ class Warehouse:
         self.users: ir.Table | None = tables.get("users")
         self.deployments_table: ir.Table | None = tables.get("deployments")
         self.annotations_table: ir.Table | None = tables.get("annotations")
+        # a pre-aggregated table read beside the events (see .aggregates), shaped like them
+        self.aggregates: ir.Table | None = tables.get("aggregates")
         self.schema: WarehouseSchema
         self.rollup: ir.Table | None = None
         self.rollup_unique = False

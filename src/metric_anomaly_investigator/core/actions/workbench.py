@@ -113,14 +113,16 @@ class Workbench:
 
     # -- dimensions ----------------------------------------------------------------------------
     def candidate_dimensions(self, metric: str) -> list[str]:
-        """Dimensions small enough to break down, but not the metric's own filter columns; the
-        event type only for an event count (a per-user ratio by event type changes its
-        denominator too, hiding a type that vanished)."""
+        """Dimensions of the metric's own table small enough to break down, but not the metric's
+        own filter columns; the event type only for an event count (a per-user ratio by event
+        type changes its denominator too, hiding a type that vanished)."""
         m = self.schema.metric(metric)
+        own = self.schema.metric_dimensions(metric)
         return [
             d.name
             for d in self.schema.dimensions
-            if d.cardinality <= MAX_DIMENSION_CARDINALITY
+            if d.name in own
+            and d.cardinality <= MAX_DIMENSION_CARDINALITY
             and d.name not in m.filter_columns
             and (d.name != "event_type" or m.counts_events)
         ]
@@ -129,9 +131,13 @@ class Workbench:
         """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
         if dim == "event_type":
             return False
-        # activity: DAU, or the first additive metric of a warehouse without one (aggregates)
-        additive = [m for m in self.schema.metrics if not self.schema.is_ratio(m)]
-        activity = "dau" if "dau" in self.schema.metrics or not additive else additive[0]
+        # activity: DAU, or the first additive metric having ``dim`` (aggregates)
+        additive = [
+            m
+            for m in self.schema.metrics
+            if not self.schema.is_ratio(m) and dim in self.schema.metric_dimensions(m)
+        ]
+        activity = "dau" if "dau" in additive or not additive else additive[0]
         return values_replace_each_other(self.grouped(activity, dim))
 
     def rank_dimensions(self, metric: str, filters: dict[str, str]) -> dict[str, float]:
@@ -165,6 +171,8 @@ class Workbench:
         """
         scores = self.rank_dimensions(metric, filters)
         moving = list(self.context.migrating)
+        own = self.schema.metric_dimensions(metric)
+        requested = [d for d in requested if d in own]  # never one the metric's table lacks
         if requested:
             search = [d for d in requested if d not in filters and d not in moving]
             return search or [d for d in requested if d not in filters], moving
