@@ -7,8 +7,8 @@ the user's data. The file is named by a fingerprint of the source: the size and 
 time of each of its files, and the ``--config`` mapping. Changing a file changes the
 fingerprint, so a changed source gets a fresh rollup, never a stale one.
 
-Next to it, ``<key>.schema.json`` keeps what discovering the source found (dimensions, date range,
-data-quality notes), so a later open of the unchanged source starts at once.
+Next to it, ``<key>.schema.json`` keeps what discovering the source found (:mod:`.discovery_cache`),
+so a later open of the unchanged source starts at once.
 
 The cache file holds the same tables as a generated world (``_mai_user_day``,
 ``_mai_user_day_type`` and a ``_mai_meta`` of key/value text), attached read-only to the
@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .discovery_cache import DiscoveryCache, cache_root
 from .integrity import SIGNATURE_KEYS, events_signature
-from .resources import cache_dir
 
 __all__ = ["RollupCache", "fingerprint", "stored_rollup_trusted"]
 
@@ -59,12 +59,6 @@ def fingerprint(source: Path, config: Mapping[str, Any], version: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _root() -> Path:
-    root = cache_dir() / "rollups"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
 def stored_rollup_trusted(con: Any, meta: Mapping[str, str], key: str) -> bool:
     """Whether the events still match the signature stored with a generated world's rollup.
 
@@ -73,7 +67,7 @@ def stored_rollup_trusted(con: Any, meta: Mapping[str, str], key: str) -> bool:
     """
     if not all(k in meta for k in SIGNATURE_KEYS):
         return False
-    marker = _root() / f"{key}.trusted"
+    marker = cache_root() / f"{key}.trusted"
     if marker.exists():
         return True
     if events_signature(con) != {k: meta[k] for k in SIGNATURE_KEYS}:
@@ -88,7 +82,8 @@ class RollupCache:
     def __init__(self, con: Any, key: str, progress: Progress | None = None) -> None:
         self.con = con  # the raw DuckDB connection
         self.key = key
-        self.path = _root() / f"{key}.duckdb"
+        self.path = cache_root() / f"{key}.duckdb"
+        self.discovery = DiscoveryCache(key)  # what discovering the source found
         self.progress = progress
         self._tmp: Path | None = None
         self.attached = False  # the complete cache file is attached (as ``alias``)
@@ -115,22 +110,10 @@ class RollupCache:
         return True
 
     def load_state(self) -> dict[str, Any] | None:
-        """What discovering this source found last time (see ``Warehouse.state``), if saved."""
-        try:
-            state = json.loads(self.path.with_suffix(".schema.json").read_text())
-        except (OSError, ValueError):
-            return None
-        return state if isinstance(state, dict) else None
+        return self.discovery.load()
 
     def save_state(self, state: Mapping[str, Any]) -> None:
-        """Remember what discovery found (best effort: a read-only cache only costs speed)."""
-        target = self.path.with_suffix(".schema.json")
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(state, default=str))
-            os.replace(tmp, target)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        self.discovery.save(state)
 
     @property
     def building(self) -> bool:
