@@ -125,7 +125,7 @@ def score(cases: Iterable[Labelled], methods: Sequence[str]) -> tuple[int, dict[
 def _row(name: str, split: str, n: int, scores: dict[str, Score]) -> str:
     cells = [f"{name:<19}{split:<9}{n:>5}"]
     for s in scores.values():
-        cells.append(f"{s.f1:>8.3f} {s.tp:>4}/{s.fp:<3}/{s.fn:<4}{s.seconds:>7.1f}")
+        cells.append(f"{s.f1:>8.3f} {s.tp:>4}/{s.fp:<3}/{s.fn:<4}{s.seconds:>7.2f}")
     return "  ".join(cells)
 
 

@@ -342,11 +342,13 @@ class _Scan:
         self.sizes = sizes
         # strongest element with the anomaly (peak) and against it (the yardstick), overall and
         # per layer: the more elements a layer has, the stronger its strongest noise element
+        # (groups are in layer order, so each layer is one slice)
         self.layer = np.array([len(c) for c in self.cols])[self.owner]
-        z = np.where(np.isfinite(z := self._z(x, var_unit)), z, np.nan)
-        up = [np.nanmax(z[self.layer == k], initial=-np.inf) for k in range(1, n_dims + 1)]
-        down = [np.nanmax(-z[self.layer == k], initial=-np.inf) for k in range(1, n_dims + 1)]
-        self.peaks, self.opposites = np.array(up), np.array(down)
+        starts = np.searchsorted(self.layer, np.arange(1, n_dims + 1))
+        z = self._z(x, var_unit)
+        finite = np.isfinite(z)
+        self.peaks = np.maximum.reduceat(np.where(finite, z, -np.inf), starts)
+        self.opposites = np.maximum.reduceat(np.where(finite, -z, -np.inf), starts)
         self._set_bands()
 
     def _set_bands(self) -> None:
