@@ -274,6 +274,8 @@ def test_reading_a_terminal_does_not_make_it_the_controlling_one() -> None:
     master, slave = os.openpty()
     name = os.ttyname(slave)
     os.close(slave)
+    with pytest.raises(StoreError, match="is not a regular file"):
+        read_record_text(Path(name))  # here too, so per-test coverage links the two
     pid = os.fork()
     if pid == 0:  # the child: a new session, no controlling terminal
         code = 3
