@@ -1,6 +1,8 @@
-"""Distinct users filtered on one event type counted as rows of the per-(user, day, event_type)
-rollup (unique per user, day and event type) give exactly what counting distinct users gives,
-on the rollup and on the raw events, for series, groupings, filters and multi-day breakdowns."""
+"""Metrics filtered on event types read from counts per (day, group, event_type) of the
+per-(user, day, event_type) rollup (distinct users as its rows, where it is unique per user, day
+and event type; breakdown totals as the sum of the segments where they add up) give exactly what
+the filtered aggregates give, on the rollup and on the raw events, for series, groupings,
+filters and multi-day breakdowns."""
 
 from __future__ import annotations
 
@@ -21,7 +23,13 @@ denominator = {event_type = "add_to_cart"}
 per = "user"
 [metrics.shoppers]
 count = "users"
-where = {event_type = ["purchase", "add_to_cart"]}
+where = {event_type = ["app_open", "purchase"]}  # the same users on a day: no adding up
+[metrics.purchases_per_cart]
+numerator = {event_type = "purchase"}
+denominator = {event_type = "add_to_cart"}
+[metrics.purchases]
+count = "events"
+where = {event_type = "purchase"}
 """
 
 
@@ -45,7 +53,9 @@ def _answers(wh: Warehouse, metric: str) -> tuple[list[MetricSeries], list[Break
     return series, breakdowns
 
 
-@pytest.mark.parametrize("metric", ["cart_conversion", "shoppers"])
+@pytest.mark.parametrize(
+    "metric", ["cart_conversion", "shoppers", "purchases_per_cart", "purchases"]
+)
 def test_counting_rollup_rows_equals_counting_distinct_users(
     small_world_path: Path, tmp_path: Path, metric: str
 ) -> None:

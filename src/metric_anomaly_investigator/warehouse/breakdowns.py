@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as catalogue
-from .direct import direct_daily
+from .direct import direct_daily, direct_totals
 from .query_plan import (
     NULL_LABEL,
     DateLike,
@@ -282,8 +282,8 @@ def _direct_aggregates(
     cur_win: tuple[date, date],
 ) -> tuple[_Segments, tuple[float, float, float, float]]:
     """Per segment, summed daily numerators/denominators and events of a metric computed from
-    the events (:mod:`.direct`); the totals from the ungrouped days (distinct users do not add
-    up across segments)."""
+    the events (:mod:`.direct`); the totals from :func:`.direct.direct_totals` (distinct users
+    do not always add up across segments)."""
     keys = _keys(group)
     sums, totals = [], []
     for s, e in (base_win, cur_win):
@@ -291,8 +291,7 @@ def _direct_aggregates(
             columns=dict(zip(group, keys, strict=True))
         )
         sums.append(df.groupby(keys)[["num", "den", "n"]].sum())
-        tot = direct_daily(wh, m, [], flt, s, e)
-        totals += [float(tot["num"].sum()), float(tot["den"].sum())]
+        totals += direct_totals(wh, m, group, flt, s, e, df)
     seg = _side_by_side(*sums)
     if m.denominator is None:
         seg["den_b"], seg["den_c"] = float(_days(base_win)), float(_days(cur_win))

@@ -42,18 +42,22 @@ def _one_row_per_user(wh: Warehouse, agg: catalogue.Aggregate, group: list[str])
     )
 
 
-def _aggregate(
-    ev: ir.Table, agg: catalogue.Aggregate, *, rolled: bool = False, unique: bool = False
-) -> ir.Scalar:
-    """One side of a metric over event rows (or, ``rolled``, rollup rows counting ``events``;
-    ``unique``: rollup rows that are one per user, day and group, see :func:`_one_row_per_user`)."""
+def _countable(wh: Warehouse, m: catalogue.Metric, group: list[str]) -> bool:
+    """Whether every side of ``m`` is a sum of the rollup's events or a count of its rows
+    (see :func:`_one_row_per_user`) per event type, so one query counting rows and events per
+    (day, group, event_type) serves it."""
+    return _by_type(wh, m) and all(
+        a.measure == "events" or _one_row_per_user(wh, a, group) for a in m.sides
+    )
+
+
+def _aggregate(ev: ir.Table, agg: catalogue.Aggregate, *, rolled: bool = False) -> ir.Scalar:
+    """One side of a metric over event rows (or, ``rolled``, rollup rows counting ``events``)."""
     preds = [ev[col].cast("string").isin(list(values)) for col, values in agg.where]
     where = ibis.and_(*preds) if preds else None
     if rolled and agg.measure == "events":
         counted: ir.Scalar = ev.events.sum(where=where).fill_null(0)
         return counted
-    if rolled and unique and agg.measure == "users":
-        return ev.count(where=where)
     if agg.measure == "sum":
         assert agg.column is not None
         total: ir.Scalar = ev[agg.column].cast("float64").sum(where=where).fill_null(0)
@@ -76,11 +80,9 @@ def direct_daily(
     """Columns: day, *group, num, den (1 without a denominator), n (events: the sample size);
     only days with events."""
 
+    if _countable(wh, m, group):
+        return _by_type_counts(wh, m, group, flt, s, e)
     rolled = _by_type(wh, m)
-    unique = (
-        rolled and _one_row_per_user(wh, m.numerator, group),
-        rolled and m.denominator is not None and _one_row_per_user(wh, m.denominator, group),
-    )
 
     def build(param: ParamFn) -> ir.Table:
         w = WindowParams(param, "w")
@@ -88,13 +90,10 @@ def direct_daily(
             r = wh.type_rollup
             r = apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
             den = m.denominator
-            num_unique, den_unique = unique
             return r.group_by(["day", *group]).agg(
-                num=_aggregate(r, m.numerator, rolled=True, unique=num_unique),
+                num=_aggregate(r, m.numerator, rolled=True),
                 n=r.events.sum(),
-                den=ibis.literal(1.0)
-                if den is None
-                else _aggregate(r, den, rolled=True, unique=den_unique),
+                den=ibis.literal(1.0) if den is None else _aggregate(r, den, rolled=True),
             )
         ev = wh.aggregates if m.table == "aggregates" and wh.aggregates is not None else wh.events
         ev = ev.filter(ev.event_timestamp >= w.lo, ev.event_timestamp < w.hi)
@@ -113,3 +112,68 @@ def direct_daily(
     for col in ("num", "den", "n"):
         df[col] = df[col].astype(float)
     return df[["day", *group, "num", "den", "n"]]
+
+
+def _by_type_counts(
+    wh: Warehouse,
+    m: catalogue.Metric,
+    group: list[str],
+    flt: dict[str, list[str]],
+    s: date,
+    e: date,
+) -> pd.DataFrame:
+    """:func:`direct_daily` of a :func:`_countable` metric: rollup rows and events per (day,
+    group, event_type), each side then summed over the event types it keeps (grouping on an
+    enum is far faster than one filtered aggregate per side)."""
+    keys = ["day", *group] + ([] if "event_type" in group else ["event_type"])
+
+    def build(param: ParamFn) -> ir.Table:
+        w = WindowParams(param, "w")
+        assert wh.type_rollup is not None
+        r = wh.type_rollup
+        r = apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
+        return r.group_by(keys).agg(rows=r.count(), events=r.events.sum())
+
+    df = label_nulls(run_shape(wh, ("by_type", tuple(group)), build, flt, w=(s, e)), group)
+    types = df["event_type"].astype("string")  # as text, like the filters' values
+
+    def side(agg: catalogue.Aggregate) -> pd.Series:
+        kept = pd.Series(True, index=df.index)
+        for _, values in agg.where:
+            kept &= types.isin(list(values))
+        return df["rows" if agg.measure == "users" else "events"].astype(float).where(kept, 0.0)
+
+    df["num"] = side(m.numerator)
+    df["den"] = 1.0 if m.denominator is None else side(m.denominator)
+    df["n"] = df["events"].astype(float)
+    out = df.groupby(["day", *group], sort=False).agg(
+        num=("num", "sum"),
+        den=("den", "sum" if m.denominator is not None else "first"),
+        n=("n", "sum"),
+    )
+    out = out.reset_index()
+    out["day"] = pd.to_datetime(out["day"]).dt.date
+    return out[["day", *group, "num", "den", "n"]]
+
+
+def direct_totals(
+    wh: Warehouse,
+    m: catalogue.Metric,
+    group: list[str],
+    flt: dict[str, list[str]],
+    s: date,
+    e: date,
+    grouped: pd.DataFrame,
+) -> list[float]:
+    """[numerator, denominator] of ``m`` summed over the days, all segments together.
+
+    ``grouped`` is :func:`direct_daily` by ``group``: when each rollup row it counts is in
+    exactly one segment, the segments' days add up to the totals; else (distinct users across
+    segments) the ungrouped days are queried.
+    """
+    if _countable(wh, m, group) and _countable(wh, m, []):
+        per_day = grouped.groupby("day")[["num", "den"]].sum()
+        den = float(len(per_day)) if m.denominator is None else float(per_day["den"].sum())
+        return [float(per_day["num"].sum()), den]
+    tot = direct_daily(wh, m, [], flt, s, e)
+    return [float(tot["num"].sum()), float(tot["den"].sum())]
