@@ -20,9 +20,11 @@ from metric_anomaly_investigator.core.stats import (
     MIN_HISTORY,
     _drift_onset,
     _fit,
+    _global_line,
     _kind,
     _measure,
     _onset,
+    _outliers,
     _robust_sigma,
     _seasonal_profile,
     _step_scores,
@@ -486,3 +488,56 @@ def test_a_drift_found_late_is_dated_back_to_where_it_began() -> None:
     fit = _fit(y, 56, 7)
     w = _measure(y, fit, 56, 70, -1.0, max(fit.sd, 0.3), 7)
     assert 42 <= _drift_onset(y, w, 7, 14, 0.3) <= 43
+
+
+def test_a_weekly_pattern_and_a_trend_are_both_named() -> None:
+    r = detect_anomaly(weekly(70, 1, noise=0.005) * (1 + 0.005 * np.arange(70)))
+    assert not r.detected
+    assert r.reason.startswith(
+        "the ups and downs match the usual weekly pattern and a steady growth ("
+    )
+
+
+def test_a_rise_is_called_one() -> None:
+    x = weekly(70, 0)
+    x[50:55] *= 1.5
+    assert detect_anomaly(x).reason.startswith("sustained rise of ")
+
+
+def test_exactly_enough_history_is_analysed() -> None:
+    assert detect_anomaly([1.0] * 10, min_history=9).reason == "the series is constant: no change"
+    assert detect_anomaly([1.0] * 9, min_history=9).reason.startswith("not enough data: 9 usable")
+
+
+def test_differences_below_float_resolution_are_no_difference() -> None:
+    a = [1.0, 1.0, 1.0, 1.0 + 2**-50, 1.0 + 2**-50, 1.0 + 2**-50]
+    b = [v + 1e-15 for v in a]
+    assert compare_samples(a, b).welch_p == 1.0
+
+
+def test_robust_sigma_without_spread_in_most_differences() -> None:
+    # the differences' MAD is 0 (four of five are 1): their plain s.d. is used instead
+    d = np.array([1.0, 1.0, 1.0, 1.0, 6.0])
+    r = np.concatenate([[0.0], np.cumsum(d)])
+    assert _robust_sigma(r) == pytest.approx(float(np.std(d)) / math.sqrt(2.0))
+
+
+def test_period_one_step_scores_and_short_lines() -> None:
+    y = np.array([5.0, 5.2, 4.9, 5.1, 8.0, 8.1, 7.9, 8.2, 8.0])
+    idx, score = _step_scores(y, 1)
+    positions, expected = _reference_step_scores(y, 1)
+    assert idx.tolist() == positions and score == pytest.approx(expected)
+    d, line, slope = _global_line(np.array([1.0, 3.0]), 7)
+    assert slope == 2.0 and line.tolist() == [1.0, 3.0] and d.tolist() == [1.0, 3.0]
+
+
+def test_whole_weeks_behind_a_fit_are_counted_whole() -> None:
+    assert _fit(weekly(15, 0), 15, 7).weeks == 2
+    assert _fit(weekly(13, 0), 13, 7).weeks == 0
+
+
+def test_an_isolated_outlier_is_found() -> None:
+    r = np.zeros(20)
+    r[10] = 10.0
+    assert _outliers(r, 1.0, 5) == [10]
+    assert _outliers(r, 0.0, 5) == []
