@@ -581,7 +581,7 @@ def test_no_hidden_break_in_a_segment_too_small_to_move_the_total() -> None:
     days = [DAY0 + timedelta(days=i) for i in range(HIDDEN_DAYS)]
     assert scan_segments(b, "dau", days, total, None) is None
     result = detect_run(b, DetectAnomaly(metric="dau"))
-    assert result.data["detected"] is False
+    assert result.data["detected"] is False and result.data["filters"] == {}
     assert result.findings[0].startswith("No anomaly in dau (all traffic): ")
 
 
@@ -814,7 +814,7 @@ def test_the_cohort_scan_finds_the_segment_and_days_whose_signups_retain_worse(
         "d7_before": pytest.approx(0.5),
         "d7_during": pytest.approx(0.2),
         "change_pct": pytest.approx(-60.0),
-        "p_value": pytest.approx(2 * sps.norm.sf(z)),
+        "p_value": pytest.approx(2 * sps.norm.sf(z), rel=1e-6, abs=0),
         "score": pytest.approx(2 * 0.3 / math.sqrt(0.25 / 200)),
     }
 
@@ -858,3 +858,34 @@ def test_retention_of_everyone_leads_with_the_scan(monkeypatch: pytest.MonkeyPat
     windowed = retention_action.run(b, AnalyzeRetention(filters={"country": "US"}))
     assert windowed.data["cohort_start"] == "2026-01-01"  # six weeks before 02-07, cut at the start
     assert [s.style for s in windowed.chart.series][-4:] == ["segment"] * 4
+
+
+def test_the_event_type_is_a_dimension_of_event_counts_only() -> None:
+    schema = SCHEMA.model_copy(
+        update={
+            "metrics": ["dau", "events"],
+            "dimensions": [
+                *SCHEMA.dimensions,
+                DimensionInfo(name="event_type", level="event", values=["open"], cardinality=1),
+                DimensionInfo(name="user_id", level="user", values=["1"], cardinality=5_000),
+            ],
+        }
+    )
+    b = Workbench(SimpleNamespace(schema=schema))  # type: ignore[arg-type]
+    assert b.candidate_dimensions("dau") == ["platform", "country"]
+    assert b.candidate_dimensions("events") == ["platform", "country", "event_type"]
+
+
+def test_a_segment_whose_version_changed_hands_is_tested_through_its_users(
+    small_wh: Warehouse,
+) -> None:
+    ex = ToolExecutor(small_wh)
+    ex.run(DETECT)
+    ex.context.migrating = ["app_version"]
+    result = ex.run(StatisticalTest(metric="dau", segment={**ANDROID_IN, "app_version": "2.3.0"}))
+    assert result.data["tested"] == ANDROID_IN
+    assert result.data["segment"] == {**ANDROID_IN, "app_version": "2.3.0"}
+    assert result.findings[2] == (
+        "app_version changed hands during the window: tested the users of platform=android, "
+        "country=IN before vs during."
+    )
