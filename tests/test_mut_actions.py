@@ -48,7 +48,7 @@ from metric_anomaly_investigator.core.models import (
     StepResult,
 )
 from metric_anomaly_investigator.core.tools import ToolExecutor
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.types import CohortRetention as Cohort
 from metric_anomaly_investigator.warehouse.types import (
     DimensionInfo,
@@ -57,6 +57,7 @@ from metric_anomaly_investigator.warehouse.types import (
     SeriesPoint,
     WarehouseSchema,
 )
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 ANDROID_IN = {"platform": "android", "country": "IN"}
 

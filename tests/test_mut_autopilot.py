@@ -44,10 +44,11 @@ from metric_anomaly_investigator.core.models import (
     StatisticalTest,
     StepResult,
 )
-from metric_anomaly_investigator.warehouse.connect import Warehouse, open_warehouse
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.generator import generate_world
 from metric_anomaly_investigator.warehouse.scenarios import get_scenario
 from metric_anomaly_investigator.warehouse.types import DimensionInfo, PartialDay, WarehouseSchema
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 WEEKEND = get_scenario("weekend_seasonality_only")
 
