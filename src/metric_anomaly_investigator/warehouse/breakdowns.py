@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as catalogue
-from .direct import direct_daily, direct_totals
+from .direct import direct_window
 from .query_plan import (
     NULL_LABEL,
     DateLike,
@@ -282,16 +282,14 @@ def _direct_aggregates(
     cur_win: tuple[date, date],
 ) -> tuple[_Segments, tuple[float, float, float, float]]:
     """Per segment, summed daily numerators/denominators and events of a metric computed from
-    the events (:mod:`.direct`); the totals from :func:`.direct.direct_totals` (distinct users
-    do not always add up across segments)."""
+    the events (:mod:`.direct`), and the totals (see :func:`.direct.direct_window`)."""
     keys = _keys(group)
     sums, totals = [], []
     for s, e in (base_win, cur_win):
-        df = direct_daily(wh, m, group, flt, s, e).rename(
-            columns=dict(zip(group, keys, strict=True))
-        )
+        df, window_totals = direct_window(wh, m, group, flt, s, e)
+        df = df.rename(columns=dict(zip(group, keys, strict=True)))
         sums.append(df.groupby(keys)[["num", "den", "n"]].sum())
-        totals += direct_totals(wh, m, group, flt, s, e, df)
+        totals += window_totals
     seg = _side_by_side(*sums)
     if m.denominator is None:
         seg["den_b"], seg["den_c"] = float(_days(base_win)), float(_days(cur_win))

@@ -121,11 +121,14 @@ def _by_type_counts(
     flt: dict[str, list[str]],
     s: date,
     e: date,
+    *,
+    daily: bool = True,
 ) -> pd.DataFrame:
     """:func:`direct_daily` of a :func:`_countable` metric: rollup rows and events per (day,
     group, event_type), each side then summed over the event types it keeps (grouping on an
-    enum is far faster than one filtered aggregate per side)."""
-    keys = ["day", *group] + ([] if "event_type" in group else ["event_type"])
+    enum is far faster than one filtered aggregate per side); not ``daily``: per (group,
+    event_type) over the whole window, without a day column."""
+    keys = (["day"] if daily else []) + group + ([] if "event_type" in group else ["event_type"])
 
     def build(param: ParamFn) -> ir.Table:
         w = WindowParams(param, "w")
@@ -134,7 +137,8 @@ def _by_type_counts(
         r = apply_filters(r.filter(r.day >= w.start, r.day <= w.end), flt, param)
         return r.group_by(keys).agg(rows=r.count(), events=r.events.sum())
 
-    df = label_nulls(run_shape(wh, ("by_type", tuple(group)), build, flt, w=(s, e)), group)
+    shape = ("by_type", daily, tuple(group))
+    df = label_nulls(run_shape(wh, shape, build, flt, w=(s, e)), group)
     types = df["event_type"].astype("string")  # as text, like the filters' values
 
     def side(agg: catalogue.Aggregate) -> pd.Series:
@@ -146,34 +150,43 @@ def _by_type_counts(
     df["num"] = side(m.numerator)
     df["den"] = 1.0 if m.denominator is None else side(m.denominator)
     df["n"] = df["events"].astype(float)
-    out = df.groupby(["day", *group], sort=False).agg(
+    out = df.groupby((["day"] if daily else []) + group, sort=False).agg(
         num=("num", "sum"),
         den=("den", "sum" if m.denominator is not None else "first"),
         n=("n", "sum"),
     )
     out = out.reset_index()
+    if not daily:
+        return out[[*group, "num", "den", "n"]]
     out["day"] = pd.to_datetime(out["day"]).dt.date
     return out[["day", *group, "num", "den", "n"]]
 
 
-def direct_totals(
+def direct_window(
     wh: Warehouse,
     m: catalogue.Metric,
     group: list[str],
     flt: dict[str, list[str]],
     s: date,
     e: date,
-    grouped: pd.DataFrame,
-) -> list[float]:
-    """[numerator, denominator] of ``m`` summed over the days, all segments together.
+) -> tuple[pd.DataFrame, list[float]]:
+    """Rows (*group, num, den, n) whose sums per segment are the metric's over the window, and
+    [numerator, denominator] summed over the days with all segments together.
 
-    ``grouped`` is :func:`direct_daily` by ``group``: when each rollup row it counts is in
-    exactly one segment, the segments' days add up to the totals; else (distinct users across
-    segments) the ungrouped days are queried.
+    A ratio countable by event type (:func:`_countable`) is counted over the window at once
+    (its daily counts add up); its totals are the segments' sum when each counted rollup row
+    is in exactly one segment. Otherwise the rows are the days of :func:`direct_daily`, and
+    the totals come from the ungrouped days (distinct users across segments do not add up).
     """
-    if _countable(wh, m, group) and _countable(wh, m, []):
-        per_day = grouped.groupby("day")[["num", "den"]].sum()
-        den = float(len(per_day)) if m.denominator is None else float(per_day["den"].sum())
-        return [float(per_day["num"].sum()), den]
+    countable = _countable(wh, m, group)
+    if countable and m.denominator is not None:
+        df = _by_type_counts(wh, m, group, flt, s, e, daily=False)
+    else:
+        df = direct_daily(wh, m, group, flt, s, e)
+    if countable and _countable(wh, m, []):
+        num = float(df["num"].sum())
+        if m.denominator is None:  # daily rows: the days with events
+            return df, [num, float(df["day"].nunique())]
+        return df, [num, float(df["den"].sum())]
     tot = direct_daily(wh, m, [], flt, s, e)
-    return [float(tot["num"].sum()), float(tot["den"].sum())]
+    return df, [float(tot["num"].sum()), float(tot["den"].sum())]
