@@ -822,3 +822,58 @@ def test_an_anomaly_in_a_segment_is_broken_down_and_searched_within_it() -> None
         "Look for deployments and other changes near the anomaly start that match the affected "
         "segment."
     )
+
+
+def test_details_of_less_common_reports() -> None:
+    seg = SegmentFinding(ANDROID_IN, -63.2, None, 1.0)
+    assert analyst(DROP)._confidence(DROP, [seg], []) == 0.6  # no share known: none counted
+    holiday = EventFinding(
+        "holiday", "xmas", "2026-01-27T00:00:00", "Christmas", 1.0, 1.0, 1.0, True
+    )
+    r = report(analyst(DROP, (seg,), (holiday,)))
+    assert r.root_cause == "holiday xmas — dau drop in platform=android, country=IN."
+    assert r.recommendations[0] == (
+        "Christmas explains the change: annotate it and compare against the same period of a "
+        "previous cycle."
+    )
+    spike = Anomaly("dau", {}, "spike", "step", date(2026, 2, 1), None, 30.0, 1e-5, "")
+    assert analyst(spike)._recommendations(spike, [seg], [])[0] == (
+        "Inspect the accounts behind the extra activity in platform=android, country=IN (events "
+        "per account, user agents); filter automated traffic from the metrics."
+    )
+    quiet_events = Anomaly("events", {}, "none", "none", None, None, None, 0.5, "short")
+    thin = report(analyst(quiet_events, history=(thin_detect(10),)))
+    assert thin.anomaly.metric == "events"  # the metric checked, not the one asked about
+
+
+def test_the_retention_report_carries_the_cohorts_window_and_change() -> None:
+    a = analyst(NONE)
+    a.ctx.retention = {
+        "declined": True,
+        "segment": {"country": "IN"},
+        "start": "2026-01-10",
+        "end": "2026-01-20",
+        "change_pct": -25.0,
+    }
+    anomaly = report(a, "Why did retention drop?").anomaly
+    assert (anomaly.start, anomaly.end, anomaly.change_pct) == (
+        date(2026, 1, 10),
+        date(2026, 1, 20),
+        -25.0,
+    )
+
+
+def test_every_coverage_note_is_its_own_sentence() -> None:
+    days = [
+        PartialDay(
+            day=day,
+            edge=edge,
+            data_from=time(18, 0),
+            data_until=time(6, 0),
+            events=120,
+            usual_events=900.0,
+        )
+        for day, edge in ((date(2025, 12, 31), "start"), (date(2026, 3, 1), "end"))
+    ]
+    r = report(analyst(NONE, schema=SCHEMA.model_copy(update={"partial_days": days})))
+    assert r.summary.endswith(f"no break beyond noise. {days[0].note()} {days[1].note()}")
