@@ -129,6 +129,9 @@ def test_windows_filters_and_groups(wh: Warehouse) -> None:
 def test_wau_counts_distinct_users_of_the_week(wh: Warehouse) -> None:
     wau = metric_series(wh, "wau", start="2025-03-20", end=LAST)
     assert wau.values() == [5.0] * 8 + [3.0]  # the week ending 03-28 is the first without 03-21
+    assert [p.denominator for p in wau.points] == [1.0] * 9
+    nobody = metric_series(wh, "wau", filters={"device": "tablet"})
+    assert [(p.value, p.denominator) for p in nobody.points] == [(0.0, 1.0)] * 28
     # a user last seen six days before the first day asked still counts on it
     assert metric_series(wh, "wau", start="2025-03-27", end=LAST).values() == [5.0, 3.0]
 
