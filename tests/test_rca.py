@@ -109,6 +109,35 @@ def test_invariant_to_row_order_and_value_names(seed: int, rnd: object) -> None:
     assert [e.score for e in res.elements] == [e.score for e in base.elements]
 
 
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.permutations(DIMS), st.booleans())
+def test_invariant_to_dimension_order(seed: int, order: list[str], ratio: bool) -> None:
+    df = plant(plant(cube(seed), {"a": "a2"}, 0.5), {"b": "b0", "c": "c1"}, 1.9)
+    leaves = to_ratio(df, seed) if ratio else df
+    base, permuted = localize(leaves, DIMS), localize(leaves[[*order, *leaves.columns[3:]]], order)
+    assert predicted(permuted) == predicted(base) != []
+    assert [e.score for e in permuted.elements] == pytest.approx([e.score for e in base.elements])
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    st.lists(st.floats(0, 1e6), min_size=1, max_size=120),
+    st.integers(0, 10_000),
+    st.booleans(),
+)
+def test_no_cause_on_an_unchanged_cube(values: list[float], seed: int, ratio: bool) -> None:
+    """Every leaf exactly at its expected value (numerator and denominator for a ratio)."""
+    df = grid().iloc[: len(values)].copy()
+    if ratio:
+        den = np.random.default_rng(seed).integers(0, 1000, len(values)).astype(float)
+        df["expected_num"] = df["actual_num"] = np.minimum(values, den)
+        df["expected_den"] = df["actual_den"] = den
+    else:
+        df["expected"] = df["actual"] = values
+    result = localize(df, DIMS)
+    assert predicted(result) == [] and result.explained_share == 0.0
+
+
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from([1e-3, 7.0, 1e5]))
 def test_scaling_scales_magnitudes_keeps_ranking(seed: int, scale: float) -> None:

@@ -151,10 +151,11 @@ def _build_cube(
         en, an = nums["expected_num"], nums["actual_num"]
         ed, ad = nums["expected_den"], nums["actual_den"]
         total_ratio = en.sum() / ed.sum() if ed.sum() != 0 else 0.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            leaf_ratio = np.where(ed != 0, en / ed, total_ratio)
-        # forecast: the expected ratio applied to the actual traffic, in numerator units
-        f, a = leaf_ratio * ad, an
+        # forecast: the expected ratio applied to the actual traffic, in numerator units (as
+        # en · ad/ed, exactly en where the traffic did not move)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            f = np.where(ed != 0, en * (ad / np.where(ed != 0, ed, 1.0)), total_ratio * ad)
+        a = an
     else:
         f, a = nums["expected"], nums["actual"]
     codes = np.empty((len(f), len(columns)), dtype=np.int64)
