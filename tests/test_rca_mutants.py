@@ -290,3 +290,18 @@ def test_a_ratio_element_widened_to_its_parent_scores_as_the_parent() -> None:
     scan = rca._Scan(cube, x, rca._count_variance(cube.f, x), [4, 5, 6])
     assert scan.zscore(a1 & b2) > scan.zscore(a1)
     assert result.elements[0].score == pytest.approx(scan.zscore(a1))
+
+
+def test_measures_given_as_text_are_read_as_numbers() -> None:
+    """Text that is no number counts as 0; the rest is read as the numbers it spells."""
+    df = pd.DataFrame(
+        {
+            "a": ["x", "y", "z", "w"],
+            "expected": ["100", "100", "n/a", "100"],
+            "actual": ["100", "100", "100", "10"],
+        }
+    )
+    result = localize(df, ["a"])
+    assert (result.total_expected, result.total_actual) == (300.0, 310.0)
+    assert result.elements[0].filters == {"a": "w"}
+    assert result.elements[0].change_pct == pytest.approx(-90.0)
