@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import ibis
 import pytest
 from backend_parity import (
     ON_POSTGRES,
@@ -67,3 +68,27 @@ def test_deployments_annotations_and_retention_match(pg: Warehouse, small_wh: Wa
 
 def test_an_investigation_runs_on_postgres(pg: Warehouse, small_wh: Warehouse) -> None:
     assert_same_investigation(pg, small_wh)
+
+
+def test_a_later_open_takes_the_saved_discovery_until_the_data_change(pg_url: str) -> None:
+    with open_warehouse(pg_url) as wh:
+        assert not wh.restored  # a fresh cache directory: discovered
+        schema = wh.schema
+    with open_warehouse(pg_url) as wh:
+        assert wh.restored and wh.schema == schema  # same rows, same range: taken as saved
+    db = ibis.connect(pg_url)
+    late = "event_timestamp > TIMESTAMP '2100-01-01'"  # an event a century later: easy to find
+    try:
+        db.raw_sql("INSERT INTO events SELECT * FROM (SELECT * FROM events LIMIT 1) AS one")
+        db.raw_sql(
+            "UPDATE events SET event_timestamp = event_timestamp + INTERVAL '100 years' "
+            "WHERE ctid = (SELECT ctid FROM events ORDER BY ctid DESC LIMIT 1)"
+        )
+        with open_warehouse(pg_url) as wh:
+            assert not wh.restored  # a new event: discovered afresh
+        db.raw_sql(f"DELETE FROM events WHERE {late}")
+        with open_warehouse(pg_url) as wh:
+            assert wh.restored and wh.schema == schema  # back as it was
+    finally:
+        db.raw_sql(f"DELETE FROM events WHERE {late}")
+        db.disconnect()

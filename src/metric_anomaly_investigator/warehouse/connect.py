@@ -52,6 +52,7 @@ import ibis.expr.types as ir
 from .aggregates import as_events, measure_metrics, read_spec
 from .demo import ensure_default_warehouse
 from .discovery import beside_dimensions, discover, discovery_state, restore
+from .discovery_cache import DiscoveryCache, database_key
 from .layout import ROLLUP_VERSION, TABLES
 from .metric_config import define_metrics, find_config
 from .resources import apply_limits
@@ -98,10 +99,10 @@ def open_warehouse(
         source = ensure_default_warehouse()
     con, label, ours = connect_source(source, table_names, frozenset(cfg.get("tables", {})))
     cache: RollupCache | None = None
+    local = local_source(source)
     try:
         if getattr(con, "name", "") == "duckdb":
             apply_limits(con.con)
-            local = local_source(source)
             if local is not None:
                 cache = RollupCache(con.con, fingerprint(local, mapping, ROLLUP_VERSION), progress)
         beside = spec is not None and _beside_events(con, spec.table, table_names["events"])
@@ -142,7 +143,8 @@ def open_warehouse(
         own += measure_metrics(measures, own, beside=beside)
         if aggregates is not None:
             tables[AGGREGATES] = aggregates
-        state = cache.load_state() if cache is not None else None
+        known = _discovery_cache(cache, local, str(source), tables, mapping)
+        state = known.load() if known is not None else None
         if state is not None and state.get("users_dropped"):
             tables.pop("users", None)
         unjoined = users_join(tables, label) if state is None else unjoined_of(state)
@@ -153,8 +155,8 @@ def open_warehouse(
             discover(wh, stored_rollup=ours and not mapping)
         wh.schema.unjoined_users = unjoined
         wh.schema.aggregated_from = None if spec is None or beside else spec.table
-        if cache is not None and not wh.restored:
-            cache.save_state(discovery_state(wh, users_dropped=unjoined is not None))
+        if known is not None and not wh.restored:
+            known.save(discovery_state(wh, users_dropped=unjoined is not None))
         if spec is not None and aggregates is not None:
             dims = [c for c in aggregates.columns if c != "event_timestamp" and c not in measures]
             beside_dimensions(wh, aggregates, dims)
@@ -178,3 +180,19 @@ def _beside_events(con: Any, aggregates: str, events: str) -> bool:
         return aggregates != events and events in con.list_tables()
     except Exception:
         return False
+
+
+def _discovery_cache(
+    cache: RollupCache | None,
+    local: Path | None,
+    source: str,
+    tables: dict[str, ir.Table],
+    mapping: dict[str, Any],
+) -> DiscoveryCache | None:
+    """Where this source's discovery is kept: beside its rollup cache (local DuckDB-read
+    sources), under its row counts and time range (databases), nowhere for other local files."""
+    if cache is not None:
+        return cache.discovery
+    if local is not None:
+        return None
+    return DiscoveryCache(database_key(source, tables, mapping, ROLLUP_VERSION))

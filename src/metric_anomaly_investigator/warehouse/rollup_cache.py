@@ -109,12 +109,6 @@ class RollupCache:
         self.attached = True
         return True
 
-    def load_state(self) -> dict[str, Any] | None:
-        return self.discovery.load()
-
-    def save_state(self, state: Mapping[str, Any]) -> None:
-        self.discovery.save(state)
-
     @property
     def building(self) -> bool:
         """Whether a new cache file is being built (tables created, not sealed yet)."""
