@@ -37,6 +37,8 @@ EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.toml")
 
 DECISION_MODULES = (
     "core/stats.py",
+    "core/pvalues.py",
+    "core/changepoints.py",
     "core/question.py",
     "core/actions/",
     "core/store.py",
