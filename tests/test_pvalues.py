@@ -134,3 +134,46 @@ def test_the_analyst_does_not_import_scipy_stats() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [([0.0, 1.0], [1.0, 1.0]), ([2.0, 2.0, 3.0], [2.0, 3.0]), ([1.0], [1.0, 2.0, 2.0])],
+)
+def test_mann_whitney_on_tiny_tied_samples(a: list[float], b: list[float]) -> None:
+    # the normal approximation's spread is at most 1 here: still a finite z, as scipy has it
+    expected = float(sps.mannwhitneyu(b, a, alternative="two-sided").pvalue)
+    assert _close(pv.mannwhitney_p(np.array(a), np.array(b)), expected)
+
+
+def _best_split(x: np.ndarray, pen: float, min_size: int) -> float:
+    """The least penalised cost over every segmentation (brute force, short series)."""
+    n = len(x)
+    cuts = range(min_size, n - min_size + 1)
+    best = _cost(x, [], pen)  # one segment, however short
+    for k in range(1, n // min_size):
+        for breaks in itertools.combinations(cuts, k):
+            edges = [0, *breaks, n]
+            if all(b - a >= min_size for a, b in itertools.pairwise(edges)):
+                best = min(best, _cost(x, list(breaks), pen))
+    return best
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(-10, 10, allow_nan=False), min_size=2, max_size=9),
+    st.floats(0.05, 20),
+    st.sampled_from([1, 2, 3]),
+)
+def test_change_points_match_a_brute_force_search(
+    xs: list[float], pen: float, min_size: int
+) -> None:
+    x = np.array(xs)
+    ours = change_points(x, pen, min_size=min_size)
+    edges = [0, *ours, len(x)]
+    assert not ours or all(b - a >= min_size for a, b in itertools.pairwise(edges))
+    assert math.isclose(_cost(x, ours, pen), _best_split(x, pen, min_size), abs_tol=1e-9)
+
+
+def test_a_one_point_segment_at_the_start() -> None:
+    assert change_points(np.array([9.0, 0.0, 0.0, 0.0]), pen=1.0, min_size=1) == [1]
