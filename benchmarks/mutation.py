@@ -44,6 +44,7 @@ DECISION_MODULES = (
     "core/store.py",
     "warehouse/series.py",
     "warehouse/breakdowns.py",
+    "warehouse/direct.py",
     "core/segments.py",
     "core/autopilot.py",
     "core/rca.py",
@@ -56,6 +57,7 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     # the query modules behind the warehouse.queries facade
     "warehouse/series.py": (rf"\b{PACKAGE}\.warehouse(\.queries\b| import queries\b)",),
     "warehouse/breakdowns.py": (rf"\b{PACKAGE}\.warehouse(\.queries\b| import queries\b)",),
+    "warehouse/direct.py": (rf"\b{PACKAGE}\.warehouse(\.queries\b| import queries\b)",),
 }
 # Test files far too slow to run once per mutant: the terminal UI, killed subprocesses, the
 # evaluation over every scenario, end-to-end runs over many generated worlds or a database server.
