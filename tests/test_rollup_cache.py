@@ -10,7 +10,9 @@ import os
 import shutil
 from pathlib import Path
 
+import byo_worlds
 import duckdb
+import pandas as pd
 import pytest
 
 from metric_anomaly_investigator.warehouse import queries as q
@@ -166,3 +168,21 @@ def test_one_source_opened_twice_in_one_process(tmp_path: Path, small_world_path
         for wh in (first, second):
             countries = next(d for d in wh.schema.dimensions if d.name == "country")
             assert "IN" not in countries.values
+
+
+@pytest.mark.parametrize("second_device", [False, True])
+def test_a_built_rollup_knows_whether_it_has_one_row_per_user_day(
+    tmp_path: Path, second_device: bool
+) -> None:
+    ev = byo_worlds.events(users=40, days=20)
+    if second_device:  # one user on a second device for one day: two rows that day
+        extra = ev[ev.user_id == ev.user_id.iloc[0]].head(1).copy()
+        extra["device"] = "tv"
+        ev = pd.concat([ev, extra], ignore_index=True)
+    source = byo_worlds.write_parquet_dir(tmp_path / "byo", ev)
+    with open_warehouse(source) as wh:
+        assert wh.rollup is not None and wh.rollup_source == "cache"
+        pairs = wh.execute(wh.rollup.select("user_id", "day").distinct().count())
+        assert int(pairs) == int(wh.execute(wh.rollup.count())) - int(second_device)
+        assert wh.rollup_unique is (not second_device)
+        assert wh.wau_spans is (not second_device)
