@@ -146,8 +146,10 @@ def find_user_constant(wh: Warehouse) -> None:
     assert r is not None
     constant = set(wh.user_dims)
     if wh.event_dims:
-        per_user = r.group_by("user_id").agg(
-            **{d: _distinct_with_null(r[d]) for d in wh.event_dims}
+        # each user's combinations first: far fewer rows than user-days to count values over
+        combos = r.select("user_id", *wh.event_dims).distinct()
+        per_user = combos.group_by("user_id").agg(
+            **{d: _distinct_with_null(combos[d]) for d in wh.event_dims}
         )
         most = wh.execute(per_user.aggregate(**{d: per_user[d].max() for d in wh.event_dims}))
         constant |= {d for d in wh.event_dims if int(most[d].iloc[0] or 0) <= 1}
