@@ -57,6 +57,15 @@ def _plans_file() -> Path:
     return found
 
 
+def _stored() -> dict:
+    return json.loads(_plans_file().read_text())
+
+
+def _own_copy(parquet_dir: Path, tmp_path: Path) -> Path:
+    """A source of this test's own, so its cache entries are this test's alone."""
+    return shutil.copytree(parquet_dir, tmp_path / "byo")
+
+
 def _no_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object) -> str:
         raise AssertionError("a stored plan was compiled again")
@@ -67,13 +76,12 @@ def _no_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_second_run_binds_to_the_stored_sql(
     small_parquet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = tmp_path / "byo"
-    shutil.copytree(small_parquet_dir, source)
+    source = _own_copy(small_parquet_dir, tmp_path)
     with open_warehouse(source) as wh:
         first = _answers(wh)
-        alias = wh.cache.alias if wh.cache is not None else ""
-    stored = json.loads(_plans_file().read_text())
-    sql = [entry[0] for entry in stored["plans"].values()]
+        assert wh.cache is not None
+        alias = wh.cache.alias
+    sql = [entry[0] for entry in _stored()["plans"].values()]
     assert len(sql) >= 4  # one per shape run
     assert not any(alias in s for s in sql)  # the connection's own alias is not kept
     assert any(ALIAS_TOKEN in s for s in sql)  # the cached rollup is read through the token
@@ -86,25 +94,23 @@ def test_a_second_run_binds_to_the_stored_sql(
 
 
 def test_a_new_shape_is_compiled_and_kept(small_parquet_dir: Path, tmp_path: Path) -> None:
-    source = tmp_path / "byo"
-    shutil.copytree(small_parquet_dir, source)
+    source = _own_copy(small_parquet_dir, tmp_path)
     with open_warehouse(source) as wh:
         q.metric_series(wh, "dau")
-        kept = len(json.loads(_plans_file().read_text())["plans"])
+        kept = len(_stored()["plans"])
     with open_warehouse(source) as wh:
         q.metric_series(wh, "dau", filters={"country": "IN"})  # a filter: another shape
-    assert len(json.loads(_plans_file().read_text())["plans"]) == kept + 1
+    assert len(_stored()["plans"]) == kept + 1
 
 
 def test_plans_written_by_other_code_are_ignored(
     small_parquet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = tmp_path / "byo"
-    shutil.copytree(small_parquet_dir, source)
+    source = _own_copy(small_parquet_dir, tmp_path)
     with open_warehouse(source) as wh:
         first = _answers(wh)
     path = _plans_file()
-    stored = json.loads(path.read_text())
+    stored = _stored()
     # what an older version might have compiled for the same shapes: wrong SQL, another stamp
     stored["stamp"] = "another version"
     stored["plans"] = {k: ["SELECT 1 AS wrong", v[1]] for k, v in stored["plans"].items()}
