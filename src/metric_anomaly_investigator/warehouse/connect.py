@@ -99,10 +99,10 @@ def open_warehouse(
         source = ensure_default_warehouse()
     con, label, ours = connect_source(source, table_names, frozenset(cfg.get("tables", {})))
     cache: RollupCache | None = None
-    local = local_source(source)
     try:
         if getattr(con, "name", "") == "duckdb":
             apply_limits(con.con)
+            local = local_source(source)
             if local is not None:
                 cache = RollupCache(con.con, fingerprint(local, mapping, ROLLUP_VERSION), progress)
         beside = spec is not None and _beside_events(con, spec.table, table_names["events"])
@@ -143,7 +143,11 @@ def open_warehouse(
         own += measure_metrics(measures, own, beside=beside)
         if aggregates is not None:
             tables[AGGREGATES] = aggregates
-        known = _discovery_cache(cache, local, str(source), tables, mapping)
+        known = (  # local sources keep it beside their rollup cache, databases by their rows
+            cache.discovery
+            if cache is not None
+            else DiscoveryCache(database_key(str(source), tables, mapping, ROLLUP_VERSION))
+        )
         state = known.load() if known is not None else None
         if state is not None and state.get("users_dropped"):
             tables.pop("users", None)
@@ -180,19 +184,3 @@ def _beside_events(con: Any, aggregates: str, events: str) -> bool:
         return aggregates != events and events in con.list_tables()
     except Exception:
         return False
-
-
-def _discovery_cache(
-    cache: RollupCache | None,
-    local: Path | None,
-    source: str,
-    tables: dict[str, ir.Table],
-    mapping: dict[str, Any],
-) -> DiscoveryCache | None:
-    """Where this source's discovery is kept: beside its rollup cache (local DuckDB-read
-    sources), under its row counts and time range (databases), nowhere for other local files."""
-    if cache is not None:
-        return cache.discovery
-    if local is not None:
-        return None
-    return DiscoveryCache(database_key(source, tables, mapping, ROLLUP_VERSION))
