@@ -47,6 +47,7 @@ DECISION_MODULES = (
     "warehouse/direct.py",
     "core/segments.py",
     "core/autopilot.py",
+    "core/analyst_report.py",
     "core/rca.py",
 )
 # Modules reached through another import: the actions run behind the ToolExecutor, the
@@ -54,6 +55,7 @@ DECISION_MODULES = (
 ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "core/actions/": (rf"\b{PACKAGE}\.core\.tools\b",),
     "core/autopilot.py": (r"^from test_autopilot import",),
+    "core/analyst_report.py": (r"^from test_autopilot import",),
     # the query modules behind the warehouse.queries facade
     "warehouse/series.py": (rf"\b{PACKAGE}\.warehouse(\.queries\b| import queries\b)",),
     "warehouse/breakdowns.py": (rf"\b{PACKAGE}\.warehouse(\.queries\b| import queries\b)",),
@@ -126,6 +128,7 @@ FOCUSED_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_thin_data.py",
     ),
     "core/autopilot.py": ("tests/test_mut_autopilot.py",),
+    "core/analyst_report.py": ("tests/test_mut_autopilot.py",),
 }
 
 

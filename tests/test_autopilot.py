@@ -12,7 +12,8 @@ from types import ModuleType
 import pytest
 from pydantic_ai.messages import ModelRequest, UserPromptPart
 
-from metric_anomaly_investigator.core.autopilot import AutopilotModel, _read_prompt
+from metric_anomaly_investigator.core.analyst_base import read_prompt
+from metric_anomaly_investigator.core.autopilot import AutopilotModel
 from metric_anomaly_investigator.core.models import Investigation, Report
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
 from metric_anomaly_investigator.core.tools import ToolExecutor
@@ -115,7 +116,7 @@ def test_prompt_reading() -> None:
         "## Earlier in this investigation\nQuestion: old\n\n## Question\nWhy did DAU drop?\n\n"
         "## Findings so far (3 of at most 10 steps used)\n(no steps yet)\n\nChoose the next action."
     )
-    prompt = _read_prompt([ModelRequest(parts=[UserPromptPart(content=text)])])
+    prompt = read_prompt([ModelRequest(parts=[UserPromptPart(content=text)])])
     assert prompt.question == "Why did DAU drop?"
     assert prompt.follow_up and prompt.steps_used == 3 and prompt.max_steps == 10
 

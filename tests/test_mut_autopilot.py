@@ -23,7 +23,8 @@ from pydantic_ai.messages import (
 from test_autopilot import investigate
 
 from metric_anomaly_investigator.core.actions.charts import line
-from metric_anomaly_investigator.core.autopilot import Analyst, _Prompt, _read_prompt, _short
+from metric_anomaly_investigator.core.analyst_base import Prompt, read_prompt, short_error
+from metric_anomaly_investigator.core.autopilot import Analyst
 from metric_anomaly_investigator.core.context import (
     Anomaly,
     EventFinding,
@@ -190,7 +191,7 @@ def analyst(
 
 
 def report(a: Analyst, question: str = "Why did DAU drop?") -> Report:
-    return a.report(_Prompt(question, follow_up=False, steps_used=0, max_steps=12))
+    return a.report(Prompt(question, follow_up=False, steps_used=0, max_steps=12))
 
 
 OK = StepResult(success=True)
@@ -419,7 +420,7 @@ def steps(a: Analyst, question: str, n: int) -> list[tuple[str, Action]]:
     """The analyst's next ``n`` decisions, each recorded as a successful step."""
     out = []
     for _ in range(n):
-        d = a.decide(_Prompt(question, False, len(a.ctx.history), 12))
+        d = a.decide(Prompt(question, False, len(a.ctx.history), 12))
         out.append((d.reasoning, d.action))
         a.ctx.history.append(HistoryEntry(d.action, OK))
     return out
@@ -504,15 +505,15 @@ def test_a_drift_down_looks_at_the_segment_s_retention() -> None:
 
 def test_the_step_budget_and_a_retry_end_the_run() -> None:
     a = analyst(None)
-    last = a.decide(_Prompt("Why did DAU drop?", False, 11, 12))
+    last = a.decide(Prompt("Why did DAU drop?", False, 11, 12))
     assert last.action == GenerateInsights()
     assert last.reasoning == "The step budget is nearly used up: writing the report."
-    assert a.decide(_Prompt("Why did DAU drop?", False, 10, 12)).action == DetectAnomaly(
+    assert a.decide(Prompt("Why did DAU drop?", False, 10, 12)).action == DetectAnomaly(
         metric="dau"
     )
-    retry = _Prompt("Why did DAU drop?", False, 0, 12, retry="invalid output")
+    retry = Prompt("Why did DAU drop?", False, 0, 12, retry="invalid output")
     assert a.decide(retry).action == GenerateInsights()
-    nothing_seen = _Prompt("Why did DAU drop?", False, 0, 12, retry="No data has been looked at")
+    nothing_seen = Prompt("Why did DAU drop?", False, 0, 12, retry="No data has been looked at")
     assert a.decide(nothing_seen).action == DetectAnomaly(metric="dau")
 
 
@@ -579,16 +580,14 @@ def test_a_question_without_a_metric_starts_from_dau_or_the_first_metric() -> No
 
 def test_a_new_question_gets_a_new_plan_and_only_its_own_steps_count() -> None:
     a = analyst(None)
-    assert a.decide(_Prompt("Why did DAU drop?", False, 0, 12)).action == DetectAnomaly(
-        metric="dau"
-    )
+    assert a.decide(Prompt("Why did DAU drop?", False, 0, 12)).action == DetectAnomaly(metric="dau")
     a.ctx.history.append(HistoryEntry(DetectAnomaly(metric="dau"), OK))
     # the same step count, another question: the plan follows the question
-    asked = a.decide(_Prompt("Why did events drop?", False, 1, 12))
+    asked = a.decide(Prompt("Why did events drop?", False, 1, 12))
     assert asked.action == DetectAnomaly(metric="events")
     # an earlier run's check of dau is not this run's: this run (one step so far) checks it
     a.ctx.history.append(HistoryEntry(DrillDown(metric="events"), OK))
-    again = a.decide(_Prompt("Why did DAU fall?", False, 1, 12))
+    again = a.decide(Prompt("Why did DAU fall?", False, 1, 12))
     assert again.action == DetectAnomaly(metric="dau")
 
 
@@ -618,10 +617,10 @@ def test_events_that_stopped_being_recorded_point_at_the_tracking() -> None:
 
 
 def test_an_error_is_shortened_to_its_first_line() -> None:
-    assert _short("  table missing\n  at line 3") == "table missing"
-    assert _short(" \n ") == "no reason given"
+    assert short_error("  table missing\n  at line 3") == "table missing"
+    assert short_error(" \n ") == "no reason given"
     long = "x" * 200
-    assert _short(long) == "x" * 159 + "…" and _short("y" * 160) == "y" * 160
+    assert short_error(long) == "x" * 159 + "…" and short_error("y" * 160) == "y" * 160
     r = report(analyst(None, history=((DetectAnomaly(metric="dau"), failed("")),)))
     assert "the anomaly check failed (no reason given)" in r.summary
 
@@ -682,7 +681,7 @@ def test_the_undetermined_report_asks_to_fix_and_re_run() -> None:
 
 
 def test_a_metric_the_warehouse_lacks_ends_the_run_at_once() -> None:
-    decision = analyst(None).decide(_Prompt("Why did revenue fall?", False, 0, 12))
+    decision = analyst(None).decide(Prompt("Why did revenue fall?", False, 0, 12))
     assert decision.action == GenerateInsights()
     assert decision.reasoning == (
         "The question asks about revenue, which this warehouse does not have: saying so rather "
@@ -694,7 +693,7 @@ def test_the_report_weighs_only_this_run_s_steps() -> None:
     seg = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)
     earlier = ((CheckDeployments(), failed("the deployments table was locked")),)
     a = analyst(DROP, (seg,), history=earlier)
-    a.decide(_Prompt("Why did DAU drop?", False, 0, 12))  # a new run starts after the old step
+    a.decide(Prompt("Why did DAU drop?", False, 0, 12))  # a new run starts after the old step
     a.ctx.history.append(HistoryEntry(DetectAnomaly(metric="dau"), OK))
     r = report(a)
     assert r.summary.endswith("90% of the change).")  # the old run's failed check is not this one's
@@ -728,7 +727,7 @@ def test_the_prompt_gives_the_question_the_budget_and_any_retry() -> None:
         "## Question\nWhy did DAU drop?\n\n## Findings so far (3 of at most 10 steps used)\n"
         "(no steps yet)"
     )
-    prompt = _read_prompt(request(UserPromptPart(content=text)))
+    prompt = read_prompt(request(UserPromptPart(content=text)))
     assert (prompt.question, prompt.follow_up, prompt.steps_used, prompt.max_steps) == (
         "Why did DAU drop?",
         False,
@@ -737,30 +736,30 @@ def test_the_prompt_gives_the_question_the_budget_and_any_retry() -> None:
     )
     assert prompt.retry is None
     rejected = ToolReturnPart("final_result", "bad step", tool_call_id="1", outcome="retried")
-    bare = _read_prompt(request(UserPromptPart(content="  Why did DAU drop?\nmore"), rejected))
+    bare = read_prompt(request(UserPromptPart(content="  Why did DAU drop?\nmore"), rejected))
     assert (bare.question, bare.steps_used, bare.max_steps, bare.retry) == (
         "Why did DAU drop?",
         0,
         12,
         "bad step",
     )
-    assert _read_prompt(request(UserPromptPart(content="   "))).question == ""
+    assert read_prompt(request(UserPromptPart(content="   "))).question == ""
     answered = ToolReturnPart("final_result", "ok", tool_call_id="2")
-    assert _read_prompt(request(UserPromptPart(content=text), answered)).retry is None
+    assert read_prompt(request(UserPromptPart(content=text), answered)).retry is None
     feedback = RetryFeedbackPart("no output", retry=RetryInfo(cause="model_retry"))
-    assert _read_prompt(request(UserPromptPart(content=text), feedback)).retry == "no output"
-    one = _read_prompt(request(UserPromptPart(content="## Findings (1 of at most 5 step used)")))
+    assert read_prompt(request(UserPromptPart(content=text), feedback)).retry == "no output"
+    one = read_prompt(request(UserPromptPart(content="## Findings (1 of at most 5 step used)")))
     assert (one.steps_used, one.max_steps) == (1, 5)
 
 
 def test_a_follow_up_reuses_the_established_anomaly() -> None:
     a = analyst(DROP, (SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0),))
     a.ctx.metric = "dau"
-    decision = a.decide(_Prompt("Is Brazil affected too?", True, 0, 12))
+    decision = a.decide(Prompt("Is Brazil affected too?", True, 0, 12))
     assert decision.action == DrillDown(metric="dau")  # no new anomaly check: it is known
     fresh = analyst(None)
     fresh.ctx.metric = "events"  # a follow-up asks about the metric established before
-    assert fresh.decide(_Prompt("And before that?", True, 0, 12)).action == DetectAnomaly(
+    assert fresh.decide(Prompt("And before that?", True, 0, 12)).action == DetectAnomaly(
         metric="events"
     )
 
@@ -799,7 +798,7 @@ def test_a_failed_segment_step_does_not_undo_a_segment_found_another_way() -> No
 def test_only_a_follow_up_inherits_the_metric_established_before() -> None:
     a = analyst(None)
     a.ctx.metric = "events"
-    assert a.decide(_Prompt("What happened last week?", False, 0, 12)).action == DetectAnomaly(
+    assert a.decide(Prompt("What happened last week?", False, 0, 12)).action == DetectAnomaly(
         metric="dau"
     )
 

@@ -17,6 +17,17 @@ from pydantic.json_schema import SkipJsonSchema
 SCHEMA_VERSION = 1
 
 Direction = Literal["drop", "spike", "none"]
+# How a cause moves the metric (one per affected segment of a report)
+Mechanism = Literal[
+    "behaviour",  # people do less (or more) of what they did
+    "outage",  # a segment stops working: users and events vanish together
+    "deployment",  # a release inside the segment's scope changed it
+    "instrumentation",  # logging changed: events move, the people behind them do not
+    "automated_traffic",  # new accounts with extreme activity per account
+    "calendar",  # a holiday or another calendar effect
+    "cohort",  # recent signups retain worse than earlier ones
+    "data_freshness",  # the latest days are not fully loaded
+]
 Status = Literal["running", "completed", "cancelled", "failed"]
 Filters = dict[str, str]
 
@@ -225,6 +236,13 @@ class AffectedSegment(BaseModel):
     share_of_change: float | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     description: str
+    mechanism: Mechanism | None = Field(
+        default=None, description="How this cause moves the metric, when the steps show it."
+    )
+    explained_by: list[str] = Field(
+        default_factory=list,
+        description="Ids of correlated events whose scope covers this segment (none otherwise).",
+    )
 
 
 class CorrelatedEvent(BaseModel):
@@ -236,6 +254,13 @@ class CorrelatedEvent(BaseModel):
 
 
 class Report(BaseModel):
+    answer: str = Field(
+        default="",
+        description=(
+            'One paragraph answering the question actually asked, first; "No — …" when its '
+            "premise does not hold. Empty only in records written before it existed."
+        ),
+    )
     summary: str
     root_cause: str
     anomaly: AnomalySummary
