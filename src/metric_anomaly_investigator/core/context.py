@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .models import Action, StepResult
+from .models import Action, Mechanism, StepResult
 
 
 @dataclass
@@ -59,6 +59,16 @@ class EventFinding:
 
 
 @dataclass
+class MechanismFinding:
+    """How one cause moves the metric, with the evidence a check measured (for the report)."""
+
+    filters: dict[str, str]  # the segment it applies to ({} = all traffic)
+    mechanism: Mechanism
+    evidence: str  # one sentence with the numbers, e.g. "events -31% while users -0.4%"
+    p_value: float | None = None
+
+
+@dataclass
 class HistoryEntry:
     action: Action
     result: StepResult
@@ -79,6 +89,7 @@ class InvestigationContext:
     segments: list[SegmentFinding] = field(default_factory=list)
     events: list[EventFinding] = field(default_factory=list)
     retention: dict[str, Any] | None = None
+    mechanisms: list[MechanismFinding] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
 
     @property

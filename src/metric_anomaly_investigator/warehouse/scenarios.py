@@ -27,6 +27,15 @@ QuestionStyle = Literal["clear", "vague", "misleading"]
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """A follow-up question asked after the first report, with the answer it must get."""
+
+    question: str
+    answer: Literal["yes", "no"]  # a "no" answer paragraph opens with "No"
+    names: tuple[str, ...] = ()  # values the answer paragraph must mention (e.g. "BR")
+
+
+@dataclass(frozen=True)
 class GroundTruth:
     metric: str
     direction: Literal["drop", "spike", "none"]
@@ -35,6 +44,11 @@ class GroundTruth:
     root_cause: list[dict[str, str]] = field(default_factory=list)
     deployment_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # how the root cause moves the metric: one of core.models.Mechanism, or None when any is fine
+    mechanism: str | None = None
+    # questions whose premise is false (their answer opens with "No")
+    wrong_premise: tuple[str, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()
 
 
 @dataclass(frozen=True)
