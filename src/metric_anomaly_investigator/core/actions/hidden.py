@@ -21,10 +21,12 @@ def scan_segments(
 ) -> tuple[stats.AnomalyResult, str] | None:
     """(the break re-expressed on the total, a finding), or None.
 
-    Each value (≥ 2% of the traffic) of each breakdown dimension is tested on its own series;
-    the break with the largest weight on the total wins when it moved the total by at least
-    ``HIDDEN_MIN_IMPACT`` over its window. The result is re-expressed on the total (window,
-    change vs the total's seasonal baseline) with the segment's p-value.
+    Each value (≥ 2% of the traffic) of each breakdown dimension is tested on its own series.
+    A break counts when it moved the total by at least ``HIDDEN_MIN_IMPACT`` over its window;
+    of those, the one that moved the most of the metric wins (its deviation summed over its
+    window: a sustained shift in a small segment outweighs one odd day in a large one, which a
+    noisy total such as a sum of amounts shows often). The result is re-expressed on the total
+    (window, change vs the total's seasonal baseline) with the segment's p-value.
     """
     if bench.schema.is_ratio(metric):
         return None
@@ -47,8 +49,8 @@ def scan_segments(
             i1 = r.end_index if r.end_index is not None else len(seg) - 1
             dev = float(np.sum(seg[i0 : i1 + 1] - np.asarray(r.baseline[i0 : i1 + 1])))
             impact = abs(dev) / max(float(np.sum(total[i0 : i1 + 1])), 1e-9)
-            if impact >= HIDDEN_MIN_IMPACT and (best is None or impact > best[0]):
-                best = (impact, i0, i1, r, format_filters(g))
+            if impact >= HIDDEN_MIN_IMPACT and (best is None or abs(dev) > best[0]):
+                best = (abs(dev), i0, i1, r, format_filters(g))
     if best is None:
         return None
     _, i0, i1, r, where = best
