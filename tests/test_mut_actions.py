@@ -586,6 +586,26 @@ def test_no_hidden_break_in_a_segment_too_small_to_move_the_total() -> None:
     assert result.findings[0].startswith("No anomaly in dau (all traffic): ")
 
 
+def test_a_sustained_break_in_a_small_segment_outweighs_one_odd_day_of_a_large_one() -> None:
+    # a steady large segment (watch, ~150/day) with one odd day at -60%: the larger share of
+    # the total on that day, but far less of the metric moved than by tablet's lasting drop
+    b, total = hidden_bench(30.0, 0.0)
+    rng = np.random.default_rng(11)
+    watch = [150.0 + round(rng.normal(0, 2)) for _ in range(HIDDEN_DAYS)]
+    watch[HIDDEN_DAYS - 4] = 60.0
+    grouped = b._cache[("grouped", "dau", "platform")]
+    by = {g: [p.value for p in grouped.for_group({"platform": g})] for g in ("phone", "tablet")}
+    b._cache[("grouped", "dau", "platform")] = daily({**by, "watch": watch}, "platform")
+    total = [t + w for t, w in zip(total, watch, strict=True)]
+    b._cache[("series", "dau", ())] = daily({"": total}, "platform")
+    days = [DAY0 + timedelta(days=i) for i in range(HIDDEN_DAYS)]
+    found = scan_segments(b, "dau", days, total, None)
+    assert found is not None
+    assert found[1].startswith(
+        "The total alone shows no significant break, but platform=tablet broke on 2026-02-26"
+    )
+
+
 @pytest.mark.parametrize(
     ("days_late", "sharpened"),
     [(3, True), (4, False)],  # a step's start moves back by at most half a week
