@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from metric_anomaly_investigator.core.models import AnomalySummary, Investigation, Report, Step
+    from metric_anomaly_investigator.core.models import (
+        AffectedSegment,
+        AnomalySummary,
+        Investigation,
+        Report,
+        Step,
+    )
 
 CONFIDENCE_BAR_WIDTH = 10
 # The third line of every export: ``*completed · model autopilot · warehouse demo.duckdb · …*``.
@@ -57,6 +63,27 @@ def confidence_bar(confidence: float, width: int = CONFIDENCE_BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
+MECHANISM_LABELS: dict[str, str] = {
+    "behaviour": "behaviour change",
+    "outage": "outage",
+    "deployment": "release",
+    "instrumentation": "logging",
+    "automated_traffic": "automated traffic",
+    "calendar": "calendar",
+    "cohort": "new cohorts",
+    "data_freshness": "late data",
+}
+
+
+def cause_label(seg: AffectedSegment) -> str:
+    """How a segment's change came about, as far as the report says: "release deploy_003",
+    "logging", "" when nothing is established."""
+    words = [MECHANISM_LABELS.get(seg.mechanism, seg.mechanism)] if seg.mechanism else []
+    if seg.explained_by:
+        words.append(", ".join(seg.explained_by))
+    return " ".join(words)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -82,7 +109,8 @@ def _anomaly_line(a: AnomalySummary) -> str:
 def compact_report(report: Report, *, level: int = 3) -> str:
     """The report as the TUI's report pane shows it: root cause first, narrow tables."""
     h = "#" * level
-    parts = [
+    parts = [f"{h} Answer\n\n{report.answer}"] if report.answer else []
+    parts += [
         f"{h} Root cause\n\n{report.root_cause}",
         report.summary,
         _anomaly_line(report.anomaly),
@@ -91,12 +119,13 @@ def compact_report(report: Report, *, level: int = 3) -> str:
         lines = [
             f"{h} Affected segments",
             "",
-            "| Segment | Change | Share | Confidence |",
-            "|---|---:|---:|---:|",
+            "| Segment | Change | Share | Cause | Confidence |",
+            "|---|---:|---:|---|---:|",
         ]
         lines += [
             f"| {_cell(format_filters(seg.filters))} | {format_pct(seg.change_pct)} "
-            f"| {format_share(seg.share_of_change)} | {format_share(seg.confidence)} |"
+            f"| {format_share(seg.share_of_change)} | {_cell(cause_label(seg)) or '—'} "
+            f"| {format_share(seg.confidence)} |"
             for seg in report.affected_segments
         ]
         parts.append("\n".join(lines))
@@ -122,7 +151,8 @@ def report_section(report: Report, *, level: int = 2) -> list[str]:
     h = "#" * level
     a = report.anomaly
     window = f"{a.start or '?'} → {a.end or 'ongoing'}" if a.start else "—"
-    lines = [
+    lines = [f"{h} Answer", "", report.answer, ""] if report.answer else []
+    lines += [
         f"{h} Summary",
         "",
         report.summary,
@@ -143,14 +173,14 @@ def report_section(report: Report, *, level: int = 2) -> list[str]:
         lines += [
             f"{h} Affected segments",
             "",
-            "| # | Segment | Change | Share of change | Confidence | Description |",
-            "|---|---|---|---|---|---|",
+            "| # | Segment | Change | Share of change | Cause | Confidence | Description |",
+            "|---|---|---|---|---|---|---|",
         ]
         for i, seg in enumerate(report.affected_segments, 1):
             lines.append(
                 f"| {i} | {_cell(format_filters(seg.filters))} | {format_pct(seg.change_pct)} | "
-                f"{format_share(seg.share_of_change)} | {seg.confidence:.0%} | "
-                f"{_cell(seg.description)} |"
+                f"{format_share(seg.share_of_change)} | {_cell(cause_label(seg)) or '—'} | "
+                f"{seg.confidence:.0%} | {_cell(seg.description)} |"
             )
         lines.append("")
     if report.correlated_events:
@@ -230,6 +260,7 @@ def report_to_text(record: Investigation) -> str:
             continue
         a = report.anomaly
         window = f" from {a.start}" + (f" to {a.end}" if a.end else "") if a.start else ""
+        lines += [report.answer, ""] if report.answer else []
         lines += [
             report.summary,
             "",
@@ -238,9 +269,11 @@ def report_to_text(record: Investigation) -> str:
             f"Confidence:  {report.confidence:.0%}",
         ]
         for seg in report.affected_segments:
+            cause = cause_label(seg)
             lines.append(
                 f"Segment:     {format_filters(seg.filters)} {format_pct(seg.change_pct)}, "
                 f"{format_share(seg.share_of_change)} of the change ({seg.confidence:.0%})"
+                + (f" — {cause}" if cause else "")
             )
         for ev in report.correlated_events:
             lines.append(f"Event:       {ev.kind} {ev.id} — {ev.description} ({ev.confidence:.0%})")
