@@ -94,7 +94,7 @@ def test_the_demo_drop_report_names_cause_segment_and_size(small_wh: Warehouse) 
     assert re.match(
         r"dau dropped \d+\.\d% vs its seasonal baseline from 2026-01-28 onwards \(p=\S+\)\. "
         r"The change is concentrated in platform=android, country=IN, app_version=2\.3\.0 "
-        r"\(-\d+\.\d% there, \d+% of the change\)\. It coincides with deploy_003 \(",
+        r"\(-\d+\.\d% vs the weeks before, \d+% of the change\)\. It coincides with deploy_003 \(",
         report.summary,
     ), report.summary
     assert report.root_cause.startswith("deploy_003 (android, 2.3.0, IN, BR: ")
@@ -258,8 +258,8 @@ def test_the_demo_drop_report() -> None:
     r = report(analyst(DROP, (seg,), (DEPLOY, OTHER_DEPLOY), history))
     assert r.summary == (
         "dau dropped 16.0% vs its seasonal baseline from 2026-01-28 onwards (p=1e-08). "
-        "The change is concentrated in platform=android, country=IN (-63.2% there, 90% of the "
-        "change). It coincides with deploy_003 (android, IN: new onboarding)."
+        "The change is concentrated in platform=android, country=IN (-63.2% vs the weeks before, "
+        "90% of the change). It coincides with deploy_003 (android, IN: new onboarding)."
     )
     assert r.root_cause == (
         "deploy_003 (android, IN: new onboarding) — dau drop in platform=android, country=IN."
@@ -277,7 +277,8 @@ def test_the_demo_drop_report() -> None:
     assert affected.filters == ANDROID_IN and affected.confidence == 0.95
     assert (
         affected.description
-        == "platform=android, country=IN: -63.2% vs baseline, 90% of the change, p=1e-09"
+        == "platform=android, country=IN: -63.2% vs the weeks before, 90% of the change, p=1e-09; "
+        "a release in its scope: deploy_003 (android, IN: new onboarding) at 2026-01-28"
     )
     assert r.recommendations == [
         "Halt or roll back deploy_003 for platform=android, country=IN and check its crash, "
@@ -305,9 +306,10 @@ def test_segment_confidence(p_value: float | None, share: float | None, expected
     )
     affected = analyst(DROP)._affected(seg)
     assert affected.confidence == expected
-    assert affected.description.startswith(
-        f"platform=android, country=IN: {100 * (share or 0):.0f}%"
-    )
+    shown = f"{100 * (share or 0):.0f}% of the change"
+    if share is not None and share < 0:  # a segment that moved the other way says so
+        shown = f"against the change ({100 * share:.0f}% of it)"
+    assert affected.description.startswith(f"platform=android, country=IN: {shown}")
 
 
 @pytest.mark.parametrize(
@@ -384,7 +386,7 @@ def test_a_spike_until_a_day_before_the_end() -> None:
     r = report(analyst(a, (seg,)), "Why did events spike?")
     assert r.summary == (
         "events spiked 40.0% vs its seasonal baseline from 2026-02-01 to 2026-02-05 (p=0.02). "
-        "The change is concentrated in country=US (0% of the change)."
+        "The change is concentrated in country=US."
     )
     assert r.root_cause == "Extra activity concentrated in country=US (possibly automated traffic)."
     assert r.recommendations[0].startswith(
@@ -399,7 +401,8 @@ def test_the_question_s_hypothesis_is_refuted_with_its_numbers() -> None:
     result = StepResult(success=True, data={"rel_diff": 0.012, "p_value": 0.4})
     r = report(analyst(DROP, (seg,), history=((tested, result),)), "Why did DAU drop on iOS?")
     assert r.summary.endswith(
-        " The question's hypothesis (platform=ios) is not supported: it moved +1.2% (p=0.4)."
+        " The question's hypothesis (platform=ios) is not supported: it moved +1.2% vs the weeks "
+        "before (p=0.4)."
     )
     untested = report(analyst(DROP, (seg,)), "Why did DAU drop on iOS?")
     assert untested.summary.endswith(
@@ -633,11 +636,14 @@ def test_two_segments_and_no_p_value() -> None:
     )
     r = report(analyst(a, segs))
     assert r.summary == (
-        "dau dropped vs its seasonal baseline from 2026-01-28 onwards. The change is "
-        "concentrated in platform=android, country=IN and country=BR (-63.2% there, 60% of "
-        "the change)."
+        "dau dropped vs its seasonal baseline from 2026-01-28 onwards. It has two separate "
+        "causes: platform=android, country=IN (-63.2% vs the weeks before, 60% of the change); "
+        "country=BR (-20.0% vs the weeks before, 30% of the change)."
     )
-    assert r.root_cause == "dau drop concentrated in platform=android, country=IN and country=BR."
+    assert r.root_cause == (
+        "Two separate causes: platform=android, country=IN — a drop whose cause is not "
+        "established; country=BR — a drop whose cause is not established."
+    )
     assert r.confidence == 0.63  # 0.45 + 0.2 * 0.9
 
 
@@ -669,7 +675,10 @@ def test_a_hypothesis_tested_without_a_change_figure() -> None:
     )
     no_p = StepResult(success=True, data={"rel_diff": 0.01})
     r = report(analyst(DROP, (seg,), history=((tested, no_p),)), "Why did DAU drop on iOS?")
-    assert r.summary.endswith(" The question's hypothesis (platform=ios) is not supported.")
+    assert r.summary.endswith(
+        " The question's hypothesis (platform=ios) is not supported: it moved +1.0% vs the weeks "
+        "before."
+    )
 
 
 def test_the_undetermined_report_asks_to_fix_and_re_run() -> None:

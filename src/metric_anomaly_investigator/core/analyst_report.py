@@ -1,16 +1,24 @@
-"""The autopilot's report: what the steps established, written as a :class:`Report`."""
+"""The autopilot's report: what the steps established, written as a :class:`Report`.
+
+It opens with ``answer``, one paragraph answering the question actually asked ("No — …" when
+its premise does not hold). Each affected segment is its own cause: its mechanism (when a check
+or an in-scope event shows it) and the events whose scope covers it. Every figure is labelled
+with its comparison, and a segment has one change wherever the report names it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from ..warehouse import metrics as catalogue
 from ..warehouse.metric_config import toml_body
+from .actions.deployments import explains_segment
 from .actions.formatting import plural
 from .actions.insights import HistoryShortfall, history_shortfall
 from .analyst_base import INFORMATIVE, AnalystBase, Plan, Prompt, short_error
-from .context import Anomaly, SegmentFinding
+from .context import Anomaly, EventFinding, MechanismFinding, SegmentFinding
 from .models import (
     AffectedSegment,
     AnomalySummary,
@@ -18,11 +26,99 @@ from .models import (
     CorrelatedEvent,
     DetectAnomaly,
     DrillDown,
+    Mechanism,
     Report,
     SegmentByDimension,
     StatisticalTest,
 )
+from .premise import Premise, read_premise
 from .report_markdown import format_filters
+
+SIGNIFICANT = 0.05
+VS_BASELINE = "vs its seasonal baseline"
+VS_BEFORE = "vs the weeks before"
+CALENDAR_KINDS = frozenset({"holiday", "calendar", "season", "seasonal", "festival"})
+OUTAGE_KINDS = frozenset({"incident", "outage"})
+MECHANISM_WORDS: dict[str, str] = {
+    "behaviour": "people do less of what they did",
+    "outage": "an outage",
+    "deployment": "a release in its scope",
+    "instrumentation": "a logging change",
+    "automated_traffic": "automated traffic",
+    "calendar": "a calendar effect",
+    "cohort": "recent cohorts retaining worse",
+    "data_freshness": "data not fully loaded yet",
+}
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+@dataclass
+class Cause:
+    """One affected segment with what explains it: the in-scope events and the mechanism."""
+
+    segment: SegmentFinding
+    events: list[EventFinding] = field(default_factory=list)
+    mechanism: Mechanism | None = None
+    evidence: str | None = None
+
+    @property
+    def where(self) -> str:
+        return format_filters(self.segment.filters)
+
+    @property
+    def deployments(self) -> list[EventFinding]:
+        return [e for e in self.events if e.kind == "deployment"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the segment a question blames is where the change is, and what it did."""
+
+    holds: bool | None  # None: not known
+    moved: str  # e.g. "platform=ios moved +0.4% vs the weeks before (p=0.7)"
+
+
+def change_text(pct: float | None, versus: str) -> str:
+    """A signed change with its comparison: ``-63.2% vs the weeks before``."""
+    return f"{pct:+.1f}% {versus}" if pct is not None else ""
+
+
+def share_phrase(share: float | None) -> str:
+    """A segment's share of the change, explained when it is not a plain part of it."""
+    if share is None:
+        return ""
+    if share > 1.0:
+        return (
+            f"more than the whole change ({100 * share:.0f}% of it: other segments moved the "
+            "other way)"
+        )
+    if share < 0:
+        return f"against the change ({100 * share:.0f}% of it)"
+    return f"{100 * share:.0f}% of the change"
+
+
+def confidence_words(conf: float) -> str:
+    level = "high" if conf >= 0.8 else "moderate" if conf >= 0.6 else "low"
+    return f"Confidence: {level} ({conf:.2f})."
+
+
+def _compatible(a: dict[str, str], b: dict[str, str]) -> bool:
+    """No dimension on which the two segments name different values."""
+    return all(b[k] == v for k, v in a.items() if k in b)
+
+
+def _joined(items: list[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _moved(a: Anomaly) -> str:
+    return "spiked" if a.direction == "spike" else "dropped"
+
+
+def _direction_verb(direction: str) -> str:
+    return "fall" if direction == "drop" else "rise"
 
 
 class ReportWriter(AnalystBase):
@@ -34,6 +130,7 @@ class ReportWriter(AnalystBase):
         start = self._plan.history_start if self._plan is not None else 0
         plan = self._plan_for(prompt)
         plan.history_start = start
+        premise = read_premise(prompt.question, self.executor.schema)
         ctx = self.ctx
         a = ctx.anomaly
         retention = ctx.retention or {}
@@ -42,26 +139,29 @@ class ReportWriter(AnalystBase):
         if plan.question.missing_metric is not None:
             report = self._missing_metric_report(plan.question.missing_metric)
         elif (a is None or not a.detected) and retention.get("declined"):
-            report = self._retention_report(plan, retention)
+            report = self._retention_report(plan, retention, premise)
         elif a is None and detect_errors:
             report = self._undetermined_report(plan, detect_errors[-1])
         elif (a is None or not a.detected) and shortfall is not None:
             report = self._thin_data_report(plan, a, shortfall)
         elif a is None or not a.detected:
-            report = self._no_anomaly_report(plan, a)
+            report = self._no_anomaly_report(plan, a, premise)
         else:
-            report = self._anomaly_report(plan, a)
+            report = self._anomaly_report(plan, a, premise)
         notes = self.executor.schema.coverage_notes()
         if notes:  # what the data range leaves out (an incomplete last day…)
             report.summary += " " + " ".join(notes)
+            report.answer += " " + " ".join(notes)
         return report
 
     def _missing_metric_report(self, name: str) -> Report:
         have = self.executor.schema.metrics
         metric = catalogue.get(name)
         first = have[0] if have else "dau"
+        note = catalogue.missing_metric_note(name, have)
         return Report(
-            summary=catalogue.missing_metric_note(name, have),
+            answer=f"Not answerable from this data: {note[0].lower()}{note[1:]}",
+            summary=note,
             root_cause=f"Not investigated: the data has no {metric.label} to look at.",
             anomaly=AnomalySummary(metric=name, direction="none"),
             recommendations=[
@@ -77,6 +177,10 @@ class ReportWriter(AnalystBase):
     def _undetermined_report(self, plan: Plan, error: str) -> Report:
         metric = self._metric(plan)
         return Report(
+            answer=(
+                f"Not known: the anomaly check of {metric} failed ({short_error(error)}), so "
+                f"whether {metric} moved cannot be said either way."
+            ),
             summary=(
                 f"Could not establish whether {metric} moved: the anomaly check failed "
                 f"({short_error(error)}). No conclusion either way."
@@ -94,7 +198,13 @@ class ReportWriter(AnalystBase):
         self, plan: Plan, a: Anomaly | None, shortfall: HistoryShortfall
     ) -> Report:
         s = self.executor.schema
+        metric = a.metric if a else self._metric(plan)
         return Report(
+            answer=(
+                f"Not known: with only {plural(shortfall.usable_days, 'usable day')} of "
+                f"history ({s.start_date} to {s.end_date}), a break in {metric} cannot be told "
+                f"from normal variation (that takes at least {shortfall.needed_days} days)."
+            ),
             summary=(
                 f"Not enough history to judge: the data covers {s.start_date} to {s.end_date}, "
                 f"only {plural(shortfall.usable_days, 'usable day')} per metric, and telling a "
@@ -102,9 +212,7 @@ class ReportWriter(AnalystBase):
                 f"{shortfall.needed_days}. No conclusion either way."
             ),
             root_cause="Undetermined: there is too little history to tell whether anything broke.",
-            anomaly=AnomalySummary(
-                metric=(a.metric if a else self._metric(plan)), direction="none"
-            ),
+            anomaly=AnomalySummary(metric=metric, direction="none"),
             recommendations=[
                 f"Collect more history (at least {shortfall.needed_days} days, ideally four "
                 "weeks or more) and re-run the investigation.",
@@ -114,7 +222,7 @@ class ReportWriter(AnalystBase):
             confidence=0.2,
         )
 
-    def _no_anomaly_report(self, plan: Plan, a: Anomaly | None) -> Report:
+    def _no_anomaly_report(self, plan: Plan, a: Anomaly | None, premise: Premise) -> Report:
         checked = sorted(self.ctx.checked_metrics())
         reason = a.reason if a is not None else "no metric was checked"
         summary = (
@@ -124,12 +232,27 @@ class ReportWriter(AnalystBase):
         note = self._hint_note()
         if note:
             summary += " " + note
+        metric = a.metric if a else self._metric(plan)
+        if a is None:
+            answer = f"Not known: no metric was checked, so whether {metric} moved cannot be said."
+        else:
+            asked = plan.question.metric or metric
+            stayed = _joined([asked, *(m for m in checked if m != asked)])
+            claims = premise.claimed is not None or premise.yes_no or premise.why
+            answer = (
+                f"{'No — ' if claims else ''}{stayed} stayed within "
+                f"{'their' if ' and ' in stayed else 'its'} normal range against the seasonal "
+                f"baseline ({reason}): nothing broke."
+            )
+            if note:
+                answer += " " + note
         return Report(
+            answer=answer,
             summary=summary,
             root_cause="Nothing broke: the movement asked about is normal variation "
             "(e.g. the usual weekly pattern).",
             anomaly=AnomalySummary(
-                metric=(a.metric if a else self._metric(plan)),
+                metric=metric,
                 direction="none",
                 p_value=a.p_value if a else None,
             ),
@@ -150,17 +273,15 @@ class ReportWriter(AnalystBase):
                     return notes[0]
         return ""
 
-    def _anomaly_report(self, plan: Plan, a: Anomaly) -> Report:
+    # -- the anomaly report ---------------------------------------------------------------------
+
+    def _anomaly_report(self, plan: Plan, a: Anomaly, premise: Premise) -> Report:
         ctx = self.ctx
         segs = ctx.segments
         deploy_errors = self._failed(plan, CheckDeployments)
         segment_errors = self._segment_errors(plan) if not segs else []
-        word = "dropped" if a.direction == "drop" else "spiked"
-        change = f" {abs(a.change_pct):.1f}%" if a.change_pct is not None else ""
-        until = f" to {a.end}" if a.end and a.end != self.executor.schema.end_date else " onwards"
-        affected = [self._affected(s) for s in segs]
-        explaining = [e for e in ctx.events if e.explains]
-        deploy_explains = [e for e in explaining if e.kind == "deployment"]
+        causes = [self._cause(s) for s in segs]
+        explaining = self._explaining(causes)
         events = [
             CorrelatedEvent(
                 kind=e.kind,
@@ -171,7 +292,8 @@ class ReportWriter(AnalystBase):
             )
             for e in explaining[:3]
         ]
-        ruled_out = [e for e in ctx.events if not e.explains and e.kind == "deployment"][:2]
+        shown = {e.id for e in explaining[:3]}
+        ruled_out = [e for e in ctx.events if e.id not in shown and e.kind == "deployment"][:2]
         events += [
             CorrelatedEvent(
                 kind=e.kind,
@@ -182,16 +304,9 @@ class ReportWriter(AnalystBase):
             )
             for e in ruled_out
         ]
-        summary = f"{a.metric} {word}{change} vs its seasonal baseline from {a.start}{until}"
-        summary += f" (p={a.p_value:.2g})." if a.p_value is not None else "."
-        if segs:
-            top = segs[0]
-            seg_txt = " and ".join(format_filters(s.filters) for s in segs)
-            there = f"{top.change_pct:+.1f}% there, " if top.change_pct is not None else ""
-            summary += (
-                f" The change is concentrated in {seg_txt} "
-                f"({there}{100 * (top.share_of_change or 0):.0f}% of the change)."
-            )
+        summary = self._headline(a) + "."
+        if causes:
+            summary += " " + self._where_sentence(causes)
         elif segment_errors:
             summary += (
                 " Where it concentrates is not known: the segment step failed "
@@ -199,27 +314,22 @@ class ReportWriter(AnalystBase):
             )
         else:
             summary += " It is spread across all segments."
-        if deploy_explains:
-            d = deploy_explains[0]
-            summary += f" It coincides with {d.id} ({d.description})."
-        elif deploy_errors:
-            summary += (
-                f" The deployment check failed ({short_error(deploy_errors[-1])}): whether a "
-                "deployment explains it is not known."
-            )
-        elif (no_deploy := self._no_deploy(plan)) is not None:
-            summary += f" {no_deploy[0].upper()}{no_deploy[1:]}."
-        refuted = self._refuted(plan)
+        no_deploy = self._no_deploy(plan)
+        summary += self._deploy_sentence(causes, explaining, deploy_errors, no_deploy)
+        verdict = self._verdict(plan, a)
+        refuted = self._refuted(plan, verdict)
         if refuted:
             summary += " " + refuted
-        root = self._root_cause(a, segs, explaining, deploy_explains, self._no_deploy(plan))
+        root = self._root_cause(a, causes, explaining, no_deploy)
         if segment_errors:
             root = (
                 f"A {a.direction} of {a.metric} whose segment is not known (the segment "
                 "step failed)."
             )
         conf = self._confidence(a, segs, explaining)
+        answer = self._answer(plan, a, premise, causes, verdict, segment_errors, no_deploy)
         return Report(
+            answer=f"{answer} {confidence_words(conf)}",
             summary=summary,
             root_cause=root,
             anomaly=AnomalySummary(
@@ -230,11 +340,22 @@ class ReportWriter(AnalystBase):
                 change_pct=a.change_pct,
                 p_value=a.p_value,
             ),
-            affected_segments=affected,
+            affected_segments=[self._affected(s) for s in segs],
             correlated_events=events,
             recommendations=self._recommendations(a, segs, explaining),
             confidence=conf,
         )
+
+    def _headline(self, a: Anomaly) -> str:
+        """What moved, by how much and from when: "dau dropped 16.0% vs its seasonal baseline…"."""
+        return f"{a.metric} {_moved(a)} {self._movement(a)}"
+
+    def _movement(self, a: Anomaly) -> str:
+        """By how much and from when: "16.0% vs its seasonal baseline from … (p=…)"."""
+        change = f"{abs(a.change_pct):.1f}% " if a.change_pct is not None else ""
+        until = f" to {a.end}" if a.end and a.end != self.executor.schema.end_date else " onwards"
+        text = f"{change}{VS_BASELINE} from {a.start}{until}"
+        return text + (f" (p={a.p_value:.2g})" if a.p_value is not None else "")
 
     def _segment_errors(self, plan: Plan) -> list[str]:
         """Errors of this run's segment steps when none succeeded and there was something to
@@ -244,116 +365,427 @@ class ReportWriter(AnalystBase):
         tried_segment = any(isinstance(h.action, SegmentByDimension) for h in self._run(plan))
         return errors if informative or tried_segment else []
 
+    # -- causes: each segment, its in-scope events and its mechanism ------------------------------
+
+    def _cause(self, s: SegmentFinding) -> Cause:
+        schema = self.executor.schema
+        events = [e for e in self.ctx.events if explains_segment(schema, e, s.filters)]
+        found = self._mechanism_finding(s.filters)
+        if found is not None:
+            return Cause(s, events, found.mechanism, found.evidence)
+        deploys = [e for e in events if e.kind == "deployment"]
+        if deploys:
+            d = deploys[0]
+            return Cause(s, events, "deployment", f"{d.id} ({d.description}) at {d.at[:10]}")
+        marks: tuple[tuple[frozenset[str], Mechanism], ...] = (
+            (CALENDAR_KINDS, "calendar"),
+            (OUTAGE_KINDS, "outage"),
+        )
+        for kinds, mechanism in marks:
+            marked = [e for e in events if e.kind.lower() in kinds]
+            if marked:
+                return Cause(s, events, mechanism, f"{marked[0].kind} {marked[0].description}")
+        return Cause(s, events)
+
+    def _mechanism_finding(self, filters: dict[str, str]) -> MechanismFinding | None:
+        """The mechanism a check established for this segment: its own, else the most specific
+        one established for a segment containing it (all traffic included), else — with a single
+        segment — one established for a compatible part of it."""
+        found = self.ctx.mechanisms
+        exact = [m for m in found if m.filters == filters]
+        if exact:
+            return exact[-1]
+        wider = [m for m in found if all(filters.get(k) == v for k, v in m.filters.items())]
+        if wider:
+            return max(wider, key=lambda m: len(m.filters))
+        if len(self.ctx.segments) == 1:
+            parts = [m for m in found if _compatible(m.filters, filters)]
+            if parts:
+                return parts[-1]
+        return None
+
+    def _explaining(self, causes: list[Cause]) -> list[EventFinding]:
+        """The events that explain a segment (in time and in scope), most explanatory first;
+        with no segment, those that explain the whole change."""
+        if not causes:
+            return [e for e in self.ctx.events if e.explains]
+        ids = {e.id for c in causes for e in c.events}
+        return [e for e in self.ctx.events if e.id in ids]
+
     def _affected(self, s: SegmentFinding) -> AffectedSegment:
+        cause = self._cause(s)
         share = s.share_of_change or 0.0
         sig = s.p_value is not None and s.p_value < 0.01
         conf = 0.3 + 0.6 * min(1.0, share / 0.5) + (0.05 if sig else 0.0)
         if s.p_value is not None and s.p_value >= 0.05:
             conf -= 0.2
-        desc = f"{format_filters(s.filters)}: "
-        desc += f"{s.change_pct:+.1f}% vs baseline, " if s.change_pct is not None else ""
-        desc += f"{100 * share:.0f}% of the change"
+        parts = [change_text(s.change_pct, VS_BEFORE), share_phrase(s.share_of_change or 0.0)]
         if s.p_value is not None:
-            desc += f", p={s.p_value:.2g}"
+            parts.append(f"p={s.p_value:.2g}")
+        desc = f"{format_filters(s.filters)}: " + ", ".join(p for p in parts if p)
+        why = self._why(cause)
+        if why:
+            desc += f"; {why}"
         return AffectedSegment(
             filters=dict(s.filters),
             change_pct=s.change_pct,
             share_of_change=s.share_of_change,
             confidence=round(max(0.05, min(0.95, conf)), 2),
             description=desc,
+            mechanism=cause.mechanism,
+            explained_by=[e.id for e in cause.events],
         )
 
-    def _refuted(self, plan: Plan) -> str:
-        hypo = plan.question.segment
-        if not hypo or any(s.filters == hypo for s in self.ctx.segments):
+    def _why(self, cause: Cause) -> str:
+        """Why this segment moved, as far as the steps show: the mechanism and its evidence."""
+        if cause.mechanism is None:
             return ""
-        for h in self.ctx.history:
+        word = MECHANISM_WORDS[cause.mechanism]
+        return f"{word}: {cause.evidence}" if cause.evidence else word
+
+    def _figures(self, s: SegmentFinding) -> str:
+        """A segment's one set of figures: its change vs the weeks before, its share."""
+        return ", ".join(
+            p for p in (change_text(s.change_pct, VS_BEFORE), share_phrase(s.share_of_change)) if p
+        )
+
+    def _named(self, s: SegmentFinding) -> str:
+        """A segment with its figures: "country=GB (-66.2% vs the weeks before, 58% of …)"."""
+        figures = self._figures(s)
+        return format_filters(s.filters) + (f" ({figures})" if figures else "")
+
+    def _where_sentence(self, causes: list[Cause]) -> str:
+        listed = [self._named(c.segment) for c in causes]
+        if self._separate(causes):
+            return f"It has {_COUNT_WORDS.get(len(causes), str(len(causes)))} separate causes: " + (
+                "; ".join(listed) + "."
+            )
+        return f"The change is concentrated in {_joined(listed)}."
+
+    @staticmethod
+    def _separate(causes: list[Cause]) -> bool:
+        """Several segments are several causes unless one event's scope explains them all."""
+        if len(causes) < 2:
+            return False
+        shared = set.intersection(*({e.id for e in c.events} for c in causes))
+        return not shared
+
+    def _deploy_sentence(
+        self,
+        causes: list[Cause],
+        explaining: list[EventFinding],
+        deploy_errors: list[str],
+        no_deploy: str | None,
+    ) -> str:
+        deploys = [e for e in explaining if e.kind == "deployment"]
+        if deploys and (len(causes) < 2 or not self._separate(causes)):
+            d = deploys[0]
+            return f" It coincides with {d.id} ({d.description})."
+        if deploys:
+            said = []
+            for c in causes:
+                if c.deployments:
+                    d = c.deployments[0]
+                    said.append(f"{c.where} coincides with {d.id} ({d.description})")
+                elif no_deploy:
+                    said.append(f"for {c.where}, {no_deploy}")
+            return " " + "; ".join(said)[0].upper() + "; ".join(said)[1:] + "."
+        if deploy_errors:
+            return (
+                f" The deployment check failed ({short_error(deploy_errors[-1])}): whether a "
+                "deployment explains it is not known."
+            )
+        if no_deploy is not None:
+            return f" {no_deploy[0].upper()}{no_deploy[1:]}."
+        return ""
+
+    # -- the question's own hypothesis ------------------------------------------------------------
+
+    def _hypo(self, plan: Plan, a: Anomaly) -> dict[str, str]:
+        """The segment the question points at (less the columns the metric itself filters on:
+        "errors" in a question about the error rate names the metric, not a segment)."""
+        own = self.executor.schema.metric(a.metric).filter_columns
+        return {k: v for k, v in plan.question.segment.items() if k not in own}
+
+    def _verdict(self, plan: Plan, a: Anomaly) -> Verdict | None:
+        hypo = self._hypo(plan, a)
+        if not hypo:
+            return None
+        segs = self.ctx.segments
+        matched = [s for s in segs if _compatible(hypo, s.filters) and set(hypo) & set(s.filters)]
+        if matched:
+            return Verdict(True, "")
+        test = self._test_of(plan, hypo)
+        if test is None:
+            return Verdict(False if segs else None, "")
+        rel, p = test.get("rel_diff"), test.get("p_value")
+        moved = f"{format_filters(hypo)} moved " + (
+            change_text(100 * rel, VS_BEFORE) if rel is not None else "n/a"
+        )
+        moved += f" (p={p:.2g})" if p is not None else ""
+        if segs:
+            return Verdict(False, moved)
+        with_it = (
+            rel is not None
+            and p is not None
+            and p < SIGNIFICANT
+            and (rel < 0) == (a.direction == "drop")
+        )
+        return Verdict(with_it, moved)
+
+    def _test_of(self, plan: Plan, segment: dict[str, str]) -> dict[str, Any] | None:
+        """The data of the latest successful test of ``segment`` (this run's first)."""
+        history = [*self.ctx.history[: plan.history_start], *self._run(plan)]
+        for h in reversed(history):
             if (
                 isinstance(h.action, StatisticalTest)
-                and h.action.segment == hypo
+                and h.action.segment == segment
                 and h.result.success
             ):
-                data = h.result.data
-                rel = data.get("rel_diff")
-                p = data.get("p_value")
-                moved = f"{100 * rel:+.1f}%" if rel is not None else "n/a"
-                inside = any(
-                    all(s.filters.get(k) == v for k, v in hypo.items()) for s in self.ctx.segments
-                )
-                if inside:
-                    return ""
-                return (
-                    f"The question's hypothesis ({format_filters(hypo)}) is not supported: "
-                    "it moved "
-                    f"{moved} (p={p:.2g})"
-                    if p is not None
-                    else f"The question's hypothesis ({format_filters(hypo)}) is not supported"
-                ) + "."
+                return h.result.data
+        return None
+
+    def _refuted(self, plan: Plan, verdict: Verdict | None) -> str:
+        hypo = plan.question.segment
+        if verdict is None or verdict.holds is not False:
+            return ""
+        if verdict.moved:
+            return (
+                f"The question's hypothesis ({format_filters(hypo)}) is not supported: "
+                f"{verdict.moved.replace(format_filters(hypo) + ' ', 'it ', 1)}."
+            )
+        if self._test_of(plan, hypo) is not None:
+            return f"The question's hypothesis ({format_filters(hypo)}) is not supported."
         return f"The question's hypothesis ({format_filters(hypo)}) is not where the change is."
+
+    # -- the answer -------------------------------------------------------------------------------
+
+    def _answer(
+        self,
+        plan: Plan,
+        a: Anomaly,
+        premise: Premise,
+        causes: list[Cause],
+        verdict: Verdict | None,
+        segment_errors: list[str],
+        no_deploy: str | None,
+    ) -> str:
+        """One paragraph answering the question asked: what moved, by how much, from when,
+        where, why and how sure; "No — …" when the question's premise does not hold."""
+        headline = self._headline(a)
+        where = self._answer_where(causes, segment_errors)
+        asked = plan.question.metric
+        quiet = self.ctx.checked.get(asked) if asked else None
+        if asked and asked != a.metric and quiet is not None and not quiet.detected:
+            return (
+                f"No — {asked} stayed within its normal range {VS_BASELINE.replace('its ', '')}; "
+                f"{headline}. {where}"
+            )
+        if premise.claimed is not None and premise.claimed != a.direction:
+            return (
+                f"No — {a.metric} did not {_direction_verb(premise.claimed)}: it {_moved(a)} "
+                f"{self._movement(a)}. {where}"
+            )
+        if verdict is not None and verdict.holds is False:
+            hypo = format_filters(self._hypo(plan, a))
+            said = verdict.moved or f"{hypo} is not where the change is"
+            return f"No — {said}; {headline}. {where}"
+        deploys = [d for c in causes for d in c.deployments]
+        if premise.blames_release and not deploys and no_deploy is not None:
+            lead = "Not known" if "not known" in no_deploy else "No"
+            return f"{lead} — {no_deploy}: {headline}. {where}"
+        settled = (
+            premise.asks_change
+            or (verdict is not None and verdict.holds is True)
+            or (premise.blames_release and bool(deploys))
+        )
+        opener = "Yes — " if premise.yes_no and settled else ""
+        if verdict is not None and verdict.holds and premise.yes_no:
+            hypo = format_filters(self._hypo(plan, a))
+            return f"{opener}{hypo} is part of it: {headline}. {where}"
+        lead = ""
+        if premise.asked_dimension:
+            lead = self._dimension_answer(plan, a, premise.asked_dimension)
+        elif plan.follow_up and not settled and verdict is None:
+            lead = self._follow_up_findings(plan)
+        if lead:
+            return f"{opener}{lead} Overall, {headline}. {where}"
+        return f"{opener}{headline}. {where}"
+
+    def _answer_where(self, causes: list[Cause], segment_errors: list[str]) -> str:
+        if segment_errors:
+            return "Where it concentrates is not known: the segment step failed."
+        if not causes:
+            return "It is spread across all segments."
+        parts = []
+        for c in causes:
+            text = self._named(c.segment)
+            why = self._why(c)
+            parts.append(f"{text} — {why}" if why else text)
+        if self._separate(causes):
+            count = _COUNT_WORDS.get(len(causes), str(len(causes)))
+            return f"It has {count} separate causes: " + "; ".join(parts) + "."
+        return f"It is concentrated in {_joined(parts)}."
+
+    def _dimension_answer(self, plan: Plan, a: Anomaly, dimension: str) -> str:
+        """ "Which <dimension>…": the value that moved most, from the split by it (this run's
+        first), with the figures the report gives that segment everywhere."""
+        history = [*self.ctx.history[: plan.history_start], *self._run(plan)]
+        for h in reversed(history):
+            if not (
+                isinstance(h.action, SegmentByDimension)
+                and h.action.dimension == dimension
+                and h.result.success
+            ):
+                continue
+            rows = h.result.data.get("rows") or []
+            if not rows:
+                continue
+            top = rows[0]
+            filters = {**h.action.filters, dimension: str(top["value"])}
+            known = next((s for s in self.ctx.segments if s.filters == filters), None)
+            if known is not None:
+                figures = self._figures(known)
+            else:
+                figures = ", ".join(
+                    p
+                    for p in (
+                        change_text(top.get("change_pct"), VS_BEFORE),
+                        share_phrase(top.get("share_of_change")),
+                    )
+                    if p
+                )
+            return f"{format_filters(filters)} moved most ({figures})."
+        found = [s for s in self.ctx.segments if dimension in s.filters]
+        if found:
+            return f"{format_filters(found[0].filters)} moved most ({self._figures(found[0])})."
+        return ""
+
+    def _follow_up_findings(self, plan: Plan) -> str:
+        """What this follow-up's own steps found (the first finding of each, up to two)."""
+        found = [
+            h.result.findings[0] for h in self._run(plan) if h.result.success and h.result.findings
+        ]
+        return " ".join(found[:2])
+
+    # -- root cause and advice --------------------------------------------------------------------
 
     def _root_cause(
         self,
         a: Anomaly,
-        segs: list[SegmentFinding],
-        explaining: list[Any],
-        deploys: list[Any],
+        causes: list[Cause],
+        explaining: list[EventFinding],
         no_deploy: str | None,
     ) -> str:
-        if not segs:
+        if not causes:
             return f"A broad {a.direction} of {a.metric} not tied to one segment" + (
                 f", coinciding with {explaining[0].id}." if explaining else "."
             )
-        where = " and ".join(format_filters(s.filters) for s in segs)
+        if self._separate(causes):
+            count = _COUNT_WORDS.get(len(causes), str(len(causes)))
+            parts = [f"{c.where} — {self._cause_reason(a, c, no_deploy)}" for c in causes]
+            return f"{count.capitalize()} separate causes: " + "; ".join(parts) + "."
+        where = _joined([c.where for c in causes])
+        deploys = [e for e in explaining if e.kind == "deployment"]
         if deploys:
             return (
                 f"{deploys[0].id} ({deploys[0].description}) — {a.metric} {a.direction} in {where}."
             )
         if explaining:
             return f"{explaining[0].kind} {explaining[0].id} — {a.metric} {a.direction} in {where}."
-        counted = self.executor.schema.metric(a.metric).numerator
         deploys_said = f"; {no_deploy}." if no_deploy else "."
+        mechanism = causes[0].mechanism if len(causes) == 1 else None
+        if mechanism is not None:
+            return f"{a.metric} {a.direction} in {where}: {self._why(causes[0])}{deploys_said}"
+        counted = self.executor.schema.metric(a.metric).numerator
         if a.direction == "spike" and counted.measure == "events" and not counted.where:
             return (
                 f"Extra activity concentrated in {where} (possibly automated traffic){deploys_said}"
             )
         return f"{a.metric} {a.direction} concentrated in {where}{deploys_said}"
 
+    def _cause_reason(self, a: Anomaly, c: Cause, no_deploy: str | None) -> str:
+        if c.deployments:
+            d = c.deployments[0]
+            return f"{d.id} ({d.description})"
+        if c.events:
+            return f"{c.events[0].kind} {c.events[0].id} ({c.events[0].description})"
+        why = self._why(c)
+        if why:
+            return why
+        return f"a {a.direction} whose cause is not established" + (
+            f" ({no_deploy})" if no_deploy else ""
+        )
+
     def _recommendations(
         self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any]
     ) -> list[str]:
         recs: list[str] = []
-        where = format_filters(segs[0].filters) if segs else "all users"
-        dims = set(segs[0].filters) if segs else set()
-        event_dim = any(d == "event_type" for d in dims)
-        deploys = [e for e in explaining if e.kind == "deployment"]
-        if deploys:
+        if not segs:
+            deploys = [e for e in explaining if e.kind == "deployment"]
+            if deploys:
+                recs.append(
+                    f"Halt or roll back {deploys[0].id} for all users and check its crash, "
+                    "error and funnel logs."
+                )
+            if a.direction == "spike":
+                recs.append(
+                    "Inspect the accounts behind the extra activity in all users (events per "
+                    "account, user agents); filter automated traffic from the metrics."
+                )
+            others = [e for e in explaining if e.kind != "deployment"]
+            if others:
+                recs.append(
+                    f"{others[0].description} explains the change: annotate it and compare "
+                    "against the same period of a previous cycle."
+                )
+            recs.append(f"Monitor {a.metric} for all users daily until it returns to its baseline.")
+            return recs
+        causes = [self._cause(s) for s in segs]
+        several = self._separate(causes)
+        seen: set[str] = set()
+        for c in causes:
+            for rec in self._cause_advice(a, c, several):
+                if rec not in seen:
+                    seen.add(rec)
+                    recs.append(rec)
+        where = _joined([c.where for c in causes]) if several else causes[0].where
+        recs.append(f"Monitor {a.metric} for {where} daily until it returns to its baseline.")
+        return recs
+
+    def _cause_advice(self, a: Anomaly, c: Cause, several: bool) -> list[str]:
+        """Advice for one cause: only what its own evidence points at."""
+        recs: list[str] = []
+        if c.deployments:
             recs.append(
-                f"Halt or roll back {deploys[0].id} for {where} and check its crash, "
+                f"Halt or roll back {c.deployments[0].id} for {c.where} and check its crash, "
                 "error and funnel logs."
             )
-        if event_dim and a.direction == "drop":
+        tracking = c.mechanism == "instrumentation" or (
+            "event_type" in c.segment.filters and a.direction == "drop"
+        )
+        if tracking:
             recs.append(
-                f"Check the tracking of {where}: events stopped being recorded — fix the "
+                f"Check the tracking of {c.where}: events stopped being recorded — fix the "
                 "logging and annotate the gap in dashboards."
             )
-        if a.direction == "spike":
+        if a.direction == "spike" or c.mechanism == "automated_traffic":
             recs.append(
-                f"Inspect the accounts behind the extra activity in {where} (events per "
+                f"Inspect the accounts behind the extra activity in {c.where} (events per "
                 "account, user agents); filter automated traffic from the metrics."
             )
-        others = [e for e in explaining if e.kind != "deployment"]
+        others = [e for e in c.events if e.kind != "deployment"]
         if others:
             recs.append(
-                f"{others[0].description} explains the change: annotate it and compare "
-                "against the same period of a previous cycle."
+                f"{others[0].description} explains the change"
+                + (f" in {c.where}" if several else "")
+                + ": annotate it and compare against the same period of a previous cycle."
             )
-        if segs and not deploys and not others and a.direction == "drop":
+        if not c.events and a.direction == "drop" and c.mechanism != "instrumentation":
             recs.append(
-                f"Talk to the owners of {where}: look for an outage, a policy or pricing "
-                "change, or a partner issue that started on "
-                f"{a.start}."
+                f"Talk to the owners of {c.where}: look for an outage, a policy or pricing "
+                f"change, or a partner issue that started on {a.start}."
             )
-        recs.append(f"Monitor {a.metric} for {where} daily until it returns to its baseline.")
         return recs
 
     def _confidence(self, a: Anomaly, segs: list[SegmentFinding], explaining: list[Any]) -> float:
@@ -366,7 +798,7 @@ class ReportWriter(AnalystBase):
             conf += 0.1
         return round(min(0.95, conf), 2)
 
-    def _retention_report(self, plan: Plan, r: dict[str, Any]) -> Report:
+    def _retention_report(self, plan: Plan, r: dict[str, Any], premise: Premise) -> Report:
         seg = r.get("segment") or {}
         start = date.fromisoformat(r["start"]) if r.get("start") else None
         end = date.fromisoformat(r["end"]) if r.get("end") else None
@@ -384,9 +816,21 @@ class ReportWriter(AnalystBase):
                     f"{change:+.0f}% vs earlier cohorts"
                     if change is not None
                     else where,
+                    mechanism="cohort",
                 )
             )
+        fell = f"retention of users who signed up from {start} to {end} fell" + (
+            f" {change:+.0f}% vs earlier cohorts" if change is not None else ""
+        )
+        found = f"{fell}, concentrated in {where}; daily metrics show no break of their own."
+        conf = 0.7 if seg else 0.5
+        if premise.claimed == "spike":
+            answer = f"No — retention did not rise: {found}"
+        else:
+            answer = f"{'Yes — ' if premise.yes_no else ''}{found}"
+        answer = answer[0].upper() + answer[1:]
         return Report(
+            answer=f"{answer} {confidence_words(conf)}",
             summary=(
                 f"Retention dropped for users who signed up from {start} to {end}"
                 + (f" ({change:+.0f}% vs earlier cohorts)" if change is not None else "")
@@ -408,5 +852,5 @@ class ReportWriter(AnalystBase):
                 "vs product) and their onboarding.",
                 "Track day-7 retention of new cohorts weekly, by acquisition segment.",
             ],
-            confidence=0.7 if seg else 0.5,
+            confidence=conf,
         )

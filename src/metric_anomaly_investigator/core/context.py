@@ -56,6 +56,9 @@ class EventFinding:
     score: float
     explains: bool
     segment: dict[str, str] = field(default_factory=dict)  # the affected segment it matches
+    # its scope: a deployment's platform, version and regions; an annotation's scope columns
+    fields: list[str] = field(default_factory=list)
+    scope: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

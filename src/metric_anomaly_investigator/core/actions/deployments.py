@@ -176,7 +176,16 @@ def _scored(
         score=score,
         explains=score >= EXPLAINS_SCORE and ov >= EXPLAINS_OVERLAP,
         segment=matched,
+        fields=list(fields),
+        scope=dict(scope),
     )
+
+
+def explains_segment(schema: WarehouseSchema, event: EventFinding, segment: dict[str, str]) -> bool:
+    """Whether a scored change explains one segment: near the anomaly start in time and with a
+    scope (platform, version, regions; an annotation's scope) that covers that segment."""
+    ov = overlap(schema, event.fields, event.scope, segment)
+    return event.proximity * ov >= EXPLAINS_SCORE and ov >= EXPLAINS_OVERLAP
 
 
 def overlap(

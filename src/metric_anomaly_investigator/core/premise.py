@@ -1,0 +1,99 @@
+"""What a question takes for granted, for the answer that opens a report.
+
+:func:`read_premise` reads the form of a question, not its data: the direction it says the
+metric moved ("why did X fall" claims a drop), whether it asks yes or no ("Is Brazil affected?"),
+whether it blames a release ("Did the iOS release break DAU?") and which dimension it asks to
+name ("Which event type dropped?"). The segment and the metric are :mod:`core.question`'s.
+Nothing here knows any particular dataset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..warehouse.types import WarehouseSchema
+
+_DROP = re.compile(
+    r"\b(?:drop(?:s|ped|ping)?|f[ae]ll(?:s|ing|en)?|declin(?:e|es|ed|ing)|decreas(?:e|es|ed|ing)"
+    r"|dip(?:s|ped|ping)?|(?<!break )(?<!broken )(?<!drill )(?<!shut )(?<!slow )down"
+    r"|lower|fewer|lost|los(?:e|es|ing)|plung(?:e|es|ed|ing)"
+    r"|plummet(?:s|ed|ing)?|tank(?:s|ed|ing)?|shr[iu]nk|shrink(?:s|ing)?|sank|sink(?:s|ing)?"
+    r"|slump(?:s|ed|ing)?|collaps(?:e|es|ed|ing)|went south)\b"
+)
+_RISE = re.compile(
+    r"\b(?:spike(?:s|d)?|spiking|ris(?:e|es|en|ing)|rose|increas(?:e|es|ed|ing)"
+    r"|jump(?:s|ed|ing)?|gr[eo]w(?:s|n|ing)?|surg(?:e|es|ed|ing)|higher|climb(?:s|ed|ing)?"
+    r"|soar(?:s|ed|ing)?|doubl(?:e|es|ed|ing)|boost(?:s|ed)?|shot up|went up|(?:is|are|was|were)"
+    r" up|up by)\b"
+)
+# an auxiliary opening a clause: a yes/no question ("Is…", "so did…", "hey, was…")
+_AUX = r"(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should|isn't|didn't)"
+_WH = r"(?:why|what|how|where|which|when|who|whose)"
+_OPENER = re.compile(
+    rf"(?:^|[.!?,;:\n]|\b(?:so|but|and|hey|hi|also|then|ok|okay))\s*({_AUX}|{_WH})\b"
+)
+_CHANGE = re.compile(
+    r"\b(?:break|broke|broken|wrong|issue|issues|problem|problems|anomal\w*|unusual|weird|odd"
+    r"|off|affected|impacted|hit|chang(?:e|ed|es)|happen(?:ed)?|move[ds]?)\b"
+)
+_REQUEST = re.compile(r"(?:can|could|would|will) (?:you|we|someone)\b")
+_RELEASE = (
+    r"(?:release|releases|deploy|deploys|deployment|deployments|rollout|update|version|build)"
+)
+_BLAME = re.compile(
+    rf"\b{_RELEASE}\b[^?.!]*\b(?:break|broke|broken|cause[sd]?|behind|responsible|blame|hurt|kill"
+    r"|killed|tank(?:ed)?|did (?:it|this))\b"
+    rf"|\b(?:was|is)\s+it\s+(?:the|a|this|that|our)\b[^?.!]*\b{_RELEASE}\b"
+)
+
+
+@dataclass(frozen=True)
+class Premise:
+    """The form of a question: what it claims and what kind of answer it wants."""
+
+    claimed: str | None = None  # "drop" | "spike": the direction it says the metric moved
+    yes_no: bool = False  # a question answered "Yes" or "No"
+    blames_release: bool = False  # it asks whether a release caused the change
+    asked_dimension: str | None = None  # "which <dimension>…": the dimension to name
+    why: bool = False  # it asks why (and so takes a change for granted)
+    asks_change: bool = False  # a yes/no question whether something moved or broke
+
+
+def read_premise(text: str, schema: WarehouseSchema) -> Premise:
+    """Read ``text`` (see the module docstring) against the warehouse's dimension names."""
+    low = " ".join(text.lower().split())
+    drop, rise = bool(_DROP.search(low)), bool(_RISE.search(low))
+    claimed = "drop" if drop and not rise else "spike" if rise and not drop else None
+    first = _OPENER.search(low)
+    if first is None:  # "dau down?": a question without a question word
+        yes_no = low.rstrip().endswith("?") and re.search(rf"\b{_WH}\b", low) is None
+    else:  # "can you break it down…" asks for something, not whether
+        yes_no = re.fullmatch(_AUX, first.group(1)) is not None and not _REQUEST.match(
+            low, first.start(1)
+        )
+    return Premise(
+        claimed=claimed,
+        yes_no=yes_no,
+        blames_release=yes_no and _BLAME.search(low) is not None,
+        asked_dimension=_asked_dimension(low, schema),
+        asks_change=yes_no and (claimed is not None or _CHANGE.search(low) is not None),
+        why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
+    )
+
+
+def _asked_dimension(low: str, schema: WarehouseSchema) -> str | None:
+    """The dimension a "which/what <dimension>" question asks to name."""
+    for dim in schema.dimensions:
+        for name in {dim.name.lower(), dim.name.lower().replace("_", " ")}:
+            forms = "|".join(re.escape(f) for f in _plurals(name))
+            if re.search(rf"\b(?:which|what)\s+(?:{forms})\b", low):
+                return dim.name
+    return None
+
+
+def _plurals(noun: str) -> tuple[str, ...]:
+    """A noun and its plural ("country", "countries"; "platform", "platforms")."""
+    if noun.endswith("y") and not noun.endswith(("ay", "ey", "oy", "uy")):
+        return noun, noun[:-1] + "ies"
+    return noun, noun if noun.endswith("s") else noun + "s"
