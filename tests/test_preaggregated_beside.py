@@ -252,3 +252,12 @@ def test_questions_on_either_table_run_end_to_end(world: Path) -> None:
     assert "channel" not in _broken_down_by(record)
     (segment,) = record["report"]["affected_segments"]
     assert segment["filters"] == {"platform": "ios"}
+
+
+def test_data_metrics_names_the_table_each_metric_reads(world: Path) -> None:
+    code, out, err = _cli(["data", "metrics", "--warehouse", str(world)])
+    assert code == 0, err
+    listing = out.split("\n\n")[0].splitlines()  # the metrics, before any suggestions
+    rows = {line.split()[0]: line.split()[1] for line in listing}
+    assert rows["METRIC"] == "TABLE"
+    assert rows["dau"] == "events" and rows["orders"] == "aggregates"

@@ -306,12 +306,18 @@ def _slug(text: str) -> str:
 
 
 def describe(metrics: list[Metric], suggested: list[str]) -> list[str]:
-    """``mai data metrics``: every metric with its definition, then definitions to add."""
+    """``mai data metrics``: every metric with its definition (and the table it reads, when the
+    metrics come from more than one), then definitions to add."""
     width = max((len(m.name) for m in metrics), default=4)
-    lines = [f"{'METRIC':<{width}}  DEFINITION"]
+    tables = len({m.table for m in metrics}) > 1
+    twidth = max(len("TABLE"), *(len(m.table) for m in metrics)) if tables else 0
+    column = (lambda text: f"{text:<{twidth}}  ") if tables else (lambda text: "")
+    lines = [f"{'METRIC':<{width}}  {column('TABLE')}DEFINITION"]
     for m in metrics:
         bad = "a spike" if m.bad_direction == "spike" else "a drop"
-        lines.append(f"{m.name:<{width}}  {m.label}: {m.definition()}; {bad} is bad")
+        lines.append(
+            f"{m.name:<{width}}  {column(m.table)}{m.label}: {m.definition()}; {bad} is bad"
+        )
     if suggested:
         lines += ["", f"Definitions you could add to {CONFIG_NAME} (see README, Your metrics):"]
         for block in suggested:
