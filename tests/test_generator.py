@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from itertools import pairwise
 
 import duckdb
 import pytest
@@ -152,3 +154,43 @@ def test_generated_world_records_the_events_signature(tmp_path):
     rows = con.execute("SELECT count(*) FROM events").fetchone()
     assert rows is not None and meta["events_rows"] == str(rows[0])
     con.close()
+
+
+def test_activity_change_and_drift(tmp_path):
+    """``activity_change`` scales a segment's activity at once; ``drift`` a little more each week;
+    neither draws anything of its own: at factor 1 the world is the one without them."""
+    start = date(2026, 1, 5)  # a Monday: weeks of the window are calendar weeks
+    base = WorldSpec(start=start, end=date(2026, 2, 15), users=1500, seed=9, new_user_share=0.0)
+    spec = replace(
+        base,
+        effects=(
+            Effect("activity_change", date(2026, 1, 19), segment={"country": "US"}, factor=1.6),
+            Effect("drift", date(2026, 1, 19), segment={"country": "IN"}, factor=0.85),
+        ),
+    )
+    con = duckdb.connect(str(generate_world(spec, tmp_path / "e.duckdb")), read_only=True)
+    weekly = {
+        (country, week): n
+        for country, week, n in con.execute(
+            "SELECT country::VARCHAR, (day - DATE '2026-01-05') // 7, count(*) FROM _mai_user_day "
+            "GROUP BY ALL"
+        ).fetchall()
+    }
+    con.close()
+    us = [weekly["US", k] for k in range(6)]
+    india = [weekly["IN", k] for k in range(6)]
+    brazil = [weekly["BR", k] for k in range(6)]
+    assert min(us[2:]) > 1.35 * max(us[:2])
+    assert india[5] < 0.65 * india[1] and india[2] > 0.85 * india[1]  # gradual, not at once
+    assert all(a > b for a, b in pairwise(india[1:]))
+    assert 0.85 < brazil[5] / brazil[1] < 1.15
+    neutral = replace(
+        base,
+        effects=(
+            Effect("activity_change", date(2026, 1, 19), segment={"country": "US"}, factor=1.0),
+            Effect("drift", date(2026, 1, 19), segment={"country": "IN"}, factor=1.0),
+        ),
+    )
+    assert _tables(generate_world(neutral, tmp_path / "n.duckdb", users=400)) == _tables(
+        generate_world(base, tmp_path / "b.duckdb", users=400)
+    )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from itertools import pairwise
+from typing import get_args
 
 import duckdb
 import pytest
 
+from metric_anomaly_investigator.core.models import Mechanism
 from metric_anomaly_investigator.warehouse.scenarios import (
     SCENARIOS,
+    QuestionStyle,
     generate_scenario,
     get_scenario,
     list_scenarios,
@@ -31,20 +34,71 @@ REQUIRED = {
 }
 
 
+NEW_CLASSES = {
+    "rollout_confounder_signups_id",
+    "bots_after_release_android_br",
+    "version_outage_ios_250",
+    "gradual_drift_us",
+    "metric_rose_brazil_promo",
+    "data_freshness_late_load",
+}
+
+# the demo's five questions, kept verbatim (the autopilot's tests and the evals' history use them)
+SEED_QUESTIONS = {
+    "clear": [
+        "DAU dropped significantly after January 28th. What's causing it?",
+        "Is there a problem with the Android app after the recent deployment?",
+    ],
+    "vague": [
+        "Android engagement seems down this week. Can you investigate?",
+        "Something seems off with our metrics lately",
+    ],
+    "misleading": ["iOS users are complaining about crashes. Please investigate the DAU drop"],
+}
+
+
 def test_library():
-    assert set(SCENARIOS) >= REQUIRED and len(list_scenarios()) >= 10
+    assert set(SCENARIOS) >= REQUIRED | NEW_CLASSES and len(list_scenarios()) >= 20
     seed = get_scenario("seed_android_india")
     assert seed.world.users == 50_000
     assert (seed.truth.start - seed.world.start).days >= 56
     assert seed.truth.deployment_id == "deploy_003"
-    assert sum(len(v) for v in seed.questions.values()) == 5
+    for style, questions in SEED_QUESTIONS.items():
+        assert seed.questions[style][: len(questions)] == questions
     for s in list_scenarios():
-        assert set(s.questions) == {"clear", "vague", "misleading"}
-        assert all(s.questions.values())
         assert s.world.users <= 20_000 or s.name == "seed_android_india"
     assert get_scenario("weekend_seasonality_only").truth.direction == "none"
     with pytest.raises(WarehouseError, match="Valid scenarios: seed_android_india"):
         get_scenario("nope")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_questions_styles_and_truth(name):
+    s = get_scenario(name)
+    questions = [q for qs in s.questions.values() for q in qs]
+    assert set(s.questions) <= set(get_args(QuestionStyle)) and len(s.questions) >= 3
+    assert all(s.questions.values()) and len(questions) >= 8
+    assert len(set(questions)) == len(questions)
+    assert all(q.strip() == q and q for q in questions)
+    assert set(s.truth.wrong_premise) <= set(questions)
+    assert s.truth.mechanism is None or s.truth.mechanism in get_args(Mechanism)
+    assert 2 <= len(s.truth.follow_ups) <= 3
+    for f in s.truth.follow_ups:
+        assert f.answer in ("yes", "no") and f.question.endswith("?")
+        assert f.question not in questions and all(n.strip() for n in f.names)
+    # a follow-up names values the answer must mention: dimension values, event types or
+    # deployment ids, never figures
+    assert not any(_is_number(n) for f in s.truth.follow_ups for n in f.names)
+    if s.truth.direction == "none":
+        assert s.truth.root_cause == [] and s.truth.deployment_id is None
 
 
 def _where(segment: dict[str, str]) -> str:
@@ -180,3 +234,170 @@ def test_generate_scenario_errors(tmp_path):
         generate_scenario("nope", tmp_path / "x.duckdb")
     with pytest.raises(WarehouseError, match="--users"):
         generate_scenario("seed_android_india", tmp_path / "x.duckdb", users=0)
+
+
+# -- the new classes at 1,500 users: the planted effect moves its segment, not the others ----------
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    out = tmp_path_factory.mktemp("small")
+    cache: dict[str, str] = {}
+
+    def get(name: str) -> duckdb.DuckDBPyConnection:
+        if name not in cache:
+            cache[name] = str(generate_scenario(name, out / f"{name}.duckdb", users=1500, days=70))
+        return duckdb.connect(cache[name], read_only=True)
+
+    return get
+
+
+def _ratio(con, value: str, seg: dict[str, str], before, after, table="_mai_user_day") -> float:
+    lo = _mean(con, value, seg, *before, table)
+    return _mean(con, value, seg, *after, table) / lo
+
+
+def _weeks(start: date, before: int = 14, after: int = 7) -> tuple[tuple[date, date], ...]:
+    one = timedelta(days=1)
+    return (start - before * one, start - one), (start + one, start + after * one)
+
+
+def test_rollout_confounder_lifts_one_country_with_new_accounts(small):
+    s = get_scenario("rollout_confounder_signups_id")
+    con = small(s.name)
+    before, after = _weeks(s.truth.start)
+    assert _ratio(con, "count(*)", {"country": "ID"}, before, after) > 2
+    for country in ("IN", "US", "BR", "GB"):
+        assert 0.8 < _ratio(con, "count(*)", {"country": country}, before, after) < 1.25
+    # the extra users are brand-new accounts in that country, on every platform
+    new = con.execute(
+        "SELECT platform::VARCHAR, count(*) FROM users WHERE country = 'ID' AND signup_date = ? "
+        "GROUP BY 1",
+        [s.truth.start],
+    ).fetchall()
+    assert {p for p, n in new if n >= 30} == {"android", "ios", "web"}
+    # the release two days earlier went to every Android user everywhere: the decoy
+    deploy = con.execute(
+        "SELECT deployed_at::DATE, regions FROM deployments WHERE deployment_id = ?",
+        [s.truth.extra["decoy_deployment"]],
+    ).fetchone()
+    assert deploy == (s.truth.start - timedelta(days=2), ["all"])
+
+
+def test_bots_after_a_release_are_new_accounts_with_extreme_activity(small):
+    s = get_scenario("bots_after_release_android_br")
+    con = small(s.name)
+    before, after = _weeks(s.truth.start)
+    seg = s.truth.root_cause[0]
+    assert _ratio(con, "sum(events)", seg, before, after) > 5
+    for other in ({"platform": "android", "country": "IN"}, {"platform": "ios", "country": "BR"}):
+        assert 0.8 < _ratio(con, "sum(events)", other, before, after) < 1.25
+    per_account = con.execute(
+        "SELECT avg(r.events) FROM _mai_user_day r JOIN users u USING (user_id) "
+        "WHERE u.signup_date = ? AND r.platform = 'android' AND r.country = 'BR'",
+        [s.truth.start],
+    ).fetchone()
+    assert per_account is not None and per_account[0] > 100
+    released = con.execute(
+        "SELECT deployed_at::DATE FROM deployments WHERE deployment_id = ?",
+        [s.truth.extra["decoy_deployment"]],
+    ).fetchone()
+    assert released == (s.truth.start - timedelta(days=1),)
+
+
+def test_version_outage_hits_only_the_new_version_and_ends(small):
+    s = get_scenario("version_outage_ios_250")
+    con = small(s.name)
+    assert s.truth.start is not None and s.truth.end is not None
+    before = (s.truth.start - timedelta(days=14), s.truth.start - timedelta(days=1))
+    during = (s.truth.start, s.truth.end)
+    later = (s.truth.end + timedelta(days=3), s.truth.end + timedelta(days=9))
+    assert _ratio(con, "count(*)", {"platform": "ios"}, before, during) < 0.8
+    assert _ratio(con, "count(*)", {"platform": "ios"}, before, later) > 0.85
+    assert 0.85 < _ratio(con, "count(*)", {"platform": "android"}, before, during) < 1.15
+    # iOS users still on older versions keep coming; those on 2.5.0 all but vanish
+    lo, hi = during
+    on_new, on_old = con.execute(
+        "SELECT count(*) FILTER (WHERE app_version = '2.5.0'), "
+        "count(*) FILTER (WHERE app_version <> '2.5.0') FROM _mai_user_day "
+        "WHERE platform = 'ios' AND day BETWEEN ? AND ?",
+        [lo, hi],
+    ).fetchone()
+    updated = con.execute(
+        "SELECT count(DISTINCT user_id) FROM _mai_user_day WHERE platform = 'ios' "
+        "AND app_version IN ('2.5.0', '2.5.1')"
+    ).fetchone()
+    assert updated is not None and updated[0] > 100
+    assert on_old > 5 * on_new
+
+
+def test_gradual_drift_builds_up_week_by_week(small):
+    s = get_scenario("gradual_drift_us")
+    con = small(s.name)
+    start = s.truth.start
+    assert start is not None
+    weekly = [
+        _mean(
+            con,
+            "count(*)",
+            {"country": "US"},
+            start + timedelta(days=7 * k),
+            start + timedelta(days=7 * k + 6),
+            "_mai_user_day",
+        )
+        for k in range(-2, 5)
+    ]
+    first, last = weekly[1], weekly[-1]
+    assert weekly[2] > 0.88 * first  # no cliff in the first week
+    assert last < 0.85 * first  # but a real decline a month on, while the others grow
+    before = (start - timedelta(days=7), start - timedelta(days=1))
+    after = (start + timedelta(days=28), start + timedelta(days=34))
+    for country in ("IN", "BR", "GB", "DE"):
+        assert _ratio(con, "count(*)", {"country": country}, before, after) > 0.97
+
+
+def test_metric_rose_where_the_questions_say_it_fell(small):
+    s = get_scenario("metric_rose_brazil_promo")
+    con = small(s.name)
+    before, after = _weeks(s.truth.start)
+    assert s.truth.direction == "spike"
+    assert _ratio(con, "count(*)", {"country": "BR"}, before, after) > 1.3
+    for country in ("IN", "US", "GB", "ID"):
+        assert 0.85 < _ratio(con, "count(*)", {"country": country}, before, after) < 1.2
+    words = ("drop", "down", "fall", "decline", "lose", "left")
+    falls = [q for q in s.truth.wrong_premise if any(w in q.lower() for w in words)]
+    assert len(falls) >= 4
+    assert ("campaign", "BR") in con.execute("SELECT kind, country FROM annotations").fetchall()
+
+
+def test_data_freshness_gap_is_even_across_segments(small, tmp_path):
+    from metric_anomaly_investigator.warehouse.connect import open_warehouse
+
+    s = get_scenario("data_freshness_late_load")
+    con = small(s.name)
+    gap = date.fromisoformat(s.truth.extra["incomplete_from"])
+    week = (gap - timedelta(days=7), gap - timedelta(days=1))
+    day = (gap, gap)
+    ratios = [
+        _ratio(con, "count(*)", seg, week, day, "events")
+        for seg in ({}, {"country": "IN"}, {"country": "US"}, {"platform": "ios"})
+    ]
+    assert all(0.3 < r < 0.6 for r in ratios), ratios
+    # rows are missing, not people: far more of the day's users remain than of its events
+    users = con.execute(
+        "SELECT count(DISTINCT (user_id, event_timestamp::DATE)) FILTER (WHERE "
+        "event_timestamp::DATE = ?) / (count(DISTINCT (user_id, event_timestamp::DATE)) "
+        "FILTER (WHERE event_timestamp::DATE BETWEEN ? AND ?) / 7) FROM events",
+        [gap, *week],
+    ).fetchone()
+    assert users is not None and users[0] > ratios[0] + 0.2
+    last = con.execute("SELECT max(event_timestamp) FROM events").fetchone()
+    assert last is not None and last[0].hour < 7 and last[0].date() == gap + timedelta(days=1)
+    # the product sees the last day as incomplete by its time of day; the day before, whose
+    # rows are thinned over the whole day, is left for the analyst to read
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE NOT internal").fetchone()
+    con.close()
+    assert path is not None
+    with open_warehouse(path[0]) as wh:
+        assert [p.day for p in wh.schema.partial_days] == [gap + timedelta(days=1)]
+        assert wh.schema.end_date == gap

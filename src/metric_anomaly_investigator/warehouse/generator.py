@@ -55,6 +55,8 @@ EffectKind = Literal[
     "bots_appear",
     "event_type_stops_logging",
     "retention_decay",
+    "activity_change",
+    "drift",
 ]
 US_PER_DAY = 86_400_000_000
 CHUNK_USERS = 50_000  # users generated (and held in memory) at a time
@@ -86,7 +88,10 @@ class AnnotationSpec:
 class Effect:
     """A planted effect on the users/user-days matching ``segment`` from ``start`` to ``end``.
 
-    - ``users_leave`` / ``holiday``: daily activity probability multiplied by ``factor``;
+    - ``users_leave`` / ``holiday`` / ``activity_change``: daily activity probability multiplied
+      by ``factor`` (``activity_change`` names a rise, ``factor`` above 1, as well as a fall);
+    - ``drift``: daily activity probability multiplied by ``factor`` once per week since
+      ``start`` (compounded day by day: a gradual decline for ``factor`` below 1);
     - ``events_per_user_fall``: events per active user-day multiplied by ``factor``;
     - ``bots_appear``: ``bots`` new users (attributes from ``segment``) active every day with
       about ``bot_events`` events each;
@@ -234,7 +239,7 @@ class _Shared:
                 if r != "all":
                     self.code(spec.country_col, r)
         kinds = (
-            ("users_leave", "holiday", "retention_decay"),
+            ("users_leave", "holiday", "retention_decay", "activity_change", "drift"),
             ("events_per_user_fall",),
             ("event_type_stops_logging",),
         )
@@ -389,9 +394,13 @@ def _activity(w: _World) -> tuple[np.ndarray, np.ndarray]:
     fresh = w.signup >= 0
     p = p * np.where(fresh[:, None] & (age >= 0), 1 + 1.2 * np.exp(-np.maximum(age, 0) / 6), 1.0)
     for eff in spec.effects:
-        if eff.kind in ("users_leave", "holiday"):
+        if eff.kind in ("users_leave", "holiday", "activity_change"):
             m = _segment_mask(w, eff.segment, u, d) & _window_mask(w, eff, d)
             p = np.where(m, p * eff.factor, p)
+        elif eff.kind == "drift":
+            m = _segment_mask(w, eff.segment, u, d) & _window_mask(w, eff, d)
+            weeks = np.maximum(d - w.day_index(eff.start), 0) / 7.0
+            p = np.where(m, p * eff.factor**weeks, p)
         elif eff.kind == "retention_decay":
             lo = w.day_index(eff.start)
             hi = w.day_index(eff.end) if eff.end is not None else w.n_days - 1
