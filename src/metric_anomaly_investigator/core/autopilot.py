@@ -18,6 +18,7 @@ confidence.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -28,7 +29,8 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from ..settings import AUTOPILOT
 from ..warehouse import metrics as catalogue
-from .actions.formatting import plural
+from .actions import accounts
+from .actions.formatting import pct, plural
 from .actions.insights import history_shortfall
 from .analyst_base import (
     INFORMATIVE,
@@ -45,6 +47,7 @@ from .models import (
     DetectAnomaly,
     DrillDown,
     GenerateInsights,
+    ProfileAccounts,
     Report,
     SegmentByDimension,
     StatisticalTest,
@@ -63,8 +66,11 @@ class Analyst(ReportWriter):
 
     def decide(self, prompt: Prompt) -> StepDecision:
         plan = self._plan_for(prompt)
-        # failed steps count as done too: a failing action is not repeated
-        plan.done = {signature(h.action) for h in self._run(plan)}
+        # failed steps count as done too: a failing action is not repeated; a follow-up never
+        # repeats a step of the earlier questions (their findings are in the context)
+        steps = self.ctx.history if plan.follow_up else self._run(plan)
+        plan.done = {signature(h.action) for h in steps}
+        self._settle_event_types()
         left = prompt.max_steps - prompt.steps_used
         if left <= 1 or (prompt.retry and "No data has been looked at" not in prompt.retry):
             return self._conclude("The step budget is nearly used up: writing the report.")
@@ -157,6 +163,11 @@ class Analyst(ReportWriter):
                 "segment that explains the change.",
                 drill,
             )
+        # a follow-up's own question first: the segment, dimensions or accounts it names
+        if plan.follow_up:
+            targeted = self._targeted(plan, m)
+            if targeted is not None:
+                return targeted
         # 4. test the top segment, and the question's own hypothesis
         segs = self.ctx.segments
         if segs:
@@ -184,7 +195,11 @@ class Analyst(ReportWriter):
                     "match the affected segment.",
                     dep,
                 )
-        # 6. retention when users may be churning
+        # 6. how the change happened: users vs events, new accounts, event types
+        check = self._mechanism_check(plan, m)
+        if check is not None:
+            return check
+        # 7. retention when users may be churning
         if schema.has_users and (q.about_retention or self._churn_suspected()):
             user_filters = self._user_level(segs[0].filters) if segs else {}
             act_r = AnalyzeRetention(filters=user_filters)
@@ -194,6 +209,150 @@ class Analyst(ReportWriter):
                     act_r,
                 )
         return None
+
+    def _focus(self, plan: Plan) -> dict[str, str]:
+        """The segment a follow-up asks about, else the top affected one, else the anomaly's."""
+        return self._named_segment(plan) or self._top()
+
+    def _named_segment(self, plan: Plan) -> dict[str, str]:
+        a = self.ctx.anomaly
+        own = self.executor.schema.metric(a.metric).filter_columns if a else frozenset()
+        named = {k: v for k, v in plan.question.segment.items() if k not in own}
+        return {**(a.filters if a else {}), **named} if named else {}
+
+    def _targeted(self, plan: Plan, m: str) -> tuple[str, Action] | None:
+        """The steps a follow-up's own question calls for (never a repeat of earlier ones): a
+        test of the segment it names, a split along the dimensions it names, the accounts."""
+        q = plan.question
+        named = self._named_segment(plan)
+        if named:
+            test = StatisticalTest(metric=m, segment=named, compare_to="before")
+            if self._fresh(plan, test):
+                return (
+                    f"The follow-up asks about {format_filters(named)}: test its change "
+                    "against before the anomaly.",
+                    test,
+                )
+        focus = self._focus(plan)
+        for dim in q.dimensions:
+            split = self._split(m, dim, focus)
+            if split is not None and self._fresh(plan, split):
+                where = format_filters(focus) if focus else "all traffic"
+                return (f"The follow-up asks by {dim}: split {where} along it.", split)
+        if q.about_accounts and self._activity(m):
+            profile = ProfileAccounts(segment=focus)
+            if self._fresh(plan, profile):
+                return (
+                    "The follow-up asks about the accounts behind the change: count them, new "
+                    "vs existing, with their events per account.",
+                    profile,
+                )
+        return None
+
+    def _split(self, m: str, dim: str, focus: dict[str, str]) -> SegmentByDimension | None:
+        """A split of ``focus`` along ``dim``: an event-type split counts events (a per-user
+        ratio by event type changes its denominator too)."""
+        schema = self.executor.schema
+        metric = m
+        if dim == "event_type" and not schema.metric(m).counts_events:
+            counts = [n for n in schema.metrics if schema.metric(n).counts_events]
+            if not counts:
+                return None
+            metric = counts[0]
+        if dim not in schema.metric_dimensions(metric) or dim in focus:
+            return None
+        return SegmentByDimension(metric=metric, dimension=dim, filters=focus)
+
+    def _activity(self, m: str) -> bool:
+        """A metric made of the events table's unfiltered events, users or sessions: the
+        accounts behind it can be profiled."""
+        metric = self.executor.schema.metric(m)
+        return metric.table == "events" and metric.plain
+
+    def _mechanism_check(self, plan: Plan, m: str) -> tuple[str, Action] | None:
+        """Profile the accounts behind the top segment (users vs events, new accounts), then —
+        when its events moved while its users did not — split them by event type.
+
+        Its trigger: a change of an event count (where logging and automated traffic show), or
+        a spike of any activity metric (new accounts); a drop in distinct users needs no
+        profile to say that users left.
+        """
+        a = self.ctx.anomaly
+        counted = self.executor.schema.metric(m).numerator
+        if not self._activity(m) or a is None:
+            return None
+        if counted.measure != "events" and a.direction != "spike":
+            return None
+        focus = self._focus(plan) if plan.follow_up else self._top()
+        profile = ProfileAccounts(segment=focus)
+        if self._fresh(plan, profile):
+            return (
+                "Check how the change happened: did users leave or do less, and are new "
+                "accounts behind it (their number and events per account)?",
+                profile,
+            )
+        data = self._profile_data(focus)
+        if (
+            data is None
+            or not data.get("users_flat")
+            or data.get("mechanism") == "automated_traffic"
+        ):
+            return None
+        split = self._split(m, "event_type", data.get("tested") or {})
+        if split is not None and self._fresh(plan, split):
+            return (
+                f"Events moved {_pct(data.get('events_change'))} while users moved "
+                f"{_pct(data.get('users_change'))}: split the events by type — one type "
+                "vanishing is logging, every type moving is behaviour.",
+                split,
+            )
+        return None
+
+    def _top(self) -> dict[str, str]:
+        a = self.ctx.anomaly
+        segs = self.ctx.segments
+        return dict(segs[0].filters) if segs else dict(a.filters) if a else {}
+
+    def _profile_data(self, segment: dict[str, str]) -> dict[str, Any] | None:
+        for h in reversed(self.ctx.history):
+            if (
+                isinstance(h.action, ProfileAccounts)
+                and h.result.success
+                and h.result.data.get("segment") == segment
+            ):
+                return h.result.data
+        return None
+
+    def _settle_event_types(self) -> None:
+        """Record instrumentation (or behaviour) once an event-type split followed a profile
+        that found events moving without their users (see ``accounts.event_type_mechanism``)."""
+        for i, h in enumerate(self.ctx.history):
+            if not (isinstance(h.action, ProfileAccounts) and h.result.success):
+                continue
+            data = h.result.data
+            if not _events_without_users(data):
+                continue
+            tested = data.get("tested") or {}
+            for later in self.ctx.history[i + 1 :]:
+                act = later.action
+                if (
+                    isinstance(act, SegmentByDimension)
+                    and act.dimension == "event_type"
+                    and act.filters == tested
+                    and later.result.success
+                ):
+                    split = later.result.data
+                    found = accounts.event_type_mechanism(
+                        split.get("rows") or [],
+                        float(split.get("total_before") or 0.0),
+                        float(split.get("total_after") or 0.0),
+                    )
+                    if found is not None and found[0] == "instrumentation":
+                        evidence = (
+                            f"{found[1]}; events {_pct(data.get('events_change'))} while users "
+                            f"{_pct(data.get('users_change'))}"
+                        )
+                        accounts.record(self.ctx, data["segment"], found[0], evidence)
 
     def _hint(self, q: ParsedQuestion) -> date | None:
         """The day the question names, when it lies in the data's range.
@@ -230,6 +389,17 @@ class Analyst(ReportWriter):
     def _user_level(self, filters: dict[str, str]) -> dict[str, str]:
         levels = {d.name: d.level for d in self.executor.schema.dimensions}
         return {k: v for k, v in filters.items() if levels.get(k) == "user"}
+
+
+def _events_without_users(profile: dict[str, Any] | None) -> bool:
+    """A profile whose events moved while its users did not, and not through new accounts."""
+    return bool(
+        profile and profile.get("users_flat") and profile.get("mechanism") != "automated_traffic"
+    )
+
+
+def _pct(rel: Any) -> str:
+    return pct(100 * rel) if isinstance(rel, int | float) else "n/a"
 
 
 class AutopilotModel(FunctionModel):

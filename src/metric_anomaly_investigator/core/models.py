@@ -119,6 +119,16 @@ class StatisticalTest(_Action):
     compare_to: Literal["before", "rest"] = "before"
 
 
+class ProfileAccounts(_Action):
+    """The accounts behind a segment's change: users vs events, new vs existing accounts,
+    events per account."""
+
+    action: Literal["profile_accounts"] = "profile_accounts"
+    segment: Filters = Field(
+        default_factory=dict, description="The segment to profile; empty means all traffic."
+    )
+
+
 class GenerateInsights(_Action):
     """Stop investigating and write the report."""
 
@@ -133,6 +143,7 @@ Action = Annotated[
     | CheckDeployments
     | AnalyzeRetention
     | StatisticalTest
+    | ProfileAccounts
     | GenerateInsights,
     Field(discriminator="action"),
 ]
@@ -144,6 +155,7 @@ ActionName = Literal[
     "check_deployments",
     "analyze_retention",
     "statistical_test",
+    "profile_accounts",
     "generate_insights",
 ]
 

@@ -165,6 +165,10 @@ _RETENTION_WORDS = (
     "sign-ups",
     "sign ups",
 )
+_ACCOUNT_WORDS = re.compile(
+    r"\b(?:accounts?|new users?|brand[- ]new|bots?|automated|fake|spam|scrapers?|crawlers?|"
+    r"how many (?:users|people|customers)|which users|who (?:is|are)|users behind)\b"
+)
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORD = r"(?:st|nd|rd|th)?"
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -180,6 +184,10 @@ class ParsedQuestion:
     day: date | None = None
     segment: dict[str, str] = field(default_factory=dict)
     about_retention: bool = False
+    # dimensions the question names ("which event type", "by country"), in the warehouse's names
+    dimensions: tuple[str, ...] = ()
+    # asks about the accounts behind the change (how many, new ones, bots)
+    about_accounts: bool = False
 
 
 def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
@@ -204,7 +212,23 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
         day=find_dates(text, schema.start_date, schema.end_date)[0],
         segment=find_segment(text, schema),
         about_retention=about_retention,
+        dimensions=find_dimensions(low, schema),
+        about_accounts=_ACCOUNT_WORDS.search(low) is not None,
     )
+
+
+def find_dimensions(low: str, schema: WarehouseSchema) -> tuple[str, ...]:
+    """Dimensions named in the text ("event type", "countries", "app_version"), in order."""
+    found: list[tuple[int, str]] = []
+    for dim in schema.dimensions:
+        words = dim.name.lower().replace("_", " ")
+        forms = {dim.name.lower(), words, words + "s", words + "es"}
+        if words.endswith("y"):
+            forms.add(words[:-1] + "ies")
+        at = [m.start() for f in forms for m in re.finditer(rf"(?<![\w.]){re.escape(f)}\b", low)]
+        if at:
+            found.append((min(at), dim.name))
+    return tuple(name for _, name in sorted(found))
 
 
 def _has_phrase(low: str, phrase: str) -> bool:
@@ -217,8 +241,10 @@ def find_metric(
     """The metric the text asks about: the longest name, label or synonym found, leaving out
     metrics only said to look normal ("DAU dropped while events look normal" is about DAU).
     ``own``: the user's definitions (their labels and synonyms), by name."""
+    low = _ACCOUNT_WORDS.sub(lambda m: " " * len(m[0]), low)  # "new users" names no metric
     found = _mentions(low, metrics, own or {})
-    asked = [f for f in found if not _said_normal(low, f[1], f[2])] or found
+    spans = [(f[1], f[2]) for f in found]
+    asked = [f for f in found if not _said_normal(low, f[1], f[2], spans)] or found
     best = max(asked, key=lambda f: (f[2] - f[1], -f[1]), default=None)
     return best[0] if best else None
 
@@ -247,18 +273,32 @@ def _phrases(metric: str) -> tuple[str, ...]:
         return (metric.lower(), metric.lower().replace("_", " "))
 
 
-_CLAUSE_BREAK = re.compile(r"\b(?:while|but|whereas|although|though|yet)\b|[,;.?!]")
+_CLAUSE_BREAK = re.compile(
+    r"\b(?:while|but|whereas|although|though|yet|when|even if|despite|so)\b|[,;.?!]"
+)
 _NORMAL = re.compile(
-    r"\b(?:normal|fine|flat|stable|steady|unchanged|ok|okay|healthy|as usual|the same)\b"
+    r"\b(?:normal|fine|flat|stable|steady|unchanged|ok|okay|healthy|as usual|the same|"
+    r"as expected|in line|constant|unaffected|held up|held steady|did not|didn't|has not|"
+    r"hasn't|have not|haven't|not changed|not moved?)\b"
 )
 
 
-def _said_normal(low: str, start: int, end: int) -> bool:
-    """Whether the clause around a mention says that metric looks normal."""
+def _said_normal(low: str, start: int, end: int, mentions: list[tuple[int, int]]) -> bool:
+    """Whether a word of its clause says that this mention (of ``mentions``) looks normal: each
+    such word speaks of the mention nearest to it in the clause."""
     lo = max((m.end() for m in _CLAUSE_BREAK.finditer(low, 0, start)), default=0)
     nxt = _CLAUSE_BREAK.search(low, end)
     hi = nxt.start() if nxt else len(low)
-    return _NORMAL.search(low[lo:hi]) is not None
+    near = [(s, e) for s, e in mentions if lo <= s and e <= hi]
+    for word in _NORMAL.finditer(low, lo, hi):
+        nearest = min(near, key=lambda m: _gap(m, word.start(), word.end()))
+        if nearest == (start, end):
+            return True
+    return False
+
+
+def _gap(mention: tuple[int, int], start: int, end: int) -> int:
+    return start - mention[1] if start >= mention[1] else mention[0] - end
 
 
 # -- dates ---------------------------------------------------------------------------------------

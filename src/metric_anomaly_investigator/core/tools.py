@@ -18,6 +18,7 @@ from typing import Any
 from ..warehouse.types import WarehouseError
 from ..warehouse.warehouse import Warehouse
 from .actions import (
+    accounts,
     anomaly,
     breakdown,
     deployments,
@@ -36,6 +37,7 @@ from .models import (
     DetectAnomaly,
     DrillDown,
     GenerateInsights,
+    ProfileAccounts,
     QueryMetric,
     SegmentByDimension,
     StatisticalTest,
@@ -53,6 +55,7 @@ _HANDLERS: dict[type, Callable[[Workbench, Any], StepResult]] = {
     CheckDeployments: deployments.run,
     AnalyzeRetention: retention.run,
     StatisticalTest: significance.run,
+    ProfileAccounts: accounts.run,
     GenerateInsights: insights.run,
 }
 
