@@ -1,0 +1,14 @@
+"""What a case's task returns: the run's status, its report and its error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from metric_anomaly_investigator.core.models import Report
+
+
+@dataclass
+class EvalOutput:
+    status: str
+    report: Report | None
+    error: str | None = None
