@@ -269,13 +269,17 @@ def test_rollout_confounder_lifts_one_country_with_new_accounts(small):
     assert _ratio(con, "count(*)", {"country": "ID"}, before, after) > 2
     for country in ("IN", "US", "BR", "GB"):
         assert 0.8 < _ratio(con, "count(*)", {"country": country}, before, after) < 1.25
-    # the extra users are brand-new accounts in that country, on every platform
-    new = con.execute(
-        "SELECT platform::VARCHAR, count(*) FROM users WHERE country = 'ID' AND signup_date = ? "
-        "GROUP BY 1",
-        [s.truth.start],
-    ).fetchall()
-    assert {p for p, n in new if n >= 30} == {"android", "ios", "web"}
+    # the extra users are brand-new accounts in that country, on every platform and channel
+    for column, values in (
+        ("platform", {"android", "ios", "web"}),
+        ("acquisition_channel", {"organic", "paid_search", "social", "referral"}),
+    ):
+        new = con.execute(
+            f"SELECT {column}::VARCHAR, count(*) FROM users WHERE country = 'ID' "
+            "AND signup_date = ? GROUP BY 1",
+            [s.truth.start],
+        ).fetchall()
+        assert {v for v, n in new if n >= 20} == values
     # the release two days earlier went to every Android user everywhere: the decoy
     deploy = con.execute(
         "SELECT deployed_at::DATE, regions FROM deployments WHERE deployment_id = ?",

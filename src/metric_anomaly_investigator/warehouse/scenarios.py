@@ -1136,17 +1136,29 @@ _KPIS = Scenario(
     ),
 )
 
-# a signup wave: brand-new accounts in Indonesia on every platform (ordinary activity, every
-# day) from two days after a release that went to every Android user in every region
-_WAVE = {"android": 220, "ios": 110, "web": 40}
+# a signup wave: 360 brand-new accounts in Indonesia (ordinary events per account, every day)
+# on every platform, channel and plan, so the country is all they share; from two days after
+# a release that went to every Android user in every region
+_WAVE = (
+    ("android", "organic", "free", 90),
+    ("android", "social", "free", 50),
+    ("android", "paid_search", "plus", 40),
+    ("android", "referral", "free", 30),
+    ("ios", "organic", "free", 50),
+    ("ios", "referral", "plus", 30),
+    ("ios", "paid_search", "free", 30),
+    ("web", "social", "pro", 20),
+    ("web", "organic", "free", 20),
+)
 _CONFOUNDER = Scenario(
     name="rollout_confounder_signups_id",
     title="New accounts in Indonesia lift DAU two days after an unrelated Android release",
     description=(
         "Android 2.5.0 (deploy_android_250) rolls out to every Android user on 2026-01-26. From "
-        "2026-01-28, 370 brand-new accounts in Indonesia (on every platform, with ordinary "
-        "activity) come every day and DAU jumps. The new version is everywhere by then, so it "
-        "looks involved; the cause is the Indonesian signups, not the release."
+        "2026-01-28, 360 brand-new accounts in Indonesia (on every platform, channel and plan, "
+        "with ordinary events per account) come every day and DAU jumps. The new version is "
+        "everywhere by then, so it looks involved; the cause is the Indonesian signups, not the "
+        "release."
     ),
     world=_world(
         41,
@@ -1165,11 +1177,16 @@ _CONFOUNDER = Scenario(
             Effect(
                 "bots_appear",
                 _d("2026-01-28"),
-                segment={"country": "ID", "platform": platform},
+                segment={
+                    "country": "ID",
+                    "platform": platform,
+                    "acquisition_channel": channel,
+                    "plan": plan,
+                },
                 bots=n,
                 bot_events=6,
             )
-            for platform, n in _WAVE.items()
+            for platform, channel, plan, n in _WAVE
         ),
     ),
     truth=GroundTruth(
@@ -1178,7 +1195,7 @@ _CONFOUNDER = Scenario(
         start=_d("2026-01-28"),
         root_cause=[{"country": "ID"}],
         deployment_id=None,
-        extra={"decoy_deployment": "deploy_android_250", "new_accounts": "370"},
+        extra={"decoy_deployment": "deploy_android_250", "new_accounts": "360"},
         # None: a wave of signups (behaviour) or accounts made in bulk (automated traffic, though
         # with ordinary activity per account) are both honest readings
         mechanism=None,
