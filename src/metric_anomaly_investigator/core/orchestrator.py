@@ -127,6 +127,8 @@ class Orchestrator:
         self._step_agent = build_step_agent()
         self._insights_agent = build_insights_agent()
         self._cancel_requested = False
+        # a record reopened by resume(): its earlier runs' steps rebuild the executor's context
+        self._reopened = False
         self._pending: asyncio.Future[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -140,6 +142,7 @@ class Orchestrator:
         self.record = run
         self._usage = RunUsage()
         self.executor.reset()
+        self._reopened = False
         return self._run(run, earlier=[])
 
     def follow_up(self, question: str) -> AsyncIterator[Event]:
@@ -171,6 +174,7 @@ class Orchestrator:
         self.record = record
         self._usage = RunUsage()
         self.executor.reset()
+        self._reopened = True
 
     def cancel(self) -> None:
         """End the current run promptly with status ``cancelled``; safe from any thread."""
@@ -219,6 +223,10 @@ class Orchestrator:
         yield InvestigationStarted(run)
         status: Status = "completed"
         try:
+            if self._reopened:  # a reopened record: the earlier runs' findings, once
+                self._reopened = False
+                for before in earlier:
+                    await self._restore(before.steps)
             await self._restore(run.steps)
             while len(run.steps) < self.settings.max_steps:
                 decision = await self._guard(self._decide(deps))

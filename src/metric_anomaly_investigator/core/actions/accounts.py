@@ -62,6 +62,7 @@ class AccountProfile:
     new_accounts: int  # active in the window, no event anywhere before it
     existing_accounts: int  # active in the window, seen before it
     new_events_per_day: float
+    new_users_per_day: float  # the new accounts' share of the users/day during the window
     existing_events_before: float  # events/day of the accounts seen before (before the window)
     existing_events_after: float  # and during it
     new_events_per_account_day: float | None
@@ -170,7 +171,8 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
         f"{fmt(profile.users_after)}/day ({pct(_pct(profile.users_change))}), events per user "
         f"{pct(_pct(profile.per_user_change))}.",
         f"{plural(profile.new_accounts, 'new account')} (no event before {cur[0]}) add "
-        f"{fmt(profile.new_events_per_day)} events/day"
+        f"{fmt(profile.new_users_per_day)} users/day and {fmt(profile.new_events_per_day)} "
+        "events/day"
         + (
             f" at {fmt(profile.new_events_per_account_day)} per account-day"
             if profile.new_events_per_account_day is not None
@@ -308,6 +310,7 @@ def profile_accounts(
         new_accounts=len(new),
         existing_accounts=len(old),
         new_events_per_day=float(new["cur_events"].sum()) / n_cur,
+        new_users_per_day=new_days / n_cur,
         existing_events_before=float(per_user["base_events"].sum()) / n_base,
         existing_events_after=float(old["cur_events"].sum()) / n_cur,
         new_events_per_account_day=float(new["cur_events"].sum()) / new_days if new_days else None,
