@@ -253,18 +253,23 @@ class Mechanism(Evaluator[EvalInput, EvalOutput, GroundTruth]):
         return _ok(ok, f"{'named' if ok else 'not named'}: {want}")
 
 
-_DROP_WORDS = (
-    r"drop|dropp|fell|fall|falling|down|dip|dipp|declin|decreas|lower|los[ti]|losing|churn"
-    r"|worse|soft|slow|crash|fewer|less"
+# word starts (stems) and whole words that ask about a drop or a rise
+_DROP = (
+    r"\b(?:dropp|declin|decreas|churn|crash|falling)\w*"
+    r"|\b(?:drop|drops|fell|fall|falls|down|dip|dips|dipped|lower|lost|losing|lose|worse|soft"
+    r"|slow|fewer|less)\b"
 )
-_SPIKE_WORDS = r"spik|jump|rise|rising|rose|increas|higher|surg|grew|grow|more|up|amazing|inflat"
+_SPIKE = (
+    r"\b(?:spik|jump|increas|surg|inflat|rising)\w*"
+    r"|\b(?:rise|rises|rose|higher|grew|grow|grows|more|up|amazing)\b"
+)
 
 
 def asked_direction(question: str) -> str | None:
-    """The direction a question asks about, from its words (stems above, whole-word starts):
+    """The direction a question asks about, from its words (:data:`_DROP`, :data:`_SPIKE`):
     ``"drop"``, ``"spike"``, or ``None`` when it names neither or both."""
-    drop = re.search(rf"\b(?:{_DROP_WORDS})", question, re.IGNORECASE) is not None
-    spike = re.search(rf"\b(?:{_SPIKE_WORDS})", question, re.IGNORECASE) is not None
+    drop = re.search(_DROP, question, re.IGNORECASE) is not None
+    spike = re.search(_SPIKE, question, re.IGNORECASE) is not None
     return "drop" if drop and not spike else "spike" if spike and not drop else None
 
 

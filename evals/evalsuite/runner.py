@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -28,6 +29,7 @@ from metric_anomaly_investigator.warehouse.scenarios import (
     Scenario,
     build_world,
 )
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 from .cases import HELD_OUT_SEEDS, CaseSpec, EvalInput, chain_start, world_file
 from .evaluators import evaluators_for
@@ -96,23 +98,38 @@ def metric_terms(path: Path) -> list[str]:
 # -- investigations (in the workers) ---------------------------------------------------------------
 
 
+_OPEN: OrderedDict[str, Warehouse] = OrderedDict()  # a worker's recently used worlds
+_KEEP_OPEN = 3
+
+
+def _warehouse(world: str) -> Warehouse:
+    """The world, opened once per worker while it is among the last few used (cases come
+    grouped by world, and an open costs about as much as a fifth of an investigation)."""
+    if world in _OPEN:
+        _OPEN.move_to_end(world)
+        return _OPEN[world]
+    wh = _OPEN[world] = open_warehouse(world)
+    while len(_OPEN) > _KEEP_OPEN:
+        _OPEN.popitem(last=False)[1].close()
+    return wh
+
+
 def run_chain(world: str, questions: tuple[str, ...], model: str) -> list[EvalOutput]:
     """Ask the first question, then each further one as a follow-up of the same record; one
     output per question."""
 
     async def go() -> list[EvalOutput]:
-        with open_warehouse(world) as wh:
-            orchestrator = Orchestrator(wh, model=model)
-            out = []
-            for i, question in enumerate(questions):
-                events = orchestrator.investigate if i == 0 else orchestrator.follow_up
-                async for _event in events(question):
-                    pass
-                root = orchestrator.record
-                assert root is not None
-                run = root if i == 0 else root.follow_ups[-1]
-                out.append(EvalOutput(status=run.status, report=run.report, error=run.error))
-            return out
+        orchestrator = Orchestrator(_warehouse(world), model=model)
+        out = []
+        for i, question in enumerate(questions):
+            events = orchestrator.investigate if i == 0 else orchestrator.follow_up
+            async for _event in events(question):
+                pass
+            root = orchestrator.record
+            assert root is not None
+            run = root if i == 0 else root.follow_ups[-1]
+            out.append(EvalOutput(status=run.status, report=run.report, error=run.error))
+        return out
 
     return asyncio.run(go())
 
