@@ -379,8 +379,8 @@ def event_type_mechanism(
     rest_before, rest_after = total_before - before, total_after - after
     own = _rel(before, after)
     rest = _rel(rest_before, rest_after) or 0.0
-    total = _rel(total_before, total_after)
-    if own is None or total is None or abs(total) < MOVED:
+    total = _rel(total_before, total_after) or 0.0
+    if own is None or abs(own) < MOVED:  # the trigger (events without users) came first
         return None
     carries = (top.get("share_of_change") or 0.0) >= CARRIES
     if carries and (own * rest <= 0 or abs(rest) < OTHER_TYPES_SHARE * abs(own)):
