@@ -94,7 +94,8 @@ def test_the_demo_drop_report_names_cause_segment_and_size(small_wh: Warehouse) 
     assert re.match(
         r"dau dropped \d+\.\d% vs its seasonal baseline from 2026-01-28 onwards \(p=\S+\)\. "
         r"The change is concentrated in platform=android, country=IN, app_version=2\.3\.0 "
-        r"\(-\d+\.\d% vs the weeks before, \d+% of the change\)\. It coincides with deploy_003 \(",
+        r"\(-\d+\.\d% vs the weeks before \(trend-adjusted\), \d+% of the change\)\. "
+        r"It coincides with deploy_003 \(",
         report.summary,
     ), report.summary
     assert report.root_cause.startswith("deploy_003 (android, 2.3.0, IN, BR: ")
@@ -258,8 +259,9 @@ def test_the_demo_drop_report() -> None:
     r = report(analyst(DROP, (seg,), (DEPLOY, OTHER_DEPLOY), history))
     assert r.summary == (
         "dau dropped 16.0% vs its seasonal baseline from 2026-01-28 onwards (p=1e-08). "
-        "The change is concentrated in platform=android, country=IN (-63.2% vs the weeks before, "
-        "90% of the change). It coincides with deploy_003 (android, IN: new onboarding)."
+        "The change is concentrated in platform=android, country=IN (-63.2% vs the weeks before "
+        "(trend-adjusted), 90% of the change). It coincides with deploy_003 (android, IN: new "
+        "onboarding)."
     )
     assert r.root_cause == (
         "deploy_003 (android, IN: new onboarding) — dau drop in platform=android, country=IN."
@@ -277,8 +279,9 @@ def test_the_demo_drop_report() -> None:
     assert affected.filters == ANDROID_IN and affected.confidence == 0.95
     assert (
         affected.description
-        == "platform=android, country=IN: -63.2% vs the weeks before, 90% of the change, p=1e-09; "
-        "a release in its scope: deploy_003 (android, IN: new onboarding) at 2026-01-28"
+        == "platform=android, country=IN: -63.2% vs the weeks before (trend-adjusted), 90% of the "
+        "change, p=1e-09; a release in its scope: deploy_003 (android, IN: new onboarding) at "
+        "2026-01-28"
     )
     assert r.recommendations == [
         "Halt or roll back deploy_003 for platform=android, country=IN and check its crash, "
@@ -637,8 +640,9 @@ def test_two_segments_and_no_p_value() -> None:
     r = report(analyst(a, segs))
     assert r.summary == (
         "dau dropped vs its seasonal baseline from 2026-01-28 onwards. It has two separate "
-        "causes: platform=android, country=IN (-63.2% vs the weeks before, 60% of the change); "
-        "country=BR (-20.0% vs the weeks before, 30% of the change)."
+        "causes: platform=android, country=IN (-63.2% vs the weeks before (trend-adjusted), 60% "
+        "of the change); country=BR (-20.0% vs the weeks before (trend-adjusted), 30% of the "
+        "change)."
     )
     assert r.root_cause == (
         "Two separate causes: platform=android, country=IN — a drop whose cause is not "

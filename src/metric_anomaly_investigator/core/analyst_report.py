@@ -8,6 +8,7 @@ with its comparison, and a segment has one change wherever the report names it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -37,6 +38,8 @@ from .report_markdown import format_filters
 SIGNIFICANT = 0.05
 VS_BASELINE = "vs its seasonal baseline"
 VS_BEFORE = "vs the weeks before"
+# the drill-down's figure: the weeks before scaled by what most of the data did (growth, season)
+VS_TREND = "vs the weeks before (trend-adjusted)"
 CALENDAR_KINDS = frozenset({"holiday", "calendar", "season", "seasonal", "festival"})
 OUTAGE_KINDS = frozenset({"incident", "outage"})
 MECHANISM_WORDS: dict[str, str] = {
@@ -124,6 +127,8 @@ def _direction_verb(direction: str) -> str:
 class ReportWriter(AnalystBase):
     """The Insights half of the autopilot: the report, computed from what the steps established."""
 
+    _question = ""  # the question of the report being written
+
     def report(self, prompt: Prompt) -> Report:
         # the report's prompt carries no step count: the run began where the last plan did
         # (with no plan, another model took the steps: all of the history is considered)
@@ -131,6 +136,7 @@ class ReportWriter(AnalystBase):
         plan = self._plan_for(prompt)
         plan.history_start = start
         premise = read_premise(prompt.question, self.executor.schema)
+        self._question = prompt.question
         ctx = self.ctx
         a = ctx.anomaly
         retention = ctx.retention or {}
@@ -316,7 +322,7 @@ class ReportWriter(AnalystBase):
             summary += " It is spread across all segments."
         no_deploy = self._no_deploy(plan)
         summary += self._deploy_sentence(causes, explaining, deploy_errors, no_deploy)
-        verdict = self._verdict(plan, a)
+        verdict = self._verdict(plan, a, premise)
         refuted = self._refuted(plan, verdict)
         if refuted:
             summary += " " + refuted
@@ -419,7 +425,7 @@ class ReportWriter(AnalystBase):
         conf = 0.3 + 0.6 * min(1.0, share / 0.5) + (0.05 if sig else 0.0)
         if s.p_value is not None and s.p_value >= 0.05:
             conf -= 0.2
-        parts = [change_text(s.change_pct, VS_BEFORE), share_phrase(s.share_of_change or 0.0)]
+        parts = [change_text(s.change_pct, VS_TREND), share_phrase(s.share_of_change or 0.0)]
         if s.p_value is not None:
             parts.append(f"p={s.p_value:.2g}")
         desc = f"{format_filters(s.filters)}: " + ", ".join(p for p in parts if p)
@@ -444,9 +450,9 @@ class ReportWriter(AnalystBase):
         return f"{word}: {cause.evidence}" if cause.evidence else word
 
     def _figures(self, s: SegmentFinding) -> str:
-        """A segment's one set of figures: its change vs the weeks before, its share."""
+        """A segment's one set of figures: its trend-adjusted change, its share of the change."""
         return ", ".join(
-            p for p in (change_text(s.change_pct, VS_BEFORE), share_phrase(s.share_of_change)) if p
+            p for p in (change_text(s.change_pct, VS_TREND), share_phrase(s.share_of_change)) if p
         )
 
     def _named(self, s: SegmentFinding) -> str:
@@ -507,12 +513,16 @@ class ReportWriter(AnalystBase):
         own = self.executor.schema.metric(a.metric).filter_columns
         return {k: v for k, v in plan.question.segment.items() if k not in own}
 
-    def _verdict(self, plan: Plan, a: Anomaly) -> Verdict | None:
+    def _verdict(self, plan: Plan, a: Anomaly, premise: Premise) -> Verdict | None:
         hypo = self._hypo(plan, a)
         if not hypo:
             return None
         segs = self.ctx.segments
         matched = [s for s in segs if _compatible(hypo, s.filters) and set(hypo) & set(s.filters)]
+        if matched and premise.exclusive:  # "only X": every cause must lie within X
+            inside = [s for s in segs if all(s.filters.get(k) == v for k, v in hypo.items())]
+            if len(inside) < len(segs):
+                return Verdict(False, f"not only {format_filters(hypo)}")
         if matched:
             return Verdict(True, "")
         test = self._test_of(plan, hypo)
@@ -549,6 +559,8 @@ class ReportWriter(AnalystBase):
         hypo = plan.question.segment
         if verdict is None or verdict.holds is not False:
             return ""
+        if verdict.moved.startswith("not only"):
+            return f"The question's hypothesis ({format_filters(hypo)}) is not all of it."
         if verdict.moved:
             return (
                 f"The question's hypothesis ({format_filters(hypo)}) is not supported: "
@@ -575,10 +587,10 @@ class ReportWriter(AnalystBase):
         headline = self._headline(a)
         where = self._answer_where(causes, segment_errors)
         asked = plan.question.metric
-        quiet = self.ctx.checked.get(asked) if asked else None
-        if asked and asked != a.metric and quiet is not None and not quiet.detected:
+        quiet = [c for c in self.ctx.checked.values() if c.metric == asked and not c.filters]
+        if asked and asked != a.metric and quiet and not quiet[-1].detected:
             return (
-                f"No — {asked} stayed within its normal range {VS_BASELINE.replace('its ', '')}; "
+                f"No — {asked} stayed within its normal range against the seasonal baseline; "
                 f"{headline}. {where}"
             )
         if premise.claimed is not None and premise.claimed != a.direction:
@@ -591,6 +603,15 @@ class ReportWriter(AnalystBase):
             said = verdict.moved or f"{hypo} is not where the change is"
             return f"No — {said}; {headline}. {where}"
         deploys = [d for c in causes for d in c.deployments]
+        named = self._named_events(plan)
+        if named and premise.yes_no:
+            tied = [c for c in causes if any(e.id == named[0].id for e in c.events)]
+            if tied:
+                return (
+                    f"Yes — {named[0].id} ({named[0].description}) covers "
+                    f"{_joined([c.where for c in tied])}: {headline}. {where}"
+                )
+            return f"No — {named[0].id} explains none of it: {headline}. {where}"
         if premise.blames_release and not deploys and no_deploy is not None:
             lead = "Not known" if "not known" in no_deploy else "No"
             return f"{lead} — {no_deploy}: {headline}. {where}"
@@ -601,16 +622,36 @@ class ReportWriter(AnalystBase):
         )
         opener = "Yes — " if premise.yes_no and settled else ""
         if verdict is not None and verdict.holds and premise.yes_no:
-            hypo = format_filters(self._hypo(plan, a))
-            return f"{opener}{hypo} is part of it: {headline}. {where}"
+            blamed = self._hypo(plan, a)
+            within = any(
+                all(s.filters.get(k) == v for k, v in blamed.items()) for s in self.ctx.segments
+            )
+            said = (
+                f"the change is within {format_filters(blamed)}"
+                if within
+                else f"{format_filters(blamed)} is part of the change"
+            )
+            return f"{opener}{said}: {headline}. {where}"
+        pinned = premise.named_dimension
+        if premise.yes_no and pinned and verdict is None and not settled:
+            found = [c for c in causes if pinned in c.segment.filters]
+            if not found:
+                return f"No — no single {pinned} stands out: {headline}. {where}"
+            values = _joined(sorted({c.segment.filters[pinned] for c in found}))
+            return f"Yes — {pinned} {values}: {headline}. {where}"
         lead = ""
         if premise.asked_dimension:
-            lead = self._dimension_answer(plan, a, premise.asked_dimension)
+            lead = self._dimension_answer(plan, premise.asked_dimension)
         elif plan.follow_up and not settled and verdict is None:
             lead = self._follow_up_findings(plan)
         if lead:
             return f"{opener}{lead} Overall, {headline}. {where}"
         return f"{opener}{headline}. {where}"
+
+    def _named_events(self, plan: Plan) -> list[EventFinding]:
+        """The checked deployments and events the question names by their id."""
+        words = set(re.findall(r"[\w.-]+", self._question.lower()))
+        return [e for e in self.ctx.events if e.id.lower() in words]
 
     def _answer_where(self, causes: list[Cause], segment_errors: list[str]) -> str:
         if segment_errors:
@@ -627,9 +668,12 @@ class ReportWriter(AnalystBase):
             return f"It has {count} separate causes: " + "; ".join(parts) + "."
         return f"It is concentrated in {_joined(parts)}."
 
-    def _dimension_answer(self, plan: Plan, a: Anomaly, dimension: str) -> str:
-        """ "Which <dimension>…": the value that moved most, from the split by it (this run's
-        first), with the figures the report gives that segment everywhere."""
+    def _dimension_answer(self, plan: Plan, dimension: str) -> str:
+        """ "Which <dimension>…": the values of the segments found along it, else the value that
+        moved most in the split by it (this run's first)."""
+        pinned = [s.filters[dimension] for s in self.ctx.segments if dimension in s.filters]
+        if pinned:
+            return f"{dimension}={_joined(sorted(set(pinned)))}."
         history = [*self.ctx.history[: plan.history_start], *self._run(plan)]
         for h in reversed(history):
             if not (
@@ -656,9 +700,6 @@ class ReportWriter(AnalystBase):
                     if p
                 )
             return f"{format_filters(filters)} moved most ({figures})."
-        found = [s for s in self.ctx.segments if dimension in s.filters]
-        if found:
-            return f"{format_filters(found[0].filters)} moved most ({self._figures(found[0])})."
         return ""
 
     def _follow_up_findings(self, plan: Plan) -> str:

@@ -24,8 +24,8 @@ _DROP = re.compile(
 _RISE = re.compile(
     r"\b(?:spike(?:s|d)?|spiking|ris(?:e|es|en|ing)|rose|increas(?:e|es|ed|ing)"
     r"|jump(?:s|ed|ing)?|gr[eo]w(?:s|n|ing)?|surg(?:e|es|ed|ing)|higher|climb(?:s|ed|ing)?"
-    r"|soar(?:s|ed|ing)?|doubl(?:e|es|ed|ing)|boost(?:s|ed)?|shot up|went up|(?:is|are|was|were)"
-    r" up|up by)\b"
+    r"|soar(?:s|ed|ing)?|doubl(?:e|es|ed|ing)|boost(?:s|ed)?|shot up"
+    r"|(?:go|goes|gone|going|went|is|are|was|were) up|up by)\b"
 )
 # an auxiliary opening a clause: a yes/no question ("Is…", "so did…", "hey, was…")
 _AUX = r"(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should|isn't|didn't)"
@@ -37,6 +37,7 @@ _CHANGE = re.compile(
     r"\b(?:break|broke|broken|wrong|issue|issues|problem|problems|anomal\w*|unusual|weird|odd"
     r"|off|affected|impacted|hit|chang(?:e|ed|es)|happen(?:ed)?|move[ds]?)\b"
 )
+_EXCLUSIVE = re.compile(r"\b(?:only|just|solely|entirely|whole|entire|all of)\b")
 _REQUEST = re.compile(r"(?:can|could|would|will) (?:you|we|someone)\b")
 _RELEASE = (
     r"(?:release|releases|deploy|deploys|deployment|deployments|rollout|update|version|build)"
@@ -58,6 +59,8 @@ class Premise:
     asked_dimension: str | None = None  # "which <dimension>…": the dimension to name
     why: bool = False  # it asks why (and so takes a change for granted)
     asks_change: bool = False  # a yes/no question whether something moved or broke
+    exclusive: bool = False  # "only", "just", "the whole…": the blamed part is all of it
+    named_dimension: str | None = None  # a dimension named as such ("one event type", "a country")
 
 
 def read_premise(text: str, schema: WarehouseSchema) -> Premise:
@@ -77,6 +80,8 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         yes_no=yes_no,
         blames_release=yes_no and _BLAME.search(low) is not None,
         asked_dimension=_asked_dimension(low, schema),
+        exclusive=_EXCLUSIVE.search(low) is not None,
+        named_dimension=_named_dimension(low, schema),
         asks_change=yes_no and (claimed is not None or _CHANGE.search(low) is not None),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
     )
@@ -84,10 +89,19 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
 
 def _asked_dimension(low: str, schema: WarehouseSchema) -> str | None:
     """The dimension a "which/what <dimension>" question asks to name."""
+    return _dimension_after(low, schema, r"(?:which|what)\s+")
+
+
+def _named_dimension(low: str, schema: WarehouseSchema) -> str | None:
+    """A dimension the question names as such ("did one event type stop…", "any country")."""
+    return _dimension_after(low, schema, r"(?:which|what|one|a|an|any|some|single|specific)\s+")
+
+
+def _dimension_after(low: str, schema: WarehouseSchema, lead: str) -> str | None:
     for dim in schema.dimensions:
         for name in {dim.name.lower(), dim.name.lower().replace("_", " ")}:
             forms = "|".join(re.escape(f) for f in _plurals(name))
-            if re.search(rf"\b(?:which|what)\s+(?:{forms})\b", low):
+            if re.search(rf"\b{lead}(?:{forms})\b", low):
                 return dim.name
     return None
 

@@ -1,0 +1,359 @@
+"""The autopilot's report: the answer paragraph, causes tied only to in-scope events, one figure per
+segment. Hand-made contexts for each report kind and premise; a small world with two causes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date, datetime
+
+import pytest
+from test_autopilot import investigate
+from test_mut_autopilot import (
+    ANDROID_IN,
+    DEPLOY,
+    DROP,
+    NONE,
+    OK,
+    SCHEMA,
+    analyst,
+    failed,
+    report,
+    thin_detect,
+)
+
+from metric_anomaly_investigator.core.analyst_report import share_phrase
+from metric_anomaly_investigator.core.context import (
+    Anomaly,
+    EventFinding,
+    MechanismFinding,
+    SegmentFinding,
+)
+from metric_anomaly_investigator.core.grounding import WarehouseFacts, check_report
+from metric_anomaly_investigator.core.models import (
+    CheckDeployments,
+    DetectAnomaly,
+    Investigation,
+    Report,
+    SegmentByDimension,
+    StatisticalTest,
+    StepResult,
+)
+from metric_anomaly_investigator.core.premise import read_premise
+from metric_anomaly_investigator.core.report_markdown import format_filters
+from metric_anomaly_investigator.warehouse.connect import open_warehouse
+from metric_anomaly_investigator.warehouse.generator import (
+    DeploymentSpec,
+    Effect,
+    WorldSpec,
+    generate_world,
+)
+from metric_anomaly_investigator.warehouse.warehouse import Warehouse
+
+SEG = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0, p_value=1e-9)
+BR = {"country": "BR"}
+
+
+# -- reading the question's premise -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "claimed", "yes_no"),
+    [
+        ("Why did DAU drop after January 28th?", "drop", False),
+        ("dau down?", "drop", True),
+        ("Why did sessions go up last week?", "spike", False),
+        ("What happened to sessions last week?", None, False),
+        ("Events went up, why?", "spike", False),
+        ("Is Brazil affected too?", None, True),
+        ("hey, did anything break after the release?", None, True),
+        ("Can you break down DAU by country?", None, False),  # a request, not a yes/no
+        ("Why did DAU drop while events rose?", None, False),  # two directions: no claim
+    ],
+)
+def test_the_premise_s_direction_and_form(question: str, claimed: str | None, yes_no: bool) -> None:
+    p = read_premise(question, SCHEMA)
+    assert (p.claimed, p.yes_no) == (claimed, yes_no)
+
+
+def test_the_premise_s_release_blame_exclusivity_and_dimensions() -> None:
+    assert read_premise("Did the iOS release break DAU?", SCHEMA).blames_release
+    assert not read_premise("Did anything break after the last release?", SCHEMA).blames_release
+    assert read_premise("Is the drop only in India?", SCHEMA).exclusive
+    assert read_premise("Which countries are affected?", SCHEMA).asked_dimension == "country"
+    assert read_premise("Did one platform stop working?", SCHEMA).named_dimension == "platform"
+    assert read_premise("Why did DAU drop?", SCHEMA).asked_dimension is None
+
+
+# -- an answer for every kind of report ---------------------------------------------------------
+
+
+def test_every_report_kind_has_an_answer() -> None:
+    missing = report(analyst(None), "Why did revenue fall?")
+    assert missing.answer.startswith("Not answerable from this data: this warehouse has no ")
+    broken = report(analyst(None, history=((DetectAnomaly(metric="dau"), failed("boom")),)))
+    assert broken.answer == (
+        "Not known: the anomaly check of dau failed (boom), so whether dau moved cannot be said "
+        "either way."
+    )
+    thin = report(analyst(NONE, history=(thin_detect(10),)))
+    assert thin.answer.startswith("Not known: with only 10 usable days of history")
+    quiet = report(analyst(NONE))
+    assert quiet.answer == (
+        "No — dau stayed within its normal range against the seasonal baseline (no break beyond "
+        "noise): nothing broke."
+    )
+    asked = report(analyst(NONE), "How is DAU doing?")  # no change claimed: no "No"
+    assert asked.answer.startswith("dau stayed within its normal range")
+    unchecked = report(analyst(None))
+    assert unchecked.answer.startswith("Not known: no metric was checked")
+    kept = analyst(NONE)
+    kept.ctx.retention = {
+        "declined": True,
+        "segment": BR,
+        "start": "2026-01-10",
+        "end": "2026-01-20",
+        "change_pct": -25.0,
+    }
+    retention = report(kept, "Is retention worse for January signups?")
+    assert retention.answer.startswith(
+        "Yes — retention of users who signed up from 2026-01-10 to 2026-01-20 fell -25% vs "
+        "earlier cohorts, concentrated in country=BR"
+    )
+    assert retention.affected_segments[0].mechanism == "cohort"
+    rose = report(kept, "Why did retention rise?")
+    assert rose.answer.startswith("No — retention did not rise: ")
+    found = report(analyst(DROP, (SEG,), (DEPLOY,), ((CheckDeployments(), OK),)))
+    assert found.answer.startswith(
+        "dau dropped 16.0% vs its seasonal baseline from 2026-01-28 onwards (p=1e-08). It is "
+        "concentrated in platform=android, country=IN (-63.2% vs the weeks before "
+        "(trend-adjusted), 90% of the change) — a release in its scope: deploy_003"
+    )
+    assert found.answer.endswith("Confidence: high (0.88).")
+
+
+# -- "No — …" when the premise does not hold -----------------------------------------------------
+
+
+def test_a_wrong_segment_premise_is_answered_no_with_its_numbers() -> None:
+    tested = StatisticalTest(metric="dau", segment={"platform": "ios"})
+    result = StepResult(success=True, data={"rel_diff": 0.004, "p_value": 0.7})
+    r = report(analyst(DROP, (SEG,), history=((tested, result),)), "Did iOS users drop?")
+    assert r.answer.startswith(
+        "No — platform=ios moved +0.4% vs the weeks before (p=0.7); dau dropped 16.0% vs its "
+        "seasonal baseline from 2026-01-28 onwards (p=1e-08). It is concentrated in "
+        "platform=android, country=IN (-63.2%"
+    )
+    untested = report(analyst(DROP, (SEG,)), "Why did DAU drop on iOS?")
+    assert untested.answer.startswith("No — platform=ios is not where the change is; dau dropped")
+    inside = report(analyst(DROP, (SEG,)), "Is India affected?")
+    assert inside.answer.startswith("Yes — the change is within country=IN: dau dropped 16.0%")
+
+
+def test_only_one_of_two_causes_is_not_all_of_it() -> None:
+    two = (SEG, SegmentFinding(BR, -40.0, 0.1, 0.5))
+    r = report(analyst(DROP, two), "Is the drop only in India?")
+    assert r.answer.startswith("No — not only country=IN; dau dropped")
+    assert r.summary.endswith("The question's hypothesis (country=IN) is not all of it.")
+
+
+def test_a_wrong_direction_premise_is_answered_no() -> None:
+    r = report(analyst(DROP, (SEG,)), "Why did DAU spike yesterday?")
+    assert r.answer.startswith(
+        "No — dau did not rise: it dropped 16.0% vs its seasonal baseline from 2026-01-28 "
+        "onwards (p=1e-08). It is concentrated in platform=android, country=IN"
+    )
+    spike = Anomaly("dau", {}, "spike", "step", date(2026, 2, 1), None, 12.0, 1e-4, "")
+    r = report(analyst(spike), "Why did daily users fall?")
+    assert r.answer.startswith("No — dau did not fall: it spiked 12.0% vs its seasonal baseline")
+
+
+def test_a_quiet_metric_asked_about_is_no_when_another_moved() -> None:
+    events = Anomaly("events", {}, "drop", "step", date(2026, 1, 28), None, -9.0, 1e-5, "")
+    a = analyst(events, (SEG,))
+    a.ctx.checked["dau|all traffic"] = NONE
+    r = report(a, "Did DAU drop?")
+    assert r.answer.startswith(
+        "No — dau stayed within its normal range against the seasonal baseline; events dropped "
+        "9.0% vs its seasonal baseline"
+    )
+
+
+def test_a_release_named_in_the_question_is_tied_only_where_its_scope_reaches() -> None:
+    checked = ((CheckDeployments(), OK),)
+    blamed = report(analyst(DROP, (SEG,), (), checked), "Did the latest release break DAU?")
+    assert blamed.answer.startswith("No — no deployment explains it: dau dropped 16.0%")
+    named = report(analyst(DROP, (SEG,), (DEPLOY,), checked), "did deploy_003 do this?")
+    assert named.answer.startswith(
+        "Yes — deploy_003 (android, IN: new onboarding) covers platform=android, country=IN: "
+    )
+    elsewhere = EventFinding(
+        "deployment", "rel_us", "2026-01-28T08:00:00", "ios, US: fix", 1.0, 0.0, 0.0, False,
+        fields=["ios", "US"],
+    )  # fmt: skip
+    r = report(analyst(DROP, (SEG,), (elsewhere,), checked), "Was it rel_us?")
+    assert r.answer.startswith("No — rel_us explains none of it: ")
+    assert r.affected_segments[0].explained_by == [] and r.correlated_events[0].confidence < 0.5
+
+
+def test_which_dimension_and_a_follow_up_s_own_steps() -> None:
+    split = SegmentByDimension(metric="dau", dimension="platform")
+    rows = [{"value": "android", "change_pct": -30.0, "share_of_change": 1.5}]
+    result = StepResult(success=True, findings=["By platform…"], data={"rows": rows})
+    a = analyst(DROP, (SegmentFinding(BR, -40.0, 0.9, 1.0),), history=((split, result),))
+    r = report(a, "Which platform dropped?")
+    assert r.answer.startswith(
+        "platform=android moved most (-30.0% vs the weeks before, more than the whole change "
+        "(150% of it: other segments moved the other way)). Overall, dau dropped 16.0%"
+    )
+    r = report(analyst(DROP, (SEG,)), "Which countries dropped?")
+    assert r.answer.startswith("country=IN. Overall, dau dropped 16.0%")
+    r = report(analyst(DROP, (SEG,)), "Did one platform stop working?")
+    assert r.answer.startswith("Yes — platform android: dau dropped")
+
+
+def test_shares_beyond_the_whole_change_are_explained() -> None:
+    assert share_phrase(0.58) == "58% of the change"
+    assert share_phrase(1.5).startswith("more than the whole change (150% of it: other segments")
+    assert share_phrase(-0.2) == "against the change (-20% of it)"
+    assert share_phrase(None) == ""
+
+
+# -- mechanisms: only what a check or an in-scope event shows ------------------------------------
+
+
+def test_a_mechanism_comes_from_a_check_or_an_in_scope_event_or_not_at_all() -> None:
+    bare = report(analyst(DROP, (SEG,)))
+    assert bare.affected_segments[0].mechanism is None
+    assert " — " not in bare.answer  # nothing said about why
+    a = analyst(DROP, (SEG,))
+    a.ctx.mechanisms = [
+        MechanismFinding(ANDROID_IN, "instrumentation", "events -31% while users -0.4%")
+    ]
+    r = report(a)
+    assert r.affected_segments[0].mechanism == "instrumentation"
+    assert "a logging change: events -31% while users -0.4%" in r.answer
+    assert r.recommendations[0].startswith("Check the tracking of platform=android, country=IN")
+    holiday = EventFinding(
+        "holiday", "xmas", "2026-01-27T00:00:00", "Christmas (country=IN)", 1.0, 1.0, 1.0, True,
+        scope={"country": "IN"},
+    )  # fmt: skip
+    r = report(analyst(DROP, (SEG,), (holiday,)))
+    assert (r.affected_segments[0].mechanism, r.affected_segments[0].explained_by) == (
+        "calendar",
+        ["xmas"],
+    )
+
+
+# -- a small world with two causes, one of them a release ---------------------------------------
+
+BREAK = datetime(2025, 7, 21, 8)
+RELEASE_SEGMENT = {"device": "android", "market": "KR", "app_version": "5.0.0"}
+
+
+@pytest.fixture(scope="module")
+def two_causes_wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """Android 5.0.0 ships to KR and its users leave; the same day MX drops on every device."""
+    spec = WorldSpec(
+        start=date(2025, 5, 5),
+        end=date(2025, 8, 10),
+        users=8_000,
+        seed=31,
+        platform_col="device",
+        country_col="market",
+        countries={"FR": 0.3, "KR": 0.3, "MX": 0.2, "CA": 0.2},
+        platform_by_country={},
+        deployments=(
+            DeploymentSpec("rel_kr_5", BREAK, "android", "5.0.0", ("KR",), adoption_days=0.8),
+        ),
+        effects=(
+            Effect("users_leave", BREAK.date(), segment=RELEASE_SEGMENT, factor=0.25),
+            Effect("users_leave", BREAK.date(), segment={"market": "MX"}, factor=0.3),
+        ),
+    )
+    path = tmp_path_factory.mktemp("two_causes") / "two.duckdb"
+    generate_world(spec, path)
+    wh = open_warehouse(path)
+    yield wh
+    wh.close()
+
+
+def texts(report: Report) -> list[str]:
+    return [
+        report.answer,
+        report.summary,
+        report.root_cause,
+        *(s.description for s in report.affected_segments),
+        *report.recommendations,
+    ]
+
+
+def assert_one_figure_per_segment(report: Report) -> None:
+    """Wherever a segment is named with a change, it is the same change, labelled."""
+    for seg in report.affected_segments:
+        name = re.escape(format_filters(seg.filters))
+        assert seg.change_pct is not None
+        shown = f"{seg.change_pct:+.1f}% vs the weeks before (trend-adjusted)"
+        for text in texts(report):
+            for m in re.finditer(rf"{name}(?:: | \()([+-]\d+\.\d%[^,)]*\)?)", text):
+                assert m.group(1) == shown, (m.group(1), shown, text)
+
+
+def assert_grounded(report: Report, records: list[Investigation], wh: Warehouse) -> None:
+    steps = [s for r in records for s in r.steps]
+    grounding = check_report(report, steps, WarehouseFacts.from_schema(wh.schema))
+    assert grounding.ok, grounding.message
+
+
+def test_two_causes_stay_two_and_the_release_is_tied_only_to_its_own(
+    two_causes_wh: Warehouse,
+) -> None:
+    orch, record = investigate(two_causes_wh, "Did anything break after the last release?")
+    r = record.report
+    assert r is not None, record.error
+    rows = {format_filters(s.filters): s for s in r.affected_segments}
+    mx = next(s for s in r.affected_segments if s.filters.get("market") == "MX")
+    kr = next(s for s in r.affected_segments if s.filters.get("market") == "KR")
+    assert len(rows) == 2, rows
+    assert kr.explained_by == ["rel_kr_5"] and kr.mechanism == "deployment"
+    assert mx.explained_by == [] and mx.mechanism != "deployment"
+    assert r.answer.startswith("Yes — dau dropped ")
+    assert "two separate causes" in r.answer and "two separate causes" in r.summary
+    assert r.root_cause.startswith("Two separate causes: ")
+    mx_name = format_filters(mx.filters)
+    assert not any("rel_kr_5" in rec and mx_name in rec for rec in r.recommendations)
+    assert any("rel_kr_5" in rec and format_filters(kr.filters) in rec for rec in r.recommendations)
+    mx_cause = r.root_cause.split(mx_name + " — ", 1)[1].split(";")[0]
+    assert "rel_kr_5" not in mx_cause
+    assert_one_figure_per_segment(r)
+    assert_grounded(r, [record], two_causes_wh)
+
+    async def ask(question: str) -> Investigation:
+        async for _event in orch.follow_up(question):
+            pass
+        return record.follow_ups[-1]
+
+    france = asyncio.run(ask("Is France affected too?"))
+    assert france.report is not None, france.error
+    assert france.report.answer.startswith("No — market=FR ")
+    assert_one_figure_per_segment(france.report)
+    assert_grounded(france.report, [record, france], two_causes_wh)
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        ("Is the drop only in Mexico?", "No — not only market=MX; dau dropped"),
+        ("What happened to daily active users after July 21st?", "dau dropped"),
+        ("Why did daily active users go up after July 21st?", "No — dau did not rise: "),
+        ("Why did DAU rise after July 21st?", "No — dau did not rise: it dropped "),
+        ("Which markets dropped?", "market=KR and MX. Overall, dau dropped"),
+    ],
+)
+def test_the_answer_on_a_world(two_causes_wh: Warehouse, question: str, opening: str) -> None:
+    _, record = investigate(two_causes_wh, question)
+    r = record.report
+    assert r is not None, record.error
+    assert r.answer.startswith(opening), r.answer
+    assert_one_figure_per_segment(r)
+    assert_grounded(r, [record], two_causes_wh)
