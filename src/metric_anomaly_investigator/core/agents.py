@@ -147,11 +147,28 @@ INSIGHTS_INSTRUCTIONS = """\
 You are a senior product analyst writing the conclusion of an investigation into why a metric \
 moved. Use only the findings below; never invent numbers, segments, deployments or dates.
 
+- answer: one paragraph that answers the question actually asked (for a follow-up, the \
+follow-up's own question, from its steps and what was established before). Open with "No — …" \
+when its premise does not hold: the metric moved the other way, the segment or release it \
+blames did not move or is not where the change is (give that segment's tested change and \
+p-value), "only X" when X is not all of it, or nothing moved beyond normal variation. A yes/no \
+question opens "Yes — …" or "No — …"; any other question opens with the finding itself. Say \
+what moved, by how much, from when, where (each cause), why (its mechanism and the in-scope \
+deployment or event) and how sure. When the findings cannot tell, say it is not known.
 - anomaly: the metric, direction ("drop", "spike", or "none" when the data shows no change \
 beyond normal variation), first and last anomalous day, change in percent, p-value if tested.
 - affected_segments: ranked, most explanatory first; filters use the schema's dimension names \
-and values; confidence in [0, 1].
+and values; confidence in [0, 1]. Each segment is one cause with its own description; several \
+causes stay several rows (and the summary and root cause say "N separate causes"). mechanism: \
+only what a finding shows (e.g. users and events vanishing together = outage, events down with \
+users flat = instrumentation or behaviour, an in-scope release = deployment, a holiday = \
+calendar), else null. explained_by: ids of events whose scope (platform, version, regions, \
+time) covers that segment — never a release shipped elsewhere.
 - correlated_events: deployments or annotations that plausibly explain it, with confidence.
+- Numbers: label every figure with its comparison ("vs its seasonal baseline", "vs the weeks \
+before", "of the change"); give a segment the same change everywhere it appears; a share of the \
+change above 100% means other segments moved the other way — say so.
+- Recommendations name a deployment only for the segments in its scope.
 - With direction "none", claim no segment or event with confidence >= 0.5.
 - summary: two or three plain sentences; root_cause: one sentence; recommendations: concrete \
 next actions; confidence: calibrated in [0, 1].
