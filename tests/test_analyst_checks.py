@@ -311,6 +311,27 @@ def test_a_metric_the_warehouse_lacks_is_named_not_replaced(
 
 
 @pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("Why did our NPS drop this month?", "nps"),
+        ("Average order value fell last week", "average order value"),
+        ("Why did support tickets spike on Monday?", "support tickets"),
+        ("Is the crash rate on phones getting worse?", "crash rate"),
+    ],
+)
+def test_a_metric_outside_the_catalogue_is_named_and_not_investigated(
+    logging_wh: Warehouse, question: str, unknown: str
+) -> None:
+    parsed = parse_question(question, logging_wh.schema)
+    assert (parsed.metric, parsed.missing_metric, parsed.unknown_metric) == (None, None, unknown)
+
+
+def test_a_question_about_an_unknown_metric_takes_no_step(logging_wh: Warehouse) -> None:
+    _, record = investigate(logging_wh, "Why did our NPS drop this month?")
+    assert record.status == "completed" and record.steps == []
+
+
+@pytest.mark.parametrize(
     ("question", "metric"),
     [
         ("Why did engagement drop?", "events_per_user"),
@@ -322,7 +343,7 @@ def test_a_known_metric_s_synonym_is_not_flagged(
     logging_wh: Warehouse, question: str, metric: str
 ) -> None:
     parsed = parse_question(question, logging_wh.schema)
-    assert (parsed.metric, parsed.missing_metric) == (metric, None)
+    assert (parsed.metric, parsed.missing_metric, parsed.unknown_metric) == (metric, None, None)
 
 
 def test_follow_up_words_name_dimensions_and_accounts(logging_wh: Warehouse) -> None:

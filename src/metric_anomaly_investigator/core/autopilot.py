@@ -91,7 +91,8 @@ class Analyst(ReportWriter):
                 f"Only {plural(shortfall.usable_days, 'usable day')} of data, fewer than the "
                 f"{shortfall.needed_days} a seasonal baseline needs: too little history to judge."
             )
-        missing = self._plan.question.missing_metric if self._plan else None
+        q = self._plan.question if self._plan else None
+        missing = q.missing_metric or q.unknown_metric if q else None
         if missing is not None:
             return (
                 f"The question asks about {missing}, which this warehouse does not have: "
@@ -107,7 +108,8 @@ class Analyst(ReportWriter):
     def _next(self, plan: Plan) -> tuple[str, Action] | None:
         q = plan.question
         schema = self.executor.schema
-        if q.missing_metric is not None:  # never a silent substitute: the report says so
+        if q.missing_metric is not None or q.unknown_metric is not None:
+            # never a silent substitute: the report says so
             return None
         metric = self._metric(plan)
         hint = self._hint(q)

@@ -165,6 +165,51 @@ _RETENTION_WORDS = (
     "sign-ups",
     "sign ups",
 )
+# business metrics people ask about that an events table does not define (longest first)
+_OTHER_METRICS = tuple(
+    sorted(
+        (
+            "nps",
+            "net promoter score",
+            "csat",
+            "customer satisfaction",
+            "churn rate",
+            "support tickets",
+            "support ticket volume",
+            "average order value",
+            "aov",
+            "arpu",
+            "average revenue per user",
+            "ltv",
+            "lifetime value",
+            "mrr",
+            "arr",
+            "recurring revenue",
+            "cac",
+            "acquisition cost",
+            "crash rate",
+            "crash-free rate",
+            "bounce rate",
+            "click-through rate",
+            "ctr",
+            "open rate",
+            "refund rate",
+            "cart abandonment",
+            "session length",
+            "session duration",
+            "time spent",
+            "app rating",
+            "app store rating",
+            "installs",
+            "downloads",
+            "impressions",
+            "profit",
+            "margin",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
 _ACCOUNT_WORDS = re.compile(
     r"\b(?:accounts?|new users?|brand[- ]new|bots?|automated|fake|spam|scrapers?|crawlers?|"
     r"how many (?:users|people|customers)|which users|who (?:is|are)|users behind)\b"
@@ -184,6 +229,9 @@ class ParsedQuestion:
     day: date | None = None
     segment: dict[str, str] = field(default_factory=dict)
     about_retention: bool = False
+    # a metric outside the catalogue the question asks about ("NPS", "average order value"),
+    # as written: this warehouse cannot have it
+    unknown_metric: str | None = None
     # dimensions the question names ("which event type", "by country"), in the warehouse's names
     dimensions: tuple[str, ...] = ()
     # asks about the accounts behind the change (how many, new ones, bots)
@@ -212,9 +260,21 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
         day=find_dates(text, schema.start_date, schema.end_date)[0],
         segment=find_segment(text, schema),
         about_retention=about_retention,
+        unknown_metric=None if named else find_unknown_metric(low, schema),
         dimensions=find_dimensions(low, schema),
         about_accounts=_ACCOUNT_WORDS.search(low) is not None,
     )
+
+
+def find_unknown_metric(low: str, schema: WarehouseSchema) -> str | None:
+    """A common business metric the text asks about that neither the catalogue nor this
+    warehouse defines (none of its dimension values either), as written in the text."""
+    values = {v.lower() for d in schema.dimensions for v in d.values}
+    for phrase in _OTHER_METRICS:
+        m = re.search(rf"(?<![\w.]){re.escape(phrase)}(?![\w])", low)
+        if m and phrase not in values and phrase.replace(" ", "_") not in values:
+            return m[0]
+    return None
 
 
 def find_dimensions(low: str, schema: WarehouseSchema) -> tuple[str, ...]:
