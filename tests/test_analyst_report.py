@@ -34,6 +34,7 @@ from metric_anomaly_investigator.core.models import (
     CheckDeployments,
     DetectAnomaly,
     Investigation,
+    ProfileAccounts,
     Report,
     SegmentByDimension,
     StatisticalTest,
@@ -123,6 +124,10 @@ def test_every_report_kind_has_an_answer() -> None:
     assert retention.affected_segments[0].mechanism == "cohort"
     rose = report(kept, "Why did retention rise?")
     assert rose.answer.startswith("No — retention did not rise: ")
+    elsewhere = report(kept, "Is retention worse for signups in India?")
+    assert elsewhere.answer.startswith("No — country=IN is not where the decline is: ")
+    release = report(kept, "Did the iOS release hurt retention?")
+    assert release.answer.startswith("No — platform=ios is not where the decline is: ")
     found = report(analyst(DROP, (SEG,), (DEPLOY,), ((CheckDeployments(), OK),)))
     assert found.answer.startswith(
         "dau dropped 16.0% vs its seasonal baseline from 2026-01-28 onwards (p=1e-08). It is "
@@ -357,3 +362,48 @@ def test_the_answer_on_a_world(two_causes_wh: Warehouse, question: str, opening:
     assert r.answer.startswith(opening), r.answer
     assert_one_figure_per_segment(r)
     assert_grounded(r, [record], two_causes_wh)
+
+
+def test_yes_no_questions_about_the_end_the_accounts_and_the_dimensions() -> None:
+    ended = Anomaly("dau", {}, "drop", "step", date(2026, 1, 28), date(2026, 2, 3), -9.0, 1e-5, "")
+    assert report(analyst(ended, (SEG,)), "Is it still going on?").answer.startswith(
+        "No — it ended on 2026-02-03: dau dropped"
+    )
+    assert report(analyst(ended, (SEG,)), "Did it recover?").answer.startswith(
+        "Yes — it ended on 2026-02-03: "
+    )
+    assert report(analyst(DROP, (SEG,)), "Is it over?").answer.startswith(
+        "No — it lasts to the end of the data (2026-02-28): "
+    )
+    a = analyst(DROP, (SEG,))
+    a.ctx.mechanisms = [MechanismFinding(ANDROID_IN, "automated_traffic", "120 new accounts")]
+    assert report(a, "Are these real users?").answer.startswith("No — automated traffic: ")
+    assert report(a, "Is it bots?").answer.startswith("Yes — automated traffic: ")
+    assert report(analyst(DROP, (SEG,)), "Is it real or a tracking problem?").answer.startswith(
+        "dau dropped"  # asks which, not whether: the finding itself
+    )
+    profile = StepResult(success=True, data={"new_share_of_increase": 0.97})
+    a = analyst(DROP, (SEG,), history=((ProfileAccounts(segment=ANDROID_IN), profile),))
+    assert report(a, "Are the extra users new accounts?").answer.startswith(
+        "Yes — new accounts carry 97% of the change: "
+    )
+    assert report(analyst(DROP, (SEG,)), "Were other countries affected?").answer.startswith(
+        "No — only country IN: "
+    )
+    assert report(analyst(DROP, (SEG,)), "Did it hit every platform?").answer.startswith(
+        "No — only platform android: "
+    )
+    spread = report(analyst(DROP, (SegmentFinding(BR, -40.0, 0.9, 1.0),)), "Every platform?")
+    assert spread.answer.startswith("Yes — no single platform stands out: ")
+
+
+def test_yes_no_questions_about_a_kind_of_event_or_an_unchecked_release() -> None:
+    campaign = EventFinding(
+        "campaign", "spring", "2026-01-28T00:00:00", "Spring sale (global)", 1.0, 0.5, 0.5, True
+    )
+    r = report(analyst(DROP, (SEG,), (campaign,)), "Was there a campaign at the time?")
+    assert r.answer.startswith("Yes — campaign spring (Spring sale (global)): dau dropped")
+    r = report(analyst(DROP, (SEG,), (DEPLOY,)), "Was there a holiday?")
+    assert r.answer == report(analyst(DROP, (SEG,), (DEPLOY,))).answer  # no holiday was checked
+    r = report(analyst(DROP, (SEG,)), "Did a deployment cause it?")
+    assert r.answer.startswith("Not known — no deployment check ran: dau dropped")

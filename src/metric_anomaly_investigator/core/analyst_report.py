@@ -52,6 +52,9 @@ MECHANISM_WORDS: dict[str, str] = {
     "cohort": "recent cohorts retaining worse",
     "data_freshness": "data not fully loaded yet",
 }
+# mechanisms under which the movement is not people doing more or less
+UNREAL = frozenset({"automated_traffic", "instrumentation", "data_freshness"})
+CARRIES = 0.5  # a part carrying half of a change or more carries it
 _COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
@@ -375,7 +378,11 @@ class ReportWriter(AnalystBase):
 
     def _cause(self, s: SegmentFinding) -> Cause:
         schema = self.executor.schema
-        events = [e for e in self.ctx.events if explains_segment(schema, e, s.filters)]
+        # an event ruled out by a check (e.g. a release the new accounts only happen to run)
+        # explains nothing, whatever its scope
+        events = [
+            e for e in self.ctx.events if e.explains and explains_segment(schema, e, s.filters)
+        ]
         found = self._mechanism_finding(s.filters)
         if found is not None:
             return Cause(s, events, found.mechanism, found.evidence)
@@ -612,9 +619,15 @@ class ReportWriter(AnalystBase):
                     f"{_joined([c.where for c in tied])}: {headline}. {where}"
                 )
             return f"No — {named[0].id} explains none of it: {headline}. {where}"
-        if premise.blames_release and not deploys and no_deploy is not None:
+        if premise.blames_release and not deploys:
+            if no_deploy is None:
+                return f"Not known — no deployment check ran: {headline}. {where}"
             lead = "Not known" if "not known" in no_deploy else "No"
             return f"{lead} — {no_deploy}: {headline}. {where}"
+        if premise.yes_no:
+            said = self._yes_no(plan, a, premise, causes)
+            if said:
+                return f"{said}: {headline}. {where}"
         settled = (
             premise.asks_change
             or (verdict is not None and verdict.holds is True)
@@ -647,6 +660,70 @@ class ReportWriter(AnalystBase):
         if lead:
             return f"{opener}{lead} Overall, {headline}. {where}"
         return f"{opener}{headline}. {where}"
+
+    def _yes_no(self, plan: Plan, a: Anomaly, premise: Premise, causes: list[Cause]) -> str:
+        """The "Yes — …"/"No — …" opening of a yes/no question about a kind of event, whether
+        the change is over, whether the activity is real, new accounts, or a dimension's other
+        or every value; "" when the question asks none of these."""
+        words = set(re.findall(r"[a-z_]+", self._question.lower()))
+        tied = [e for c in causes for e in c.events] or self._explaining(causes)
+        for kind in sorted({e.kind.lower() for e in self.ctx.events} - {"deployment"}):
+            if kind in words or kind + "s" in words:
+                found = [e for e in tied if e.kind.lower() == kind]
+                if found:
+                    return f"Yes — {kind} {found[0].id} ({found[0].description})"
+                return f"No — no {kind} explains it"
+        if premise.ongoing is not None:
+            end = self.executor.schema.end_date
+            ended = a.end is not None and a.end < end
+            state = f"it ended on {a.end}" if ended else f"it lasts to the end of the data ({end})"
+            says_yes = ended == (premise.ongoing == "over")
+            return f"{'Yes' if says_yes else 'No'} — {state}"
+        found_how = [c.mechanism for c in causes if c.mechanism is not None]
+        if premise.authenticity is not None and found_how:
+            unreal = [m for m in found_how if m in UNREAL]
+            says_yes = bool(unreal) == (premise.authenticity == "fake")
+            what = MECHANISM_WORDS[unreal[0] if unreal else found_how[0]]
+            return f"{'Yes' if says_yes else 'No'} — {what}"
+        if premise.new_accounts:
+            carried = self._new_accounts_share(plan)
+            if carried is not None:
+                share = f"{100 * carried:.0f}% of the change"
+                if carried >= CARRIES:
+                    return f"Yes — new accounts carry {share}"
+                return f"No — new accounts carry only {share}"
+        other, every = premise.other_dimension, premise.every_dimension
+        if other and causes and all(other in c.segment.filters for c in causes):
+            values = sorted({c.segment.filters[other] for c in causes})
+            return f"No — only {other} {_joined(values)}"
+        if every and causes:
+            values = sorted(
+                {c.segment.filters[every] for c in causes if every in c.segment.filters}
+            )
+            if values:
+                return f"No — only {every} {_joined(values)}"
+            return f"Yes — no single {every} stands out"
+        return ""
+
+    def _new_accounts_share(self, plan: Plan) -> float | None:
+        """The new accounts' part of the change, from the latest accounts profile (this run's
+        first): of the increase for a spike; for a drop, what the accounts seen before did not
+        carry."""
+        history = [*self.ctx.history[: plan.history_start], *self._run(plan)]
+        for h in reversed(history):
+            if getattr(h.action, "action", "") != "profile_accounts" or not h.result.success:
+                continue
+            data = h.result.data
+            share = data.get("new_share_of_increase")
+            if share is not None:
+                return float(share)
+            total = data.get("events_after", 0.0) - data.get("events_before", 0.0)
+            existing = data.get("existing_events_after", 0.0) - data.get(
+                "existing_events_before", 0.0
+            )
+            if total:
+                return max(0.0, 1.0 - existing / total)
+        return None
 
     def _named_events(self, plan: Plan) -> list[EventFinding]:
         """The checked deployments and events the question names by their id."""
@@ -865,8 +942,16 @@ class ReportWriter(AnalystBase):
         )
         found = f"{fell}, concentrated in {where}; daily metrics show no break of their own."
         conf = 0.7 if seg else 0.5
+        hypo = plan.question.segment
+        elsewhere = bool(hypo) and not (_compatible(hypo, seg) and set(hypo) & set(seg))
+        no_deploy = self._no_deploy(plan)
         if premise.claimed == "spike":
             answer = f"No — retention did not rise: {found}"
+        elif elsewhere:
+            answer = f"No — {format_filters(hypo)} is not where the decline is: {found}"
+        elif premise.blames_release:
+            lead = "No" if no_deploy == "no deployment explains it" else "Not known"
+            answer = f"{lead} — {no_deploy or 'no deployment check ran'}: {found}"
         else:
             answer = f"{'Yes — ' if premise.yes_no else ''}{found}"
         answer = answer[0].upper() + answer[1:]
@@ -878,7 +963,7 @@ class ReportWriter(AnalystBase):
                 + f", concentrated in {where}. Daily metrics show no break of their own."
             ),
             root_cause=f"Recent cohorts in {where} retain worse than earlier ones"
-            + (f"; {no_deploy}." if (no_deploy := self._no_deploy(plan)) else "."),
+            + (f"; {no_deploy}." if no_deploy else "."),
             anomaly=AnomalySummary(
                 metric="retention",
                 direction="drop",

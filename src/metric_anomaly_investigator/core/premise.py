@@ -37,6 +37,13 @@ _CHANGE = re.compile(
     r"\b(?:break|broke|broken|wrong|issue|issues|problem|problems|anomal\w*|unusual|weird|odd"
     r"|off|affected|impacted|hit|chang(?:e|ed|es)|happen(?:ed)?|move[ds]?)\b"
 )
+_ONGOING = re.compile(r"\b(?:still|ongoing|continu(?:e|es|ing)|persist(?:s|ing)?)\b")
+_OVER = re.compile(
+    r"\b(?:over|recover(?:ed|y)?|back to normal|bounced? back|ended|resolved|come back)\b"
+)
+_REAL = re.compile(r"\b(?:real|genuine|humans?|legit(?:imate)?|actual (?:people|users))\b")
+_FAKE = re.compile(r"\b(?:bots?|automated|fake|spam|scrapers?|crawlers?|scripted)\b")
+_NEW = re.compile(r"\bnew (?:accounts?|users?|signups?|sign-ups?)\b|\bbrand[- ]new\b")
 _EXCLUSIVE = re.compile(r"\b(?:only|just|solely|entirely|whole|entire|all of)\b")
 _REQUEST = re.compile(r"(?:can|could|would|will) (?:you|we|someone)\b")
 _RELEASE = (
@@ -61,6 +68,11 @@ class Premise:
     asks_change: bool = False  # a yes/no question whether something moved or broke
     exclusive: bool = False  # "only", "just", "the whole…": the blamed part is all of it
     named_dimension: str | None = None  # a dimension named as such ("one event type", "a country")
+    other_dimension: str | None = None  # "other countries": values beyond the ones found
+    every_dimension: str | None = None  # "every platform": all of a dimension's values
+    ongoing: str | None = None  # "ongoing" ("still going on?") | "over" ("did it recover?")
+    authenticity: str | None = None  # "real" ("real users?") | "fake" ("is it bots?")
+    new_accounts: bool = False  # it asks about new accounts or signups
 
 
 def read_premise(text: str, schema: WarehouseSchema) -> Premise:
@@ -75,6 +87,9 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         yes_no = re.fullmatch(_AUX, first.group(1)) is not None and not _REQUEST.match(
             low, first.start(1)
         )
+        # "is it real or a tracking problem?" asks which, not whether
+        clause = re.split(r"[?.!]", low[first.start(1) :], maxsplit=1)[0]
+        yes_no = yes_no and re.search(r"\bor\b", clause) is None
     return Premise(
         claimed=claimed,
         yes_no=yes_no,
@@ -83,8 +98,18 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         exclusive=_EXCLUSIVE.search(low) is not None,
         named_dimension=_named_dimension(low, schema),
         asks_change=yes_no and (claimed is not None or _CHANGE.search(low) is not None),
+        other_dimension=_dimension_after(low, schema, r"other\s+"),
+        every_dimension=_dimension_after(low, schema, r"(?:every|all|each)\s+"),
+        ongoing=None if not yes_no else _which(low, (("ongoing", _ONGOING), ("over", _OVER))),
+        authenticity=None if not yes_no else _which(low, (("fake", _FAKE), ("real", _REAL))),
+        new_accounts=_NEW.search(low) is not None,
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
     )
+
+
+def _which(low: str, options: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
+    """The first option whose words the text uses."""
+    return next((name for name, pattern in options if pattern.search(low)), None)
 
 
 def _asked_dimension(low: str, schema: WarehouseSchema) -> str | None:
