@@ -12,3 +12,4 @@ class EvalOutput:
     status: str
     report: Report | None
     error: str | None = None
+    seconds: float = 0.0  # the investigation's own time, in its worker

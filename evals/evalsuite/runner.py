@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -122,13 +123,15 @@ def run_chain(world: str, questions: tuple[str, ...], model: str) -> list[EvalOu
         orchestrator = Orchestrator(_warehouse(world), model=model)
         out = []
         for i, question in enumerate(questions):
+            started = time.perf_counter()
             events = orchestrator.investigate if i == 0 else orchestrator.follow_up
             async for _event in events(question):
                 pass
             root = orchestrator.record
             assert root is not None
             run = root if i == 0 else root.follow_ups[-1]
-            out.append(EvalOutput(status=run.status, report=run.report, error=run.error))
+            took = time.perf_counter() - started
+            out.append(EvalOutput(run.status, run.report, run.error, took))
         return out
 
     return asyncio.run(go())

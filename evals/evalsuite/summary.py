@@ -93,6 +93,12 @@ def summary_lines(report: Report, label: str) -> list[str]:
         width = max((len(k) for k in rates), default=0)
         lines.append(f"By {title}:")
         lines += [f"  {k:<{width}}  {r}" for k, r in rates.items()]
+    took = [c.output.seconds for c in report.cases]
+    if took:
+        lines.append(
+            f"Investigations: {len(took)}, {sum(took) / len(took):.1f} s each on average "
+            f"(slowest {max(took):.1f} s), {sum(took):.0f} s in all, in the workers"
+        )
     passed, total = pass_rate(report)
     pct = 100 * passed / total if total else 0.0
     lines.append(f"{passed}/{total} cases ({pct:.1f}%) with {label}")
