@@ -424,3 +424,52 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert EVALS.main(["--kinds", "sideways"]) == 2
     assert EVALS.main(["--styles", "shouty"]) == 2
     assert EVALS.main(["--jobs", "0"]) == 2
+
+
+def _case(name: str, inputs: C.EvalInput, results: dict[str, tuple[bool, str]]) -> Any:
+    from pydantic_evals.evaluators.evaluator import EvaluationResult
+    from pydantic_evals.evaluators.spec import EvaluatorSpec
+    from pydantic_evals.reporting import ReportCase
+
+    spec = EvaluatorSpec(name="x", arguments=None)
+    assertions = {
+        k: EvaluationResult(name=k, value=v, reason=r, source=spec) for k, (v, r) in results.items()
+    }
+    return ReportCase(
+        name=name, inputs=inputs, metadata=TRUTH, expected_output=None,
+        output=EvalOutput("completed", report(), seconds=2.0), metrics={}, attributes={},
+        scores={}, labels={}, assertions=assertions, task_duration=2.0, total_duration=2.0,
+    )  # fmt: skip
+
+
+def test_pass_rates_by_class() -> None:
+    from evalsuite import summary as S
+    from pydantic_evals.reporting import EvaluationReport, ReportCaseFailure
+
+    tuning = C.EvalInput("a", "clear", "q1", WORLD)
+    held = C.EvalInput("b", "vague", "q2", WORLD, "held-out", seed=7001)
+    unknown = C.EvalInput("a", "unknown_metric", "q3", WORLD, kind="unknown_metric")
+    failed = ReportCaseFailure(
+        name="c", inputs=held, metadata=TRUTH, expected_output=None,
+        error_message="boom", error_stacktrace="",
+    )  # fmt: skip
+    rep = EvaluationReport(
+        name="t",
+        cases=[
+            _case("a", tuning, {"Direction": (True, "drop"), "Start": (True, E.NA)}),
+            _case("b", held, {"Direction": (False, "none, truth drop")}),
+            _case("u", unknown, {"Honesty": (True, "honest")}),
+        ],
+        failures=[failed],
+    )
+    assert S.pass_rate(rep) == (2, 4)
+    assert S.pass_rate(rep, "held-out") == (0, 2)
+    by_split = S.rates_by(rep, lambda i: i.split)
+    assert (by_split["tuning"].passed, by_split["tuning"].total) == (2, 2)
+    by_eval = S.rates_by_evaluator(rep)
+    assert str(by_eval["Direction"]) == "1/2 (50.0%)"
+    assert "Start" not in by_eval  # n/a everywhere
+    lines = S.summary_lines(rep, "autopilot")
+    assert lines[-1] == "2/4 cases (50.0%) with autopilot"
+    assert "By kind:" in lines and "By style:" in lines and "By scenario:" in lines
+    assert any("Direction: none, truth drop" in line for line in S.failure_lines(rep))
