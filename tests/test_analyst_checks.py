@@ -220,6 +220,34 @@ def test_users_leaving_are_no_automated_traffic(logging_wh: Warehouse) -> None:
         assert s.data is not None and s.data["deployments_ruled_out"] == []
 
 
+def test_users_and_events_vanishing_for_a_while_is_an_outage(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    down = Effect(
+        "users_leave", BREAK, end=date(2025, 6, 13), segment={"country": "MX"}, factor=0.1
+    )
+    wh = world(tmp_path_factory.mktemp("outage"), "outage", down)
+    orch, record = investigate(wh, "Why did DAU drop?")
+    wh.close()
+    assert record.status == "completed", record.error
+    found = [m for m in mechanisms(orch) if m.mechanism == "outage"]
+    assert found and found[0].filters.get("country") == "MX", mechanisms(orch)
+    assert "users -" in found[0].evidence and "events -" in found[0].evidence
+
+
+def test_users_leaving_after_a_release_for_good_is_no_outage(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    leave = Effect(
+        "users_leave", BREAK, segment={"platform": "tablet", "app_version": "5.1"}, factor=0.3
+    )
+    wh = world(tmp_path_factory.mktemp("leave"), "leave", leave)
+    orch, record = investigate(wh, "Why did DAU drop?")
+    wh.close()
+    assert record.status == "completed", record.error
+    assert all(m.mechanism != "outage" for m in mechanisms(orch)), mechanisms(orch)
+
+
 # -- follow-ups ----------------------------------------------------------------------------------
 
 

@@ -275,17 +275,17 @@ class Analyst(ReportWriter):
         """Profile the accounts behind the top segment (users vs events, new accounts), then —
         when its events moved while its users did not — split them by event type.
 
-        Its trigger: a change of an event count (where logging and automated traffic show), or
-        a spike of any activity metric (new accounts); a drop in distinct users needs no
-        profile to say that users left.
+        Its trigger: a change of an event count (where logging and automated traffic show), a
+        spike of any activity metric (new accounts), or a segment whose users fell (its test
+        measured it) with no release to explain it or only for a while (an outage ends).
         """
         a = self.ctx.anomaly
         counted = self.executor.schema.metric(m).numerator
         if not self._activity(m) or a is None:
             return None
-        if counted.measure != "events" and a.direction != "spike":
-            return None
         focus = self._focus(plan) if plan.follow_up else self._top()
+        if counted.measure != "events" and a.direction != "spike" and not self._vanished(focus):
+            return None
         profile = ProfileAccounts(segment=focus)
         if self._fresh(plan, profile):
             return (
@@ -309,6 +309,26 @@ class Analyst(ReportWriter):
                 split,
             )
         return None
+
+    def _vanished(self, segment: dict[str, str]) -> bool:
+        """The segment's users fell (its test says by how much), and no release explains it or
+        the drop ended before the data does: was it an outage?"""
+        a = self.ctx.anomaly
+        if a is None or a.direction != "drop":
+            return False
+        fell = any(
+            isinstance(h.action, StatisticalTest)
+            and h.action.segment == segment
+            and h.action.compare_to == "before"
+            and h.result.success
+            and (h.result.data.get("rel_diff") or 0.0) <= -accounts.MOVED
+            for h in self.ctx.history
+        )
+        released = any(
+            e.kind == "deployment" and e.explains and e.segment == segment for e in self.ctx.events
+        )
+        ended = a.end is not None and a.end < self.executor.schema.end_date
+        return fell and (ended or not released)
 
     def _top(self) -> dict[str, str]:
         a = self.ctx.anomaly

@@ -193,6 +193,8 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
         deploys = _explaining_deployments(bench.context, segment)
         if mechanism == "automated_traffic":
             ruled_out = _confounded(bench.context, profile, deploys)
+        elif deploys and mechanism == "outage" and _ended(bench):
+            evidence = f"{evidence}, after {deploys[0].id}, back by {cur[1]}"
         elif deploys:  # people left or do less after a release in the segment's scope
             mechanism, evidence = "deployment", f"{evidence}, after {deploys[0].id}"
         record(bench.context, segment, mechanism, evidence)
@@ -244,6 +246,13 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
             y_label="per day",
         ),
     )
+
+
+def _ended(bench: Workbench) -> bool:
+    """The anomaly ended before the data does: the segment came back (an outage, not a release
+    people left)."""
+    window = bench.context.window
+    return window is not None and window[1] < bench.schema.end_date
 
 
 def _explaining_deployments(
