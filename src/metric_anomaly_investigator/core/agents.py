@@ -133,6 +133,8 @@ Actions:
 - check_deployments: deployments and annotations near the anomaly, scored against the segment.
 - analyze_retention: day-N retention by signup cohort (needs a users table).
 - statistical_test: whether a segment's change is significant (vs before, or vs the rest).
+- profile_accounts: the accounts behind a segment's change: users vs events, new vs existing \
+accounts, events per account (outage, behaviour, automated traffic).
 - generate_insights: stop and write the report.
 
 Rules:
