@@ -145,20 +145,24 @@ def test_a_wrong_segment_premise_is_answered_no_with_its_numbers() -> None:
     result = StepResult(success=True, data={"rel_diff": 0.004, "p_value": 0.7})
     r = report(analyst(DROP, (SEG,), history=((tested, result),)), "Did iOS users drop?")
     assert r.answer.startswith(
-        "No — platform=ios moved +0.4% vs the weeks before (p=0.7); dau dropped 16.0% vs its "
-        "seasonal baseline from 2026-01-28 onwards (p=1e-08). It is concentrated in "
+        "No — platform=ios moved +0.4% vs the weeks before (p=0.7). Overall, dau dropped 16.0% "
+        "vs its seasonal baseline from 2026-01-28 onwards (p=1e-08). It is concentrated in "
         "platform=android, country=IN (-63.2%"
     )
     untested = report(analyst(DROP, (SEG,)), "Why did DAU drop on iOS?")
-    assert untested.answer.startswith("No — platform=ios is not where the change is; dau dropped")
+    assert untested.answer.startswith(
+        "No — platform=ios is not where the change is. Overall, dau dropped"
+    )
     inside = report(analyst(DROP, (SEG,)), "Is India affected?")
-    assert inside.answer.startswith("Yes — the change is within country=IN: dau dropped 16.0%")
+    assert inside.answer.startswith(
+        "Yes — the change is within country=IN. Overall, dau dropped 16.0%"
+    )
 
 
 def test_only_one_of_two_causes_is_not_all_of_it() -> None:
     two = (SEG, SegmentFinding(BR, -40.0, 0.1, 0.5))
     r = report(analyst(DROP, two), "Is the drop only in India?")
-    assert r.answer.startswith("No — not only country=IN; dau dropped")
+    assert r.answer.startswith("No — not only country=IN. Overall, dau dropped")
     assert r.summary.endswith("The question's hypothesis (country=IN) is not all of it.")
 
 
@@ -187,17 +191,18 @@ def test_a_quiet_metric_asked_about_is_no_when_another_moved() -> None:
 def test_a_release_named_in_the_question_is_tied_only_where_its_scope_reaches() -> None:
     checked = ((CheckDeployments(), OK),)
     blamed = report(analyst(DROP, (SEG,), (), checked), "Did the latest release break DAU?")
-    assert blamed.answer.startswith("No — no deployment explains it: dau dropped 16.0%")
+    assert blamed.answer.startswith("No — no deployment explains it. Overall, dau dropped 16.0%")
     named = report(analyst(DROP, (SEG,), (DEPLOY,), checked), "did deploy_003 do this?")
     assert named.answer.startswith(
-        "Yes — deploy_003 (android, IN: new onboarding) covers platform=android, country=IN: "
+        "Yes — deploy_003 (android, IN: new onboarding) covers platform=android, country=IN. "
+        "Overall, "
     )
     elsewhere = EventFinding(
         "deployment", "rel_us", "2026-01-28T08:00:00", "ios, US: fix", 1.0, 0.0, 0.0, False,
         fields=["ios", "US"],
     )  # fmt: skip
     r = report(analyst(DROP, (SEG,), (elsewhere,), checked), "Was it rel_us?")
-    assert r.answer.startswith("No — rel_us explains none of it: ")
+    assert r.answer.startswith("No — rel_us explains none of it. Overall, ")
     assert r.affected_segments[0].explained_by == [] and r.correlated_events[0].confidence < 0.5
 
 
@@ -214,7 +219,7 @@ def test_which_dimension_and_a_follow_up_s_own_steps() -> None:
     r = report(analyst(DROP, (SEG,)), "Which countries dropped?")
     assert r.answer.startswith("country=IN. Overall, dau dropped 16.0%")
     r = report(analyst(DROP, (SEG,)), "Did one platform stop working?")
-    assert r.answer.startswith("Yes — platform android: dau dropped")
+    assert r.answer.startswith("Yes — platform android. Overall, dau dropped")
 
 
 def test_shares_beyond_the_whole_change_are_explained() -> None:
@@ -237,7 +242,14 @@ def test_a_mechanism_comes_from_a_check_or_an_in_scope_event_or_not_at_all() -> 
     ]
     r = report(a)
     assert r.affected_segments[0].mechanism == "instrumentation"
-    assert "a logging change: events -31% while users -0.4%" in r.answer
+    assert r.affected_segments[0].description.endswith(
+        "; a logging change (unadjusted, vs the weeks before: events -31% while users -0.4%)"
+    )
+    assert (
+        "(-63.2% vs the weeks before (trend-adjusted), 90% of the change) — a logging change. "
+        in r.answer
+    )
+    assert "-31%" not in r.answer  # the segment's one figure where it is named with its change
     assert r.recommendations[0].startswith("Check the tracking of platform=android, country=IN")
     holiday = EventFinding(
         "holiday", "xmas", "2026-01-27T00:00:00", "Christmas (country=IN)", 1.0, 1.0, 1.0, True,
@@ -294,14 +306,24 @@ def texts(report: Report) -> list[str]:
 
 
 def assert_one_figure_per_segment(report: Report) -> None:
-    """Wherever a segment is named with a change, it is the same change, labelled."""
-    for seg in report.affected_segments:
-        name = re.escape(format_filters(seg.filters))
+    """Wherever a segment is named, every percentage after its label (to the end of the sentence
+    or the next segment's label) is its one change, labelled, or a share "of" the change."""
+    names = [format_filters(s.filters) for s in report.affected_segments]
+    for seg, name in zip(report.affected_segments, names, strict=True):
         assert seg.change_pct is not None
         shown = f"{seg.change_pct:+.1f}% vs the weeks before (trend-adjusted)"
         for text in texts(report):
-            for m in re.finditer(rf"{name}(?:: | \()([+-]\d+\.\d%[^,)]*\)?)", text):
-                assert m.group(1) == shown, (m.group(1), shown, text)
+            for m in re.finditer(re.escape(name) + r"(?![\w,=])", text):
+                rest = re.split(r"\.(?:\s|$)|unadjusted", text[m.end() :], maxsplit=1)[0]
+                for other in names:
+                    if other != name and other in rest:
+                        rest = rest[: rest.index(other)]
+                for fig in re.finditer(r"[+-]?\d+(?:\.\d+)?%", rest):
+                    after = rest[fig.end() :]
+                    if after.startswith(" of"):  # a share of the change
+                        continue
+                    assert after.startswith(shown[len(fig.group()) :]), (fig.group(), text)
+                    assert fig.group() == shown.split()[0], (fig.group(), shown, text)
 
 
 def assert_grounded(report: Report, records: list[Investigation], wh: Warehouse) -> None:
@@ -348,7 +370,7 @@ def test_two_causes_stay_two_and_the_release_is_tied_only_to_its_own(
 @pytest.mark.parametrize(
     ("question", "opening"),
     [
-        ("Is the drop only in Mexico?", "No — not only market=MX; dau dropped"),
+        ("Is the drop only in Mexico?", "No — not only market=MX. Overall, dau dropped"),
         ("What happened to daily active users after July 21st?", "dau dropped"),
         ("Why did daily active users go up after July 21st?", "No — dau did not rise: "),
         ("Why did DAU rise after July 21st?", "No — dau did not rise: it dropped "),
@@ -367,34 +389,34 @@ def test_the_answer_on_a_world(two_causes_wh: Warehouse, question: str, opening:
 def test_yes_no_questions_about_the_end_the_accounts_and_the_dimensions() -> None:
     ended = Anomaly("dau", {}, "drop", "step", date(2026, 1, 28), date(2026, 2, 3), -9.0, 1e-5, "")
     assert report(analyst(ended, (SEG,)), "Is it still going on?").answer.startswith(
-        "No — it ended on 2026-02-03: dau dropped"
+        "No — it ended on 2026-02-03. Overall, dau dropped"
     )
     assert report(analyst(ended, (SEG,)), "Did it recover?").answer.startswith(
-        "Yes — it ended on 2026-02-03: "
+        "Yes — it ended on 2026-02-03. Overall, "
     )
     assert report(analyst(DROP, (SEG,)), "Is it over?").answer.startswith(
-        "No — it lasts to the end of the data (2026-02-28): "
+        "No — it lasts to the end of the data (2026-02-28). Overall, "
     )
     a = analyst(DROP, (SEG,))
     a.ctx.mechanisms = [MechanismFinding(ANDROID_IN, "automated_traffic", "120 new accounts")]
-    assert report(a, "Are these real users?").answer.startswith("No — automated traffic: ")
-    assert report(a, "Is it bots?").answer.startswith("Yes — automated traffic: ")
+    assert report(a, "Are these real users?").answer.startswith("No — automated traffic. Overall, ")
+    assert report(a, "Is it bots?").answer.startswith("Yes — automated traffic. Overall, ")
     assert report(analyst(DROP, (SEG,)), "Is it real or a tracking problem?").answer.startswith(
         "dau dropped"  # asks which, not whether: the finding itself
     )
     profile = StepResult(success=True, data={"new_share_of_increase": 0.97})
     a = analyst(DROP, (SEG,), history=((ProfileAccounts(segment=ANDROID_IN), profile),))
     assert report(a, "Are the extra users new accounts?").answer.startswith(
-        "Yes — new accounts carry 97% of the change: "
+        "Yes — new accounts carry 97% of the change. Overall, "
     )
     assert report(analyst(DROP, (SEG,)), "Were other countries affected?").answer.startswith(
-        "No — only country IN: "
+        "No — only country IN. Overall, "
     )
     assert report(analyst(DROP, (SEG,)), "Did it hit every platform?").answer.startswith(
-        "No — only platform android: "
+        "No — only platform android. Overall, "
     )
     spread = report(analyst(DROP, (SegmentFinding(BR, -40.0, 0.9, 1.0),)), "Every platform?")
-    assert spread.answer.startswith("Yes — no single platform stands out: ")
+    assert spread.answer.startswith("Yes — no single platform stands out. Overall, ")
 
 
 def test_yes_no_questions_about_a_kind_of_event_or_an_unchecked_release() -> None:
@@ -402,8 +424,8 @@ def test_yes_no_questions_about_a_kind_of_event_or_an_unchecked_release() -> Non
         "campaign", "spring", "2026-01-28T00:00:00", "Spring sale (global)", 1.0, 0.5, 0.5, True
     )
     r = report(analyst(DROP, (SEG,), (campaign,)), "Was there a campaign at the time?")
-    assert r.answer.startswith("Yes — campaign spring (Spring sale (global)): dau dropped")
+    assert r.answer.startswith("Yes — campaign spring (Spring sale (global)). Overall, dau dropped")
     r = report(analyst(DROP, (SEG,), (DEPLOY,)), "Was there a holiday?")
     assert r.answer == report(analyst(DROP, (SEG,), (DEPLOY,))).answer  # no holiday was checked
     r = report(analyst(DROP, (SEG,)), "Did a deployment cause it?")
-    assert r.answer.startswith("Not known — no deployment check ran: dau dropped")
+    assert r.answer.startswith("Not known — no deployment check ran. Overall, dau dropped")

@@ -450,11 +450,29 @@ class ReportWriter(AnalystBase):
         )
 
     def _why(self, cause: Cause) -> str:
-        """Why this segment moved, as far as the steps show: the mechanism and its evidence."""
+        """Why this segment moved, as far as the steps show: the mechanism and its evidence
+        (the segment's description)."""
         if cause.mechanism is None:
             return ""
         word = MECHANISM_WORDS[cause.mechanism]
-        return f"{word}: {cause.evidence}" if cause.evidence else word
+        if not cause.evidence:
+            return word
+        if "%" in cause.evidence:  # a check's own figures: raw counts, not trend-adjusted
+            return f"{word} (unadjusted, vs the weeks before: {cause.evidence})"
+        return f"{word}: {cause.evidence}"
+
+    def _why_briefly(self, cause: Cause) -> str:
+        """The mechanism and the in-scope event, without the evidence's own figures: where the
+        report names the segment with its change, that change is its only figure."""
+        if cause.mechanism is None:
+            return ""
+        word = MECHANISM_WORDS[cause.mechanism]
+        if cause.deployments:
+            d = cause.deployments[0]
+            return f"{word}: {d.id} ({d.description})"
+        if cause.events:
+            return f"{word}: {cause.events[0].kind} {cause.events[0].id}"
+        return word
 
     def _figures(self, s: SegmentFinding) -> str:
         """A segment's one set of figures: its trend-adjusted change, its share of the change."""
@@ -608,7 +626,7 @@ class ReportWriter(AnalystBase):
         if verdict is not None and verdict.holds is False:
             hypo = format_filters(self._hypo(plan, a))
             said = verdict.moved or f"{hypo} is not where the change is"
-            return f"No — {said}; {headline}. {where}"
+            return f"No — {said}. Overall, {headline}. {where}"
         deploys = [d for c in causes for d in c.deployments]
         named = self._named_events(plan)
         if named and premise.yes_no:
@@ -616,18 +634,18 @@ class ReportWriter(AnalystBase):
             if tied:
                 return (
                     f"Yes — {named[0].id} ({named[0].description}) covers "
-                    f"{_joined([c.where for c in tied])}: {headline}. {where}"
+                    f"{_joined([c.where for c in tied])}. Overall, {headline}. {where}"
                 )
-            return f"No — {named[0].id} explains none of it: {headline}. {where}"
+            return f"No — {named[0].id} explains none of it. Overall, {headline}. {where}"
         if premise.blames_release and not deploys:
             if no_deploy is None:
-                return f"Not known — no deployment check ran: {headline}. {where}"
+                return f"Not known — no deployment check ran. Overall, {headline}. {where}"
             lead = "Not known" if "not known" in no_deploy else "No"
-            return f"{lead} — {no_deploy}: {headline}. {where}"
+            return f"{lead} — {no_deploy}. Overall, {headline}. {where}"
         if premise.yes_no:
             said = self._yes_no(plan, a, premise, causes)
             if said:
-                return f"{said}: {headline}. {where}"
+                return f"{said}. Overall, {headline}. {where}"
         settled = (
             premise.asks_change
             or (verdict is not None and verdict.holds is True)
@@ -644,14 +662,14 @@ class ReportWriter(AnalystBase):
                 if within
                 else f"{format_filters(blamed)} is part of the change"
             )
-            return f"{opener}{said}: {headline}. {where}"
+            return f"{opener}{said}. Overall, {headline}. {where}"
         pinned = premise.named_dimension
         if premise.yes_no and pinned and verdict is None and not settled:
             found = [c for c in causes if pinned in c.segment.filters]
             if not found:
-                return f"No — no single {pinned} stands out: {headline}. {where}"
+                return f"No — no single {pinned} stands out. Overall, {headline}. {where}"
             values = _joined(sorted({c.segment.filters[pinned] for c in found}))
-            return f"Yes — {pinned} {values}: {headline}. {where}"
+            return f"Yes — {pinned} {values}. Overall, {headline}. {where}"
         lead = ""
         if premise.asked_dimension:
             lead = self._dimension_answer(plan, premise.asked_dimension)
@@ -738,7 +756,7 @@ class ReportWriter(AnalystBase):
         parts = []
         for c in causes:
             text = self._named(c.segment)
-            why = self._why(c)
+            why = self._why_briefly(c)
             parts.append(f"{text} — {why}" if why else text)
         if self._separate(causes):
             count = _COUNT_WORDS.get(len(causes), str(len(causes)))
@@ -784,7 +802,11 @@ class ReportWriter(AnalystBase):
         found = [
             h.result.findings[0] for h in self._run(plan) if h.result.success and h.result.findings
         ]
-        return " ".join(found[:2])
+        # a finding naming an affected segment may give it another figure (another window,
+        # another basis): the report names each segment with its one change only
+        names = [format_filters(s.filters) for s in self.ctx.segments]
+        kept = [f for f in found if not any(n in f for n in names)]
+        return " ".join(kept[:2])
 
     # -- root cause and advice --------------------------------------------------------------------
 
@@ -814,7 +836,8 @@ class ReportWriter(AnalystBase):
         deploys_said = f"; {no_deploy}." if no_deploy else "."
         mechanism = causes[0].mechanism if len(causes) == 1 else None
         if mechanism is not None:
-            return f"{a.metric} {a.direction} in {where}: {self._why(causes[0])}{deploys_said}"
+            why = self._why_briefly(causes[0])
+            return f"{a.metric} {a.direction} in {where}: {why}{deploys_said}"
         counted = self.executor.schema.metric(a.metric).numerator
         if a.direction == "spike" and counted.measure == "events" and not counted.where:
             return (
@@ -828,7 +851,7 @@ class ReportWriter(AnalystBase):
             return f"{d.id} ({d.description})"
         if c.events:
             return f"{c.events[0].kind} {c.events[0].id} ({c.events[0].description})"
-        why = self._why(c)
+        why = self._why_briefly(c)
         if why:
             return why
         return f"a {a.direction} whose cause is not established" + (
