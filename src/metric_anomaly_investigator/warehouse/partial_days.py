@@ -11,18 +11,22 @@ An edge day — the last day of the data, or the first — counts as incomplete,
 - and that is no chance of a quiet day: at that day's own pace (its events vs the neighbours'
   up to the same time), at least ``PARTIAL_MIN_MISSING_EVENTS`` events were due in the part it
   lacks, so seeing none of them is all but impossible if the day were complete.
+
+A last day loaded only in part over the whole day (a late batch) is found by
+:mod:`.late_load`, after the days cut by time of day, and left out likewise.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from .late_load import as_day, late_loads, time_of_day
 from .types import PartialDay
 from .warehouse import Warehouse
 
@@ -52,9 +56,9 @@ def partial_days(wh: Warehouse, lo: date, hi: date) -> list[PartialDay]:
             first=edges.tod.min(), last=edges.tod.max(), n=edges.count()
         )
     )
-    cut = {_as_date(r.day): (int(r.first), int(r.last), int(r.n)) for r in cuts.itertuples()}
+    cut = {as_day(r.day): (int(r.first), int(r.last), int(r.n)) for r in cuts.itertuples()}
     if lo not in cut or hi not in cut:
-        return []
+        return late_loads(wh, lo, hi)
     start_from, end_until = cut[lo][0], cut[hi][1]
     near = t.filter(days(lo + one, lo + span) | days(hi - span, hi - one))
     ref = wh.execute(
@@ -64,7 +68,7 @@ def partial_days(wh: Warehouse, lo: date, hi: date) -> list[PartialDay]:
             from_start_cut=near.count(where=near.tod >= start_from),
         )
     )
-    ref["day"] = [_as_date(d) for d in ref["day"]]
+    ref["day"] = [as_day(d) for d in ref["day"]]
     found: list[PartialDay] = []
     end_refs = ref[(ref.day < hi) & (ref.day >= hi - span)]
     end = _partial_edge(hi, "end", cut[hi], end_refs["n"], end_refs["until_end_cut"])
@@ -75,7 +79,8 @@ def partial_days(wh: Warehouse, lo: date, hi: date) -> list[PartialDay]:
     start = _partial_edge(lo, "start", cut[lo], start_refs["n"], start_refs["from_start_cut"])
     if start is not None:
         found.insert(0, start)
-    return found
+        lo += one
+    return found + late_loads(wh, lo, hi)
 
 
 def _partial_edge(
@@ -106,16 +111,8 @@ def _partial_edge(
     return PartialDay(
         day=day,
         edge=edge,
-        data_from=_time_of_day(first),
-        data_until=_time_of_day(last),
+        data_from=time_of_day(first),
+        data_until=time_of_day(last),
         events=n,
         usual_events=float(np.median(n_ref)),
     )
-
-
-def _time_of_day(seconds: int) -> time:
-    return time(seconds // 3600, seconds // 60 % 60, seconds % 60)
-
-
-def _as_date(value: Any) -> Any:
-    return value.date() if hasattr(value, "date") and callable(value.date) else value

@@ -33,17 +33,41 @@ class DimensionInfo(BaseModel):
 
 
 class PartialDay(BaseModel):
-    """A day at the edge of the data that is only partly loaded, left out of the date range."""
+    """A day at the edge of the data that is only partly loaded, left out of the date range.
+
+    ``kind`` "cut": its data stops early (or starts late) in the day; "thinned": it holds only
+    part of its rows, spread over the whole day (a late load, see :mod:`.late_load`).
+    """
 
     day: date
     edge: Literal["start", "end"] = Field(description="first day of the data, or last")
+    kind: Literal["cut", "thinned"] = "cut"
     data_from: time = Field(description="time of day of its first event")
     data_until: time = Field(description="time of day of its last event")
     events: int
     usual_events: float = Field(description="median events of the nearby complete days")
+    loaded_share: float | None = Field(
+        default=None, description="thinned: its events per active user, as a share of usual"
+    )
+    uniform_over: list[str] = Field(
+        default_factory=list, description="thinned: the dimensions it is thinned alike over"
+    )
 
     def note(self) -> str:
         """One sentence for the user, e.g. ``2026-03-28 is incomplete (data until 06:00) …``."""
+        if self.kind == "thinned":
+            share = self.loaded_share if self.loaded_share is not None else 0.0
+            where = (
+                f"on every {_and(self.uniform_over)}"
+                if self.uniform_over
+                else "in every hour of the day"
+            )
+            return (
+                f"{self.day} looks partly loaded: {share * 100:.0f} % of the usual events per "
+                f"active user {where} ({self.events:,} events vs about "
+                f"{self.usual_events:,.0f} on a usual day); left out of the analysis — re-run "
+                "once the load completes."
+            )
         span = (
             f"data until {self.data_until:%H:%M}"
             if self.edge == "end"
@@ -53,6 +77,11 @@ class PartialDay(BaseModel):
             f"{self.day} is incomplete ({span}, {self.events:,} events vs about "
             f"{self.usual_events:,.0f} on a usual day) and was left out."
         )
+
+
+def _and(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 class IgnoredEvents(BaseModel):
