@@ -39,9 +39,19 @@ from .outputs import EvalOutput
 Report = EvaluationReport[EvalInput, EvalOutput, GroundTruth]
 
 
+def _quiet() -> None:
+    """A worker's standard output goes nowhere: DuckDB's progress bars on long queries would
+    interleave with the parent's table (errors still reach standard error)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 def pool(jobs: int) -> ProcessPoolExecutor:
     """Worker processes started fresh (spawn): no DuckDB thread state is inherited."""
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet
+    )
 
 
 # -- worlds ----------------------------------------------------------------------------------------
