@@ -8,7 +8,6 @@ with its comparison, and a segment has one change wherever the report names it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -130,8 +129,6 @@ def _direction_verb(direction: str) -> str:
 class ReportWriter(AnalystBase):
     """The Insights half of the autopilot: the report, computed from what the steps established."""
 
-    _question = ""  # the question of the report being written
-
     def report(self, prompt: Prompt) -> Report:
         # the report's prompt carries no step count: the run began where the last plan did
         # (with no plan, another model took the steps: all of the history is considered)
@@ -139,7 +136,6 @@ class ReportWriter(AnalystBase):
         plan = self._plan_for(prompt)
         plan.history_start = start
         premise = read_premise(prompt.question, self.executor.schema)
-        self._question = prompt.question
         ctx = self.ctx
         a = ctx.anomaly
         retention = ctx.retention or {}
@@ -628,7 +624,7 @@ class ReportWriter(AnalystBase):
             said = verdict.moved or f"{hypo} is not where the change is"
             return f"No — {said}. Overall, {headline}. {where}"
         deploys = [d for c in causes for d in c.deployments]
-        named = self._named_events(plan)
+        named = self._named_events(premise)
         if named and premise.yes_no:
             tied = [c for c in causes if any(e.id == named[0].id for e in c.events)]
             if tied:
@@ -683,7 +679,7 @@ class ReportWriter(AnalystBase):
         """The "Yes — …"/"No — …" opening of a yes/no question about a kind of event, whether
         the change is over, whether the activity is real, new accounts, or a dimension's other
         or every value; "" when the question asks none of these."""
-        words = set(re.findall(r"[a-z_]+", self._question.lower()))
+        words = premise.words
         tied = [e for c in causes for e in c.events] or self._explaining(causes)
         for kind in sorted({e.kind.lower() for e in self.ctx.events} - {"deployment"}):
             if kind in words or kind + "s" in words:
@@ -743,10 +739,9 @@ class ReportWriter(AnalystBase):
                 return max(0.0, 1.0 - existing / total)
         return None
 
-    def _named_events(self, plan: Plan) -> list[EventFinding]:
+    def _named_events(self, premise: Premise) -> list[EventFinding]:
         """The checked deployments and events the question names by their id."""
-        words = set(re.findall(r"[\w.-]+", self._question.lower()))
-        return [e for e in self.ctx.events if e.id.lower() in words]
+        return [e for e in self.ctx.events if e.id.lower() in premise.words]
 
     def _answer_where(self, causes: list[Cause], segment_errors: list[str]) -> str:
         if segment_errors:

@@ -73,6 +73,7 @@ class Premise:
     ongoing: str | None = None  # "ongoing" ("still going on?") | "over" ("did it recover?")
     authenticity: str | None = None  # "real" ("real users?") | "fake" ("is it bots?")
     new_accounts: bool = False  # it asks about new accounts or signups
+    words: frozenset[str] = frozenset()  # its words, lower case (ids keep their dots and dashes)
 
 
 def read_premise(text: str, schema: WarehouseSchema) -> Premise:
@@ -103,6 +104,7 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         ongoing=None if not yes_no else _which(low, (("ongoing", _ONGOING), ("over", _OVER))),
         authenticity=None if not yes_no else _which(low, (("fake", _FAKE), ("real", _REAL))),
         new_accounts=_NEW.search(low) is not None,
+        words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
     )
 
