@@ -610,9 +610,12 @@ class ReportWriter(AnalystBase):
         asked = plan.question.metric
         quiet = [c for c in self.ctx.checked.values() if c.metric == asked and not c.filters]
         if asked and asked != a.metric and quiet and not quiet[-1].detected:
+            # "No" to a question about that metric by name; "engagement seems down" (a word
+            # that maps to it) is answered with what did move
+            by_name = premise.yes_no or self._names_metric(premise, asked)
             return (
-                f"No — {asked} stayed within its normal range against the seasonal baseline; "
-                f"{headline}. {where}"
+                f"{'No — ' if by_name else ''}{asked} stayed within its normal range against the "
+                f"seasonal baseline; {headline}. {where}"
             )
         if premise.claimed is not None and premise.claimed != a.direction:
             return (
@@ -738,6 +741,11 @@ class ReportWriter(AnalystBase):
             if total:
                 return max(0.0, 1.0 - existing / total)
         return None
+
+    def _names_metric(self, premise: Premise, metric: str) -> bool:
+        """Whether the question names ``metric`` by its name or its whole label."""
+        label = self.executor.schema.metric(metric).label.lower().split()
+        return metric.lower() in premise.words or (bool(label) and premise.words >= set(label))
 
     def _named_events(self, premise: Premise) -> list[EventFinding]:
         """The checked deployments and events the question names by their id."""
