@@ -9,13 +9,14 @@ hold), and a change in one segment or a few hours moves that segment's or those 
 The last day of the range (after the days :mod:`.partial_days` finds cut by time of day), then
 the day before it if the last one was, counts as partly loaded when, against the
 ``REFERENCE_DAYS`` days before those two (at least ``MIN_REFERENCE`` with events, at least
-``MIN_SAME_WEEKDAY`` of its own weekday, whose median is its usual):
+``MIN_SAME_WEEKDAY`` of its own weekday; a day's usual level is the median of its weekday's days,
+each moved on by the typical week-over-week change, so a growing product is not read as falling):
 
 1. there is enough to tell: its weekday usually has ``MIN_USUAL_EVENTS`` events and
    ``MIN_USUAL_USERS`` active users;
 2. its events per active user are far below usual: at most ``MAX_LOADED`` of it, and at least
    ``Z_FAR`` robust standard deviations below (the spread of every reference day around the
-   other days of its weekday, at least ``SPREAD_FLOOR``);
+   usual level its weekday's other days give it, at least ``SPREAD_FLOOR``);
 3. its active users are the ones a random thinning leaves: keeping a share ``p`` of the rows
    (its events over the usual events) keeps a user with ``k`` rows on a usual day with
    probability ``1 - (1 - p) ** k``, and the users this predicts (from the usual day's users and
