@@ -18,7 +18,6 @@ from scipy import stats as sps
 
 from metric_anomaly_investigator.core.stats import (
     MIN_HISTORY,
-    _drift_onset,
     _fit,
     _global_line,
     _kind,
@@ -28,6 +27,7 @@ from metric_anomaly_investigator.core.stats import (
     _robust_sigma,
     _seasonal_profile,
     _step_scores,
+    _trend_break,
     _window_se,
     adjust_pvalues,
     compare_samples,
@@ -482,12 +482,12 @@ def test_window_p_value_is_a_t_test_on_the_fit_degrees_of_freedom(slope: float) 
     assert _measure(after, fit, 21, 23, -1.0, 1.0, 7).p_value == longer.p_value
 
 
-def test_a_drift_found_late_is_dated_back_to_where_it_began() -> None:
+def test_a_drift_is_dated_at_the_bend() -> None:
     t = np.arange(70.0)
-    y = 100 + np.where(t % 2 == 0, 0.3, -0.3) - 2.0 * np.clip(t - 41, 0, None)  # from day 42
-    fit = _fit(y, 56, 7)
-    w = _measure(y, fit, 56, 70, -1.0, max(fit.sd, 0.3), 7)
-    assert 42 <= _drift_onset(y, w, 7, 14, 0.3) <= 43
+    y = 100 + np.where(t % 2 == 0, 0.3, -0.3) - 2.0 * np.clip(t - 41, 0, None)  # bends at 41
+    bend = _trend_break(y, 7, 14)
+    assert bend is not None and bend.start == 41 and bend.beats_step
+    assert bend.bend == pytest.approx(-2.0, abs=0.05) and bend.p_value < 1e-6
 
 
 def test_a_weekly_pattern_and_a_trend_are_both_named() -> None:

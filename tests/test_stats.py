@@ -177,20 +177,19 @@ def test_spike_and_drift_kinds() -> None:
     assert drift.end_index is None
 
 
-def test_gradual_drift_is_dated_from_its_first_step() -> None:
-    # the metric loses 5% more every 4 days from day 49: the first steps hide in the noise
-    # and the drift is flagged days later; its onset is walked back to where it began
+def test_gradual_drift_is_dated_at_its_bend() -> None:
+    # from day 49 the metric loses 1.5% a day, compounded: no single day breaks, the slope does
     at, lags = 49, []
     for seed in range(20):
         for multiplicative in (True, False):
             x = product_series(91, seed, 0.003, multiplicative)
-            for k in range(6):
-                x[at + 4 * k :] *= 0.95
+            x[at:] *= 0.985 ** np.arange(91 - at)
             r = detect_anomaly(x)
-            assert r.detected and r.direction == "drop" and r.start_index is not None
-            assert r.start_index >= at - 7  # never a period before the drift began
+            assert r.detected and r.direction == "drop" and r.kind == "drift"
+            assert r.start_index is not None and r.end_index is None
+            assert r.end_change_pct is not None and r.end_change_pct < r.change_pct < 0
             lags.append(r.start_index - at)
-    assert np.mean(np.abs(lags) <= 1) >= 0.7, lags
+    assert max(np.abs(lags)) <= 4 and np.mean(np.abs(lags) <= 2) >= 0.8, lags
 
 
 def test_hint_guides_but_does_not_force() -> None:

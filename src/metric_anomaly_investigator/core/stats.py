@@ -11,7 +11,6 @@ multiplicative — a weekend dip that deepens as the product grows is still the 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,9 +33,9 @@ _ALPHA_DETECT = 0.01
 _MIN_SHIFT_SIGMAS = 1.0  # a window must move at least one noise s.d. from its baseline
 _MIN_SPIKE_SIGMAS = 4.0  # a window of 1-2 points must stand out by 4 noise s.d.
 _ONSET_SIGMAS = 3.0  # days this far off the baseline just before a break belong to it
-_DRIFT_LOOKBACK = 2  # periods before a drift searched for its onset
-_DRIFT_ALLOWANCE = 0.5  # CUSUM reference value for a drift's onset, in noise s.d.
-_DRIFT_EVIDENCE = 2.5  # the days a CUSUM ties to a drift must lean its way by 2.5 std. errors
+_BEND_PERIODS = 4  # a bend is judged on the four weeks either side of it
+_ALPHA_BREAK = 0.001  # a bend claims weeks of trend: ten times the evidence of a window, as
+# real growth is never exactly linear on the modelling scale and the fit's misfit inflates F
 _MEDIAN_VAR = math.pi / 2  # variance of a median relative to a mean (normal noise)
 _MAX_RHO = 0.8
 _PHASE_PRIOR = 4.0  # a weekday's own noise level counts as much as 4 pooled points
@@ -367,6 +366,7 @@ class AnomalyResult:
     p_value: float | None
     baseline: list[float] = field(default_factory=list)
     reason: str = ""
+    end_change_pct: float | None = None  # a drift: how far it took the level by the last point, %
 
 
 @dataclass(frozen=True)
@@ -455,32 +455,98 @@ def _outliers(r: np.ndarray, sigma: float, width: int) -> list[int]:
     return [int(i) for i in np.flatnonzero(np.abs(r - med) > _MIN_SPIKE_SIGMAS * sigma)]
 
 
-def _drift_onset(y: np.ndarray, w: _Window, period: int, min_history: int, noise: float) -> int:
-    """Where a gradual drift found at ``w.start`` began.
+@dataclass(frozen=True)
+class _Break:
+    """A change of slope at ``start``: the level follows one line, then bends (model scale)."""
 
-    A drift is flagged once it has grown past the noise, after it began. A one-sided CUSUM
-    (reference value half a noise s.d.) of the residuals against the window's baseline, over up
-    to two periods before the window, accumulates the early, small deviations in the drift's
-    direction: the drift began just after the CUSUM last stood at zero — when, against the
-    baseline learned before that day, those days lean its way by ``_DRIFT_EVIDENCE`` standard
-    errors.
+    start: int
+    expected: np.ndarray  # the line before the bend, extrapolated, plus the weekday profile
+    bend: float  # change of slope per day
+    p_value: float  # Bonferroni corrected over the candidate days
+    shift_sigmas: float  # mean deviation from the bend on / noise s.d.
+    beats_step: bool  # the bend fits its window better than any step in it
+
+
+def _rss(d: np.ndarray, columns: list[np.ndarray]) -> tuple[float, np.ndarray]:
+    """(residual sum of squares, coefficients) of the least-squares fit of ``d``."""
+    design = np.column_stack(columns)
+    coef, *_ = np.linalg.lstsq(design, d, rcond=None)
+    resid = d - design @ coef
+    return float(np.dot(resid, resid)), coef
+
+
+def _bend_f(d: np.ndarray, t: np.ndarray, tau: int) -> tuple[float, float, np.ndarray]:
+    """(F of a hinge at ``tau`` against a plain line, the hinge's RSS, its coefficients)."""
+    line = [np.ones(len(d)), t]
+    rss0, _ = _rss(d, line)
+    rss1, coef = _rss(d, [*line, np.maximum(t - tau, 0.0)])
+    df = len(d) - 3
+    if rss1 <= _EPS * max(float(np.dot(d, d)), _EPS) or df < 1:
+        return (math.inf if rss0 - rss1 > _EPS else 0.0), rss1, coef
+    return (rss0 - rss1) / (rss1 / df), rss1, coef
+
+
+def _trend_break(y: np.ndarray, period: int, min_history: int) -> _Break | None:
+    """The most likely change of slope, and how strongly the data show it.
+
+    Each candidate day τ (with ``min_history`` days and ``_BEND_PERIODS`` periods of history
+    before it, so the line and the weekday profile are learned, and a period after it, so a
+    slope can be seen) is judged on its own window of those periods either side: the line of
+    the weeks before it, bent at τ, against the same line unbent (F test). Local windows keep
+    a slow curvature of the growth (a product saturating over months) from reading as a bend;
+    the slope must change within weeks. The onset is then chosen by likelihood — least squared
+    error over the candidate days within a period of the best one, on one common window — not
+    the first day a threshold is crossed, so one noisy day does not move it. Evidence: F at
+    the onset, deflated for the residuals' lag-1 autocorrelation and Bonferroni corrected over
+    the candidates. A steady trend (a line on the modelling scale) gains nothing from a bend.
     """
-    lo = max(w.start - _DRIFT_LOOKBACK * period, min_history)
-    sd = max(w.fit.sd, noise)
-    if lo >= w.start or sd <= _EPS:
-        return w.start
-    resid = w.sign * (y[lo : w.start] - w.fit.expected[lo : w.start]) / sd
-    cusum, first = 0.0, w.start
-    for i, r in enumerate(resid):
-        cusum = max(0.0, cusum + float(r) - _DRIFT_ALLOWANCE)
-        if cusum == 0.0:
-            first = lo + i + 1
-    if first >= w.start:
-        return w.start
-    fit = _fit(y, first, period)
-    sd = max(fit.sd, noise)
-    lean = w.sign * float(np.sum(y[first : w.start] - fit.expected[first : w.start]))
-    return first if lean >= _DRIFT_EVIDENCE * sd * math.sqrt(w.start - first) else w.start
+    n = len(y)
+    half = _BEND_PERIODS * period
+    lo, hi = max(min_history, half), n - period
+    if hi < lo:
+        return None
+    season = _seasonal_profile(y, period)[np.arange(n) % period]
+    d = y - season
+    t = np.arange(n, dtype=float)
+
+    def window(tau: int) -> slice:
+        return slice(max(0, tau - half), min(n, tau + half))
+
+    def f_at(tau: int) -> float:
+        w = window(tau)
+        return _bend_f(d[w], t[w], tau)[0]
+
+    best = max(range(lo, hi + 1), key=f_at)
+    w = window(best)
+    near = range(max(lo, best - period), min(hi, best + period) + 1)
+    tau = min(near, key=lambda k: _bend_f(d[w], t[w], k)[1])
+    f_stat, rss1, coef = _bend_f(d[w], t[w], tau)
+    resid = d[w] - np.column_stack([np.ones(len(t[w])), t[w], np.maximum(t[w] - tau, 0.0)]) @ coef
+    ar = _lag1(resid)
+    f_stat *= (1.0 - ar) / (1.0 + ar)
+    df = len(t[w]) - 3
+    p = min(1.0, (hi - lo + 1) * 2.0 * pvalues.t_sf(math.sqrt(max(f_stat, 0.0)), df))
+    # a step is the rival explanation of a level that ends lower (or higher): the bend must
+    # fit its window better than a step anywhere in it
+    steps = range(w.start + period, w.stop - 1)
+    line = [np.ones(len(t[w])), t[w]]
+    step = min((_rss(d[w], [*line, (t[w] >= k).astype(float)])[0] for k in steps), default=math.inf)
+    expected = coef[0] + coef[1] * t
+    sd = math.sqrt(rss1 / max(df, 1))
+    shift = float(np.mean(d[tau:] - expected[tau:]))
+    return _Break(
+        start=tau,
+        expected=expected + season,
+        bend=float(coef[2]),
+        p_value=p,
+        shift_sigmas=abs(shift) / sd if sd > _EPS else math.inf,
+        beats_step=rss1 < step,
+    )
+
+
+def _window_kind(x: np.ndarray, w: _Window, log: bool) -> Kind:
+    base = _from_model(w.fit.expected, log)
+    return _kind(x[w.start : w.stop] - base[w.start : w.stop])
 
 
 def _kind(resid_win: np.ndarray) -> Kind:
@@ -592,8 +658,23 @@ def detect_anomaly(
 
     # a window starting within a period after another one ended is its aftermath: its
     # baseline was learned on the incident itself
-    found = [w for w in windows if significant(w)]
+    # a deviation growing steadily from a baseline that learned no trend (too short a history)
+    # is the trend itself: a change of slope is the bend's to show (below)
+    found = [
+        w
+        for w in windows
+        if significant(w) and (w.fit.sxx > 0 or _window_kind(x, w, log) != "drift")
+    ]
     sig = [w for w in found if not any(v.stop <= w.start < v.stop + period for v in found)]
+    bend = _trend_break(y, period, min_history)
+    if bend is not None and not (
+        bend.beats_step and bend.p_value < _ALPHA_BREAK and bend.shift_sigmas >= _MIN_SHIFT_SIGMAS
+    ):
+        bend = None
+    # a bend explains a lasting departure better than any step (it beat them in its window);
+    # a bounded incident more significant than the bend is reported instead
+    if bend is not None and all(adjusted_p(w) > bend.p_value for w in sig if w.stop < n):
+        return _drift(x, bend, log, period)
     if not sig:
         p_adj = min((adjusted_p(w) for w in windows), default=None)
         amp = float(np.ptp(y - d)) if period > 1 else 0.0
@@ -614,17 +695,7 @@ def detect_anomaly(
         if earlier is not None and earlier.sign == chosen.sign and significant(earlier):
             chosen = earlier
     base = _from_model(chosen.fit.expected, log)
-    kind = _kind(x[chosen.start : chosen.stop] - base[chosen.start : chosen.stop])
-    first = _drift_onset(y, chosen, period, min_history, sigma) if kind == "drift" else chosen.start
-    if first < chosen.start:
-        fit = _fit(y, first, period)
-        earlier = _measure(y, fit, first, chosen.stop, chosen.sign, max(fit.sd, sigma), period)
-        # the evidence is the part that crossed the noise; the onset only dates the drift
-        earlier = dataclasses.replace(earlier, p_value=min(earlier.p_value, chosen.p_value))
-        if significant(earlier):
-            chosen = earlier
-            base = _from_model(chosen.fit.expected, log)
-
+    kind = _window_kind(x, chosen, log)
     end_index = None if chosen.stop >= n else chosen.stop - 1
     change_pct, magnitude = window_change(x, base, chosen.start, end_index)
     direction: Direction = "drop" if chosen.sign < 0 else "spike"
@@ -648,6 +719,37 @@ def detect_anomaly(
         p_value=_finite(p_adj),
         baseline=[float(v) for v in np.nan_to_num(base)],
         reason=reason,
+    )
+
+
+def _drift(x: np.ndarray, bend: _Break, log: bool, period: int) -> AnomalyResult:
+    """A change of slope as a detection: ongoing from the bend, against the line before it;
+    ``end_change_pct`` is the last period's mean deviation (whole weeks: the weekday mix
+    cancels), how far the drift has gone by the end."""
+    base = _from_model(bend.expected, log)
+    change_pct, magnitude = window_change(x, base, bend.start, None)
+    last = max(bend.start, len(x) - period)
+    end_pct, _ = window_change(x, base, last, None)
+    direction: Direction = "drop" if bend.bend < 0 else "spike"
+    word = "drop" if direction == "drop" else "rise"
+    mean = f" of {abs(change_pct):.1f}% on average" if change_pct is not None else ""
+    by_end = f" ({end_pct:+.1f}% by the end)" if end_pct is not None else ""
+    reason = (
+        f"gradual {word}{mean}{by_end}: the trend bent away from its earlier line, "
+        f"{bend.shift_sigmas:.1f}× the usual noise (p={bend.p_value:.2g})"
+    )
+    return AnomalyResult(
+        detected=True,
+        direction=direction,
+        kind="drift",
+        start_index=bend.start,
+        end_index=None,
+        change_pct=change_pct,
+        magnitude=magnitude,
+        p_value=_finite(bend.p_value),
+        baseline=[float(v) for v in np.nan_to_num(base)],
+        reason=reason,
+        end_change_pct=end_pct,
     )
 
 

@@ -81,6 +81,11 @@ def run(bench: Workbench, a: DetectAnomaly) -> StepResult:
             f"Mean {fmt(float(np.mean(seg_vals)))}/day in the window vs "
             f"{fmt(float(np.mean(exp_vals)))} expected."
         )
+        if res.kind == "drift" and res.end_change_pct is not None:
+            findings.append(
+                f"A gradual drift: the trend bent on {start}, and by the last week the level "
+                f"is {pct(res.end_change_pct)} off the line it followed before."
+            )
         if hint is not None and not (i0 - 1 <= hint <= i1):
             findings.append(
                 f"The date mentioned ({days[hint]}) is not where the break is: it starts {start}."
@@ -98,6 +103,7 @@ def run(bench: Workbench, a: DetectAnomaly) -> StepResult:
             "end": end.isoformat(),
             "ongoing": res.end_index is None,
             "change_pct": res.change_pct,
+            "end_change_pct": res.end_change_pct,
             "p_value": res.p_value,
             "expected_mean": float(np.mean(exp_vals)),
             "actual_mean": float(np.mean(seg_vals)),

@@ -63,7 +63,8 @@ def scan_segments(
     result = dataclasses.replace(
         r, direction=direction, change_pct=100 * change, baseline=[float(b) for b in base]
     )
+    what = "began to drift" if r.kind == "drift" else "broke"
     note = (
-        f"The total alone shows no significant break, but {where} broke on {days[i0]}: {r.reason}."
+        f"The total alone shows no significant break, but {where} {what} on {days[i0]}: {r.reason}."
     )
     return result, note
