@@ -324,11 +324,11 @@ class Analyst(ReportWriter):
             and (h.result.data.get("rel_diff") or 0.0) <= -accounts.MOVED
             for h in self.ctx.history
         )
-        released = any(
-            e.kind == "deployment" and e.explains and e.segment == segment for e in self.ctx.events
-        )
+        explained = {e.kind for e in self.ctx.events if e.explains and e.segment == segment}
+        if explained - {"deployment"}:  # a holiday, an incident…: the annotation says how
+            return False
         ended = a.end is not None and a.end < self.executor.schema.end_date
-        return fell and (ended or not released)
+        return fell and (ended or not explained)
 
     def _top(self) -> dict[str, str]:
         a = self.ctx.anomaly

@@ -47,6 +47,7 @@ MOVED = 0.05
 # accounts beyond its 99th percentile are outside what 99 in 100 people do.
 EXTREME_QUANTILE = 0.99
 MIN_ACCOUNTS = 5  # fewer new accounts than this are anecdotes, not a population
+EVENT_TYPE = "event_type"
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,10 @@ def _log_ratio(before: float, after: float) -> float | None:
 
 def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
     segment = bench.normal_filters(a.segment)
-    tested = {k: v for k, v in segment.items() if k not in bench.context.migrating}
+    # the people of the segment: an event type names what they did, not who they are
+    tested = {
+        k: v for k, v in segment.items() if k not in bench.context.migrating and k != EVENT_TYPE
+    }
     base, cur, _ = bench.windows()
     profile = profile_accounts(bench, segment, tested, base, cur)
     where = format_filters(tested) if tested else "all traffic"
@@ -188,9 +192,12 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
         ),
     ]
     ruled_out: list[str] = []
+    marked = _explaining(bench.context, segment, deployments=False)
+    if found is not None and marked and found[0] != "automated_traffic":
+        found = None  # a holiday or an incident the annotations name says how it happened
     if found is not None:
         mechanism, evidence = found
-        deploys = _explaining_deployments(bench.context, segment)
+        deploys = _explaining(bench.context, segment, deployments=True)
         if mechanism == "automated_traffic":
             ruled_out = _confounded(bench.context, profile, deploys)
         elif deploys and mechanism == "outage" and _ended(bench):
@@ -208,8 +215,9 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
         )
     if tested != segment:
         findings.append(
+            f"Profiled the accounts of {where}: "
             f"{', '.join(k for k in segment if k not in tested)} changed hands during the "
-            f"window: profiled the accounts of {where}."
+            "window or names what they did, not who they are."
         )
     data = asdict(profile)
     data.update(
@@ -255,10 +263,15 @@ def _ended(bench: Workbench) -> bool:
     return window is not None and window[1] < bench.schema.end_date
 
 
-def _explaining_deployments(
-    ctx: InvestigationContext, segment: dict[str, str]
+def _explaining(
+    ctx: InvestigationContext, segment: dict[str, str], *, deployments: bool
 ) -> list[EventFinding]:
-    return [e for e in ctx.events if e.kind == "deployment" and e.explains and e.segment == segment]
+    """The deployments (or the other events) found to explain this segment."""
+    return [
+        e
+        for e in ctx.events
+        if (e.kind == "deployment") == deployments and e.explains and e.segment == segment
+    ]
 
 
 def _confounded(
