@@ -429,3 +429,18 @@ def test_yes_no_questions_about_a_kind_of_event_or_an_unchecked_release() -> Non
     assert r.answer == report(analyst(DROP, (SEG,), (DEPLOY,))).answer  # no holiday was checked
     r = report(analyst(DROP, (SEG,)), "Did a deployment cause it?")
     assert r.answer.startswith("Not known — no deployment check ran. Overall, dau dropped")
+
+
+def test_a_holiday_is_why_nothing_broke_and_just_x_or_more_is_no_yes_no() -> None:
+    holiday = EventFinding(
+        "holiday", "xmas", "2026-01-27T00:00:00", "Christmas (country=IN)", 1.0, 1.0, 1.0, True,
+        scope={"country": "IN"},
+    )  # fmt: skip
+    a = analyst(DROP, (SEG,), (holiday,))
+    a.ctx.mechanisms = [MechanismFinding(ANDROID_IN, "outage", "users -60% and events -61%")]
+    r = report(a, "Indian users are churning since the 27th. What broke?")
+    assert r.affected_segments[0].mechanism == "calendar"  # the holiday says why they left
+    assert r.answer.startswith("No — nothing broke: a calendar effect. Overall, dau dropped")
+    two = (SEG, SegmentFinding(BR, -40.0, 0.1, 0.5))
+    r = report(analyst(DROP, two), "dau dropped, is it just india or something else too?")
+    assert r.answer.startswith("Not only country=IN. Overall, dau dropped")

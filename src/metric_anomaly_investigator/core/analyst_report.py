@@ -380,6 +380,13 @@ class ReportWriter(AnalystBase):
             e for e in self.ctx.events if e.explains and explains_segment(schema, e, s.filters)
         ]
         found = self._mechanism_finding(s.filters)
+        calendar = [e for e in events if e.kind.lower() in CALENDAR_KINDS]
+        if calendar and (found is None or found.mechanism in ("outage", "behaviour")):
+            # the check says how people stopped; the in-scope holiday says why
+            how = f"; {found.evidence}" if found is not None else ""
+            return Cause(
+                s, events, "calendar", f"{calendar[0].kind} {calendar[0].description}{how}"
+            )
         if found is not None:
             return Cause(s, events, found.mechanism, found.evidence)
         deploys = [e for e in events if e.kind == "deployment"]
@@ -625,7 +632,14 @@ class ReportWriter(AnalystBase):
         if verdict is not None and verdict.holds is False:
             hypo = format_filters(self._hypo(plan, a))
             said = verdict.moved or f"{hypo} is not where the change is"
+            if said.startswith("not only") and not premise.yes_no:  # "just X or more?"
+                return f"Not only {hypo}. Overall, {headline}. {where}"
             return f"No — {said}. Overall, {headline}. {where}"
+        how = {c.mechanism for c in causes}
+        if premise.blames_breakage and how == {"calendar"}:
+            return (
+                f"No — nothing broke: {MECHANISM_WORDS['calendar']}. Overall, {headline}. {where}"
+            )
         deploys = [d for c in causes for d in c.deployments]
         named = self._named_events(premise)
         if named and premise.yes_no:
@@ -663,7 +677,7 @@ class ReportWriter(AnalystBase):
             )
             return f"{opener}{said}. Overall, {headline}. {where}"
         pinned = premise.named_dimension
-        if premise.yes_no and pinned and verdict is None and not settled:
+        if premise.yes_no and pinned and verdict is None:
             found = [c for c in causes if pinned in c.segment.filters]
             if not found:
                 return f"No — no single {pinned} stands out. Overall, {headline}. {where}"
@@ -743,9 +757,11 @@ class ReportWriter(AnalystBase):
         return None
 
     def _names_metric(self, premise: Premise, metric: str) -> bool:
-        """Whether the question names ``metric`` by its name or its whole label."""
+        """Whether the question names ``metric`` by its name or the noun of its label ("users"
+        for daily active users, "events")."""
         label = self.executor.schema.metric(metric).label.lower().split()
-        return metric.lower() in premise.words or (bool(label) and premise.words >= set(label))
+        nouns = {label[-1], label[-1] + "s"} if label else set()
+        return metric.lower() in premise.words or bool(nouns & premise.words)
 
     def _named_events(self, premise: Premise) -> list[EventFinding]:
         """The checked deployments and events the question names by their id."""

@@ -19,7 +19,7 @@ _DROP = re.compile(
     r"|dip(?:s|ped|ping)?|(?<!break )(?<!broken )(?<!drill )(?<!shut )(?<!slow )down"
     r"|lower|fewer|lost|los(?:e|es|ing)|plung(?:e|es|ed|ing)"
     r"|plummet(?:s|ed|ing)?|tank(?:s|ed|ing)?|shr[iu]nk|shrink(?:s|ing)?|sank|sink(?:s|ing)?"
-    r"|slump(?:s|ed|ing)?|collaps(?:e|es|ed|ing)|went south)\b"
+    r"|slump(?:s|ed|ing)?|collaps(?:e|es|ed|ing)|went south|stop(?:s|ped|ping)?)\b"
 )
 _RISE = re.compile(
     r"\b(?:spike(?:s|d)?|spiking|ris(?:e|es|en|ing)|rose|increas(?:e|es|ed|ing)"
@@ -44,6 +44,7 @@ _OVER = re.compile(
 _REAL = re.compile(r"\b(?:real|genuine|humans?|legit(?:imate)?|actual (?:people|users))\b")
 _FAKE = re.compile(r"\b(?:bots?|automated|fake|spam|scrapers?|crawlers?|scripted)\b")
 _NEW = re.compile(r"\bnew (?:accounts?|users?|signups?|sign-ups?)\b|\bbrand[- ]new\b")
+_BROKE = re.compile(r"\b(?:break|broke|broken|bug|bugs|buggy|crash\w*|wrong|outage)\b")
 _EXCLUSIVE = re.compile(r"\b(?:only|just|solely|entirely|whole|entire|all of)\b")
 _REQUEST = re.compile(r"(?:can|could|would|will) (?:you|we|someone)\b")
 _RELEASE = (
@@ -73,6 +74,7 @@ class Premise:
     ongoing: str | None = None  # "ongoing" ("still going on?") | "over" ("did it recover?")
     authenticity: str | None = None  # "real" ("real users?") | "fake" ("is it bots?")
     new_accounts: bool = False  # it asks about new accounts or signups
+    blames_breakage: bool = False  # it takes for granted that something broke
     words: frozenset[str] = frozenset()  # its words, lower case (ids keep their dots and dashes)
 
 
@@ -104,6 +106,7 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         ongoing=None if not yes_no else _which(low, (("ongoing", _ONGOING), ("over", _OVER))),
         authenticity=None if not yes_no else _which(low, (("fake", _FAKE), ("real", _REAL))),
         new_accounts=_NEW.search(low) is not None,
+        blames_breakage=_BROKE.search(low) is not None,
         words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
     )
