@@ -21,8 +21,8 @@ each moved on by the typical week-over-week change, so a growing product is not 
    (its events over the usual events) keeps a user with ``k`` rows on a usual day with
    probability ``1 - (1 - p) ** k``, and the users this predicts (from the usual day's users and
    rows per user) are within ``Z_FIT`` robust standard deviations (of the users) of the ones it
-   has, and at least ``2 * Z_FIT`` below the usual users, so that users staying while doing less
-   (no users lost), or a holiday's (more users lost) cannot fit it as well;
+   has, and the day has lost users beyond chance (``Z_FIT`` of them below usual): users staying
+   while doing less lose none, a holiday loses more than a thinning to its events would;
 4. its events are spread over the hours of the day, and over the values of every event-level
    dimension, as on a usual day of its weekday: the total variation distance of its shares from
    theirs is no larger than the largest of any reference day's from the other days of its
@@ -60,8 +60,8 @@ MIN_USUAL_USERS = 100  # below it one user is over 1 % of the day's users: too c
 # it lacks at least a fifth, twice the usual calendar swing
 MAX_LOADED = 0.8
 Z_FAR = 5.0  # "far outside": beyond anything 28 days of day-to-day noise plausibly produce
-# a consistency check: 3 standard deviations hold 99.7 % of a good fit, and the two readings
-# (thinned, or users all there) are then at least twice that apart
+# a consistency check: 3 standard deviations hold 99.7 % of a good fit (and of a day with no
+# users lost, which a late load's users must therefore fall beyond)
 Z_FIT = 3.0
 SPREAD_FLOOR = 0.02  # a real product's days rarely agree closer than 2 %: no z from a zero spread
 MIN_BIN_EVENTS = 5.0  # the usual rule for a share's sampling noise to be near normal
@@ -107,7 +107,8 @@ def late_loads(wh: Warehouse, lo: date, hi: date) -> list[PartialDay]:
             break
         kept = _kept_share(min(events / usual_events, 1.0), detail.rows_per_user(same))
         misfit = float(np.log(users / max(kept * usual_users, 1.0)))
-        if abs(misfit) > Z_FIT * active.spread or np.log(kept) > -2 * Z_FIT * active.spread:
+        lost = float(np.log(users / usual_users))
+        if abs(misfit) > Z_FIT * active.spread or lost > -Z_FIT * active.spread:
             break
         checked = detail.uniform_over(day)
         if checked is None:
