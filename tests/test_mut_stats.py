@@ -449,6 +449,15 @@ def test_a_ramp_in_is_dated_from_its_first_day_off_the_baseline() -> None:
     assert _onset(y, 44, 1.0, 7, 14, 1.0) == 44  # not a rise
 
 
+def test_one_noisy_day_before_a_step_does_not_pull_its_onset_early() -> None:
+    y = 100.0 + np.where(np.arange(60) % 2 == 0, 1.0, -1.0)
+    y[44:] = 60.0
+    y[43] = 95.0  # 5 s.d. off, but far nearer the baseline than the new level
+    assert _onset(y, 44, -1.0, 7, 14, 1.0) == 44
+    y[42:44] = 62.0  # two days already at the new level: it began there
+    assert _onset(y, 44, -1.0, 7, 14, 1.0) == 42
+
+
 def test_window_standard_error_terms() -> None:
     """Noise over k points, the level's and the slope's estimation error (a median's
     efficiency), the weekday profile's error over a partial period."""

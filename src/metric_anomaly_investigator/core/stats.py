@@ -32,7 +32,8 @@ _LEVEL_PERIODS = 4  # without a slope, the level is the median of the last 4 per
 _ALPHA_DETECT = 0.01
 _MIN_SHIFT_SIGMAS = 1.0  # a window must move at least one noise s.d. from its baseline
 _MIN_SPIKE_SIGMAS = 4.0  # a window of 1-2 points must stand out by 4 noise s.d.
-_ONSET_SIGMAS = 3.0  # days this far off the baseline just before a break belong to it
+_ONSET_SIGMAS = 3.0  # days this far off the baseline just before a break may belong to it
+_ONSET_MARGIN = 4.0  # an earlier onset must make the data e² (~7x) as likely as the start
 _BEND_PERIODS = 4  # a bend is judged on the four weeks either side of it
 _ALPHA_BREAK = 0.001  # a bend claims weeks of trend: ten times the evidence of a window, as
 # real growth is never exactly linear on the modelling scale and the fit's misfit inflates F
@@ -310,9 +311,14 @@ def _onset(
     """Move a start back over the days just before it already off the baseline the same way.
 
     A change that ramps in (a rollout adopted over a day or two) or a dip whose deepest days
-    come last is found late; against the baseline learned a period before the start (from at
-    least three periods of history, so its trend is trustworthy), the first of the consecutive
-    days beyond 3 s.d. is where it began (at most a period back).
+    come last is found late. Against the baseline learned a period before the start (from at
+    least three periods of history, so its trend is trustworthy), each earlier day of the run
+    of consecutive days beyond ``_ONSET_SIGMAS`` s.d. (at most a period back) is a candidate
+    onset: a step there (its level the mean of the residuals up to a period after the start)
+    is scored by its squared error over the candidates and that period. The onset moves only
+    to the most likely candidate, and only when it beats the start by ``_ONSET_MARGIN``
+    (squared error in noise variances = twice the log-likelihood ratio): one noisy day just
+    before a break does not pull it early.
     """
     train_end = start - period
     if train_end < max(_TREND_MIN_PERIODS * period + period, min_history):
@@ -321,13 +327,22 @@ def _onset(
     sd = max(fit.sd, noise)
     if sd <= _EPS:
         return start
-    resid = y - fit.expected
+    resid = sign * (y - fit.expected) / sd
     first = start
     for i in range(start - 1, train_end - 1, -1):
-        if sign * resid[i] <= _ONSET_SIGMAS * sd:
+        if resid[i] <= _ONSET_SIGMAS:
             break
         first = i
-    return first
+    if first == start:
+        return start
+    stop = min(len(y), start + period)
+
+    def cost(k: int) -> float:
+        after = resid[k:stop]
+        return float(np.sum(resid[first:k] ** 2) + np.sum((after - after.mean()) ** 2))
+
+    best = min(range(first, start), key=cost)
+    return best if cost(start) - cost(best) >= _ONSET_MARGIN else start
 
 
 def window_change(
