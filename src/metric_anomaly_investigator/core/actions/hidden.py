@@ -14,6 +14,7 @@ from .workbench import Workbench, values_replace_each_other
 HIDDEN_MIN_IMPACT = 0.04  # a segment's break must move the total by 4% to be reported
 MIN_SEGMENT_SHARE = 0.02  # segments smaller than this share of the total are not scanned
 MAX_SEGMENT_P = 0.001
+DRIFT_IMPACT_DAYS = 7  # a drift's impact on the total is read on its last week
 
 
 def scan_segments(
@@ -22,7 +23,8 @@ def scan_segments(
     """(the break re-expressed on the total, a finding), or None.
 
     Each value (≥ 2% of the traffic) of each breakdown dimension is tested on its own series.
-    A break counts when it moved the total by at least ``HIDDEN_MIN_IMPACT`` over its window;
+    A break counts when it moved the total by at least ``HIDDEN_MIN_IMPACT`` over its window
+    (a drift, which grows, over its last week);
     of those, the one that moved the most of the metric wins (its deviation summed over its
     window: a sustained shift in a small segment outweighs one odd day in a large one, which a
     noisy total such as a sum of amounts shows often). The result is re-expressed on the total
@@ -48,7 +50,11 @@ def scan_segments(
             i0 = r.start_index
             i1 = r.end_index if r.end_index is not None else len(seg) - 1
             dev = float(np.sum(seg[i0 : i1 + 1] - np.asarray(r.baseline[i0 : i1 + 1])))
-            impact = abs(dev) / max(float(np.sum(total[i0 : i1 + 1])), 1e-9)
+            # a drift grows: what it does to the total is read on its last week, not averaged
+            # with the early days when it had barely begun
+            j0 = max(i0, i1 + 1 - DRIFT_IMPACT_DAYS) if r.kind == "drift" else i0
+            moved = float(np.sum(seg[j0 : i1 + 1] - np.asarray(r.baseline[j0 : i1 + 1])))
+            impact = abs(moved) / max(float(np.sum(total[j0 : i1 + 1])), 1e-9)
             if impact >= HIDDEN_MIN_IMPACT and (best is None or abs(dev) > best[0]):
                 best = (abs(dev), i0, i1, r, format_filters(g))
     if best is None:
