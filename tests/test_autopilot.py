@@ -10,9 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from pydantic_ai.messages import ModelRequest, UserPromptPart
 
-from metric_anomaly_investigator.core.analyst_base import read_prompt
 from metric_anomaly_investigator.core.autopilot import AutopilotModel
 from metric_anomaly_investigator.core.models import Investigation, Report
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
@@ -109,16 +107,6 @@ def test_follow_up_reuses_the_findings(seed_wh: Warehouse) -> None:
     assert follow.status == "completed", follow.error
     assert any(s.parameters.get("segment") == {"country": "BR"} for s in follow.steps)
     assert follow.report is not None and follow.report.anomaly.direction == "drop"
-
-
-def test_prompt_reading() -> None:
-    text = (
-        "## Earlier in this investigation\nQuestion: old\n\n## Question\nWhy did DAU drop?\n\n"
-        "## Findings so far (3 of at most 10 steps used)\n(no steps yet)\n\nChoose the next action."
-    )
-    prompt = read_prompt([ModelRequest(parts=[UserPromptPart(content=text)])])
-    assert prompt.question == "Why did DAU drop?"
-    assert prompt.follow_up and prompt.steps_used == 3 and prompt.max_steps == 10
 
 
 def test_model_identity(seed_wh: Warehouse) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
+from types import SimpleNamespace
 
 import pytest
 from pydantic_ai.messages import (
@@ -23,7 +24,8 @@ from pydantic_ai.messages import (
 from test_autopilot import investigate
 
 from metric_anomaly_investigator.core.actions.charts import line
-from metric_anomaly_investigator.core.analyst_base import Prompt, read_prompt, short_error
+from metric_anomaly_investigator.core.agents import InvestigationDeps
+from metric_anomaly_investigator.core.analyst_base import Prompt, read_turn, short_error
 from metric_anomaly_investigator.core.autopilot import Analyst
 from metric_anomaly_investigator.core.context import (
     Anomaly,
@@ -40,9 +42,11 @@ from metric_anomaly_investigator.core.models import (
     DetectAnomaly,
     DrillDown,
     GenerateInsights,
+    Investigation,
     Report,
     SegmentByDimension,
     StatisticalTest,
+    Step,
     StepResult,
 )
 from metric_anomaly_investigator.warehouse.connect import open_warehouse
@@ -517,9 +521,10 @@ def test_the_step_budget_and_a_retry_end_the_run() -> None:
     assert a.decide(Prompt("Why did DAU drop?", False, 10, 12)).action == DetectAnomaly(
         metric="dau"
     )
-    retry = Prompt("Why did DAU drop?", False, 0, 12, retry="invalid output")
-    assert a.decide(retry).action == GenerateInsights()
-    nothing_seen = Prompt("Why did DAU drop?", False, 0, 12, retry="No data has been looked at")
+    rejected = Prompt("Why did DAU drop?", False, 1, 12, rejected=True, data_steps=1)
+    assert a.decide(rejected).action == GenerateInsights()
+    # the one rejection before any data: asked for a data step first, the analyst takes one
+    nothing_seen = Prompt("Why did DAU drop?", False, 0, 12, rejected=True, data_steps=0)
     assert a.decide(nothing_seen).action == DetectAnomaly(metric="dau")
 
 
@@ -735,34 +740,43 @@ def request(*parts: UserPromptPart | ToolReturnPart | RetryFeedbackPart) -> list
     return [ModelRequest(parts=list(parts))]
 
 
-def test_the_prompt_gives_the_question_the_budget_and_any_retry() -> None:
-    text = (
-        "## Question\nWhy did DAU drop?\n\n## Findings so far (3 of at most 10 steps used)\n"
-        "(no steps yet)"
+def test_the_turn_gives_the_question_the_budget_and_a_rejection() -> None:
+    done = Step(index=1, action="detect_anomaly", reasoning="r", success=True)
+    failed = Step(index=2, action="drill_down", reasoning="r", success=False, error="boom")
+    earlier = Investigation(
+        id="e",
+        question="Why did DAU drop?",
+        model="autopilot",
+        warehouse="w",
+        started_at=datetime(2026, 1, 30, tzinfo=UTC),
+        steps=[done],
     )
-    prompt = read_prompt(request(UserPromptPart(content=text)))
+    deps = InvestigationDeps(
+        executor=SimpleNamespace(),  # type: ignore[arg-type]
+        question="Is Brazil affected?",
+        steps=[done, failed],
+        earlier=[earlier],
+        max_steps=10,
+    )
+    prompt = read_turn(deps, request(UserPromptPart(content="(the rendered prompt)")))
     assert (prompt.question, prompt.follow_up, prompt.steps_used, prompt.max_steps) == (
-        "Why did DAU drop?",
-        False,
-        3,
+        "Is Brazil affected?",
+        True,
+        2,
         10,
     )
-    assert prompt.retry is None
-    rejected = ToolReturnPart("final_result", "bad step", tool_call_id="1", outcome="retried")
-    bare = read_prompt(request(UserPromptPart(content="  Why did DAU drop?\nmore"), rejected))
-    assert (bare.question, bare.steps_used, bare.max_steps, bare.retry) == (
-        "Why did DAU drop?",
-        0,
-        12,
-        "bad step",
-    )
-    assert read_prompt(request(UserPromptPart(content="   "))).question == ""
-    answered = ToolReturnPart("final_result", "ok", tool_call_id="2")
-    assert read_prompt(request(UserPromptPart(content=text), answered)).retry is None
+    assert (prompt.rejected, prompt.data_steps) == (False, 2)  # one earlier, one now
+    first = InvestigationDeps(executor=deps.executor, question="Why did DAU drop?")
+    assert read_turn(first, []) == Prompt("Why did DAU drop?", False, 0, 12)
+    rejected = ToolReturnPart("decide_next_step", "bad", tool_call_id="1", outcome="retried")
+    assert read_turn(deps, request(UserPromptPart(content="p"), rejected)).rejected
+    answered = ToolReturnPart("decide_next_step", "ok", tool_call_id="2")
+    assert not read_turn(deps, request(UserPromptPart(content="p"), answered)).rejected
     feedback = RetryFeedbackPart("no output", retry=RetryInfo(cause="model_retry"))
-    assert read_prompt(request(UserPromptPart(content=text), feedback)).retry == "no output"
-    one = read_prompt(request(UserPromptPart(content="## Findings (1 of at most 5 step used)")))
-    assert (one.steps_used, one.max_steps) == (1, 5)
+    assert read_turn(deps, request(UserPromptPart(content="p"), feedback)).rejected
+    # only the last request counts: a rejection answered since is over
+    later = [*request(rejected), *request(UserPromptPart(content="p"))]
+    assert not read_turn(deps, later).rejected
 
 
 def test_a_follow_up_reuses_the_established_anomaly() -> None:

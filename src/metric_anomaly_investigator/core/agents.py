@@ -5,7 +5,8 @@
 
 Both see the warehouse's real schema (``executor.schema_summary()``), the question and the
 findings so far, rendered by :func:`render_findings` / :func:`render_prompt` — the one place the
-prompt format lives, so the offline autopilot can read the same text. Output validators turn an
+prompt format lives. A model that runs in-process (the offline autopilot) gets the same facts
+typed: the run's :class:`InvestigationDeps` (:func:`current_deps`) and the output tool's name. Output validators turn an
 invalid action, and a report that cites what the steps do not show (``core.grounding``), into a
 ``ModelRetry`` the model can act on. :func:`run_agent` bounds every call (a per-request timeout and
 the investigation's deadline, :class:`CallBounds`), adds exponential backoff for transient
@@ -18,6 +19,7 @@ grounded. :func:`resolve_model` maps a model name to a PydanticAI model, failing
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import os
 import time
@@ -25,7 +27,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from pydantic_ai import Agent, AgentRetries, ModelRetry, RunContext, capture_run_messages
+from pydantic_ai import (
+    Agent,
+    AgentRetries,
+    ModelRetry,
+    RunContext,
+    ToolOutput,
+    capture_run_messages,
+)
 from pydantic_ai.exceptions import (
     ModelAPIError,
     ModelAuthenticationError,
@@ -66,6 +75,10 @@ from metric_anomaly_investigator.settings import AUTOPILOT
 
 OutputT = TypeVar("OutputT")
 
+# The agents' output tools: a model answers by calling one of them.
+STEP_TOOL = "decide_next_step"
+REPORT_TOOL = "write_report"
+
 
 class ModelConfigError(Exception):
     """The chosen model cannot be used (unknown name, missing API key…); one-line message."""
@@ -98,7 +111,8 @@ class Executor(Protocol):
 
 @dataclass
 class InvestigationDeps:
-    """Everything a prompt is made of; passed as ``deps`` to both agents."""
+    """Everything a prompt is made of; passed as ``deps`` to both agents (and, through
+    :func:`current_deps`, to a model that runs in-process, such as the autopilot)."""
 
     executor: Executor
     question: str
@@ -115,6 +129,20 @@ class InvestigationDeps:
     def all_steps(self) -> list[Step]:
         """The earlier questions' steps, then this run's."""
         return [*(s for inv in self.earlier for s in inv.steps), *self.steps]
+
+
+_RUNNING: contextvars.ContextVar[InvestigationDeps | None] = contextvars.ContextVar(
+    "mai_running_deps", default=None
+)
+
+
+def current_deps() -> InvestigationDeps | None:
+    """The deps of the agent run in progress in this task (``None`` outside :func:`run_agent`).
+
+    PydanticAI hands deps to tools, instructions and validators, not to a model; a model that
+    runs in-process (the autopilot) reads the question, the budget and the steps here, typed,
+    instead of parsing the prompt text."""
+    return _RUNNING.get()
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,7 +291,7 @@ def _schema_instructions(ctx: RunContext[InvestigationDeps]) -> str:
 def build_step_agent() -> Agent[InvestigationDeps, StepDecision]:
     """The Step Decision agent: one validated next action per run."""
     agent = Agent(
-        output_type=StepDecision,
+        output_type=ToolOutput(StepDecision, name=STEP_TOOL),
         instructions=STEP_INSTRUCTIONS,
         deps_type=InvestigationDeps,
         retries=_RETRIES,
@@ -293,7 +321,7 @@ def build_step_agent() -> Agent[InvestigationDeps, StepDecision]:
 def build_insights_agent() -> Agent[InvestigationDeps, Report]:
     """The Insights agent: the final report from the findings."""
     agent = Agent(
-        output_type=Report,
+        output_type=ToolOutput(Report, name=REPORT_TOOL),
         instructions=INSIGHTS_INSTRUCTIONS,
         deps_type=InvestigationDeps,
         retries=_RETRIES,
@@ -490,6 +518,23 @@ async def run_agent(
     """
     bounds = bounds or CallBounds()
     prompt = render_prompt(deps, final=final)
+    running = _RUNNING.set(deps)
+    try:
+        return await _run_with_backoff(agent, deps, prompt, model, usage, limits, policy, bounds)
+    finally:
+        _RUNNING.reset(running)
+
+
+async def _run_with_backoff(
+    agent: Agent[InvestigationDeps, OutputT],
+    deps: InvestigationDeps,
+    prompt: str,
+    model: Model,
+    usage: RunUsage,
+    limits: UsageLimits,
+    policy: RetryPolicy,
+    bounds: CallBounds,
+) -> OutputT:
     attempt = 0
     while True:
         remaining = bounds.remaining()

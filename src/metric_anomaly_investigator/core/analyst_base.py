@@ -1,9 +1,9 @@
-"""What the autopilot's two halves share: the prompt it reads, the plan for the current
-question, and the view of this run's steps (which failed, what deployments were checked)."""
+"""What the autopilot's two halves share: the turn it answers (typed, from the run's deps), the
+plan for the current question, and the view of this run's steps (which failed, what
+deployments were checked)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from pydantic_ai.messages import (
@@ -11,9 +11,9 @@ from pydantic_ai.messages import (
     ModelRequest,
     RetryFeedbackPart,
     ToolReturnPart,
-    UserPromptPart,
 )
 
+from .agents import InvestigationDeps
 from .context import HistoryEntry, InvestigationContext
 from .models import (
     Action,
@@ -24,41 +24,37 @@ from .tools import ToolExecutor
 
 INFORMATIVE = 0.15
 
-_QUESTION_RE = re.compile(r"## Question\n(.*?)(?:\n\n## |\Z)", re.S)
-_USED_RE = re.compile(r"\((\d+) of at most (\d+) steps? used\)")
-
 
 @dataclass
 class Prompt:
+    """The turn the autopilot answers: the question, whether it follows earlier ones, this run's
+    step budget, whether any data has been looked at, and whether its last output was
+    rejected."""
+
     question: str
     follow_up: bool
     steps_used: int
     max_steps: int
-    retry: str | None = None
+    rejected: bool = False
+    data_steps: int = 0  # successful data steps, this run's and earlier ones'
 
 
-def read_prompt(messages: list[ModelMessage]) -> Prompt:
-    """The question, whether it is a follow-up and the step budget, from the agent's prompt."""
-    text, retry = "", None
-    for msg in messages:
-        if not isinstance(msg, ModelRequest):
-            continue
-        for part in msg.parts:
-            if isinstance(part, UserPromptPart) and isinstance(part.content, str):
-                text = part.content
-            elif isinstance(part, RetryFeedbackPart) or (
-                isinstance(part, ToolReturnPart) and part.outcome == "retried"
-            ):  # a rejected output: a retried output-tool call, or feedback on the response
-                retry = str(part.content)
-    m = _QUESTION_RE.search(text)
-    question = m.group(1).strip() if m else text.strip().splitlines()[0] if text.strip() else ""
-    used = _USED_RE.search(text)
+def read_turn(deps: InvestigationDeps, messages: list[ModelMessage]) -> Prompt:
+    """The turn from the run's deps; whether the last output was rejected from its messages (a
+    retried output-tool call, or feedback on a response)."""
+    last = next((m for m in reversed(messages) if isinstance(m, ModelRequest)), None)
+    rejected = last is not None and any(
+        isinstance(part, RetryFeedbackPart)
+        or (isinstance(part, ToolReturnPart) and part.outcome == "retried")
+        for part in last.parts
+    )
     return Prompt(
-        question=question,
-        follow_up="## Earlier in this investigation" in text,
-        steps_used=int(used.group(1)) if used else 0,
-        max_steps=int(used.group(2)) if used else 12,
-        retry=retry,
+        question=deps.question,
+        follow_up=bool(deps.earlier),
+        steps_used=len(deps.steps),
+        max_steps=deps.max_steps,
+        rejected=rejected,
+        data_steps=deps.data_steps,
     )
 
 

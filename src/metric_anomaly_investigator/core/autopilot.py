@@ -3,9 +3,10 @@
 :class:`AutopilotModel` is a :class:`~pydantic_ai.models.function.FunctionModel` that answers
 the Step Decision agent with one :class:`StepDecision` and the Insights agent with a
 :class:`Report`, through the agents' output tools — so the orchestrator, the records and the UI
-are the same whichever model runs. It reads the question from the prompt (the ``## Question``
-section written by ``agents.render_prompt``) and what the investigation has established from the
-Tool Executor's context. It never sees any ground truth.
+are the same whichever model runs. It reads no prompt text: the question, the budget and the steps
+come typed from the run's deps (``agents.current_deps``), which agent is asking from the output
+tool's name, and what the investigation has established from the Tool Executor's context (typed
+outcomes). It never sees any ground truth.
 
 The policy, like a senior analyst: establish the anomaly against a seasonal baseline (checking
 the other core metrics when the one asked about shows nothing) → break it down by the dimensions
@@ -32,11 +33,12 @@ from ..warehouse import metrics as catalogue
 from .actions import accounts
 from .actions.formatting import pct, plural
 from .actions.insights import history_shortfall
+from .agents import REPORT_TOOL, current_deps
 from .analyst_base import (
     INFORMATIVE,
     Plan,
     Prompt,
-    read_prompt,
+    read_turn,
     signature,
 )
 from .analyst_report import ReportWriter
@@ -72,7 +74,9 @@ class Analyst(ReportWriter):
         plan.done = {signature(h.action) for h in steps}
         self._settle_event_types()
         left = prompt.max_steps - prompt.steps_used
-        if left <= 1 or (prompt.retry and "No data has been looked at" not in prompt.retry):
+        # a rejected step is concluded on, unless no data has been looked at yet (the one
+        # rejection of a report that asks for a data step first)
+        if left <= 1 or (prompt.rejected and prompt.data_steps > 0):
             return self._conclude("The step budget is nearly used up: writing the report.")
         step = self._next(plan)
         if step is None:
@@ -436,11 +440,13 @@ class AutopilotModel(FunctionModel):
         return AUTOPILOT
 
     def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        prompt = read_prompt(messages)
-        tool = info.output_tools[0]
-        is_report = "summary" in tool.parameters_json_schema.get("properties", {})
+        deps = current_deps()
+        if deps is None:
+            raise RuntimeError("the autopilot answers only the agents' runs (agents.run_agent)")
+        prompt = read_turn(deps, messages)
+        (tool,) = info.output_tools
         output: StepDecision | Report = (
-            self.analyst.report(prompt) if is_report else self.analyst.decide(prompt)
+            self.analyst.report(prompt) if tool.name == REPORT_TOOL else self.analyst.decide(prompt)
         )
         return ModelResponse(parts=[ToolCallPart(tool.name, output.model_dump(mode="json"))])
 
