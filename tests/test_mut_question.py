@@ -167,6 +167,31 @@ def test_a_user_defined_metric_is_found_by_its_synonym() -> None:
     assert parse_question("Why did conversion fall on Jan 28?", s).metric == "checkout_rate"
 
 
+@pytest.mark.parametrize(
+    ("question", "metric"),
+    [
+        ("Order volume has been off for two weeks but carts look normal. Where?", "orders"),
+        ("Why did order numbers fall?", "orders"),
+        ("cart traffic is down", "carts"),
+        ("Why did orders drop?", "orders"),
+    ],
+)
+def test_a_user_metric_is_found_in_singular_compounds(question: str, metric: str) -> None:
+    def summed(name: str) -> Metric:
+        return Metric(name=name, label=name, kind="sum", numerator=Aggregate("sum", column=name))
+
+    own = [summed("orders"), summed("carts")]
+    s = schema()
+    s = s.model_copy(update={"metrics": ["orders", "carts"], "custom_metrics": own})
+    assert parse_question(question, s).metric == metric
+
+
+def test_a_generic_word_alone_still_names_its_metric() -> None:
+    s = schema()
+    assert parse_question("Why did traffic drop?", s).metric == "events"
+    assert parse_question("Why did event volume drop?", s).metric == "events"
+
+
 def test_the_longest_phrase_at_a_place_wins_over_its_first_word() -> None:
     # "events" ends first, but "events per user" starts at the same place and is longer
     assert _mentions(" events per user ", ["events", "events_per_user"], {}) == [

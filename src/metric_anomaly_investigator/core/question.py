@@ -302,7 +302,7 @@ def find_metric(
     metrics only said to look normal ("DAU dropped while events look normal" is about DAU).
     ``own``: the user's definitions (their labels and synonyms), by name."""
     low = _ACCOUNT_WORDS.sub(lambda m: " " * len(m[0]), low)  # "new users" names no metric
-    found = _mentions(low, metrics, own or {})
+    found = _qualified(low, _mentions(low, metrics, own or {}))
     spans = [(f[1], f[2]) for f in found]
     asked = [f for f in found if not _said_normal(low, f[1], f[2], spans)] or found
     best = max(asked, key=lambda f: (f[2] - f[1], -f[1]), default=None)
@@ -315,7 +315,7 @@ def _mentions(
     """(metric, start, end) of every phrase naming one of ``metrics``, longest at each place."""
     hits: list[tuple[str, int, int]] = []
     for metric in metrics:
-        for phrase in own[metric].phrases if metric in own else _phrases(metric):
+        for phrase in _own_phrases(own[metric]) if metric in own else _phrases(metric):
             for m in re.finditer(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", low):
                 hits.append((metric, m.start(), m.end()))
     hits.sort(key=lambda h: (h[1], -(h[2] - h[1])))
@@ -324,6 +324,32 @@ def _mentions(
         if not any(k[1] <= h[1] < k[2] or h[1] <= k[1] < h[2] for k in kept):
             kept.append(h)
     return kept
+
+
+def _own_phrases(metric: catalogue.Metric) -> tuple[str, ...]:
+    """A user-defined metric's phrases, with the singular of a one-word plural name: metrics
+    are named by plural nouns ("orders", "carts") and asked about in compounds ("order
+    volume", "cart abandonment")."""
+    phrases = metric.phrases
+    singular = [
+        p[:-1] for p in phrases if " " not in p and len(p) > 3 and p.endswith("s") and p[-2] != "s"
+    ]
+    return tuple(dict.fromkeys([*phrases, *singular]))
+
+
+# Words that name a metric only in general: qualified by the noun before them ("order volume",
+# "checkout traffic") they speak of that noun's metric.
+_GENERIC = frozenset({"volume", "activity", "traffic", "usage", "count", "numbers"})
+
+
+def _qualified(low: str, found: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """``found`` without generic words that directly follow another metric's mention."""
+    ends = {end for _, _, end in found}
+    return [
+        f
+        for f in found
+        if not (low[f[1] : f[2]] in _GENERIC and f[1] - 1 in ends and low[f[1] - 1] == " ")
+    ] or found
 
 
 def _phrases(metric: str) -> tuple[str, ...]:
