@@ -53,6 +53,7 @@ STEP_FIELDS = {
     "duration_ms",
 }
 REPORT_FIELDS = {
+    "answer",
     "summary",
     "root_cause",
     "anomaly",
@@ -62,7 +63,25 @@ REPORT_FIELDS = {
     "confidence",
 }
 ANOMALY_FIELDS = {"metric", "direction", "start", "end", "change_pct", "p_value"}
-SEGMENT_FIELDS = {"filters", "change_pct", "share_of_change", "confidence", "description"}
+SEGMENT_FIELDS = {
+    "filters",
+    "change_pct",
+    "share_of_change",
+    "confidence",
+    "description",
+    "mechanism",
+    "explained_by",
+}
+MECHANISMS = {
+    "behaviour",
+    "outage",
+    "deployment",
+    "instrumentation",
+    "automated_traffic",
+    "calendar",
+    "cohort",
+    "data_freshness",
+}
 EVENT_FIELDS = {"kind", "id", "at", "description", "confidence"}
 USAGE_FIELDS = {"requests", "input_tokens", "output_tokens", "cost_usd"}
 
@@ -117,6 +136,7 @@ def check_step(step: dict[str, Any]) -> None:
 
 def check_report(report: dict[str, Any]) -> None:
     assert set(report) == REPORT_FIELDS
+    assert isinstance(report["answer"], str) and report["answer"]  # the autopilot always answers
     assert isinstance(report["summary"], str) and report["summary"]
     assert isinstance(report["root_cause"], str)
     anomaly = report["anomaly"]
@@ -134,6 +154,9 @@ def check_report(report: dict[str, Any]) -> None:
         assert is_opt_number(seg["change_pct"]) and is_opt_number(seg["share_of_change"])
         assert is_number(seg["confidence"]) and 0 <= seg["confidence"] <= 1
         assert isinstance(seg["description"], str)
+        assert seg["mechanism"] is None or seg["mechanism"] in MECHANISMS
+        assert isinstance(seg["explained_by"], list)
+        assert all(isinstance(i, str) for i in seg["explained_by"])
     for event in report["correlated_events"]:
         assert set(event) == EVENT_FIELDS
         for name in ("kind", "id", "description"):

@@ -397,11 +397,12 @@ def test_data_freshness_gap_is_even_across_segments(small, tmp_path):
     assert users is not None and users[0] > ratios[0] + 0.2
     last = con.execute("SELECT max(event_timestamp) FROM events").fetchone()
     assert last is not None and last[0].hour < 7 and last[0].date() == gap + timedelta(days=1)
-    # the product sees the last day as incomplete by its time of day; the day before, whose
-    # rows are thinned over the whole day, is left for the analyst to read
+    # the product sees the last day as incomplete by its time of day, and the day before, whose
+    # rows are thinned over the whole day, as loaded only in part: both are left out
     path = con.execute("SELECT path FROM duckdb_databases() WHERE NOT internal").fetchone()
     con.close()
     assert path is not None
     with open_warehouse(path[0]) as wh:
-        assert [p.day for p in wh.schema.partial_days] == [gap + timedelta(days=1)]
-        assert wh.schema.end_date == gap
+        left_out = {(p.day, p.kind) for p in wh.schema.partial_days}
+        assert left_out == {(gap + timedelta(days=1), "cut"), (gap, "thinned")}
+        assert wh.schema.end_date == gap - timedelta(days=1)
