@@ -3,17 +3,17 @@
 * the Step Decision agent answers one :class:`StepDecision` (the next action and why);
 * the Insights agent answers the :class:`Report`.
 
-Both see the warehouse's real schema (``executor.schema_summary()``), the question and the
-findings so far, rendered by :func:`render_findings` / :func:`render_prompt` — the one place the
-prompt format lives. A model that runs in-process (the offline autopilot) gets the same facts
-typed: the run's :class:`InvestigationDeps` (:func:`current_deps`) and the output tool's name. Output validators turn an
-invalid action, and a report that cites what the steps do not show (``core.grounding``), into a
-``ModelRetry`` the model can act on. :func:`run_agent` bounds every call (a per-request timeout and
-the investigation's deadline, :class:`CallBounds`), adds exponential backoff for transient
-model/API errors and turns the faults a user must fix into one-line :class:`ModelCallError` errors;
-:func:`write_report` falls back to the built-in analyst's report when the model's cannot be
-grounded. :func:`resolve_model` maps a model name to a PydanticAI model, failing early with
-:class:`ModelConfigError` when a provider key is missing.
+Both see the warehouse's real schema (``executor.schema_summary()``), the question and the findings
+so far, rendered by :func:`render_findings` / :func:`render_prompt` — the one place the prompt
+format lives. A model that runs in-process (the offline autopilot) gets the same facts typed: the
+run's :class:`InvestigationDeps` (:func:`current_deps`) and the output tool's name. Output
+validators turn an invalid action, and a report that cites what the steps do not show
+(``core.grounding``), into a ``ModelRetry`` the model can act on. :func:`run_agent` bounds every
+call (a per-request timeout and the investigation's deadline, :class:`CallBounds`), adds exponential
+backoff for transient model/API errors and turns the faults a user must fix into one-line
+:class:`ModelCallError` errors; :func:`write_report` falls back to the built-in analyst's report
+when the model's cannot be grounded. :func:`resolve_model` maps a model name to a PydanticAI model,
+failing early with :class:`ModelConfigError` when a provider key is missing.
 """
 
 from __future__ import annotations
