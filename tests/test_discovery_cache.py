@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import ibis
 
-from metric_anomaly_investigator.warehouse.discovery_cache import DiscoveryCache, database_key
+from metric_anomaly_investigator.warehouse.discovery_cache import (
+    DISCOVERY_VERSION,
+    DiscoveryCache,
+    database_key,
+)
 
 URL = "postgres://mai:secret@db.example:5432/app"
 
@@ -55,3 +60,15 @@ def test_a_saved_discovery_reads_back() -> None:
     assert DiscoveryCache("k1").load() == saved
     cache.path.write_text("[1, 2]")  # not a mapping: discover afresh
     assert DiscoveryCache("k1").load() is None
+
+
+def test_a_discovery_saved_by_an_older_version_is_discovered_again() -> None:
+    cache = DiscoveryCache("k2")
+    cache.save({"schema": {}, "rollup": None})
+    state = json.loads(cache.path.read_text())
+    assert state["discovery_version"] == DISCOVERY_VERSION
+    cache.path.write_text(json.dumps({"schema": {}, "rollup": None}))  # before versions
+    assert DiscoveryCache("k2").load() is None
+    older = {"schema": {}, "rollup": None, "discovery_version": DISCOVERY_VERSION - 1}
+    cache.path.write_text(json.dumps(older))
+    assert DiscoveryCache("k2").load() is None

@@ -26,6 +26,11 @@ from .resources import cache_dir
 __all__ = ["DiscoveryCache", "cache_root", "database_key"]
 
 
+# What discovery finds grows with the code (2: days loaded only in part); a discovery saved by an
+# older version is discovered again rather than trusted.
+DISCOVERY_VERSION = 2
+
+
 def cache_root() -> Path:
     """The directory of the rollup cache files and cached discoveries (created on demand)."""
     root = cache_dir() / "rollups"
@@ -46,12 +51,16 @@ class DiscoveryCache:
             state = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return None
-        return state if isinstance(state, dict) else None
+        if not isinstance(state, dict) or state.get("discovery_version") != DISCOVERY_VERSION:
+            return None
+        return {k: v for k, v in state.items() if k != "discovery_version"}
 
     def save(self, state: Mapping[str, Any]) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            tmp.write_text(json.dumps(state, default=str))
+            tmp.write_text(
+                json.dumps({**state, "discovery_version": DISCOVERY_VERSION}, default=str)
+            )
             os.replace(tmp, self.path)
         except OSError:
             tmp.unlink(missing_ok=True)
