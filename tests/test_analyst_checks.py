@@ -357,6 +357,13 @@ def test_a_metric_outside_the_catalogue_is_named_and_not_investigated(
 def test_a_question_about_an_unknown_metric_takes_no_step(logging_wh: Warehouse) -> None:
     _, record = investigate(logging_wh, "Why did our NPS drop this month?")
     assert record.status == "completed" and record.steps == []
+    report = record.report
+    assert report is not None and report.confidence == 0.0 and not report.affected_segments
+    assert report.anomaly.direction == "none" and report.anomaly.metric.lower() == "nps"
+    have = ", ".join(logging_wh.schema.metrics)
+    assert report.answer.startswith("Not answerable from this data: this warehouse has no ")
+    assert f"metric (its metrics: {have})" in report.answer
+    assert "nps" in report.summary.lower() and "dau" not in report.root_cause
 
 
 @pytest.mark.parametrize(

@@ -143,6 +143,8 @@ class ReportWriter(AnalystBase):
         detect_errors = self._failed(plan, DetectAnomaly)
         if plan.question.missing_metric is not None:
             report = self._missing_metric_report(plan.question.missing_metric)
+        elif plan.question.unknown_metric is not None:
+            report = self._unknown_metric_report(plan.question.unknown_metric)
         elif (a is None or not a.detected) and retention.get("declined"):
             report = self._retention_report(plan, retention, premise)
         elif a is None and detect_errors:
@@ -174,6 +176,32 @@ class ReportWriter(AnalystBase):
                 f"or --config) from your columns, e.g. [metrics.{name}] "
                 + "; ".join(toml_body(metric).splitlines())
                 + " (mai data metrics lists the columns and more definitions).",
+                f"Or ask about a metric it has, e.g. 'Why did {first} change last week?'.",
+            ],
+            confidence=0.0,
+        )
+
+    def _unknown_metric_report(self, name: str) -> Report:
+        """A metric neither this warehouse nor the catalogue knows (NPS, support tickets…), as
+        the question wrote it: named, never replaced by another."""
+        have = self.executor.schema.metrics
+        listed = ", ".join(have) if have else "none"
+        first = have[0] if have else "dau"
+        return Report(
+            answer=(
+                f"Not answerable from this data: this warehouse has no {name} metric (its "
+                f"metrics: {listed}), so nothing was investigated in its place."
+            ),
+            summary=(
+                f"The question asks about {name}, which this warehouse does not measure; its "
+                f"metrics are {listed}. Nothing was investigated in its place."
+            ),
+            root_cause=f"Not investigated: the data has no {name} to look at.",
+            anomaly=AnomalySummary(metric=name, direction="none"),
+            recommendations=[
+                f"To investigate {name}, define it in mai.toml (beside the warehouse, or "
+                "--config) from your columns; mai data metrics lists the metrics, the numeric "
+                "columns and definitions you could add.",
                 f"Or ask about a metric it has, e.g. 'Why did {first} change last week?'.",
             ],
             confidence=0.0,
