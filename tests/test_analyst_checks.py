@@ -359,7 +359,7 @@ def test_a_question_about_an_unknown_metric_takes_no_step(logging_wh: Warehouse)
     assert record.status == "completed" and record.steps == []
     report = record.report
     assert report is not None and report.confidence == 0.0 and not report.affected_segments
-    assert report.anomaly.direction == "none" and report.anomaly.metric.lower() == "nps"
+    assert report.anomaly.direction == "none" and report.anomaly.metric == "NPS"  # as written
     have = ", ".join(logging_wh.schema.metrics)
     assert report.answer.startswith("Not answerable from this data: this warehouse has no ")
     assert f"metric (its metrics: {have})" in report.answer

@@ -8,6 +8,7 @@ with its comparison, and a segment has one change wherever the report names it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -144,7 +145,7 @@ class ReportWriter(AnalystBase):
         if plan.question.missing_metric is not None:
             report = self._missing_metric_report(plan.question.missing_metric)
         elif plan.question.unknown_metric is not None:
-            report = self._unknown_metric_report(plan.question.unknown_metric)
+            report = self._unknown_metric_report(plan.question.unknown_metric, prompt.question)
         elif (a is None or not a.detected) and retention.get("declined"):
             report = self._retention_report(plan, retention, premise)
         elif a is None and detect_errors:
@@ -181,9 +182,11 @@ class ReportWriter(AnalystBase):
             confidence=0.0,
         )
 
-    def _unknown_metric_report(self, name: str) -> Report:
+    def _unknown_metric_report(self, name: str, question: str) -> Report:
         """A metric neither this warehouse nor the catalogue knows (NPS, support tickets…), as
         the question wrote it: named, never replaced by another."""
+        written = re.search(re.escape(name), question, re.IGNORECASE)
+        name = written[0] if written else name
         have = self.executor.schema.metrics
         listed = ", ".join(have) if have else "none"
         first = have[0] if have else "dau"
