@@ -165,7 +165,6 @@ class ReportWriter(AnalystBase):
     def _missing_metric_report(self, name: str) -> Report:
         have = self.executor.schema.metrics
         metric = catalogue.get(name)
-        first = have[0] if have else "dau"
         note = catalogue.missing_metric_note(name, have)
         return Report(
             answer=f"Not answerable from this data: {note[0].lower()}{note[1:]}",
@@ -177,7 +176,7 @@ class ReportWriter(AnalystBase):
                 f"or --config) from your columns, e.g. [metrics.{name}] "
                 + "; ".join(toml_body(metric).splitlines())
                 + " (mai data metrics lists the columns and more definitions).",
-                f"Or ask about a metric it has, e.g. 'Why did {first} change last week?'.",
+                _ask_another(have),
             ],
             confidence=0.0,
         )
@@ -189,7 +188,6 @@ class ReportWriter(AnalystBase):
         name = written[0] if written else name
         have = self.executor.schema.metrics
         listed = ", ".join(have) if have else "none"
-        first = have[0] if have else "dau"
         return Report(
             answer=(
                 f"Not answerable from this data: this warehouse has no {name} metric (its "
@@ -205,7 +203,7 @@ class ReportWriter(AnalystBase):
                 f"To investigate {name}, define it in mai.toml (beside the warehouse, or "
                 "--config) from your columns; mai data metrics lists the metrics, the numeric "
                 "columns and definitions you could add.",
-                f"Or ask about a metric it has, e.g. 'Why did {first} change last week?'.",
+                _ask_another(have),
             ],
             confidence=0.0,
         )
@@ -1053,3 +1051,9 @@ class ReportWriter(AnalystBase):
             ],
             confidence=conf,
         )
+
+
+def _ask_another(have: list[str]) -> str:
+    """The advice to ask about a metric the warehouse has, with an example."""
+    first = have[0] if have else "dau"
+    return f"Or ask about a metric it has, e.g. 'Why did {first} change last week?'."
