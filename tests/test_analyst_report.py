@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import pytest
 from test_autopilot import investigate
@@ -49,6 +49,7 @@ from metric_anomaly_investigator.warehouse.generator import (
     WorldSpec,
     generate_world,
 )
+from metric_anomaly_investigator.warehouse.types import PartialDay
 from metric_anomaly_investigator.warehouse.warehouse import Warehouse
 
 SEG = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0, p_value=1e-9)
@@ -79,11 +80,54 @@ def test_the_premise_s_direction_and_form(question: str, claimed: str | None, ye
 
 def test_the_premise_s_release_blame_exclusivity_and_dimensions() -> None:
     assert read_premise("Did the iOS release break DAU?", SCHEMA).blames_release
+    assert read_premise("Did the iOS 2.5.1 hotfix cause the drop?", SCHEMA).blames_release
+    assert read_premise("dau down or not?", SCHEMA).yes_no
+    assert not read_premise("Real or tracking?", SCHEMA).yes_no
     assert not read_premise("Did anything break after the last release?", SCHEMA).blames_release
     assert read_premise("Is the drop only in India?", SCHEMA).exclusive
     assert read_premise("Which countries are affected?", SCHEMA).asked_dimension == "country"
     assert read_premise("Did one platform stop working?", SCHEMA).named_dimension == "platform"
     assert read_premise("Why did DAU drop?", SCHEMA).asked_dimension is None
+
+
+@pytest.mark.parametrize(
+    ("question", "welcomes"),
+    [
+        ("Activity is through the roof this week. Good news?", True),
+        ("Our new marketing push worked: events are up. Which country adopted the app?", True),
+        ("did the new release make people use the app way more?", True),
+        ("Did the update bring users back?", True),
+        ("Marketing wants to credit the release. Can you double-check?", True),
+        ("Why did events go up?", False),
+        ("Is checkout working?", False),
+    ],
+)
+def test_the_premise_s_welcome_of_a_change(question: str, welcomes: bool) -> None:
+    assert read_premise(question, SCHEMA).welcomes is welcomes
+
+
+def test_a_question_about_loading_is_answered_from_the_partly_loaded_days() -> None:
+    late = PartialDay(
+        day=date(2026, 2, 28),
+        edge="end",
+        kind="thinned",
+        data_from=time(0, 0),
+        data_until=time(23, 59),
+        events=500,
+        usual_events=1000.0,
+        loaded_share=0.5,
+    )
+    schema = SCHEMA.model_copy(update={"partial_days": [late]})
+    question = "Will the numbers fill in once loading catches up?"
+    assert read_premise(question, SCHEMA).asks_loading
+    assert report(analyst(NONE, schema=schema), question).answer.startswith(
+        "Yes — 2026-02-28 holds 50 % of the usual events per active user, evenly over the day: "
+        "partly loaded, left out of the analysis"
+    )
+    assert report(analyst(NONE), question).answer.startswith(
+        "No — no day in the data looks partly loaded"
+    )
+    assert not read_premise("Did loads of users leave?", SCHEMA).asks_loading
 
 
 # -- an answer for every kind of report ---------------------------------------------------------
@@ -403,6 +447,18 @@ def test_yes_no_questions_about_the_end_the_accounts_and_the_dimensions() -> Non
     assert report(a, "Is it bots?").answer.startswith("Yes — automated traffic. Overall, ")
     assert report(analyst(DROP, (SEG,)), "Is it real or a tracking problem?").answer.startswith(
         "dau dropped"  # asks which, not whether: the finding itself
+    )
+    assert report(a, "Activity is through the roof. Good news?").answer.startswith(
+        "No — not real usage: automated traffic. Overall, "
+    )
+    assert report(a, "Our campaign worked! Which country adopted the app?").answer.startswith(
+        "No — not real usage: automated traffic. Overall, "
+    )
+    real = analyst(DROP, (SEG,))
+    real.ctx.mechanisms = [MechanismFinding(ANDROID_IN, "behaviour", "users -60%, events -61%")]
+    assert not report(real, "Good news?").answer.startswith("No")
+    assert report(analyst(DROP, (SEG,)), "Events are down. Real or tracking?").answer.startswith(
+        "dau dropped"  # "X or Y?" with no question word asks which too
     )
     profile = StepResult(success=True, data={"new_share_of_increase": 0.97})
     a = analyst(DROP, (SEG,), history=((ProfileAccounts(segment=ANDROID_IN), profile),))

@@ -20,6 +20,7 @@ from .actions.formatting import plural
 from .actions.insights import HistoryShortfall, history_shortfall
 from .analyst_base import INFORMATIVE, AnalystBase, Plan, Prompt, short_error
 from .context import Anomaly, EventFinding, MechanismFinding, SegmentFinding
+from .mechanisms import CALENDAR_KINDS, OUTAGE_KINDS
 from .models import (
     AffectedSegment,
     AnomalySummary,
@@ -40,10 +41,8 @@ VS_BASELINE = "vs its seasonal baseline"
 VS_BEFORE = "vs the weeks before"
 # the drill-down's figure: the weeks before scaled by what most of the data did (growth, season)
 VS_TREND = "vs the weeks before (trend-adjusted)"
-CALENDAR_KINDS = frozenset({"holiday", "calendar", "season", "seasonal", "festival"})
-OUTAGE_KINDS = frozenset({"incident", "outage"})
 MECHANISM_WORDS: dict[str, str] = {
-    "behaviour": "people do less of what they did",
+    "behaviour": "a change in what people do",
     "outage": "an outage",
     "deployment": "a release in its scope",
     "instrumentation": "a logging change",
@@ -267,7 +266,12 @@ class ReportWriter(AnalystBase):
         if note:
             summary += " " + note
         metric = a.metric if a else self._metric(plan)
-        if a is None:
+        loading = self._loading_answer(premise)
+        if loading:
+            answer = f"{loading}."
+            if note:
+                answer += " " + note
+        elif a is None:
             answer = f"Not known: no metric was checked, so whether {metric} moved cannot be said."
         else:
             asked = plan.question.metric or metric
@@ -296,6 +300,22 @@ class ReportWriter(AnalystBase):
                 "for several days.",
             ],
             confidence=0.8 if a is not None else 0.3,
+        )
+
+    def _loading_answer(self, premise: Premise) -> str:
+        """ "Will it fill in once loading catches up?": what discovery found of days loaded only
+        in part; "" when the question does not ask it."""
+        if not premise.asks_loading:
+            return ""
+        thinned = [p for p in self.executor.schema.partial_days if p.kind == "thinned"]
+        if not thinned:
+            return "No — no day in the data looks partly loaded"
+        days = _joined([str(p.day) for p in thinned])
+        share = _joined([f"{100 * (p.loaded_share or 0):.0f} %" for p in thinned])
+        return (
+            f"Yes — {days} {'hold' if len(thinned) > 1 else 'holds'} {share} of the usual events "
+            "per active user, evenly over the day: partly loaded, left out of the analysis; the "
+            "numbers should fill in once the load completes (re-run then)"
         )
 
     def _hint_note(self) -> str:
@@ -658,6 +678,12 @@ class ReportWriter(AnalystBase):
                 f"No — {a.metric} did not {_direction_verb(premise.claimed)}: it {_moved(a)} "
                 f"{self._movement(a)}. {where}"
             )
+        unreal = [c.mechanism for c in causes if c.mechanism in UNREAL]
+        if premise.welcomes and unreal and len(unreal) == len(causes):
+            # "good news?", "the push worked": the movement is not people's doing
+            return (
+                f"No — not real usage: {MECHANISM_WORDS[unreal[0]]}. Overall, {headline}. {where}"
+            )
         if verdict is not None and verdict.holds is False:
             hypo = format_filters(self._hypo(plan, a))
             said = verdict.moved or f"{hypo} is not where the change is"
@@ -725,6 +751,9 @@ class ReportWriter(AnalystBase):
         """The "Yes — …"/"No — …" opening of a yes/no question about a kind of event, whether
         the change is over, whether the activity is real, new accounts, or a dimension's other
         or every value; "" when the question asks none of these."""
+        loading = self._loading_answer(premise)
+        if loading:
+            return loading
         words = premise.words
         tied = [e for c in causes for e in c.events] or self._explaining(causes)
         for kind in sorted({e.kind.lower() for e in self.ctx.events} - {"deployment"}):

@@ -47,8 +47,23 @@ _NEW = re.compile(r"\bnew (?:accounts?|users?|signups?|sign-ups?)\b|\bbrand[- ]n
 _BROKE = re.compile(r"\b(?:break|broke|broken|bug|bugs|buggy|crash\w*|wrong|outage)\b")
 _EXCLUSIVE = re.compile(r"\b(?:only|just|solely|entirely|whole|entire|all of)\b")
 _REQUEST = re.compile(r"(?:can|could|would|will) (?:you|we|someone)\b")
+# "X or Y?" asks which, "X or not?" whether
+_EITHER = re.compile(r"\bor\b(?! not\b)")
+# it takes the change for people's doing, to be welcomed or credited: "good news?", "the push
+# worked", "who adopted the app?", "did the update bring people back?", "credit the release"
+_WELCOME = re.compile(
+    r"\b(?:good news|great news|worked|paid off|pays off|paying off|adopt(?:ed|ing|ion)?"
+    r"|credit(?:ed|ing)?|thanks to|bring(?:s|ing)? (?:\w+ )?back"
+    r"|brought (?:\w+ )?back|(?:people|users|ppl|customers|folks) (?:\w+ ){0,4}more)\b"
+)
+# it asks about data still arriving: "will the numbers fill in once loading catches up?"
+_LOADING = re.compile(
+    r"\b(?:(?:load|loads|loaded|loading)(?! of\b)|fill(?:s|ed|ing)? in|backfill\w*"
+    r"|catch(?:es|ing)? up|caught up|late (?:data|rows|events)|pipeline|ingest\w*|etl)\b"
+)
 _RELEASE = (
-    r"(?:release|releases|deploy|deploys|deployment|deployments|rollout|update|version|build)"
+    r"(?:release|releases|deploy|deploys|deployment|deployments|rollout|update|version|build"
+    r"|hotfix|hotfixes|patch|patches|upgrade|launch)"
 )
 _BLAME = re.compile(
     rf"\b{_RELEASE}\b[^?.!]*\b(?:break|broke|broken|cause[sd]?|behind|responsible|blame|hurt|kill"
@@ -75,6 +90,8 @@ class Premise:
     authenticity: str | None = None  # "real" ("real users?") | "fake" ("is it bots?")
     new_accounts: bool = False  # it asks about new accounts or signups
     blames_breakage: bool = False  # it takes for granted that something broke
+    welcomes: bool = False  # it takes the change for real usage to welcome or credit
+    asks_loading: bool = False  # it asks whether data is still being loaded
     words: frozenset[str] = frozenset()  # its words, lower case (ids keep their dots and dashes)
 
 
@@ -85,14 +102,19 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
     claimed = "drop" if drop and not rise else "spike" if rise and not drop else None
     first = _OPENER.search(low)
     if first is None:  # "dau down?": a question without a question word
-        yes_no = low.rstrip().endswith("?") and re.search(rf"\b{_WH}\b", low) is None
+        last = re.split(r"(?<=[.!?])\s", low.rstrip())[-1]
+        yes_no = (
+            low.rstrip().endswith("?")
+            and re.search(rf"\b{_WH}\b", low) is None
+            and _EITHER.search(last) is None  # "real or tracking?"
+        )
     else:  # "can you break it down…" asks for something, not whether
         yes_no = re.fullmatch(_AUX, first.group(1)) is not None and not _REQUEST.match(
             low, first.start(1)
         )
         # "is it real or a tracking problem?" asks which, not whether
         clause = re.split(r"[?.!]", low[first.start(1) :], maxsplit=1)[0]
-        yes_no = yes_no and re.search(r"\bor\b", clause) is None
+        yes_no = yes_no and _EITHER.search(clause) is None
     return Premise(
         claimed=claimed,
         yes_no=yes_no,
@@ -107,6 +129,8 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         authenticity=None if not yes_no else _which(low, (("fake", _FAKE), ("real", _REAL))),
         new_accounts=_NEW.search(low) is not None,
         blames_breakage=_BROKE.search(low) is not None,
+        welcomes=_WELCOME.search(low) is not None,
+        asks_loading=yes_no and _LOADING.search(low) is not None,
         words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
     )
