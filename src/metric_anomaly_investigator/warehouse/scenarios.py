@@ -1203,6 +1203,9 @@ _CONFOUNDER = Scenario(
             "Did the Android 2.5.0 rollout on January 26th drive the DAU increase?",
             "The 2.5.0 update is bringing users back. How much did DAU grow on the new version?",
             "dau jumped after the andriod 2.5 release, did the update bring ppl back?",
+            "Hey, Android shipped 2.5.0 on Monday the 26th and two days later actives shot up. "
+            "Marketing wants to credit the release in the newsletter, can you double-check "
+            "before they send it?",
         ),
         follow_ups=(
             FollowUp("Did the Android 2.5.0 release cause it?", "no", ("ID",)),
