@@ -17,6 +17,7 @@ from test_mut_autopilot import (
     OK,
     SCHEMA,
     analyst,
+    cohort_break,
     failed,
     report,
     thin_detect,
@@ -153,13 +154,7 @@ def test_every_report_kind_has_an_answer() -> None:
     unchecked = report(analyst(None))
     assert unchecked.answer.startswith("Not known: no metric was checked")
     kept = analyst(NONE)
-    kept.ctx.retention = {
-        "declined": True,
-        "segment": BR,
-        "start": "2026-01-10",
-        "end": "2026-01-20",
-        "change_pct": -25.0,
-    }
+    kept.ctx.retention = cohort_break(BR, change_pct=-25.0)
     retention = report(kept, "Is retention worse for January signups?")
     assert retention.answer.startswith(
         "Yes — retention of users who signed up from 2026-01-10 to 2026-01-20 fell -25% vs "

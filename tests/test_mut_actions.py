@@ -827,7 +827,7 @@ def test_the_cohort_scan_finds_the_segment_and_days_whose_signups_retain_worse(
     found = scan_cohorts(bench())
     assert found is not None
     z = 0.3 / math.sqrt(0.25 / 400)  # 0.5 → 0.2 over the 400 signups of the two bad weeks
-    assert found == {
+    assert found.as_data() == {
         "declined": True,
         "segment": {"country": "IN"},
         "start": "2026-01-22",
@@ -871,7 +871,7 @@ def test_retention_of_everyone_leads_with_the_scan(monkeypatch: pytest.MonkeyPat
     )
     assert [s.style for s in chart.series] == ["baseline"] * 5 + ["segment"] * 3
     assert chart.series[0].x == ["D1", "D7", "D14", "D28"]
-    assert b.context.retention is not None and b.context.retention["segment"] == {"country": "IN"}
+    assert b.context.retention is not None and b.context.retention.segment == {"country": "IN"}
     # within an anomaly window, recent means from the window's start
     b.set_anomaly(
         Anomaly("dau", {}, "drop", "step", date(2026, 2, 7), date(2026, 2, 28), -5.0, 0.01, "")

@@ -29,6 +29,7 @@ from metric_anomaly_investigator.core.analyst_base import Prompt, read_turn, sho
 from metric_anomaly_investigator.core.autopilot import Analyst
 from metric_anomaly_investigator.core.context import (
     Anomaly,
+    CohortBreak,
     EventFinding,
     HistoryEntry,
     InvestigationContext,
@@ -200,6 +201,15 @@ def report(a: Analyst, question: str = "Why did DAU drop?") -> Report:
 
 
 OK = StepResult(success=True)
+
+
+def cohort_break(
+    segment: dict[str, str], change_pct: float | None, p_value: float | None = None
+) -> CohortBreak:
+    """Cohorts who signed up from 2026-01-10 to 2026-01-20 retaining worse."""
+    return CohortBreak(
+        segment, date(2026, 1, 10), date(2026, 1, 20), 0.5, 0.4, change_pct, p_value, 9.0
+    )
 
 
 def failed(error: str) -> StepResult:
@@ -553,14 +563,7 @@ def test_too_little_history_is_said_not_judged() -> None:
 
 def test_a_retention_decline_without_a_daily_break_is_reported_as_such() -> None:
     a = analyst(NONE)
-    a.ctx.retention = {
-        "declined": True,
-        "segment": {"country": "IN"},
-        "start": "2026-01-10",
-        "end": "2026-01-20",
-        "change_pct": -25.0,
-        "p_value": 0.01,
-    }
+    a.ctx.retention = cohort_break({"country": "IN"}, change_pct=-25.0, p_value=0.01)
     r = report(a, "Why did retention drop?")
     assert r.summary == (
         "Retention dropped for users who signed up from 2026-01-10 to 2026-01-20 (-25% vs "
@@ -572,7 +575,7 @@ def test_a_retention_decline_without_a_daily_break_is_reported_as_such() -> None
         "country=IN: retention of cohorts from 2026-01-10 to 2026-01-20 -25% vs earlier cohorts"
     ]
     assert r.confidence == 0.7
-    a.ctx.retention = {"declined": True, "start": "2026-01-10", "end": "2026-01-20"}
+    a.ctx.retention = cohort_break({}, change_pct=None)
     r = report(a, "Why did retention drop?")
     assert r.summary == (
         "Retention dropped for users who signed up from 2026-01-10 to 2026-01-20, concentrated "
@@ -874,13 +877,7 @@ def test_details_of_less_common_reports() -> None:
 
 def test_the_retention_report_carries_the_cohorts_window_and_change() -> None:
     a = analyst(NONE)
-    a.ctx.retention = {
-        "declined": True,
-        "segment": {"country": "IN"},
-        "start": "2026-01-10",
-        "end": "2026-01-20",
-        "change_pct": -25.0,
-    }
+    a.ctx.retention = cohort_break({"country": "IN"}, change_pct=-25.0)
     anomaly = report(a, "Why did retention drop?").anomaly
     assert (anomaly.start, anomaly.end, anomaly.change_pct) == (
         date(2026, 1, 10),

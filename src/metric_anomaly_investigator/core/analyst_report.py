@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from ..warehouse import metrics as catalogue
@@ -19,7 +18,7 @@ from .actions.deployments import explains_segment
 from .actions.formatting import plural
 from .actions.insights import HistoryShortfall, history_shortfall
 from .analyst_base import INFORMATIVE, AnalystBase, Plan, Prompt, short_error
-from .context import Anomaly, EventFinding, MechanismFinding, SegmentFinding
+from .context import Anomaly, CohortBreak, EventFinding, MechanismFinding, SegmentFinding
 from .mechanisms import CALENDAR_KINDS, OUTAGE_KINDS
 from .models import (
     AffectedSegment,
@@ -138,14 +137,14 @@ class ReportWriter(AnalystBase):
         premise = read_premise(prompt.question, self.executor.schema)
         ctx = self.ctx
         a = ctx.anomaly
-        retention = ctx.retention or {}
+        retention = ctx.retention
         shortfall = history_shortfall(ctx)
         detect_errors = self._failed(plan, DetectAnomaly)
         if plan.question.missing_metric is not None:
             report = self._missing_metric_report(plan.question.missing_metric)
         elif plan.question.unknown_metric is not None:
             report = self._unknown_metric_report(plan.question.unknown_metric, prompt.question)
-        elif (a is None or not a.detected) and retention.get("declined"):
+        elif (a is None or not a.detected) and retention is not None:
             report = self._retention_report(plan, retention, premise)
         elif a is None and detect_errors:
             report = self._undetermined_report(plan, detect_errors[-1])
@@ -1016,11 +1015,8 @@ class ReportWriter(AnalystBase):
             conf += 0.1
         return round(min(0.95, conf), 2)
 
-    def _retention_report(self, plan: Plan, r: dict[str, Any], premise: Premise) -> Report:
-        seg = r.get("segment") or {}
-        start = date.fromisoformat(r["start"]) if r.get("start") else None
-        end = date.fromisoformat(r["end"]) if r.get("end") else None
-        change = r.get("change_pct")
+    def _retention_report(self, plan: Plan, r: CohortBreak, premise: Premise) -> Report:
+        seg, start, end, change = r.segment, r.start, r.end, r.change_pct
         where = format_filters(seg) if seg else "all new users"
         affected = []
         if seg:
@@ -1070,7 +1066,7 @@ class ReportWriter(AnalystBase):
                 start=start,
                 end=end,
                 change_pct=change,
-                p_value=r.get("p_value"),
+                p_value=r.p_value,
             ),
             affected_segments=affected,
             recommendations=[

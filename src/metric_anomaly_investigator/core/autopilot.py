@@ -136,7 +136,7 @@ class Analyst(ReportWriter):
                     "compare signup cohorts with earlier ones.",
                     retention,
                 )
-            if (self.ctx.retention or {}).get("declined"):
+            if self.ctx.retention is not None:
                 return None
             for other in [*CORE_METRICS, *(m.name for m in schema.custom_metrics)]:
                 if other in schema.metrics and other not in self.ctx.checked_metrics():

@@ -71,6 +71,35 @@ class MechanismFinding:
     p_value: float | None = None
 
 
+@dataclass(frozen=True)
+class CohortBreak:
+    """Signup cohorts whose day-7 retention broke from their norm (``analyze_retention``'s scan):
+    who signed up from ``start`` to ``end``, in ``segment`` ({} = everyone)."""
+
+    segment: dict[str, str]
+    start: date
+    end: date
+    d7_before: float  # day-7 retention of the segment's other cohorts
+    d7_during: float  # … and of the broken ones
+    change_pct: float | None
+    p_value: float | None
+    score: float  # the summed z of the broken run: how strongly it broke
+
+    def as_data(self) -> dict[str, Any]:
+        """The step's data fields (dates as ISO text)."""
+        return {
+            "declined": True,
+            "segment": self.segment,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "d7_before": self.d7_before,
+            "d7_during": self.d7_during,
+            "change_pct": self.change_pct,
+            "p_value": self.p_value,
+            "score": self.score,
+        }
+
+
 @dataclass
 class HistoryEntry:
     action: Action
@@ -91,7 +120,7 @@ class InvestigationContext:
     migrating: list[str] = field(default_factory=list)
     segments: list[SegmentFinding] = field(default_factory=list)
     events: list[EventFinding] = field(default_factory=list)
-    retention: dict[str, Any] | None = None
+    retention: CohortBreak | None = None  # the cohorts a retention scan found broken
     mechanisms: list[MechanismFinding] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
 

@@ -12,6 +12,7 @@ import numpy as np
 from ...warehouse import queries as q
 from ...warehouse.types import CohortRetention as Cohort
 from .. import pvalues
+from ..context import CohortBreak
 from ..models import AnalyzeRetention, Chart, ChartSeries, StepResult
 from ..report_markdown import format_filters
 from .formatting import fmt, pct
@@ -55,18 +56,17 @@ def run(bench: Workbench, a: AnalyzeRetention) -> StepResult:
             f"Weekly signups: {fmt(sizes_earlier)} before → {fmt(sizes_recent)} recently "
             f"({pct(comp['cohort_size_change_pct'])})."
         )
-    if not filters:
-        scan = scan_cohorts(bench)
+    if not filters:  # a segment's own run leaves what the scan of everyone found
+        scan = ctx.retention = scan_cohorts(bench)
         if scan is not None:
-            comp.update(scan)
+            comp.update(scan.as_data())
             findings.insert(
                 0,
-                f"Retention fell for {format_filters(scan['segment'])} users who signed up from "
-                f"{scan['start']} to {scan['end']}: day-7 retention "
-                f"{100 * scan['d7_before']:.0f}% → {100 * scan['d7_during']:.0f}% "
-                f"({pct(scan['change_pct'])}, p={fmt(scan['p_value'], 2)}).",
+                f"Retention fell for {format_filters(scan.segment)} users who signed up from "
+                f"{scan.start} to {scan.end}: day-7 retention "
+                f"{100 * scan.d7_before:.0f}% → {100 * scan.d7_during:.0f}% "
+                f"({pct(scan.change_pct)}, p={fmt(scan.p_value, 2)}).",
             )
-    ctx.retention = comp
     shown = cohorts[-MAX_COHORTS_SHOWN:]
     series = [
         ChartSeries(
@@ -125,7 +125,7 @@ def _verdict(comp: dict[str, Any], filters: dict[str, str]) -> str:
     )
 
 
-def scan_cohorts(bench: Workbench) -> dict[str, Any] | None:
+def scan_cohorts(bench: Workbench) -> CohortBreak | None:
     """The signup cohorts (and user segment) whose day-7 retention broke from their norm.
 
     Weekly cohorts of every value of every user-level dimension (and of everyone) are compared
@@ -158,17 +158,16 @@ def scan_cohorts(bench: Workbench) -> dict[str, Any] | None:
     p1 = weighted(bad, RETENTION_PROBE) or 0.0
     n1 = sum(c.size for c in bad)
     se = math.sqrt(max(p0 * (1 - p0), 1e-9) / max(n1, 1))
-    return {
-        "declined": True,
-        "segment": seg,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "d7_before": p0,
-        "d7_during": p1,
-        "change_pct": (p1 / p0 - 1) * 100 if p0 else None,
-        "p_value": 2 * pvalues.norm_sf(abs(p0 - p1) / se),
-        "score": score,
-    }
+    return CohortBreak(
+        segment=seg,
+        start=start,
+        end=end,
+        d7_before=p0,
+        d7_during=p1,
+        change_pct=(p1 / p0 - 1) * 100 if p0 else None,
+        p_value=2 * pvalues.norm_sf(abs(p0 - p1) / se),
+        score=score,
+    )
 
 
 def _probe(
