@@ -280,15 +280,26 @@ class Analyst(ReportWriter):
         when its events moved while its users did not — split them by event type.
 
         Its trigger: a change of an event count (where logging and automated traffic show), a
-        spike of any activity metric (new accounts), or a segment whose users fell (its test
-        measured it) with no release to explain it or only for a while (an outage ends).
+        spike or a drift of any activity metric (new accounts; people coming less or more), or a
+        segment whose users fell (its test measured it) with no release to explain it or only
+        for a while (an outage ends); for a rate or a mean (an error rate, a latency), a step in
+        its bad direction (did the segment break?).
         """
         a = self.ctx.anomaly
-        counted = self.executor.schema.metric(m).numerator
-        if not self._activity(m) or a is None:
+        metric = self.executor.schema.metric(m)
+        rate = metric.table == "events" and metric.is_ratio and not metric.plain
+        if a is None or not (self._activity(m) or rate):
             return None
         focus = self._focus(plan) if plan.follow_up else self._top()
-        if counted.measure != "events" and a.direction != "spike" and not self._vanished(focus):
+        if rate and (a.direction != metric.bad_direction or a.kind == "drift"):
+            return None
+        if (
+            not rate
+            and metric.numerator.measure != "events"
+            and a.direction != "spike"
+            and a.kind != "drift"
+            and not self._vanished(focus)
+        ):
             return None
         profile = ProfileAccounts(segment=focus)
         if self._fresh(plan, profile):
@@ -299,7 +310,8 @@ class Analyst(ReportWriter):
             )
         data = self._profile_data(focus)
         if (
-            data is None
+            rate
+            or data is None
             or not data.get("users_flat")
             or data.get("mechanism") == "automated_traffic"
         ):

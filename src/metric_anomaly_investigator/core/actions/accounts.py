@@ -7,8 +7,15 @@ the change happened (a :class:`~..context.MechanismFinding` in the context):
 
 - *automated traffic*: a spike carried by new accounts whose activity per day is beyond what
   people do (above the 99th percentile of the accounts seen before);
-- *outage*: users and events vanish together (users carry most of the events' change);
-- *behaviour*: the users stay, each does less (or more).
+- *outage*: users and events vanish together (users carry most of the events' change) in a
+  step;
+- *behaviour*: the users stay, each does less (or more); or users carry the change without
+  breaking — a gradual drift (the same people come less or more often), or a rise carried by
+  the accounts seen before at their usual activity per account.
+
+For a rate or a mean (an error rate, a latency, a conversion) the account split says nothing of
+how it moved: its two sides do (:mod:`..mechanisms`: a step in the bad direction with the
+denominator held and every part of the segment moving is an outage).
 
 A segment containing a dimension whose values replace each other (an app version rolling out)
 is profiled through its stable part, as ``statistical_test`` does: the version's users came
@@ -18,7 +25,7 @@ from the older versions of the same people.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -29,6 +36,7 @@ import pandas as pd
 from ...warehouse.query_plan import WindowParams, check_filters, run_shape, user_day_base
 from ...warehouse.warehouse import ParamFn
 from ..context import EventFinding, InvestigationContext, MechanismFinding
+from ..mechanisms import SAYS_HOW, RatePart, RateProfile
 from ..models import Mechanism, ProfileAccounts, StepResult
 from ..report_markdown import format_filters
 from .charts import bars
@@ -47,6 +55,9 @@ MOVED = 0.05
 # accounts beyond its 99th percentile are outside what 99 in 100 people do.
 EXTREME_QUANTILE = 0.99
 MIN_ACCOUNTS = 5  # fewer new accounts than this are anecdotes, not a population
+# People using the product as they did: events per user within 10% of before (more of the same
+# people, not a different kind of activity).
+SAME_USE = 0.1
 EVENT_TYPE = "event_type"
 
 
@@ -70,6 +81,10 @@ class AccountProfile:
     typical_events_per_account_day: float | None  # median over the accounts seen before
     extreme_events_per_account_day: float | None  # their 99th percentile
     first_seen: tuple[str, str] | None  # the new accounts' first and last first-seen days
+    gradual: bool = False  # the anomaly is a drift (the trend bent), not a step
+    # the segment's change against its trend (the drill-down's or the anomaly's), when known:
+    # raw before/after counts of a drifting segment also carry the data's growth
+    adjusted_change: float | None = None
 
     @property
     def users_change(self) -> float | None:
@@ -106,12 +121,29 @@ class AccountProfile:
         events, users, per_user = self.events_change, self.users_change, self.per_user_change
         if self.automated():
             return "automated_traffic", self._automated_evidence()
-        if share is None or events is None or users is None or per_user is None:
+        if events is None or users is None or per_user is None:
+            return None
+        together = (
+            f"users {pct(100 * users)} and events {pct(100 * events)} together "
+            f"({fmt(self.users_before)} → {fmt(self.users_after)} users/day)"
+        )
+        drift = self.adjusted_change
+        if self.gradual and drift is not None and abs(drift) >= MOVED:
+            return "behaviour", (
+                f"a gradual drift, no day broke: {together}, events per user "
+                f"{pct(100 * per_user)} — the same people "
+                f"{'less' if drift < 0 else 'more'} active week after week"
+            )
+        if share is None:
             return None
         if events < 0 and users <= -MOVED and share >= CARRIES:
-            return "outage", (
-                f"users {pct(100 * users)} and events {pct(100 * events)} together "
-                f"({fmt(self.users_before)} → {fmt(self.users_after)} users/day)"
+            return "outage", together
+        if self.existing_carry_rise() and share >= CARRIES:
+            return "behaviour", (
+                f"{together}, carried by the accounts seen before "
+                f"({fmt(self.existing_events_before)} → {fmt(self.existing_events_after)} "
+                f"events/day; new accounts {100 * (self.new_share_of_increase or 0):.0f}% of "
+                f"the increase), events per user {pct(100 * per_user)}"
             )
         if share < CARRIES and abs(per_user) >= MOVED:
             return "behaviour", (
@@ -119,6 +151,22 @@ class AccountProfile:
                 f"events per user {pct(100 * per_user)}"
             )
         return None
+
+    def existing_carry_rise(self) -> bool:
+        """A rise of users carried by the accounts seen before (real people coming more), not by
+        new accounts, each as active as before (``SAME_USE``) and none beyond what people do."""
+        users, carried = self.users_change, self.new_share_of_increase
+        epa, extreme = self.new_events_per_account_day, self.extreme_events_per_account_day
+        per_user = self.per_user_change
+        return (
+            users is not None
+            and users >= MOVED
+            and per_user is not None
+            and abs(per_user) < SAME_USE
+            and carried is not None
+            and carried < CARRIES
+            and (epa is None or extreme is None or epa <= extreme)
+        )
 
     def users_flat(self) -> bool:
         """Events moved while the users behind them did not move with them (see ``FLAT_SHARE``;
@@ -166,9 +214,15 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
         k: v for k, v in segment.items() if k not in bench.context.migrating and k != EVENT_TYPE
     }
     base, cur, _ = bench.windows()
-    profile = profile_accounts(bench, segment, tested, base, cur)
+    anomaly = bench.context.anomaly
+    profile = replace(
+        profile_accounts(bench, segment, tested, base, cur),
+        gradual=anomaly is not None and anomaly.kind == "drift",
+        adjusted_change=_adjusted_change(bench.context, segment),
+    )
     where = format_filters(tested) if tested else "all traffic"
-    found = profile.mechanism()
+    rate = rate_profile(bench, tested) if anomaly is not None else None
+    found = rate.mechanism() if rate is not None else profile.mechanism()
     findings = [
         f"{where}: events {fmt(profile.events_before)} → {fmt(profile.events_after)}/day "
         f"({pct(_pct(profile.events_change))}), users {fmt(profile.users_before)} → "
@@ -192,7 +246,11 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
         ),
     ]
     ruled_out: list[str] = []
-    marked = _explaining(bench.context, segment, deployments=False)
+    marked = [
+        e
+        for e in _explaining(bench.context, segment, deployments=False)
+        if e.kind.lower() in SAYS_HOW
+    ]
     if found is not None and marked and found[0] != "automated_traffic":
         found = None  # a holiday or an incident the annotations name says how it happened
     if found is not None:
@@ -219,6 +277,8 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
             f"{', '.join(k for k in segment if k not in tested)} changed hands during the "
             "window or names what they did, not who they are."
         )
+    if rate is not None:
+        findings.append(_rate_finding(rate))
     data = asdict(profile)
     data.update(
         baseline=[base[0].isoformat(), base[1].isoformat()],
@@ -232,6 +292,7 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
         mechanism=found[0] if found else None,
         evidence=found[1] if found else None,
         deployments_ruled_out=ruled_out,
+        rate=asdict(rate) if rate is not None else None,
     )
     return StepResult(
         success=True,
@@ -253,6 +314,98 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
             x_label="measure",
             y_label="per day",
         ),
+    )
+
+
+def _adjusted_change(ctx: InvestigationContext, segment: dict[str, str]) -> float | None:
+    """The segment's change against its trend: the drill-down's figure for it, else the
+    anomaly's own when the segment is the anomaly's."""
+    for s in ctx.segments:
+        if s.filters == segment and s.change_pct is not None:
+            return s.change_pct / 100
+    a = ctx.anomaly
+    if a is not None and a.filters == segment and a.change_pct is not None:
+        return a.change_pct / 100
+    return None
+
+
+# Parts of a segment a rate is judged on: the values of at most this many other dimensions.
+MAX_PART_DIMENSIONS = 3
+
+
+def rate_profile(bench: Workbench, segment: dict[str, str]) -> RateProfile | None:
+    """The anomaly's rate or mean in ``segment``, before vs during the window, with its parts
+    along the other stable dimensions (None for an activity metric: its accounts say how)."""
+    a = bench.context.anomaly
+    schema = bench.schema
+    if a is None or not schema.is_ratio(a.metric):
+        return None
+    metric = schema.metric(a.metric)
+    if metric.plain or metric.denominator is None:
+        return None  # events or users per user: an activity metric
+    # the metric's own filter columns split its sides, not its segments ("errors" of an error
+    # rate are its numerator)
+    segment = {k: v for k, v in segment.items() if k not in metric.filter_columns}
+    ctx = bench.context
+    dims = [
+        d
+        for d in bench.candidate_dimensions(a.metric)
+        if d not in segment and d not in ctx.migrating and not bench.replacing(d)
+    ][:MAX_PART_DIMENSIONS]
+    anchor = dims[:1] or list(segment)[:1]
+    if not anchor:
+        return None
+    parts: list[RatePart] = []
+    totals: tuple[float, float, float, float] | None = None
+    for dim in anchor + dims[1:]:
+        bd = bench.breakdown(a.metric, [dim], segment)
+        den_before = sum(r.before_den for r in bd.rows)
+        if totals is None:
+            totals = (
+                sum(r.before_num for r in bd.rows),
+                den_before,
+                sum(r.after_num for r in bd.rows),
+                sum(r.after_den for r in bd.rows),
+            )
+        if dim in segment:
+            continue
+        parts += [
+            RatePart(
+                dim,
+                str(r.segment[dim]),
+                r.before,
+                r.after,
+                r.before_den / den_before if den_before else 0.0,
+            )
+            for r in bd.rows
+        ]
+    assert totals is not None
+    num_b, den_b, num_a, den_a = totals
+    if den_b <= 0 or den_a <= 0:
+        return None
+    return RateProfile(
+        metric=metric.label,
+        bad=metric.bad_direction,
+        kind=a.kind,
+        start=a.start,
+        before=num_b / den_b,
+        after=num_a / den_a,
+        den_before=den_b,
+        den_after=den_a,
+        den_label=metric.denominator.describe(),
+        parts=tuple(sorted(parts, key=lambda p: (p.dimension, -p.share))),
+    )
+
+
+def _rate_finding(rate: RateProfile) -> str:
+    """The rate's own numbers: its two sides, and each judged part."""
+    parts = "; ".join(
+        f"{p.dimension}={p.value} {fmt(p.before)} → {fmt(p.after)}" for p in rate.judged()
+    )
+    return (
+        f"{rate.metric} {fmt(rate.before)} → {fmt(rate.after)}, its {rate.den_label} "
+        f"{fmt(rate.den_before)} → {fmt(rate.den_after)}/day"
+        + (f"; by part: {parts}." if parts else ".")
     )
 
 
