@@ -10,6 +10,7 @@ Elements moving against the anomaly's direction are left out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,8 @@ from .rca import localize
 REPLACE_SHARE = 0.7  # a value holding this much of an element's traffic after the change …
 REPLACE_GROWTH = 2.0
 NEW_VALUE_SHARE = 0.01  # … having grown at least this much relative to before, replaced the others
+MISSING_SHARE = 0.5  # a value missing this much of an element's lost traffic …
+MISSING_DEPARTURE = 0.2  # … departing this much from its expected traffic, twice the rest's
 
 
 @dataclass(frozen=True)
@@ -268,3 +271,84 @@ def localize_segments(
         explained,
         None if rest_rel is None or not np.isfinite(rest_rel) else 100 * rest_rel,
     )
+
+
+@dataclass(frozen=True)
+class MissingValue:
+    """A migrating dimension's value whose traffic alone went missing (or came in excess)."""
+
+    value: str
+    expected: float  # its traffic over the window expected from its rollout
+    observed: float
+
+
+def missing_value(
+    days: list[date],
+    by_value: dict[str, list[float]],
+    window: tuple[date, date],
+    *,
+    direction: str | None,
+) -> MissingValue | None:
+    """The value of a migrating dimension whose traffic alone went missing from a segment.
+
+    ``by_value`` is the segment's daily traffic per value (e.g. users per app version). During a
+    rollout a value's share of the segment moves by itself, so the change is judged against
+    like: each value's expected share on a window day is its share on the last day before the
+    window, carried linearly to its share on the first day after it, applied to the segment's
+    traffic on the same weekday before the window. A value gaining share over the window (or
+    all of them together — a release and its hotfix —, named by the one present in the window)
+    is returned when it departed from its expected traffic in the anomaly's direction at least
+    ``MISSING_DEPARTURE`` and twice as much as the rest of the segment, and its missing traffic
+    is at least ``MISSING_SHARE`` of what the segment lost. None without a day on either side
+    of the window (a rollout's pace is then not known).
+    """
+    names = sorted(by_value)
+    if not names:
+        return None
+    x = np.array([by_value[v] for v in names], dtype=float)
+    total = x.sum(axis=0)
+    idx = np.arange(len(days))
+    inside = np.array([window[0] <= d <= window[1] for d in days], dtype=bool)
+    if not inside.any():
+        return None
+    w0, w1 = int(idx[inside][0]), int(idx[inside][-1])
+    pre = [i for i in range(w0) if total[i] > 0]
+    post = [i for i in range(w1 + 1, len(days)) if total[i] > 0]
+    if not pre or not post:
+        return None
+    p, q = pre[-1], post[0]
+    win = idx[inside]
+    # the segment's traffic on each window day without the anomaly: the same weekday before it
+    week = np.array([next((total[j] for j in range(i - 7, -1, -7) if j < w0), np.nan) for i in win])
+    if not np.isfinite(week).all():
+        return None
+    moved = float((total[win] - week).sum())
+    sign = {"drop": -1.0, "spike": 1.0}.get(direction or "", 1.0 if moved > 0 else -1.0)
+    lost = sign * moved
+    if lost <= 0:
+        return None
+    s_pre, s_post = x[:, p] / total[p], x[:, q] / total[q]
+    frac = (win - p) / (q - p)
+    expected = (s_pre[:, None] + (s_post - s_pre)[:, None] * frac[None, :]) * week[None, :]
+    observed = x[:, win]
+    # only values gaining share can be judged: a rollout's adoption is concave, so the line
+    # under-states what a gaining value should have had and over-states a losing one's
+    gaining = s_post > s_pre
+    candidates = [np.eye(len(names), dtype=bool)[k] for k in np.flatnonzero(gaining)]
+    if gaining.sum() > 1:
+        candidates.append(gaining)
+    best: tuple[float, MissingValue] | None = None
+    for group in candidates:
+        exp_g, obs_g = float(expected[group].sum()), float(observed[group].sum())
+        exp_r, obs_r = float(expected[~group].sum()), float(observed[~group].sum())
+        if exp_g <= 0 or obs_g <= 0:
+            continue  # a value absent from the window is not what went missing in it
+        away = sign * (obs_g / exp_g - 1.0)
+        rest = sign * (obs_r / exp_r - 1.0) if exp_r > 0 else 0.0
+        missing = sign * (obs_g - exp_g)
+        if away >= MISSING_DEPARTURE and rest < 0.5 * away and missing >= MISSING_SHARE * lost:
+            present = observed[group].sum(axis=1)
+            name = names[int(np.flatnonzero(group)[np.argmax(present)])]
+            if best is None or missing > best[0]:
+                best = (missing, MissingValue(name, exp_g, obs_g))
+    return None if best is None else best[1]

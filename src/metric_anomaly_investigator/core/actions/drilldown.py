@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from .. import stats
 from ..context import SegmentFinding
 from ..models import DrillDown, StepResult
 from ..report_markdown import format_filters
-from ..segments import localize_segments
+from ..segments import MissingValue, localize_segments, missing_value
 from .charts import bars
-from .formatting import no_window_note, pct, share_text
+from .formatting import fmt, no_window_note, pct, share_text
 from .workbench import Workbench
 
 MAX_START_SHIFT_DAYS = 3  # half a week: further off is another break, not a sharper one
@@ -27,15 +29,28 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
     result = localize_segments(
         bd, dims, ratio=bench.schema.is_ratio(a.metric), direction=direction, migrating=moving
     )
-    segs = [
-        SegmentFinding(
-            filters={**filters, **e.filters},
-            change_pct=e.change_pct,
-            share_of_change=e.share_of_change,
-            score=e.score,
+    segs: list[SegmentFinding] = []
+    narrowings: list[str] = []
+    for e in result.elements:
+        segment = {**filters, **e.filters}
+        narrow = narrowed(bench, segment, moving, cur, direction)
+        if narrow is not None:
+            dim, found = narrow
+            narrowings.append(
+                f"Within {format_filters(segment)}, {dim}={found.value} had "
+                f"{fmt(found.observed)} of the {fmt(found.expected)} "
+                f"{bench.activity(dim)} (summed over the window) its rollout gave it (its share "
+                "of the segment on the days either side of the window): its traffic alone moved."
+            )
+            segment = {**segment, dim: found.value}
+        segs.append(
+            SegmentFinding(
+                filters=segment,
+                change_pct=e.change_pct,
+                share_of_change=e.share_of_change,
+                score=e.score,
+            )
         )
-        for e in result.elements
-    ]
     ctx.segments = segs
     findings = []
     moved = sharpen_start(bench, a.metric, segs[0].filters) if segs and from_anomaly else None
@@ -54,10 +69,12 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
             f"Together they explain {share_text(result.explained_share)}% of the change "
             f"(searched {', '.join(dims)}); the rest moved {pct(result.rest_change_pct)}."
         )
+        findings += narrowings
         if moving:
             findings.append(
                 f"{', '.join(moving)} changed hands during the window (a rollout): used only "
-                "to name the value that replaced the others in the segment."
+                "to name the value that replaced the others in the segment, or the one whose "
+                "traffic alone moved."
             )
     else:
         findings.append(
@@ -98,6 +115,27 @@ def run(bench: Workbench, a: DrillDown) -> StepResult:
         if segs
         else None,
     )
+
+
+def narrowed(
+    bench: Workbench,
+    segment: dict[str, str],
+    moving: list[str],
+    window: tuple[date, date],
+    direction: str | None,
+) -> tuple[str, MissingValue] | None:
+    """The migrating dimension and its value whose traffic alone went missing from the segment
+    (a release that broke while rolling out), when no value that replaced the others names it."""
+    if any(d in segment for d in moving):
+        return None
+    for dim in moving:
+        if not set(segment) <= set(bench.schema.metric_dimensions(bench.activity(dim))):
+            continue  # its traffic cannot be read along the segment's dimensions
+        days, by_value = bench.traffic_by(dim, segment)
+        found = missing_value(days, by_value, window, direction=direction)
+        if found is not None:
+            return dim, found
+    return None
 
 
 def sharpen_start(bench: Workbench, metric: str, segment: dict[str, str]) -> str | None:

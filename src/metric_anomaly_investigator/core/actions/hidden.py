@@ -34,7 +34,7 @@ def scan_segments(
         return None
     total = np.asarray(values, dtype=float)
     best: tuple[float, int, int, stats.AnomalyResult, str] | None = None
-    for dim in bench.candidate_dimensions(metric):
+    for dim in bench.splitting_dimensions(metric):
         if dim == "event_type":
             continue
         ms = bench.grouped(metric, dim)

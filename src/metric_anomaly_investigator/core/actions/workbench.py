@@ -19,6 +19,7 @@ DEFAULT_WINDOW_DAYS = 7
 MAX_DRILL_DIMENSIONS = 4
 MAX_DIMENSION_CARDINALITY = 30
 MIGRATION_SHARE = 0.08  # a dimension whose values swapped this much traffic is "migrating"
+SPANNED_SHARE = 0.5  # users counted under two values, as a share of the smaller values' users
 
 
 class Workbench:
@@ -115,7 +116,8 @@ class Workbench:
     def candidate_dimensions(self, metric: str) -> list[str]:
         """Dimensions of the metric's own table small enough to break down, but not the metric's
         own filter columns; the event type only for an event count (a per-user ratio by event
-        type changes its denominator too, hiding a type that vanished)."""
+        type changes its denominator too, hiding a type that vanished). Read from the schema
+        only; :meth:`splitting_dimensions` also reads the data."""
         m = self.schema.metric(metric)
         own = self.schema.metric_dimensions(metric)
         return [
@@ -127,18 +129,69 @@ class Workbench:
             and (d.name != "event_type" or m.counts_events)
         ]
 
-    def replacing(self, dim: str) -> bool:
-        """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
-        if dim == "event_type":
+    def splitting_dimensions(self, metric: str) -> list[str]:
+        """The candidate dimensions whose values split what ``metric`` counts (a metric of
+        distinct users or sessions is not broken down by one its users span the same day)."""
+        return [d for d in self.candidate_dimensions(metric) if not self.double_counts(metric, d)]
+
+    def double_counts(self, metric: str, dim: str) -> bool:
+        """Whether ``metric`` counts distinct users or sessions and ``dim``'s values do not split
+        them (see :meth:`spans_users`)."""
+        m = self.schema.metric(metric)
+        return any(a.measure in ("users", "sessions") for a in m.sides) and self.spans_users(dim)
+
+    def spans_users(self, dim: str) -> bool:
+        """Whether ``dim`` describes events rather than users: most users of its smaller values
+        are users of another value the same day (e.g. a request's status), so its values do not
+        split the users and a per-user breakdown by it double-counts them."""
+        if (
+            "dau" not in self.schema.metrics
+            or dim not in self.schema.metric_dimensions("dau")
+            or self.schema.dimension(dim).level == "user"  # one value per user by construction
+        ):
             return False
-        # activity: DAU, or the first additive metric having ``dim`` (aggregates)
+        ms = self.grouped("dau", dim)
+        groups = ms.groups()
+        if len(groups) < 2:
+            return False
+        by_value = np.array([[p.value for p in ms.for_group(g)] for g in groups], dtype=float)
+        _, total = self.series("dau", {})
+        if by_value.shape[1] != len(total):
+            return False
+        parts = by_value.sum(axis=0)
+        minor = float((parts - by_value.max(axis=0)).sum())
+        twice = float((parts - np.asarray(total, dtype=float)).sum())
+        return minor > 0 and twice > SPANNED_SHARE * minor
+
+    def activity(self, dim: str) -> str:
+        """The metric that counts traffic along ``dim``: DAU, or the first additive metric
+        having ``dim`` (aggregates)."""
         additive = [
             m
             for m in self.schema.metrics
             if not self.schema.is_ratio(m) and dim in self.schema.metric_dimensions(m)
         ]
-        activity = "dau" if "dau" in additive or not additive else additive[0]
-        return values_replace_each_other(self.grouped(activity, dim))
+        return "dau" if "dau" in additive or not additive else additive[0]
+
+    def replacing(self, dim: str) -> bool:
+        """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
+        if dim == "event_type":
+            return False
+        return values_replace_each_other(self.grouped(self.activity(dim), dim))
+
+    def traffic_by(
+        self, dim: str, filters: dict[str, str]
+    ) -> tuple[list[date], dict[str, list[float]]]:
+        """A segment's daily traffic (see :meth:`activity`) per value of ``dim`` (cached)."""
+        metric = self.activity(dim)
+        key = ("traffic", metric, dim, tuple(sorted(filters.items())))
+        ms: MetricSeries = self.cached(
+            key,
+            lambda: q.metric_series(
+                self.warehouse, metric, filters=filters or None, group_by=[dim]
+            ),
+        )
+        return ms.days(), {g[dim]: [p.value for p in ms.for_group(g)] for g in ms.groups()}
 
     def rank_dimensions(self, metric: str, filters: dict[str, str]) -> dict[str, float]:
         """How concentrated the change is along each dimension (0 = spread evenly, 1 = one value).
@@ -149,7 +202,7 @@ class Workbench:
         scores: dict[str, float] = {}
         moving: list[str] = []
         ratio = self.schema.is_ratio(metric)
-        for dim in self.candidate_dimensions(metric):
+        for dim in self.splitting_dimensions(metric):
             if dim in filters:
                 continue
             bd = self.breakdown(metric, [dim], filters)
@@ -172,7 +225,13 @@ class Workbench:
         scores = self.rank_dimensions(metric, filters)
         moving = list(self.context.migrating)
         own = self.schema.metric_dimensions(metric)
-        requested = [d for d in requested if d in own]  # never one the metric's table lacks
+        m = self.schema.metric(metric)
+        # never one the metric's table lacks, its own definition fixes or its users span
+        requested = [
+            d
+            for d in requested
+            if d in own and d not in m.filter_columns and not self.double_counts(metric, d)
+        ]
         if requested:
             search = [d for d in requested if d not in filters and d not in moving]
             return search or [d for d in requested if d not in filters], moving
