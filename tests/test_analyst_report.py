@@ -19,6 +19,7 @@ from test_mut_autopilot import (
     analyst,
     cohort_break,
     failed,
+    ios_test_result,
     report,
     thin_detect,
 )
@@ -181,7 +182,7 @@ def test_every_report_kind_has_an_answer() -> None:
 
 def test_a_wrong_segment_premise_is_answered_no_with_its_numbers() -> None:
     tested = StatisticalTest(metric="dau", segment={"platform": "ios"})
-    result = StepResult(success=True, data={"rel_diff": 0.004, "p_value": 0.7})
+    result = ios_test_result(0.004, 0.7)
     r = report(analyst(DROP, (SEG,), history=((tested, result),)), "Did iOS users drop?")
     assert r.answer.startswith(
         "No — platform=ios moved +0.4% vs the weeks before (p=0.7). Overall, dau dropped 16.0% "

@@ -50,6 +50,7 @@ from metric_anomaly_investigator.core.models import (
     Step,
     StepResult,
 )
+from metric_anomaly_investigator.core.outcomes import SegmentTest
 from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.generator import generate_world
 from metric_anomaly_investigator.warehouse.scenarios import get_scenario
@@ -201,6 +202,30 @@ def report(a: Analyst, question: str = "Why did DAU drop?") -> Report:
 
 
 OK = StepResult(success=True)
+
+
+def ios_test_result(rel_diff: float | None, p_value: float | None) -> StepResult:
+    """A successful statistical_test of platform=ios for dau, with these figures."""
+    ios = {"platform": "ios"}
+    outcome = SegmentTest(
+        metric="dau",
+        segment=ios,
+        tested=ios,
+        compare_to="before",
+        n_a=14,
+        n_b=14,
+        mean_a=100.0,
+        mean_b=None if rel_diff is None else 100.0 * (1 + rel_diff),
+        diff=None if rel_diff is None else 100.0 * rel_diff,
+        rel_diff=rel_diff,
+        ci_low=None,
+        ci_high=None,
+        p_value=p_value,
+        mannwhitney_p=None,
+        effect_size=None,
+        significant=p_value is not None and p_value < 0.05,
+    )
+    return StepResult(success=True, outcome=outcome, data=outcome.as_data())
 
 
 def cohort_break(
@@ -415,7 +440,7 @@ def test_a_spike_until_a_day_before_the_end() -> None:
 def test_the_question_s_hypothesis_is_refuted_with_its_numbers() -> None:
     seg = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)
     tested = StatisticalTest(metric="dau", segment={"platform": "ios"})
-    result = StepResult(success=True, data={"rel_diff": 0.012, "p_value": 0.4})
+    result = ios_test_result(0.012, 0.4)
     r = report(analyst(DROP, (seg,), history=((tested, result),)), "Why did DAU drop on iOS?")
     assert r.summary.endswith(
         " The question's hypothesis (platform=ios) is not supported: it moved +1.2% vs the weeks "
@@ -680,12 +705,12 @@ def test_churn_without_a_segment_looks_at_everyone_s_retention() -> None:
 def test_a_hypothesis_tested_without_a_change_figure() -> None:
     seg = SegmentFinding(ANDROID_IN, -63.2, 0.9, 1.0)
     tested = StatisticalTest(metric="dau", segment={"platform": "ios"})
-    result = StepResult(success=True, data={"rel_diff": None, "p_value": 0.3})
+    result = ios_test_result(None, 0.3)
     r = report(analyst(DROP, (seg,), history=((tested, result),)), "Why did DAU drop on iOS?")
     assert r.summary.endswith(
         " The question's hypothesis (platform=ios) is not supported: it moved n/a (p=0.3)."
     )
-    no_p = StepResult(success=True, data={"rel_diff": 0.01})
+    no_p = ios_test_result(0.01, None)
     r = report(analyst(DROP, (seg,), history=((tested, no_p),)), "Why did DAU drop on iOS?")
     assert r.summary.endswith(
         " The question's hypothesis (platform=ios) is not supported: it moved +1.0% vs the weeks "

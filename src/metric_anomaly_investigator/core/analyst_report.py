@@ -32,6 +32,7 @@ from .models import (
     SegmentByDimension,
     StatisticalTest,
 )
+from .outcomes import SegmentTest
 from .premise import Premise, read_premise
 from .report_markdown import format_filters
 
@@ -604,31 +605,25 @@ class ReportWriter(AnalystBase):
         test = self._test_of(plan, hypo)
         if test is None:
             return Verdict(False if segs else None, "")
-        rel, p = test.get("rel_diff"), test.get("p_value")
+        rel, p = test.rel_diff, test.p_value
         moved = f"{format_filters(hypo)} moved " + (
             change_text(100 * rel, VS_BEFORE) if rel is not None else "n/a"
         )
         moved += f" (p={p:.2g})" if p is not None else ""
         if segs:
             return Verdict(False, moved)
-        with_it = (
-            rel is not None
-            and p is not None
-            and p < SIGNIFICANT
-            and (rel < 0) == (a.direction == "drop")
-        )
-        return Verdict(with_it, moved)
+        return Verdict(test.moved(a.direction, SIGNIFICANT), moved)
 
-    def _test_of(self, plan: Plan, segment: dict[str, str]) -> dict[str, Any] | None:
-        """The data of the latest successful test of ``segment`` (this run's first)."""
+    def _test_of(self, plan: Plan, segment: dict[str, str]) -> SegmentTest | None:
+        """The latest successful test of ``segment`` (this run's first)."""
         history = [*self.ctx.history[: plan.history_start], *self._run(plan)]
         for h in reversed(history):
             if (
                 isinstance(h.action, StatisticalTest)
                 and h.action.segment == segment
-                and h.result.success
+                and isinstance(h.result.outcome, SegmentTest)
             ):
-                return h.result.data
+                return h.result.outcome
         return None
 
     def _refuted(self, plan: Plan, verdict: Verdict | None) -> str:

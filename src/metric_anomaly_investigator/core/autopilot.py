@@ -55,6 +55,7 @@ from .models import (
     StatisticalTest,
     StepDecision,
 )
+from .outcomes import SegmentTest
 from .question import ParsedQuestion
 from .report_markdown import format_filters
 from .tools import ToolExecutor
@@ -336,8 +337,8 @@ class Analyst(ReportWriter):
             isinstance(h.action, StatisticalTest)
             and h.action.segment == segment
             and h.action.compare_to == "before"
-            and h.result.success
-            and (h.result.data.get("rel_diff") or 0.0) <= -accounts.MOVED
+            and isinstance(h.result.outcome, SegmentTest)
+            and (h.result.outcome.rel_diff or 0.0) <= -accounts.MOVED
             for h in self.ctx.history
         )
         explained = {e.kind for e in self.ctx.events if e.explains and e.segment == segment}

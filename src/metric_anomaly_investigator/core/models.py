@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from .outcomes import Outcome
+
 SCHEMA_VERSION = 1
 
 Direction = Literal["drop", "spike", "none"]
@@ -193,13 +195,15 @@ class Chart(BaseModel):
 
 
 class StepResult(BaseModel):
-    """What the Tool Executor returns for one action."""
+    """What the Tool Executor returns for one action: its typed ``outcome`` (what the analyst
+    reads; not saved), and the same as JSON in ``data`` (what the record keeps)."""
 
     success: bool
     findings: list[str] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
     chart: Chart | None = None
     error: str | None = None
+    outcome: SkipJsonSchema[Outcome | None] = Field(default=None, exclude=True)
 
 
 # Stored models keep fields they do not know (from a newer mai or another tool), so loading a
