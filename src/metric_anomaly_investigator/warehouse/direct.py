@@ -69,6 +69,16 @@ def _aggregate(ev: ir.Table, agg: catalogue.Aggregate, *, rolled: bool = False) 
     return ev.count(where=where)
 
 
+def _read_rows(ev: ir.Table, m: catalogue.Metric) -> ir.BooleanValue | None:
+    """The rows ``m`` reads: those any of its sides keeps (None: every row)."""
+    sides = []
+    for agg in m.sides:
+        if not agg.where:
+            return None
+        sides.append(ibis.and_(*(ev[col].cast("string").isin(list(v)) for col, v in agg.where)))
+    return ibis.or_(*sides)
+
+
 def direct_daily(
     wh: Warehouse,
     m: catalogue.Metric,
@@ -77,8 +87,9 @@ def direct_daily(
     s: date,
     e: date,
 ) -> pd.DataFrame:
-    """Columns: day, *group, num, den (1 without a denominator), n (events: the sample size);
-    only days with events."""
+    """Columns: day, *group, num, den (1 without a denominator), n (the sample size: the
+    events, or rows of a pre-aggregated table, that the metric reads — for a filtered metric
+    only those its filters keep); only days with events."""
 
     if _countable(wh, m, group):
         return _by_type_counts(wh, m, group, flt, s, e)
@@ -92,7 +103,7 @@ def direct_daily(
             den = m.denominator
             return r.group_by(["day", *group]).agg(
                 num=_aggregate(r, m.numerator, rolled=True),
-                n=r.events.sum(),
+                n=r.events.sum(where=_read_rows(r, m)).fill_null(0),
                 den=ibis.literal(1.0) if den is None else _aggregate(r, den, rolled=True),
             )
         ev = wh.aggregates if m.table == "aggregates" and wh.aggregates is not None else wh.events
@@ -102,7 +113,7 @@ def direct_daily(
             ev = ev.inner_join(wh.users.select("user_id", *need_users), "user_id")
         ev = apply_filters(ev, flt, param)
         ev = ev.mutate(day=ev.event_timestamp.date())
-        aggs = {"num": _aggregate(ev, m.numerator), "n": ev.count()}
+        aggs = {"num": _aggregate(ev, m.numerator), "n": ev.count(where=_read_rows(ev, m))}
         aggs["den"] = ibis.literal(1.0) if m.denominator is None else _aggregate(ev, m.denominator)
         return ev.group_by(["day", *group]).agg(**aggs)
 
@@ -141,15 +152,22 @@ def _by_type_counts(
     df = label_nulls(run_shape(wh, shape, build, flt, w=(s, e)), group)
     types = df["event_type"].astype("string")  # as text, like the filters' values
 
-    def side(agg: catalogue.Aggregate) -> pd.Series:
-        kept = pd.Series(True, index=df.index)
+    def kept(agg: catalogue.Aggregate) -> pd.Series:
+        rows = pd.Series(True, index=df.index)
         for _, values in agg.where:
-            kept &= types.isin(list(values))
-        return df["rows" if agg.measure == "users" else "events"].astype(float).where(kept, 0.0)
+            rows &= types.isin(list(values))
+        return rows
 
+    def side(agg: catalogue.Aggregate) -> pd.Series:
+        counted = df["rows" if agg.measure == "users" else "events"].astype(float)
+        return counted.where(kept(agg), 0.0)
+
+    read = pd.Series(False, index=df.index)
+    for agg in m.sides:  # the event types any side keeps (see _read_rows)
+        read |= kept(agg)
     df["num"] = side(m.numerator)
     df["den"] = 1.0 if m.denominator is None else side(m.denominator)
-    df["n"] = df["events"].astype(float)
+    df["n"] = df["events"].astype(float).where(read, 0.0)
     out = df.groupby((["day"] if daily else []) + group, sort=False).agg(
         num=("num", "sum"),
         den=("den", "sum" if m.denominator is not None else "first"),
