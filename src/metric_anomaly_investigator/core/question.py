@@ -249,7 +249,11 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
             if m.name not in schema.metrics
         ),
     ]
-    named = find_metric(low, known, {m.name: m for m in schema.custom_metrics})
+    own = {m.name: m for m in schema.custom_metrics}
+    named = find_metric(low, known, own)
+    other = find_unknown_metric(low, schema)
+    if named is not None and other is not None and _inside(low, other, named, known, own):
+        named = None  # "cart abandonment" is no question about carts
     about_retention = any(w in low for w in _RETENTION_WORDS)
     # "retention of January signups" is about retention (which has its own analysis)
     lacking = named is not None and named not in schema.metrics
@@ -257,10 +261,10 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
     return ParsedQuestion(
         metric=None if lacking else named,
         missing_metric=missing,
-        day=find_dates(text, schema.start_date, schema.end_date)[0],
+        day=find_dates(text, *schema.metric_range(None if lacking else named))[0],
         segment=find_segment(text, schema),
         about_retention=about_retention,
-        unknown_metric=None if named else find_unknown_metric(low, schema),
+        unknown_metric=None if named else other or other_quantity(low, known, own),
         dimensions=find_dimensions(low, schema),
         about_accounts=_ACCOUNT_WORDS.search(low) is not None,
     )
@@ -275,6 +279,16 @@ def find_unknown_metric(low: str, schema: WarehouseSchema) -> str | None:
         if m and phrase not in values and phrase.replace(" ", "_") not in values:
             return m[0]
     return None
+
+
+def _inside(
+    low: str, phrase: str, metric: str, known: list[str], own: Mapping[str, catalogue.Metric]
+) -> bool:
+    """Whether every mention of ``metric`` in the text lies within ``phrase`` (a metric outside
+    the catalogue, as :func:`find_unknown_metric` found it)."""
+    spans = [(m.start(), m.end()) for m in re.finditer(re.escape(phrase), low)]
+    mentions = [f for f in _mentions(low, known, own) if f[0] == metric]
+    return bool(mentions) and all(any(s <= f[1] and f[2] <= e for s, e in spans) for f in mentions)
 
 
 def find_dimensions(low: str, schema: WarehouseSchema) -> tuple[str, ...]:
@@ -302,7 +316,8 @@ def find_metric(
     metrics only said to look normal ("DAU dropped while events look normal" is about DAU).
     ``own``: the user's definitions (their labels and synonyms), by name."""
     low = _ACCOUNT_WORDS.sub(lambda m: " " * len(m[0]), low)  # "new users" names no metric
-    found = _qualified(low, _mentions(low, metrics, own or {}))
+    mentions = _mentions(low, metrics, own or {})
+    found = _qualified(low, [f for f in mentions if _head_after(low, f, own or {}) is None])
     spans = [(f[1], f[2]) for f in found]
     asked = [f for f in found if not _said_normal(low, f[1], f[2], spans)] or found
     best = max(asked, key=lambda f: (f[2] - f[1], -f[1]), default=None)
@@ -329,12 +344,59 @@ def _mentions(
 def _own_phrases(metric: catalogue.Metric) -> tuple[str, ...]:
     """A user-defined metric's phrases, with the singular of a one-word plural name: metrics
     are named by plural nouns ("orders", "carts") and asked about in compounds ("order
-    volume", "cart abandonment")."""
+    volume", "cart count")."""
     phrases = metric.phrases
     singular = [
         p[:-1] for p in phrases if " " not in p and len(p) > 3 and p.endswith("s") and p[-2] != "s"
     ]
     return tuple(dict.fromkeys([*phrases, *singular]))
+
+
+def other_quantity(
+    low: str, metrics: list[str], own: Mapping[str, catalogue.Metric] | None = None
+) -> str | None:
+    """A quantity the text asks about that a metric's name only qualifies ("order value",
+    "session length"), as written: no metric of ``metrics`` is it."""
+    low = _ACCOUNT_WORDS.sub(lambda m: " " * len(m[0]), low)
+    for f in _mentions(low, metrics, own or {}):
+        head = _head_after(low, f, own or {})
+        if head is not None:
+            return low[f[1] : head]
+    return None
+
+
+# Head nouns of quantities of their own: after a metric's name ("order value", "session time",
+# "purchase rate") they make a different quantity of which that name is only a qualifier.
+_HEADS = (
+    "value",
+    "rate",
+    "time",
+    "ratio",
+    "size",
+    "duration",
+    "length",
+    "share",
+    "price",
+    "cost",
+    "margin",
+    "score",
+)
+_HEAD = re.compile(r"(?:'s|\u2019s|'|\u2019)?\s+(" + "|".join(_HEADS) + r")s?(?![\w])")
+
+
+def _head_after(
+    low: str, mention: tuple[str, int, int], own: Mapping[str, catalogue.Metric]
+) -> int | None:
+    """Where the head noun that directly follows ``mention`` ends, if one does and it is no
+    word of that metric's own phrases ("conversion rate" is conversion, "order value" is not
+    orders)."""
+    m = _HEAD.match(low, mention[2])
+    if m is None:
+        return None
+    name = mention[0]
+    phrases = _own_phrases(own[name]) if name in own else _phrases(name)
+    words = {w for p in phrases for w in re.findall(r"\w+", p)}
+    return None if m[1] in words else m.end()
 
 
 # Words that name a metric only in general: qualified by the noun before them ("order volume",
