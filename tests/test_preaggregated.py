@@ -190,7 +190,8 @@ def test_an_investigation_runs_on_the_table(worlds: tuple[Path, Path, Path]) -> 
     code, out, err = _cli(["investigate", dau, "--warehouse", str(worlds[1]), "--json"])
     assert code == 0, err
     text = json.dumps(json.loads(out)["report"])
-    assert "needs one row per event with user_id, which daily totals cannot give" in text
+    assert "distinct users cannot be derived from daily totals" in text
+    assert "add a column of distinct users per day and segment" in text
 
 
 BAD = [

@@ -174,8 +174,21 @@ def test_dau_and_event_metrics_still_read_the_events(wh: Warehouse) -> None:
 @pytest.mark.parametrize(
     ("metric", "dim", "fragment"),
     [
-        ("orders", "platform", "its dimensions: country, channel"),
-        ("dau", "channel", "the events table that dau is computed from has no dimension"),
+        (
+            "orders",
+            "platform",
+            "the metric orders comes from the pre-aggregated table daily_kpis, whose dimensions "
+            "are country, channel; platform is only on the events: ask about one of its metrics "
+            "(dau, wau, events, events_per_user, views) by platform, or add a platform column to "
+            "the pre-aggregated table daily_kpis.",
+        ),
+        (
+            "dau",
+            "channel",
+            "channel is only on the pre-aggregated table daily_kpis: ask about one of its "
+            "metrics (conversion, orders, visits) by channel, or add a channel column to the "
+            "events.",
+        ),
     ],
 )
 def test_no_metric_is_broken_down_by_a_dimension_its_table_lacks(

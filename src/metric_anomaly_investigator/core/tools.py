@@ -136,6 +136,8 @@ class ToolExecutor:
             flt = getattr(action, field, None)
             if flt:
                 self._check_filters(flt)
+        if metric_name is not None:
+            self._check_metric_dimensions(metric_name, action)
         for field in ("start", "end", "hint_date", "around", "cohort_start", "cohort_end"):
             value = getattr(action, field, None)
             if value is not None:
@@ -164,6 +166,21 @@ class ToolExecutor:
             raise InvalidAction(
                 f"Unknown dimension {name!r}. Valid dimensions: {valid}." + _closest(name, names)
             )
+
+    def _check_metric_dimensions(self, metric_name: str, action: Action) -> None:
+        """Every dimension the action breaks down or filters by is on the metric's own table."""
+        dims: list[str] = []
+        for field in ("dimension", "group_by"):
+            value = getattr(action, field, None)
+            if isinstance(value, str):
+                dims.append(value)
+        dims += list(getattr(action, "dimensions", None) or [])
+        for field in ("filters", "segment"):
+            dims += list(getattr(action, field, None) or {})
+        for dim in dims:
+            problem = self.schema.dimension_problem(metric_name, dim)
+            if problem is not None:
+                raise InvalidAction(problem)
 
     def _check_filters(self, filters: dict[str, str]) -> None:
         for name, value in filters.items():

@@ -102,8 +102,8 @@ def breakdown(
             f"Give at least one dimension to break down by. Valid dimensions: "
             f"{', '.join(wh.schema.dimension_names)}."
         )
-    bs, be = clip_window(wh, baseline[0], baseline[1], "baseline window")
-    cs, ce = clip_window(wh, current[0], current[1], "current window")
+    bs, be = clip_window(wh, baseline[0], baseline[1], "baseline window", metric)
+    cs, ce = clip_window(wh, current[0], current[1], "current window", metric)
     n_b, n_c = _days((bs, be)), _days((cs, ce))
     m = wh.schema.metric(metric)
     if m.rolling:

@@ -163,8 +163,8 @@ def open_warehouse(
             known.save(discovery_state(wh, users_dropped=unjoined is not None))
         if spec is not None and aggregates is not None:
             dims = [c for c in aggregates.columns if c != "event_timestamp" and c not in measures]
-            beside_dimensions(wh, aggregates, dims)
             wh.schema.aggregates_beside = spec.table
+            beside_dimensions(wh, aggregates, dims)
         wh.schema.custom_metrics = own
         wh.schema.metrics = [*wh.schema.metrics, *(m.name for m in own)]
         return wh

@@ -20,7 +20,7 @@ from .layout import EVENT_RESERVED, ROLLUP_TABLE, ROLLUP_VERSION, TYPE_ROLLUP_TA
 from .metrics import available as available_metrics
 from .partial_days import partial_days
 from .rollups import build_rollup, find_user_constant, load_stored_rollup
-from .timerange import EPOCH, as_date, bulk_range, examples
+from .timerange import EPOCH, BulkRange, as_date, bulk_range, examples
 from .types import DimensionInfo, IgnoredEvents, WarehouseError, WarehouseSchema
 from .warehouse import Warehouse
 
@@ -168,20 +168,7 @@ def _bulk_range(wh: Warehouse) -> tuple[date, date, IgnoredEvents | None]:
         if wh.rollup is not None
         else wh.events.mutate(day=wh.events.event_timestamp.date())
     )
-    src = src.filter(src.day.notnull())
-    src = src.mutate(dn=src.day.delta(ibis.literal(EPOCH), unit="day"))
-    n = src.events.sum() if wh.rollup is not None else src.count()
-    daily = wh.execute(src.group_by("dn").aggregate(n=n))
-    if daily.empty:
-        raise WarehouseError(f"The events table of {wh.label} is empty.")
-    bulk = bulk_range(daily["dn"].to_numpy(), daily["n"].to_numpy())
-    try:
-        lo, hi = as_date(bulk.lo), as_date(bulk.hi)
-    except OverflowError:
-        raise WarehouseError(
-            f"The events of {wh.label} are dated after 9999-12-31; check the "
-            "event_timestamp column (epoch numbers in an unexpected unit?)."
-        ) from None
+    bulk, lo, hi = _bulk_of(wh, src, "events" if wh.rollup is not None else None, "events")
     ignored = None
     if bulk.ignored_events:
         ignored = IgnoredEvents(
@@ -192,6 +179,27 @@ def _bulk_range(wh: Warehouse) -> tuple[date, date, IgnoredEvents | None]:
             examples=examples(bulk.ignored_days),
         )
     return lo, hi, ignored
+
+
+def _bulk_of(
+    wh: Warehouse, src: ir.Table, weight: str | None, what: str
+) -> tuple[BulkRange, date, date]:
+    """The bulk range of ``src`` (a ``day`` column; rows per day, or ``weight`` summed) and its
+    first and last day; ``what`` names the table in errors."""
+    src = src.filter(src.day.notnull())
+    src = src.mutate(dn=src.day.delta(ibis.literal(EPOCH), unit="day"))
+    n = src.count() if weight is None else src[weight].sum()
+    daily = wh.execute(src.group_by("dn").aggregate(n=n))
+    if daily.empty:
+        raise WarehouseError(f"The {what} table of {wh.label} is empty.")
+    bulk = bulk_range(daily["dn"].to_numpy(), daily["n"].to_numpy())
+    try:
+        return bulk, as_date(bulk.lo), as_date(bulk.hi)
+    except OverflowError:
+        raise WarehouseError(
+            f"The {what} table of {wh.label} is dated after 9999-12-31; check its time "
+            "column (epoch numbers in an unexpected unit?)."
+        ) from None
 
 
 def _dimension_info(
@@ -210,8 +218,14 @@ def _dimension_info(
 
 def beside_dimensions(wh: Warehouse, table: ir.Table, names: list[str]) -> None:
     """Record a pre-aggregated table's dimensions ``names`` beside the events' (discovering the
-    values of those the events lack) and which dimensions each table has."""
+    values of those the events lack), which dimensions each table has, and the days each
+    covers: the analysis range is their union, each metric's series its own table's days (the
+    bulk of its rows, stray far-off days left out as for the events)."""
     schema = wh.schema
+    what = f"pre-aggregated {schema.aggregates_beside}"
+    _, lo, hi = _bulk_of(wh, table.mutate(day=table.event_timestamp.date()), None, what)
+    schema.table_ranges = {"events": (schema.start_date, schema.end_date), "aggregates": (lo, hi)}
+    schema.start_date, schema.end_date = min(lo, schema.start_date), max(hi, schema.end_date)
     events_dims = schema.dimension_names
     for name in names:
         if name not in events_dims:

@@ -108,6 +108,11 @@ class Metric:
         return frozenset(c for a in self.sides for c, _ in a.where)
 
     @property
+    def per_user(self) -> bool:
+        """Made of distinct users or sessions: never derived from daily totals."""
+        return any(a.measure in ("users", "sessions") for a in self.sides)
+
+    @property
     def rolling(self) -> bool:
         """Distinct users over a trailing window (WAU), not a per-day aggregate."""
         return self.kind == "rolling_distinct"
@@ -294,20 +299,37 @@ def core_metrics() -> list[str]:
     return [m.name for m in BUILTIN if m.core]
 
 
-def missing_metric_note(name: str, have: Iterable[str]) -> str:
-    """The honest answer to a question about a metric the warehouse lacks."""
+def missing_metric_note(
+    name: str, have: Iterable[str], *, table: str | None = None, user_columns: Iterable[str] = ()
+) -> str:
+    """The honest answer to a question about a metric the warehouse lacks. ``table``: the
+    pre-aggregated table the data is (None: events, or not known); ``user_columns``: its
+    measure columns that count users, if any."""
     m = get(name)
     listed = ", ".join(_named(h) for h in have)
-    needs = (
-        f"{m.name} needs {', '.join(m.needs)} in the events"
-        if m.needs
-        else f"{m.name} needs one row per event with user_id, which daily totals cannot give"
-    )
-    return (
-        f"This warehouse has no {m.label} metric ({needs}, computed as {m.definition()}), so "
-        f"it was not investigated and no other metric was put in its place. Metrics it has: "
-        f"{listed}."
-    )
+    tail = f"Metrics it has: {listed}."
+    skipped = "so it was not investigated and no other metric was put in its place"
+    if m.per_user and (table is not None or not m.needs):
+        daily = table or "the daily table"
+        users = list(user_columns)
+        possible = (
+            f"{daily} has {', '.join(users)}: ask about {users[0]} (distinct users per day and "
+            "segment, added up: right across segments only where each user is in one)"
+            if users
+            else f"what is possible: add a column of distinct users per day and segment to "
+            f"{daily} (a measure summed like the others, right across segments only where each "
+            f"user is in one), or point mai at an events table (user_id, event_timestamp), "
+            f"from which {m.name} is computed"
+        )
+        return (
+            f"This warehouse has no {m.label} metric: {m.name} is {m.definition()}, and "
+            f"distinct users cannot be derived from daily totals (added up over "
+            f"segments or days they count a user once in each), {skipped}; {possible}. {tail}"
+        )
+    needs = f"{m.name} needs {', '.join(m.needs)} in the events, computed as {m.definition()}"
+    if table is not None:
+        needs += f"; {table} holds daily totals: add what it sums to it as measure columns"
+    return f"This warehouse has no {m.label} metric ({needs}), {skipped}. {tail}"
 
 
 def _named(name: str) -> str:

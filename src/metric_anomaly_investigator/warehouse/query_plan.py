@@ -36,18 +36,25 @@ def to_date(value: DateLike, what: str) -> date:
 
 
 def clip_window(
-    wh: Warehouse, start: DateLike | None, end: DateLike | None, what: str = "window"
+    wh: Warehouse,
+    start: DateLike | None,
+    end: DateLike | None,
+    what: str = "window",
+    metric: str | None = None,
 ) -> tuple[date, date]:
-    """The window ``start..end`` (the data's edges by default) clipped to the data's range."""
-    lo, hi = wh.schema.start_date, wh.schema.end_date
+    """The window ``start..end`` (the data's edges by default) clipped to the data's range:
+    the days ``metric``'s own table covers, if given."""
+    lo, hi = wh.schema.metric_range(metric)
     s = lo if start is None else to_date(start, f"The {what} start")
     e = hi if end is None else to_date(end, f"The {what} end")
     if s > e:
         raise WarehouseError(f"The {what} is inverted: it starts {s} after it ends {e}.")
     if e < lo or s > hi:
         left_out = "".join(f" {note}" for note in wh.schema.coverage_notes())
+        whole = (lo, hi) == (wh.schema.start_date, wh.schema.end_date)
+        data = "the data" if whole else f"the data of {metric}"
         raise WarehouseError(
-            f"The {what} {s}..{e} is outside the data, which covers {lo}..{hi}.{left_out}"
+            f"The {what} {s}..{e} is outside {data}, which covers {lo}..{hi}.{left_out}"
         )
     return max(s, lo), min(e, hi)
 
@@ -60,12 +67,9 @@ def check_dims(wh: Warehouse, dims: Iterable[str] | None, metric: str | None = N
         if not isinstance(d, str):
             raise WarehouseError(f"Dimension names must be text, got {show_name(d)}.")
         wh.schema.dimension(d)
-        if metric is not None and d not in wh.schema.metric_dimensions(metric):
-            valid = ", ".join(wh.schema.metric_dimensions(metric)) or "(none)"
-            raise WarehouseError(
-                f"The {wh.schema.metric(metric).table} table that {metric} is computed from has "
-                f"no dimension {show_name(d)}. Its dimensions: {valid}."
-            )
+        problem = None if metric is None else wh.schema.dimension_problem(metric, d)
+        if problem is not None:
+            raise WarehouseError(problem)
         if d not in out:
             out.append(d)
     return out

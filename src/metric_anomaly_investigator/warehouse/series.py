@@ -136,7 +136,7 @@ def metric_series(
     wh.schema.check_metric(metric)
     flt = check_filters(wh, filters, metric)
     group = check_dims(wh, group_by, metric)
-    s, e = clip_window(wh, start, end)
+    s, e = clip_window(wh, start, end, metric=metric)
     df = _daily_frame(wh, metric, group, flt, s, e)
     days = [s + timedelta(days=i) for i in range((e - s).days + 1)]
     columns = [df[c].tolist() for c in ("day", *group, "num", "den")]

@@ -117,6 +117,10 @@ class UnjoinedUsers(BaseModel):
         )
 
 
+# a measure column of a pre-aggregated table that counts users ("users", "active_users", "dau")
+_USER_COLUMN = re.compile(r"(?:^|_)(?:users?|actives?|dau|visitors?)(?:_|$)", re.I)
+
+
 class WarehouseSchema(BaseModel):
     metrics: list[str]
     dimensions: list[DimensionInfo]
@@ -148,6 +152,11 @@ class WarehouseSchema(BaseModel):
         default_factory=dict,
         description="with a table beside the events: each table's dimensions (by Metric.table)",
     )
+    table_ranges: dict[str, tuple[date, date]] = Field(
+        default_factory=dict,
+        description="with a table beside the events: the days each table covers (by "
+        "Metric.table); start_date..end_date is their union",
+    )
 
     @property
     def partial_day(self) -> date | None:
@@ -173,9 +182,19 @@ class WarehouseSchema(BaseModel):
                 f"{', '.join(own) or 'No metric'} {'comes' if len(own) == 1 else 'come'} from "
                 f"the pre-aggregated table {self.aggregates_beside} (totals per day and "
                 f"segment), broken down only by its dimensions ({dims}); distinct users cannot "
-                "be derived from it."
+                "be derived from it." + self._ranges_note()
             )
         return notes
+
+    def _ranges_note(self) -> str:
+        """The days each table covers, when they differ (each metric reads its own)."""
+        events, aggregates = (self.table_ranges.get(t) for t in ("events", "aggregates"))
+        if events is None or aggregates is None or events == aggregates:
+            return ""
+        return (
+            f" It covers {aggregates[0]}..{aggregates[1]}, the events {events[0]}..{events[1]}: "
+            "each metric is read over its own table's days."
+        )
 
     @property
     def dimension_names(self) -> list[str]:
@@ -192,6 +211,48 @@ class WarehouseSchema(BaseModel):
         """The dimensions a metric can be broken down or filtered by: those of its own table."""
         have = self.table_dimensions.get(self.metric(name).table)
         return [d for d in self.dimension_names if have is None or d in have]
+
+    def dimension_problem(self, metric: str, dim: str) -> str | None:
+        """Why ``metric`` cannot be broken down or filtered by the known dimension ``dim`` (its
+        table lacks it), in one line saying where ``dim`` is and what to do; None if it can."""
+        table = self.metric(metric).table
+        if dim in self.metric_dimensions(metric):
+            return None
+        other = "events" if table == "aggregates" else "aggregates"
+        named = {
+            "events": "the events",
+            "aggregates": f"the pre-aggregated table {self.aggregates_beside}",
+        }
+        source = (
+            f"comes from the pre-aggregated table {self.aggregates_beside}"
+            if table == "aggregates"
+            else "is computed from the events"
+        )
+        own = ", ".join(self.metric_dimensions(metric)) or "none"
+        theirs = [m for m in self.metrics if self.metric(m).table == other]
+        listed = f" ({', '.join(theirs[:6])}{', …' if len(theirs) > 6 else ''})" if theirs else ""
+        return (
+            f"The metric {metric} {source}, whose dimensions are {own}; {dim} is only on "
+            f"{named[other]}: ask about one of its metrics{listed} by {dim}, or add a {dim} "
+            f"column to {named[table]}."
+        )
+
+    def missing_metric_note(self, name: str) -> str:
+        """The honest answer to a question about catalogue metric ``name`` this warehouse lacks
+        (on a pre-aggregated table: what it cannot give and what is possible instead)."""
+        users = [
+            m.name
+            for m in self.custom_metrics
+            if m.kind == "sum" and m.numerator.column and _USER_COLUMN.search(m.numerator.column)
+        ]
+        return catalogue.missing_metric_note(
+            name, self.metrics, table=self.aggregated_from, user_columns=users
+        )
+
+    def metric_range(self, name: str | None) -> tuple[date, date]:
+        """The days a metric's own table covers (the whole range for None, or one table)."""
+        whole = (self.start_date, self.end_date)
+        return whole if name is None else self.table_ranges.get(self.metric(name).table, whole)
 
     def metric(self, name: str) -> catalogue.Metric:
         """One of this warehouse's metrics: the user's own definition, or the catalogue's."""
