@@ -15,6 +15,7 @@ from metric_anomaly_investigator.core.models import (
     DetectAnomaly,
     DrillDown,
     SegmentByDimension,
+    StatisticalTest,
 )
 from metric_anomaly_investigator.core.segments import missing_value
 from metric_anomaly_investigator.core.tools import ToolExecutor
@@ -193,3 +194,21 @@ def test_a_per_user_metric_is_not_split_by_a_dimension_its_users_span(errors_wh)
         assert status not in bench.splitting_dimensions(metric)
     assert status in bench.splitting_dimensions("events")  # events do split by it
     assert not any(bench.spans_users(d) for d in ("platform", "country", "app_version"))
+
+
+def test_no_significance_test_on_a_segment_that_is_no_group_of_the_metrics_users(
+    errors_wh,
+) -> None:
+    bench = Workbench(errors_wh)
+    (status,) = [
+        d.name
+        for d in errors_wh.schema.dimensions
+        if d.name != "event_type" and bench.spans_users(d.name)
+    ]
+    value = errors_wh.schema.dimension(status).values[0]
+    ex = ToolExecutor(errors_wh)
+    per_user = ex.run(StatisticalTest(metric="sessions_per_user", segment={status: value}))
+    assert not per_user.success and "describes events, not users" in (per_user.error or "")
+    own = ex.run(StatisticalTest(metric="error_rate", segment={status: value}))
+    assert not own.success and "defined by a filter" in (own.error or "")
+    assert ex.run(StatisticalTest(metric="events", segment={status: value})).success

@@ -10,7 +10,6 @@ from ...warehouse import queries as q
 from ...warehouse.types import MetricSeries
 from .. import stats
 from ..models import ChartSeries, StatisticalTest, StepResult
-from ..outcomes import SegmentTest
 from ..report_markdown import format_filters
 from .charts import days_axis, line
 from .formatting import fmt, pct
@@ -21,6 +20,9 @@ ALPHA = 0.05
 
 def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     segment = bench.normal_filters(a.segment)
+    unfit = _unfit(bench, a.metric, segment)
+    if unfit is not None:
+        return StepResult(success=False, error=unfit)
     base, cur, _ = bench.windows()
     # a value that replaced the others during the anomaly (a new version) has no "before":
     # the segment's users are compared through its stable part
@@ -65,29 +67,27 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     for s in bench.context.segments:
         if s.filters == segment:
             s.p_value = comp.welch_p
-    outcome = SegmentTest(
-        metric=a.metric,
-        segment=segment,
-        tested=tested,
-        compare_to=a.compare_to,
-        n_a=comp.n_a,
-        n_b=comp.n_b,
-        mean_a=comp.mean_a,
-        mean_b=comp.mean_b,
-        diff=comp.diff,
-        rel_diff=comp.rel_diff,
-        ci_low=comp.ci_low,
-        ci_high=comp.ci_high,
-        p_value=comp.welch_p,
-        mannwhitney_p=comp.mannwhitney_p,
-        effect_size=comp.effect_size,
-        significant=sig,
-    )
     return StepResult(
         success=True,
         findings=findings,
-        outcome=outcome,
-        data=outcome.as_data(),
+        data={
+            "metric": a.metric,
+            "segment": segment,
+            "tested": tested,
+            "compare_to": a.compare_to,
+            "n_a": comp.n_a,
+            "n_b": comp.n_b,
+            "mean_a": comp.mean_a,
+            "mean_b": comp.mean_b,
+            "diff": comp.diff,
+            "rel_diff": comp.rel_diff,
+            "ci_low": comp.ci_low,
+            "ci_high": comp.ci_high,
+            "p_value": comp.welch_p,
+            "mannwhitney_p": comp.mannwhitney_p,
+            "effect_size": comp.effect_size,
+            "significant": sig,
+        },
         chart=line(
             f"{a.metric}: {format_filters(segment)}",
             [
@@ -99,6 +99,23 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
             (cur[0].isoformat(), cur[1].isoformat()),
         ),
     )
+
+
+def _unfit(bench: Workbench, metric: str, segment: dict[str, str]) -> str | None:
+    """Why ``segment`` is no segment of ``metric`` to test, or None: a filter on a column the
+    metric's own definition fixes, or on one its users span the same day (a per-user metric's
+    users are not split by a request's status)."""
+    m = bench.schema.metric(metric)
+    for dim in segment:
+        if dim in m.filter_columns:
+            return f"{metric} is defined by a filter on {dim}: test a segment of other dimensions."
+        if dim in bench.schema.metric_dimensions(metric) and bench.double_counts(metric, dim):
+            return (
+                f"{dim} describes events, not users (a user has several values the same day): "
+                f"{metric} counts users, so a segment of {dim} is no group of its users. Test a "
+                "metric of events, or a segment of other dimensions."
+            )
+    return None
 
 
 def _split(
