@@ -10,6 +10,7 @@ from ...warehouse import queries as q
 from ...warehouse.types import MetricSeries
 from .. import stats
 from ..models import ChartSeries, StatisticalTest, StepResult
+from ..outcomes import SegmentTest
 from ..report_markdown import format_filters
 from .charts import days_axis, line
 from .formatting import fmt, pct
@@ -67,27 +68,29 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     for s in bench.context.segments:
         if s.filters == segment:
             s.p_value = comp.welch_p
+    outcome = SegmentTest(
+        metric=a.metric,
+        segment=segment,
+        tested=tested,
+        compare_to=a.compare_to,
+        n_a=comp.n_a,
+        n_b=comp.n_b,
+        mean_a=comp.mean_a,
+        mean_b=comp.mean_b,
+        diff=comp.diff,
+        rel_diff=comp.rel_diff,
+        ci_low=comp.ci_low,
+        ci_high=comp.ci_high,
+        p_value=comp.welch_p,
+        mannwhitney_p=comp.mannwhitney_p,
+        effect_size=comp.effect_size,
+        significant=sig,
+    )
     return StepResult(
         success=True,
         findings=findings,
-        data={
-            "metric": a.metric,
-            "segment": segment,
-            "tested": tested,
-            "compare_to": a.compare_to,
-            "n_a": comp.n_a,
-            "n_b": comp.n_b,
-            "mean_a": comp.mean_a,
-            "mean_b": comp.mean_b,
-            "diff": comp.diff,
-            "rel_diff": comp.rel_diff,
-            "ci_low": comp.ci_low,
-            "ci_high": comp.ci_high,
-            "p_value": comp.welch_p,
-            "mannwhitney_p": comp.mannwhitney_p,
-            "effect_size": comp.effect_size,
-            "significant": sig,
-        },
+        outcome=outcome,
+        data=outcome.as_data(),
         chart=line(
             f"{a.metric}: {format_filters(segment)}",
             [
