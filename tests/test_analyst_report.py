@@ -99,6 +99,7 @@ def test_the_premise_s_release_blame_exclusivity_and_dimensions() -> None:
         ("Our new marketing push worked: events are up. Which country adopted the app?", True),
         ("did the new release make people use the app way more?", True),
         ("Did the update bring users back?", True),
+        ("Android exploded after the update. Should we celebrate?", True),
         ("Marketing wants to credit the release. Can you double-check?", True),
         ("Why did events go up?", False),
         ("Is checkout working?", False),
@@ -106,6 +107,27 @@ def test_the_premise_s_release_blame_exclusivity_and_dimensions() -> None:
 )
 def test_the_premise_s_welcome_of_a_change(question: str, welcomes: bool) -> None:
     assert read_premise(question, SCHEMA).welcomes is welcomes
+
+
+def test_is_it_ok_is_no_when_the_metric_moved_the_bad_way() -> None:
+    assert read_premise("Is DAU ok?", SCHEMA).asks_fine
+    assert not read_premise("Why is DAU not ok?", SCHEMA).asks_fine  # not yes/no
+    assert report(analyst(DROP, (SEG,)), "Is DAU ok?").answer.startswith(
+        "No — dau dropped 16.0% vs its seasonal baseline"
+    )
+    spike = Anomaly("dau", {}, "spike", "step", date(2026, 2, 1), None, 12.0, 1e-4, "")
+    assert report(analyst(spike, (SEG,)), "Is DAU doing fine?").answer.startswith("Yes — dau")
+    bots = analyst(spike, (SEG,))
+    bots.ctx.mechanisms = [MechanismFinding(ANDROID_IN, "automated_traffic", "120 new accounts")]
+    assert report(bots, "Is DAU doing fine?").answer.startswith("No — dau spiked")
+    assert report(analyst(NONE), "Is DAU ok?").answer.startswith(
+        "Yes — dau stayed within its normal range"
+    )
+    kept = analyst(NONE)
+    kept.ctx.retention = cohort_break(BR, change_pct=-25.0)
+    assert report(kept, "Are January's signups sticking around?").answer.startswith(
+        "No — retention of users who signed up from 2026-01-10 to 2026-01-20 fell -25%"
+    )
 
 
 def test_a_question_about_loading_is_answered_from_the_partly_loaded_days() -> None:

@@ -277,8 +277,9 @@ class ReportWriter(AnalystBase):
             asked = plan.question.metric or metric
             stayed = _joined([asked, *(m for m in checked if m != asked)])
             claims = premise.claimed is not None or premise.yes_no or premise.why
+            lead = "Yes — " if premise.asks_fine else "No — " if claims else ""
             answer = (
-                f"{'No — ' if claims else ''}{stayed} stayed within "
+                f"{lead}{stayed} stayed within "
                 f"{'their' if ' and ' in stayed else 'its'} normal range against the seasonal "
                 f"baseline ({reason}): nothing broke."
             )
@@ -672,6 +673,14 @@ class ReportWriter(AnalystBase):
                 f"No — {a.metric} did not {_direction_verb(premise.claimed)}: it {_moved(a)} "
                 f"{self._movement(a)}. {where}"
             )
+        if premise.asks_fine:  # "is DAU ok?": no when it moved the bad way
+            bad = a.direction == self.executor.schema.metric(a.metric).bad_direction or any(
+                c.mechanism in UNREAL for c in causes
+            )
+            if verdict is not None and verdict.holds is False:
+                said = verdict.moved or f"{format_filters(self._hypo(plan, a))} did not move"
+                return f"Yes — {said}. Overall, {headline}. {where}"
+            return f"{'No' if bad else 'Yes'} — {headline}. {where}"
         unreal = [c.mechanism for c in causes if c.mechanism in UNREAL]
         if premise.welcomes and unreal and len(unreal) == len(causes):
             # "good news?", "the push worked": the movement is not people's doing
@@ -1038,6 +1047,8 @@ class ReportWriter(AnalystBase):
         no_deploy = self._no_deploy(plan)
         if premise.claimed == "spike":
             answer = f"No — retention did not rise: {found}"
+        elif premise.asks_fine:  # "are January's signups sticking around?"
+            answer = f"No — {found}"
         elif elsewhere:
             answer = f"No — {format_filters(hypo)} is not where the decline is: {found}"
         elif premise.blames_release:

@@ -52,9 +52,16 @@ _EITHER = re.compile(r"\bor\b(?! not\b)")
 # it takes the change for people's doing, to be welcomed or credited: "good news?", "the push
 # worked", "who adopted the app?", "did the update bring people back?", "credit the release"
 _WELCOME = re.compile(
-    r"\b(?:good news|great news|worked|paid off|pays off|paying off|adopt(?:ed|ing|ion)?"
+    r"\b(?:good (?:news|sign)|great news|celebrat\w*|worked|paid off|pays off|paying off"
+    r"|adopt(?:ed|ing|ion)?"
     r"|credit(?:ed|ing)?|thanks to|bring(?:s|ing)? (?:\w+ )?back"
     r"|brought (?:\w+ )?back|(?:people|users|ppl|customers|folks) (?:\w+ ){0,4}more)\b"
+)
+# it asks whether things are as they should be: "is DAU ok?", "are January's signups sticking
+# around?" (answered "No" when the metric moved the bad way)
+_FINE = re.compile(
+    r"\b(?:ok|okay|fine|healthy|alright|all right|on track|as expected|stick(?:ing)? around"
+    r"|stay(?:ing)? (?:active|around|engaged)|retain(?:ing|ed)? well|doing (?:well|ok|fine))\b"
 )
 # it asks about data still arriving: "will the numbers fill in once loading catches up?"
 _LOADING = re.compile(
@@ -92,6 +99,7 @@ class Premise:
     blames_breakage: bool = False  # it takes for granted that something broke
     welcomes: bool = False  # it takes the change for real usage to welcome or credit
     asks_loading: bool = False  # it asks whether data is still being loaded
+    asks_fine: bool = False  # a yes/no question whether things are as they should be
     words: frozenset[str] = frozenset()  # its words, lower case (ids keep their dots and dashes)
 
 
@@ -131,6 +139,7 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         blames_breakage=_BROKE.search(low) is not None,
         welcomes=_WELCOME.search(low) is not None,
         asks_loading=yes_no and _LOADING.search(low) is not None,
+        asks_fine=yes_no and claimed is None and _FINE.search(low) is not None,
         words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
     )
