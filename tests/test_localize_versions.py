@@ -212,3 +212,17 @@ def test_no_significance_test_on_a_segment_that_is_no_group_of_the_metrics_users
     own = ex.run(StatisticalTest(metric="error_rate", segment={status: value}))
     assert not own.success and "defined by a filter" in (own.error or "")
     assert ex.run(StatisticalTest(metric="events", segment={status: value})).success
+
+
+def test_a_new_version_is_tested_against_what_its_rollout_gave_it(worlds: dict[str, Path]) -> None:
+    with open_warehouse(worlds["outage"]) as wh:
+        ex = ToolExecutor(wh)
+        ex.run(DetectAnomaly(metric="dau", hint_date=RELEASE))
+        users = ex.run(StatisticalTest(metric="dau", segment={"app_version": "4.1.0"}))
+        rate = ex.run(StatisticalTest(metric="events_per_user", segment={"app_version": "4.1.0"}))
+    assert users.success and users.data is not None
+    assert users.data["rel_diff"] < -0.7  # its users all but vanished
+    assert "vs what its rollout gave it" in users.findings[1]
+    assert "n/a" not in users.findings[0]
+    assert rate.success and rate.data is not None and rate.data["rel_diff"] is not None
+    assert "vs the other app_version values of all traffic" in rate.findings[1]

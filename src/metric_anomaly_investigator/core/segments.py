@@ -282,26 +282,24 @@ class MissingValue:
     observed: float
 
 
-def missing_value(
-    days: list[date],
-    by_value: dict[str, list[float]],
-    window: tuple[date, date],
-    *,
-    direction: str | None,
-) -> MissingValue | None:
-    """The value of a migrating dimension whose traffic alone went missing from a segment.
+@dataclass(frozen=True)
+class _Rollout:
+    """A segment's traffic per value over an anomaly window, and what its rollout gave each."""
 
-    ``by_value`` is the segment's daily traffic per value (e.g. users per app version). During a
-    rollout a value's share of the segment moves by itself, so the change is judged against
-    like: each value's expected share on a window day is its share on the last day before the
-    window, carried linearly to its share on the first day after it, applied to the segment's
-    traffic on the same weekday before the window. A value gaining share over the window (or
-    all of them together — a release and its hotfix —, named by the one present in the window)
-    is returned when it departed from its expected traffic in the anomaly's direction at least
-    ``MISSING_DEPARTURE`` and twice as much as the rest of the segment, and its missing traffic
-    is at least ``MISSING_SHARE`` of what the segment lost. None without a day on either side
-    of the window (a rollout's pace is then not known).
-    """
+    names: list[str]
+    expected: np.ndarray  # value x window day
+    observed: np.ndarray
+    gaining: np.ndarray  # values whose share grew from the day before to the day after
+    moved: float  # the segment's traffic over the window less the same weekdays before it
+
+
+def _rollout(
+    days: list[date], by_value: dict[str, list[float]], window: tuple[date, date]
+) -> _Rollout | None:
+    """Each value's expected traffic on a window day: its share of the segment on the last day
+    before the window carried linearly to its share on the first day after it, applied to the
+    segment's traffic on the same weekday before the window. None without a day on either side
+    of the window (a rollout's pace is then not known)."""
     names = sorted(by_value)
     if not names:
         return None
@@ -318,37 +316,70 @@ def missing_value(
         return None
     p, q = pre[-1], post[0]
     win = idx[inside]
-    # the segment's traffic on each window day without the anomaly: the same weekday before it
     week = np.array([next((total[j] for j in range(i - 7, -1, -7) if j < w0), np.nan) for i in win])
     if not np.isfinite(week).all():
-        return None
-    moved = float((total[win] - week).sum())
-    sign = {"drop": -1.0, "spike": 1.0}.get(direction or "", 1.0 if moved > 0 else -1.0)
-    lost = sign * moved
-    if lost <= 0:
         return None
     s_pre, s_post = x[:, p] / total[p], x[:, q] / total[q]
     frac = (win - p) / (q - p)
     expected = (s_pre[:, None] + (s_post - s_pre)[:, None] * frac[None, :]) * week[None, :]
-    observed = x[:, win]
+    return _Rollout(names, expected, x[:, win], s_post > s_pre, float((total[win] - week).sum()))
+
+
+def missing_value(
+    days: list[date],
+    by_value: dict[str, list[float]],
+    window: tuple[date, date],
+    *,
+    direction: str | None,
+) -> MissingValue | None:
+    """The value of a migrating dimension whose traffic alone went missing from a segment.
+
+    ``by_value`` is the segment's daily traffic per value (e.g. users per app version). During a
+    rollout a value's share of the segment moves by itself, so the change is judged against
+    like: what the rollout gave each value (see :func:`_rollout`). A value gaining share over
+    the window (or all of them together — a release and its hotfix —, named by the one present
+    in the window) is returned when it departed from its expected traffic in the anomaly's
+    direction at least ``MISSING_DEPARTURE`` and twice as much as the rest of the segment, and
+    its missing traffic is at least ``MISSING_SHARE`` of what the segment lost.
+    """
+    r = _rollout(days, by_value, window)
+    if r is None:
+        return None
+    sign = {"drop": -1.0, "spike": 1.0}.get(direction or "", 1.0 if r.moved > 0 else -1.0)
+    lost = sign * r.moved
+    if lost <= 0:
+        return None
     # only values gaining share can be judged: a rollout's adoption is concave, so the line
     # under-states what a gaining value should have had and over-states a losing one's
-    gaining = s_post > s_pre
-    candidates = [np.eye(len(names), dtype=bool)[k] for k in np.flatnonzero(gaining)]
-    if gaining.sum() > 1:
-        candidates.append(gaining)
+    candidates = [np.eye(len(r.names), dtype=bool)[k] for k in np.flatnonzero(r.gaining)]
+    if r.gaining.sum() > 1:
+        candidates.append(r.gaining)
     best: tuple[float, MissingValue] | None = None
     for group in candidates:
-        exp_g, obs_g = float(expected[group].sum()), float(observed[group].sum())
-        exp_r, obs_r = float(expected[~group].sum()), float(observed[~group].sum())
+        exp_g, obs_g = float(r.expected[group].sum()), float(r.observed[group].sum())
+        exp_r, obs_r = float(r.expected[~group].sum()), float(r.observed[~group].sum())
         if exp_g <= 0 or obs_g <= 0:
             continue  # a value absent from the window is not what went missing in it
         away = sign * (obs_g / exp_g - 1.0)
         rest = sign * (obs_r / exp_r - 1.0) if exp_r > 0 else 0.0
         missing = sign * (obs_g - exp_g)
         if away >= MISSING_DEPARTURE and rest < 0.5 * away and missing >= MISSING_SHARE * lost:
-            present = observed[group].sum(axis=1)
-            name = names[int(np.flatnonzero(group)[np.argmax(present)])]
+            present = r.observed[group].sum(axis=1)
+            name = r.names[int(np.flatnonzero(group)[np.argmax(present)])]
             if best is None or missing > best[0]:
                 best = (missing, MissingValue(name, exp_g, obs_g))
     return None if best is None else best[1]
+
+
+def rollout_expectation(
+    days: list[date], by_value: dict[str, list[float]], window: tuple[date, date], value: str
+) -> tuple[list[float], list[float]] | None:
+    """(expected, observed) daily traffic of ``value`` over the window, the expected from its
+    rollout (see :func:`_rollout`): a value that did not exist before has no "before" to compare
+    with. A value gaining share with others (a release and its hotfix) is read with them."""
+    r = _rollout(days, by_value, window)
+    if r is None or value not in r.names:
+        return None
+    k = r.names.index(value)
+    group = r.gaining if r.gaining[k] and r.gaining.sum() > 1 else np.arange(len(r.names)) == k
+    return r.expected[group].sum(axis=0).tolist(), r.observed[group].sum(axis=0).tolist()

@@ -12,6 +12,7 @@ from .. import stats
 from ..models import ChartSeries, StatisticalTest, StepResult
 from ..outcomes import SegmentTest
 from ..report_markdown import format_filters
+from ..segments import rollout_expectation
 from .charts import days_axis, line
 from .formatting import fmt, pct
 from .workbench import Workbench
@@ -27,7 +28,8 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     base, cur, _ = bench.windows()
     # a value that replaced the others during the anomaly (a new version) has no "before":
     # the segment's users are compared through its stable part
-    stable = {k: v for k, v in segment.items() if k not in bench.context.migrating}
+    moving = {k for k in segment if k in bench.context.migrating or bench.replacing(k)}
+    stable = {k: v for k, v in segment.items() if k not in moving}
     tested = stable if stable and stable != segment else segment
     ms = q.metric_series(
         bench.warehouse, a.metric, start=base[0], end=cur[1], filters=tested or None
@@ -44,6 +46,20 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
         what = (
             f"{format_filters(tested)} vs the rest during {cur[0]}..{cur[1]} (indexed to baseline)"
         )
+    elif not stable or not _mean(before):
+        # a value that did not exist before (a new version) has no "before": it is compared
+        # with like instead, or the step says why it cannot be
+        fresh = _without_before(bench, a.metric, segment, moving, cur)
+        if fresh is None:
+            return StepResult(
+                success=False,
+                error=(
+                    f"{format_filters(segment)} had no {a.metric} in {base[0]}..{base[1]} "
+                    f"({fmt(_mean(during))}/day during {cur[0]}..{cur[1]}): there is no before "
+                    "to compare its change with. Test its stable part, or compare_to='rest'."
+                ),
+            )
+        comp, what = fresh
     else:
         comp = stats.compare_samples(before, during)
         what = f"{format_filters(tested)}: {cur[0]}..{cur[1]} vs {base[0]}..{base[1]}"
@@ -102,6 +118,64 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
             (cur[0].isoformat(), cur[1].isoformat()),
         ),
     )
+
+
+def _without_before(
+    bench: Workbench,
+    metric: str,
+    segment: dict[str, str],
+    moving: set[str],
+    cur: tuple[date, date],
+) -> tuple[stats.Comparison, str] | None:
+    """A segment new in the window compared with like, over the window's days: for a count, its
+    traffic vs what its rollout gave it (its share of the rest of the segment on the days either
+    side of the window); for a rate, its rate vs the other values' of the same dimension in the
+    rest of the segment. Migrating dimensions are tried first."""
+    ratio = bench.schema.is_ratio(metric)
+    for dim in sorted(segment, key=lambda d: d not in moving):
+        part = {k: v for k, v in segment.items() if k != dim}
+        ms = q.metric_series(bench.warehouse, metric, filters=part or None, group_by=[dim])
+        days, groups = ms.days(), ms.groups()
+        if {dim: segment[dim]} not in groups:
+            continue
+        if ratio:
+            own, rest = _rates_in(ms, dim, segment[dim], cur)
+            if not own:
+                continue
+            where = format_filters(part) if part else "all traffic"
+            what = f"the other {dim} values of {where} on the same days ({cur[0]}..{cur[1]})"
+            return stats.compare_samples(rest, own), f"{format_filters(segment)} vs {what}"
+        by_value = {g[dim]: [p.value for p in ms.for_group(g)] for g in groups}
+        got = rollout_expectation(days, by_value, cur, segment[dim])
+        if got is None:
+            continue
+        expected, observed = got
+        return stats.compare_samples(expected, observed), (
+            f"{format_filters(segment)} during {cur[0]}..{cur[1]} vs what its rollout gave it "
+            "(its share of the rest of the segment on the days either side, carried linearly)"
+        )
+    return None
+
+
+def _rates_in(
+    ms: MetricSeries, dim: str, value: str, cur: tuple[date, date]
+) -> tuple[list[float], list[float]]:
+    """(the value's daily rate, the other values' pooled daily rate) on the window's days when
+    the value had traffic."""
+    own: list[float] = []
+    rest: list[float] = []
+    others = [g for g in ms.groups() if g[dim] != value]
+    pooled: dict[date, tuple[float, float]] = {}
+    for g in others:
+        for p in ms.for_group(g):
+            n, d = pooled.get(p.day, (0.0, 0.0))
+            pooled[p.day] = (n + p.numerator, d + p.denominator)
+    for p in ms.for_group({dim: value}):
+        n, d = pooled.get(p.day, (0.0, 0.0))
+        if cur[0] <= p.day <= cur[1] and p.denominator > 0 and d > 0:
+            own.append(p.numerator / p.denominator)
+            rest.append(n / d)
+    return own, rest
 
 
 def _unfit(bench: Workbench, metric: str, segment: dict[str, str]) -> str | None:

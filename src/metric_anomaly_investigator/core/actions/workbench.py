@@ -175,9 +175,14 @@ class Workbench:
 
     def replacing(self, dim: str) -> bool:
         """Whether ``dim``'s values appear or vanish over the data (e.g. app versions)."""
-        if dim == "event_type":
+        activity = self.activity(dim)
+        if (
+            dim == "event_type"
+            or activity not in self.schema.metrics
+            or dim not in self.schema.metric_dimensions(activity)
+        ):
             return False
-        return values_replace_each_other(self.grouped(self.activity(dim), dim))
+        return values_replace_each_other(self.grouped(activity, dim))
 
     def traffic_by(
         self, dim: str, filters: dict[str, str]
