@@ -221,6 +221,21 @@ def test_a_wrong_segment_premise_is_answered_no_with_its_numbers() -> None:
     )
 
 
+def test_a_part_of_the_data_the_change_sits_in_holds_a_bystander_does_not() -> None:
+    android = SegmentFinding({"platform": "android"}, -87.0, 0.97, 1.0)
+    us = {"country": "US"}
+
+    def asked(rel: float, p: float) -> str:
+        test = (StatisticalTest(metric="dau", segment=us), ios_test_result(rel, p, us))
+        return report(analyst(DROP, (android,), history=(test,)), "Is the US down?").answer
+
+    assert asked(-0.54, 1e-9).startswith(
+        "Yes — country=US moved -54.0% vs the weeks before (p=1e-09). Overall, dau dropped"
+    )
+    assert asked(-0.02, 0.01).startswith("No — country=US moved -2.0%")
+    assert asked(0.3, 1e-9).startswith("No — country=US moved +30.0%")
+
+
 def test_only_one_of_two_causes_is_not_all_of_it() -> None:
     two = (SEG, SegmentFinding(BR, -40.0, 0.1, 0.5))
     r = report(analyst(DROP, two), "Is the drop only in India?")

@@ -204,9 +204,11 @@ def report(a: Analyst, question: str = "Why did DAU drop?") -> Report:
 OK = StepResult(success=True)
 
 
-def ios_test_result(rel_diff: float | None, p_value: float | None) -> StepResult:
-    """A successful statistical_test of platform=ios for dau, with these figures."""
-    ios = {"platform": "ios"}
+def ios_test_result(
+    rel_diff: float | None, p_value: float | None, segment: dict[str, str] | None = None
+) -> StepResult:
+    """A successful statistical_test of ``segment`` (platform=ios) for dau, with these figures."""
+    ios = segment or {"platform": "ios"}
     outcome = SegmentTest(
         metric="dau",
         segment=ios,

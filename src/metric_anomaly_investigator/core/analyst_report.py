@@ -611,9 +611,14 @@ class ReportWriter(AnalystBase):
             change_text(100 * rel, VS_BEFORE) if rel is not None else "n/a"
         )
         moved += f" (p={p:.2g})" if p is not None else ""
+        with_it = test.moved(a.direction, SIGNIFICANT)
+        if segs and with_it and rel is not None and a.change_pct is not None:
+            # a part of the data the change sits in (e.g. the platform of the browser found)
+            # moves at least as much as the whole; a bystander moves far less
+            return Verdict(abs(rel) >= CARRIES * abs(a.change_pct) / 100, moved)
         if segs:
             return Verdict(False, moved)
-        return Verdict(test.moved(a.direction, SIGNIFICANT), moved)
+        return Verdict(with_it, moved)
 
     def _test_of(self, plan: Plan, segment: dict[str, str]) -> SegmentTest | None:
         """The latest successful test of ``segment`` (this run's first)."""
@@ -731,7 +736,7 @@ class ReportWriter(AnalystBase):
             said = (
                 f"the change is within {format_filters(blamed)}"
                 if within
-                else f"{format_filters(blamed)} is part of the change"
+                else verdict.moved or f"{format_filters(blamed)} is part of the change"
             )
             return f"{opener}{said}. Overall, {headline}. {where}"
         pinned = premise.named_dimension
