@@ -100,6 +100,8 @@ def test_the_premise_s_release_blame_exclusivity_and_dimensions() -> None:
         ("did the new release make people use the app way more?", True),
         ("Did the update bring users back?", True),
         ("Android exploded after the update. Should we celebrate?", True),
+        ("Web traffic went crazy. Is that the new ad campaign?", True),
+        ("Why did the campaign's traffic drop?", False),
         ("Marketing wants to credit the release. Can you double-check?", True),
         ("Why did events go up?", False),
         ("Is checkout working?", False),

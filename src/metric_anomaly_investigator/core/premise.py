@@ -57,6 +57,12 @@ _WELCOME = re.compile(
     r"|credit(?:ed|ing)?|thanks to|bring(?:s|ing)? (?:\w+ )?back"
     r"|brought (?:\w+ )?back|(?:people|users|ppl|customers|folks) (?:\w+ ){0,4}more)\b"
 )
+# a yes/no question naming a marketing cause credits people's response to it ("is that the
+# new ad campaign?")
+_MARKETING = re.compile(
+    r"\b(?:campaigns?|marketing|promos?|promotions?|ads?|adverts?|advertising|newsletters?"
+    r"|influencers?|press|launch)\b"
+)
 # it asks whether things are as they should be: "is DAU ok?", "are January's signups sticking
 # around?" (answered "No" when the metric moved the bad way)
 _FINE = re.compile(
@@ -137,7 +143,8 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         authenticity=None if not yes_no else _which(low, (("fake", _FAKE), ("real", _REAL))),
         new_accounts=_NEW.search(low) is not None,
         blames_breakage=_BROKE.search(low) is not None,
-        welcomes=_WELCOME.search(low) is not None,
+        welcomes=_WELCOME.search(low) is not None
+        or (yes_no and _MARKETING.search(low) is not None),
         asks_loading=yes_no and _LOADING.search(low) is not None,
         asks_fine=yes_no and claimed is None and _FINE.search(low) is not None,
         words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
