@@ -262,12 +262,22 @@ def parse_question(text: str, schema: WarehouseSchema) -> ParsedQuestion:
         metric=None if lacking else named,
         missing_metric=missing,
         day=find_dates(text, *schema.metric_range(None if lacking else named))[0],
-        segment=find_segment(text, schema),
+        segment=_segment(text, schema, None if lacking else named),
         about_retention=about_retention,
         unknown_metric=None if named else other or other_quantity(low, known, own),
         dimensions=find_dimensions(low, schema),
         about_accounts=_ACCOUNT_WORDS.search(low) is not None,
     )
+
+
+def _segment(text: str, schema: WarehouseSchema, metric: str | None) -> dict[str, str]:
+    """The segment words, leaving out the columns the asked metric's own definition filters on
+    ("errors up" asks about an error rate, not about the segment status=error)."""
+    found = find_segment(text, schema)
+    if metric is None:
+        return found
+    own = schema.metric(metric).filter_columns
+    return {k: v for k, v in found.items() if k not in own}
 
 
 def find_unknown_metric(low: str, schema: WarehouseSchema) -> str | None:
@@ -330,15 +340,52 @@ def _mentions(
     """(metric, start, end) of every phrase naming one of ``metrics``, longest at each place."""
     hits: list[tuple[str, int, int]] = []
     for metric in metrics:
-        for phrase in _own_phrases(own[metric]) if metric in own else _phrases(metric):
+        for phrase in _names_of(metric, own):
             for m in re.finditer(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", low):
                 hits.append((metric, m.start(), m.end()))
+    if not hits:
+        hits = _misspelt(low, metrics, own)
     hits.sort(key=lambda h: (h[1], -(h[2] - h[1])))
     kept: list[tuple[str, int, int]] = []
     for h in hits:
         if not any(k[1] <= h[1] < k[2] or h[1] <= k[1] < h[2] for k in kept):
             kept.append(h)
     return kept
+
+
+def _names_of(metric: str, own: Mapping[str, catalogue.Metric]) -> tuple[str, ...]:
+    """Every phrase naming ``metric``: a user's definition's own, with the catalogue's words
+    for a catalogue metric it redefines (an ``error_rate`` of one's own is still "errors")."""
+    if metric not in own:
+        return _phrases(metric)
+    try:
+        theirs = catalogue.get(metric).phrases
+    except KeyError:
+        theirs = ()
+    return tuple(dict.fromkeys([*_own_phrases(own[metric]), *theirs]))
+
+
+MIN_FUZZY = 5  # shorter words are too easily one letter from another
+FUZZY_CUTOFF = 0.85
+
+
+def _misspelt(
+    low: str, metrics: list[str], own: Mapping[str, catalogue.Metric]
+) -> list[tuple[str, int, int]]:
+    """Words that are close misspellings of a one-word metric phrase ("erors", "purchses",
+    "convertion"): same first letter, neither inside the other (so "event" is not "events")."""
+    words = {p: metric for metric in metrics for p in _names_of(metric, own) if p.isalpha()}
+    long = [p for p in words if len(p) >= MIN_FUZZY]
+    hits: list[tuple[str, int, int]] = []
+    for m in re.finditer(r"[a-z]+", low):
+        w = m[0]
+        if len(w) < MIN_FUZZY or w in _COMMON_WORDS:
+            continue
+        for close in difflib.get_close_matches(w, long, n=3, cutoff=FUZZY_CUTOFF):
+            if close[0] == w[0] and w not in close and close not in w:
+                hits.append((words[close], m.start(), m.end()))
+                break
+    return hits
 
 
 def _own_phrases(metric: catalogue.Metric) -> tuple[str, ...]:
@@ -393,9 +440,7 @@ def _head_after(
     m = _HEAD.match(low, mention[2])
     if m is None:
         return None
-    name = mention[0]
-    phrases = _own_phrases(own[name]) if name in own else _phrases(name)
-    words = {w for p in phrases for w in re.findall(r"\w+", p)}
+    words = {w for p in _names_of(mention[0], own) for w in re.findall(r"\w+", p)}
     return None if m[1] in words else m.end()
 
 
