@@ -8,6 +8,7 @@ scenarios — each check where it must fire and a near miss where it must not.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -102,6 +103,7 @@ def test_a_rise_carried_by_the_accounts_seen_before_is_behaviour() -> None:
         new_users_per_day=40.0,
         new_events_per_account_day=5.0,
         existing_events_after=7250.0,
+        adjusted_change=0.45,
     )
     kind, evidence = rise.mechanism()  # type: ignore[misc]
     assert kind == "behaviour"
@@ -119,12 +121,25 @@ def test_a_rise_of_new_accounts_or_of_activity_per_user_is_not_read_as_behaviour
         new_users_per_day=480.0,
         new_events_per_account_day=5.0,
         existing_events_after=5100.0,
+        adjusted_change=0.45,
     )
     assert wave.mechanism() is None
     # the users rose, and each did a third more: not the same use (e.g. people defined by an
     # event they had, like errors)
-    other_use = profile(users_after=3000.0, events_after=20_000.0, existing_events_after=20_000.0)
+    other_use = profile(
+        users_after=3000.0,
+        events_after=20_000.0,
+        existing_events_after=20_000.0,
+        adjusted_change=2.0,
+    )
     assert other_use.mechanism() is None
+    # the users rose a little, the segment's metric (sessions per user, say) much more: more
+    # people is not why it moved
+    aside = profile(
+        users_after=1060.0, events_after=5400.0, existing_events_after=5400.0, adjusted_change=0.3
+    )
+    assert aside.mechanism() is None
+    assert replace(aside, adjusted_change=0.08).mechanism()[0] == "behaviour"  # type: ignore[index]
 
 
 def test_a_gradual_decline_of_users_is_behaviour_a_step_is_an_outage() -> None:

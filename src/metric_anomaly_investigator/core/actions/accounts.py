@@ -154,17 +154,21 @@ class AccountProfile:
 
     def existing_carry_rise(self) -> bool:
         """A rise of users carried by the accounts seen before (real people coming more), not by
-        new accounts, each as active as before (``SAME_USE``) and none beyond what people do."""
+        new accounts (under ``FLAT_SHARE`` of the extra events), each as active as before
+        (``SAME_USE``) and none beyond what people do; the users' rise must carry the segment's
+        own (trend-adjusted) rise, else the metric moved for another reason than more people."""
         users, carried = self.users_change, self.new_share_of_increase
         epa, extreme = self.new_events_per_account_day, self.extreme_events_per_account_day
-        per_user = self.per_user_change
+        per_user, rise = self.per_user_change, self.adjusted_change
         return (
             users is not None
-            and users >= MOVED
+            and rise is not None
+            and rise >= MOVED
+            and users >= CARRIES * rise
             and per_user is not None
             and abs(per_user) < SAME_USE
             and carried is not None
-            and carried < CARRIES
+            and carried < FLAT_SHARE
             and (epa is None or extreme is None or epa <= extreme)
         )
 
