@@ -483,6 +483,10 @@ def test_yes_no_questions_about_the_end_the_accounts_and_the_dimensions() -> Non
     assert report(analyst(DROP, (SEG,)), "Is it real or a tracking problem?").answer.startswith(
         "dau dropped"  # asks which, not whether: the finding itself
     )
+    assert report(a, "How many accounts are behind it?").answer.startswith(
+        "120 new accounts. Overall, dau dropped"
+    )
+    assert read_premise("how many users are affected?", SCHEMA).asks_count
     assert report(a, "Activity is through the roof. Good news?").answer.startswith(
         "No — not real usage: automated traffic. Overall, "
     )

@@ -747,7 +747,11 @@ class ReportWriter(AnalystBase):
             values = _joined(sorted({c.segment.filters[pinned] for c in found}))
             return f"Yes — {pinned} {values}. Overall, {headline}. {where}"
         lead = ""
-        if premise.asked_dimension:
+        checked = [self._mechanism_finding(c.segment.filters) for c in causes]
+        counted = [f.evidence for f in checked if f is not None] if premise.asks_count else []
+        if counted:  # "how many accounts are behind it?": what the accounts check counted
+            lead = f"{counted[0][0].upper()}{counted[0][1:]}."
+        elif premise.asked_dimension:
             lead = self._dimension_answer(plan, premise.asked_dimension)
         elif plan.follow_up and not settled and verdict is None:
             lead = self._follow_up_findings(plan)

@@ -63,6 +63,10 @@ _MARKETING = re.compile(
     r"\b(?:campaigns?|marketing|promos?|promotions?|ads?|adverts?|advertising|newsletters?"
     r"|influencers?|press|launch)\b"
 )
+# "how many accounts are behind it?"
+_COUNT = re.compile(
+    r"\bhow many (?:\w+ ){0,2}(?:accounts?|users?|people|bots?|devices?|customers?|sign-?ups?)\b"
+)
 # it asks whether things are as they should be: "is DAU ok?", "are January's signups sticking
 # around?" (answered "No" when the metric moved the bad way)
 _FINE = re.compile(
@@ -106,6 +110,7 @@ class Premise:
     welcomes: bool = False  # it takes the change for real usage to welcome or credit
     asks_loading: bool = False  # it asks whether data is still being loaded
     asks_fine: bool = False  # a yes/no question whether things are as they should be
+    asks_count: bool = False  # "how many accounts…": the count behind the change
     words: frozenset[str] = frozenset()  # its words, lower case (ids keep their dots and dashes)
 
 
@@ -146,6 +151,7 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         welcomes=_WELCOME.search(low) is not None
         or (yes_no and _MARKETING.search(low) is not None),
         asks_loading=yes_no and _LOADING.search(low) is not None,
+        asks_count=_COUNT.search(low) is not None,
         asks_fine=yes_no and claimed is None and _FINE.search(low) is not None,
         words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
