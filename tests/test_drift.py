@@ -89,3 +89,54 @@ def test_a_step_stays_a_step_and_a_short_outage_stays_short() -> None:
         y[55:58] *= 0.5
         s = detect_anomaly(y)
         assert s.kind in ("step", "spike") and (s.start_index, s.end_index) == (55, 57)
+
+
+# a hinge planted at day k of a noisy seasonal series (2% noise a day, any weekly phase, growth
+# or decline before it) is dated within two days once the slope changes by 0.6 noise s.d. a day
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 100_000),
+    at=st.integers(30, 62),
+    growth=st.sampled_from([-0.003, 0.0, 0.002, 0.005]),
+    bend=st.sampled_from([-0.03, -0.02, -0.012, 0.012, 0.02, 0.03]),
+)
+def test_a_hinge_is_dated_within_two_days(seed: int, at: int, growth: float, bend: float) -> None:
+    r = detect_anomaly(bent(91, seed, growth, at, bend, True))
+    assert r.detected and r.kind == "drift", r.reason
+    assert r.start_index is not None and abs(r.start_index - at) <= 2, (r.start_index, at)
+
+
+# a drift that levels off after three weeks is still dated where it began (and in its own
+# direction), not where it bends back
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 100_000),
+    at=st.integers(30, 50),
+    bend=st.sampled_from([-0.02, -0.015, 0.015, 0.02]),
+)
+def test_a_drift_that_levels_off_is_dated_at_its_start(seed: int, at: int, bend: float) -> None:
+    x = product_series(91, seed, 0.002, True)
+    x *= np.exp(bend * np.clip(np.arange(91) - at, 0, 21))
+    r = detect_anomaly(x)
+    assert r.detected and r.direction == ("drop" if bend < 0 else "spike"), r.reason
+    assert r.start_index is not None and abs(r.start_index - at) <= 2, (r.start_index, at)
+
+
+# a bend is the rival explanation of a step only when the level keeps moving: a pure step on a
+# trend (growth or decline, either scale) is a step, dated at the step
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 100_000),
+    at=st.integers(35, 75),
+    growth=st.sampled_from([-0.003, 0.0, 0.004, 0.008]),
+    effect=st.sampled_from([-0.3, -0.15, 0.15, 0.3]),
+    multiplicative=st.booleans(),
+)
+def test_a_pure_step_is_not_taken_for_a_drift(
+    seed: int, at: int, growth: float, effect: float, multiplicative: bool
+) -> None:
+    x = product_series(91, seed, growth, multiplicative)
+    x[at:] *= 1 + effect
+    r = detect_anomaly(x)
+    assert r.detected and r.kind == "step", r.reason
+    assert r.start_index is not None and abs(r.start_index - at) <= 1, (r.start_index, at)

@@ -480,6 +480,7 @@ class _Break:
     p_value: float  # Bonferroni corrected over the candidate days
     shift_sigmas: float  # mean deviation from the bend on / noise s.d.
     beats_step: bool  # the bend fits its window better than any step in it
+    misfit: float  # mean absolute residual in its window, relative to the level
 
 
 def _rss(d: np.ndarray, columns: list[np.ndarray]) -> tuple[float, np.ndarray]:
@@ -501,7 +502,7 @@ def _bend_f(d: np.ndarray, t: np.ndarray, tau: int) -> tuple[float, float, np.nd
     return (rss0 - rss1) / (rss1 / df), rss1, coef
 
 
-def _trend_break(y: np.ndarray, period: int, min_history: int) -> _Break | None:
+def _trend_break(y: np.ndarray, period: int, min_history: int, log: bool) -> _Break | None:
     """The most likely change of slope, and how strongly the data show it.
 
     Each candidate day τ (with ``min_history`` days and ``_BEND_PERIODS`` periods of history
@@ -514,18 +515,38 @@ def _trend_break(y: np.ndarray, period: int, min_history: int) -> _Break | None:
     the first day a threshold is crossed, so one noisy day does not move it. Evidence: F at
     the onset, deflated for the residuals' lag-1 autocorrelation and Bonferroni corrected over
     the candidates. A steady trend (a line on the modelling scale) gains nothing from a bend.
+
+    A drift that levels off bends back where it stops, and the line through the drift makes
+    that second bend the larger one: when the data before the best bend show a bend the other
+    way themselves (significant, beating any step), the drift is that earlier bend — a change
+    is dated where it began. ``misfit`` (relative to the level: ``y`` is on the log scale when
+    ``log``) says on which scale the bent line fits better.
     """
     n = len(y)
+    season = _seasonal_profile(y, period)[np.arange(n) % period]
+    found = _best_bend(y, season, period, min_history, log, n)
+    if found is None:
+        return None
+    earlier = _best_bend(y, season, period, min_history, log, found.start)
+    if _holds(found) and earlier is not None and earlier.bend * found.bend < 0 and _holds(earlier):
+        return earlier
+    return found
+
+
+def _best_bend(
+    y: np.ndarray, season: np.ndarray, period: int, min_history: int, log: bool, stop: int
+) -> _Break | None:
+    """The best bend of ``y[:stop]`` (see :func:`_trend_break`); its line covers all of ``y``."""
+    n = len(y)
     half = _BEND_PERIODS * period
-    lo, hi = max(min_history, half), n - period
+    lo, hi = max(min_history, half), stop - period
     if hi < lo:
         return None
-    season = _seasonal_profile(y, period)[np.arange(n) % period]
     d = y - season
     t = np.arange(n, dtype=float)
 
     def window(tau: int) -> slice:
-        return slice(max(0, tau - half), min(n, tau + half))
+        return slice(max(0, tau - half), min(stop, tau + half))
 
     def f_at(tau: int) -> float:
         w = window(tau)
@@ -548,7 +569,10 @@ def _trend_break(y: np.ndarray, period: int, min_history: int) -> _Break | None:
     step = min((_rss(d[w], [*line, (t[w] >= k).astype(float)])[0] for k in steps), default=math.inf)
     expected = coef[0] + coef[1] * t
     sd = math.sqrt(rss1 / max(df, 1))
-    shift = float(np.mean(d[tau:] - expected[tau:]))
+    shift = float(np.mean(d[tau:stop] - expected[tau:stop]))
+    level = np.ones(len(resid)) if log else np.abs(y[w] - resid)  # the fitted values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        misfit = float(np.mean(np.abs(resid) / np.maximum(level, _EPS)))
     return _Break(
         start=tau,
         expected=expected + season,
@@ -556,6 +580,7 @@ def _trend_break(y: np.ndarray, period: int, min_history: int) -> _Break | None:
         p_value=p,
         shift_sigmas=abs(shift) / sd if sd > _EPS else math.inf,
         beats_step=rss1 < step,
+        misfit=misfit,
     )
 
 
@@ -628,9 +653,10 @@ def detect_anomaly(
     before it — trend extrapolated, its estimation error in the standard error — and ends where
     the series recovers; p-values are Bonferroni corrected over all start positions. The most
     significant window wins; ``hint_index`` is preferred when its window is itself significant
-    but never forces a detection. A start found late is moved back: a ramp-in to where the
-    series first left its baseline, a gradual drift to where its cumulative deviation began
-    to grow (CUSUM, see :func:`_drift_onset`). NaN values are interpolated.
+    but never forces a detection. A start found late is moved back to where a ramp-in first
+    left its baseline (:func:`_onset`). A change of slope that beats every step is a gradual
+    drift, dated at its bend (:func:`_trend_break`, on the scale where the bent line fits
+    best: :func:`_bend`). NaN values are interpolated.
     """
     x_raw = _as_float_array(values)
     n = len(x_raw)
@@ -681,15 +707,11 @@ def detect_anomaly(
         if significant(w) and (w.fit.sxx > 0 or _window_kind(x, w, log) != "drift")
     ]
     sig = [w for w in found if not any(v.stop <= w.start < v.stop + period for v in found)]
-    bend = _trend_break(y, period, min_history)
-    if bend is not None and not (
-        bend.beats_step and bend.p_value < _ALPHA_BREAK and bend.shift_sigmas >= _MIN_SHIFT_SIGMAS
-    ):
-        bend = None
+    bend, bend_log = _bend(x, y, log, period, min_history)
     # a bend explains a lasting departure better than any step (it beat them in its window);
     # a bounded incident more significant than the bend is reported instead
     if bend is not None and all(adjusted_p(w) > bend.p_value for w in sig if w.stop < n):
-        return _drift(x, bend, log, period)
+        return _drift(x, bend, bend_log, period)
     if not sig:
         p_adj = min((adjusted_p(w) for w in windows), default=None)
         amp = float(np.ptp(y - d)) if period > 1 else 0.0
@@ -734,6 +756,37 @@ def detect_anomaly(
         p_value=_finite(p_adj),
         baseline=[float(v) for v in np.nan_to_num(base)],
         reason=reason,
+    )
+
+
+def _bend(
+    x: np.ndarray, y: np.ndarray, log: bool, period: int, min_history: int
+) -> tuple[_Break | None, bool]:
+    """The change of slope the data show (None if none holds) and whether it is on the log
+    scale.
+
+    The series' scale is chosen by how well one steady line fits it, which a bend itself
+    disturbs: a strong multiplicative decline read on the raw scale curves after its bend and
+    is dated days early. A bend found on the raw scale of a strictly positive series is dated
+    on the log scale instead when the bent line fits better there (mean absolute residual
+    relative to the level) and holds there too; whether there is a bend at all is decided on
+    the series' own scale, so trying both finds no more drifts.
+    """
+    bend = _trend_break(y, period, min_history, log)
+    if bend is None or not _holds(bend):
+        return None, log
+    if log or not bool(np.all(x > 0)):
+        return bend, log
+    other = _trend_break(np.log(x), period, min_history, True)
+    if other is not None and _holds(other) and other.misfit < bend.misfit:
+        return other, True
+    return bend, log
+
+
+def _holds(bend: _Break) -> bool:
+    """A bend beats every step, is significant and moves the level by a noise s.d."""
+    return (
+        bend.beats_step and bend.p_value < _ALPHA_BREAK and bend.shift_sigmas >= _MIN_SHIFT_SIGMAS
     )
 
 
