@@ -186,6 +186,8 @@ def test_every_report_kind_has_an_answer() -> None:
         "earlier cohorts, concentrated in country=BR"
     )
     assert retention.affected_segments[0].mechanism == "cohort"
+    cause = report(kept, "Retention looks worse lately. Is it the paid channels?")
+    assert cause.answer.startswith("Retention of users who signed up from 2026-01-10")
     rose = report(kept, "Why did retention rise?")
     assert rose.answer.startswith("No — retention did not rise: ")
     elsewhere = report(kept, "Is retention worse for signups in India?")

@@ -1063,8 +1063,8 @@ class ReportWriter(AnalystBase):
         elif premise.blames_release:
             lead = "No" if no_deploy == "no deployment explains it" else "Not known"
             answer = f"{lead} — {no_deploy or 'no deployment check ran'}: {found}"
-        else:
-            answer = f"{'Yes — ' if premise.yes_no else ''}{found}"
+        else:  # "is it the paid channels?" names a cause the data may not know: no "Yes"
+            answer = f"{'Yes — ' if premise.yes_no and not premise.names_cause else ''}{found}"
         answer = answer[0].upper() + answer[1:]
         return Report(
             answer=f"{answer} {confidence_words(conf)}",

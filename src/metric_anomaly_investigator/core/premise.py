@@ -63,6 +63,10 @@ _MARKETING = re.compile(
     r"\b(?:campaigns?|marketing|promos?|promotions?|ads?|adverts?|advertising|newsletters?"
     r"|influencers?|press|launch)\b"
 )
+# "is it the paid channels?", "was that the release?": it names a cause to confirm
+_NAMES_CAUSE = re.compile(
+    r"\b(?:is|was|could|can) (?:it|this|that)(?: be)? (?:the|a|an|our|from|because|due|caused)\b"
+)
 # "how many accounts are behind it?"
 _COUNT = re.compile(
     r"\bhow many (?:\w+ ){0,2}(?:accounts?|users?|people|bots?|devices?|customers?|sign-?ups?)\b"
@@ -111,6 +115,7 @@ class Premise:
     asks_loading: bool = False  # it asks whether data is still being loaded
     asks_fine: bool = False  # a yes/no question whether things are as they should be
     asks_count: bool = False  # "how many accounts…": the count behind the change
+    names_cause: bool = False  # "is it the paid channels?": a yes/no about a cause it names
     words: frozenset[str] = frozenset()  # its words, lower case (ids keep their dots and dashes)
 
 
@@ -152,6 +157,7 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         or (yes_no and _MARKETING.search(low) is not None),
         asks_loading=yes_no and _LOADING.search(low) is not None,
         asks_count=_COUNT.search(low) is not None,
+        names_cause=yes_no and _NAMES_CAUSE.search(low) is not None,
         asks_fine=yes_no and claimed is None and _FINE.search(low) is not None,
         words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
