@@ -59,6 +59,12 @@ def test_dau_is_said_impossible_and_adding_a_users_column_offered(tmp_path: Path
     assert "or point mai at an events table (user_id, event_timestamp)" in note
     assert note.endswith("Metrics it has: orders.")
     assert 'count = "users"' not in note  # no definition the data cannot serve
+    assert wh.schema.define_advice("dau") == (
+        "Daily active users cannot be defined from daily_kpis's totals: add a column of "
+        "distinct users per day and segment to it (it becomes a metric of its name), or point "
+        "mai at an events table with user_id and event_timestamp."
+    )
+    assert wh.schema.define_advice("revenue") is None  # a measure column can be summed
 
 
 @pytest.mark.parametrize("fmt", ["duckdb", "parquet"])

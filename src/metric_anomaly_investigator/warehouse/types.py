@@ -249,6 +249,18 @@ class WarehouseSchema(BaseModel):
             name, self.metrics, table=self.aggregated_from, user_columns=users
         )
 
+    def define_advice(self, name: str) -> str | None:
+        """How to get catalogue metric ``name`` when no ``[metrics]`` definition can give it (a
+        per-user metric on daily totals: a users column or events); None when one can."""
+        m = catalogue.get(name)
+        if self.aggregated_from is None or not m.per_user:
+            return None
+        return (
+            f"{m.label.capitalize()} cannot be defined from {self.aggregated_from}'s totals: add "
+            f"a column of distinct users per day and segment to it (it becomes a metric of its "
+            "name), or point mai at an events table with user_id and event_timestamp."
+        )
+
     def metric_range(self, name: str | None) -> tuple[date, date]:
         """The days a metric's own table covers (the whole range for None, or one table)."""
         whole = (self.start_date, self.end_date)
