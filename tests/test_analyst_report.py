@@ -240,6 +240,15 @@ def test_a_part_of_the_data_the_change_sits_in_holds_a_bystander_does_not() -> N
     assert asked(0.3, 1e-9).startswith("No — country=US moved +30.0%")
 
 
+def test_are_they_related_is_no_for_two_separate_causes() -> None:
+    two = (SEG, SegmentFinding(BR, -40.0, 0.1, 0.5))
+    r = report(analyst(DROP, two), "Is the Brazil drop related to the India one?")
+    assert r.answer.startswith("No — dau dropped 16.0% vs its seasonal baseline")
+    assert "It has two separate causes: " in r.answer
+    one = report(analyst(DROP, (SEG,)), "Are the drops related?")
+    assert one.answer.startswith("Yes — one cause. Overall, dau dropped")
+
+
 def test_only_one_of_two_causes_is_not_all_of_it() -> None:
     two = (SEG, SegmentFinding(BR, -40.0, 0.1, 0.5))
     r = report(analyst(DROP, two), "Is the drop only in India?")

@@ -678,6 +678,12 @@ class ReportWriter(AnalystBase):
                 f"No — {a.metric} did not {_direction_verb(premise.claimed)}: it {_moved(a)} "
                 f"{self._movement(a)}. {where}"
             )
+        if premise.asks_related and causes:  # "is the UK drop related to the Indonesia one?"
+            if self._separate(causes):
+                return f"No — {headline}. {where}"
+            shared = [e.id for e in causes[0].events if all(e in c.events for c in causes)]
+            tie = f": {shared[0]} explains all of it" if shared else ""
+            return f"Yes — one cause{tie}. Overall, {headline}. {where}"
         if premise.asks_fine:  # "is DAU ok?": no when it moved the bad way
             bad = a.direction == self.executor.schema.metric(a.metric).bad_direction or any(
                 c.mechanism in UNREAL for c in causes
