@@ -240,6 +240,21 @@ def test_a_part_of_the_data_the_change_sits_in_holds_a_bystander_does_not() -> N
     assert asked(0.3, 1e-9).startswith("No — country=US moved +30.0%")
 
 
+def test_should_we_roll_back_only_a_release_that_changed_what_people_do() -> None:
+    checked = ((CheckDeployments(), OK),)
+    undo = report(analyst(DROP, (SEG,), (DEPLOY,), checked), "Should we roll back?")
+    assert undo.answer.startswith(
+        "Yes — roll back deploy_003 for platform=android, country=IN. Overall, dau dropped"
+    )
+    logged = analyst(DROP, (SEG,), (DEPLOY,), checked)
+    logged.ctx.mechanisms = [MechanismFinding(ANDROID_IN, "instrumentation", "events -31%")]
+    assert report(logged, "should we revert it?").answer.startswith(
+        "No — deploy_003 changed what is logged, not what people do: fix its instrumentation"
+    )
+    none = report(analyst(DROP, (SEG,), (), checked), "Should we roll back the release?")
+    assert none.answer.startswith("No — no release explains it. Overall, ")
+
+
 def test_are_they_related_is_no_for_two_separate_causes() -> None:
     two = (SEG, SegmentFinding(BR, -40.0, 0.1, 0.5))
     r = report(analyst(DROP, two), "Is the Brazil drop related to the India one?")

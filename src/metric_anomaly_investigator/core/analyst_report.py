@@ -678,6 +678,8 @@ class ReportWriter(AnalystBase):
                 f"No — {a.metric} did not {_direction_verb(premise.claimed)}: it {_moved(a)} "
                 f"{self._movement(a)}. {where}"
             )
+        if premise.asks_rollback:  # only a release that changed what people do is undone
+            return f"{self._rollback(causes)}. Overall, {headline}. {where}"
         if premise.asks_related and causes:  # "is the UK drop related to the Indonesia one?"
             if self._separate(causes):
                 return f"No — {headline}. {where}"
@@ -764,6 +766,27 @@ class ReportWriter(AnalystBase):
         if lead:
             return f"{opener}{lead} Overall, {headline}. {where}"
         return f"{opener}{headline}. {where}"
+
+    def _rollback(self, causes: list[Cause]) -> str:
+        """ "Should we roll back?": yes for the releases that changed what people do in their
+        scope; no when a release only changed what is logged, or none explains the change."""
+        undo = [
+            (c, d)
+            for c in causes
+            if c.mechanism in (None, "deployment", "outage")
+            for d in c.deployments[:1]
+        ]
+        if undo:
+            said = "; ".join(f"{d.id} for {c.where}" for c, d in undo)
+            return f"Yes — roll back {said}"
+        logged = [c for c in causes if c.mechanism == "instrumentation" and c.deployments]
+        if logged:
+            d = logged[0].deployments[0]
+            return (
+                f"No — {d.id} changed what is logged, not what people do: fix its "
+                "instrumentation instead"
+            )
+        return "No — no release explains it"
 
     def _yes_no(self, plan: Plan, a: Anomaly, premise: Premise, causes: list[Cause]) -> str:
         """The "Yes — …"/"No — …" opening of a yes/no question about a kind of event, whether

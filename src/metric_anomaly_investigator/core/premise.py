@@ -72,6 +72,8 @@ _RELATED = re.compile(
     r"\b(?:related|connected|linked|same (?:cause|issue|problem|thing|root cause)"
     r"|(?:one|a|single|common) (?:cause|root cause))\b"
 )
+# "should we roll back?"
+_ROLLBACK = re.compile(r"\b(?:roll(?:ing)?[ -]?back|revert(?:ing)?|undo)\b")
 # "how many accounts are behind it?"
 _COUNT = re.compile(
     r"\bhow many (?:\w+ ){0,2}(?:accounts?|users?|people|bots?|devices?|customers?|sign-?ups?)\b"
@@ -122,6 +124,7 @@ class Premise:
     asks_count: bool = False  # "how many accounts…": the count behind the change
     names_cause: bool = False  # "is it the paid channels?": a yes/no about a cause it names
     asks_related: bool = False  # "are the two drops related?": one cause or several
+    asks_rollback: bool = False  # "should we roll back?"
     words: frozenset[str] = frozenset()  # its words, lower case (ids keep their dots and dashes)
 
 
@@ -165,6 +168,7 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         asks_count=_COUNT.search(low) is not None,
         names_cause=yes_no and _NAMES_CAUSE.search(low) is not None,
         asks_related=yes_no and _RELATED.search(low) is not None,
+        asks_rollback=yes_no and _ROLLBACK.search(low) is not None,
         asks_fine=yes_no and claimed is None and _FINE.search(low) is not None,
         words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
