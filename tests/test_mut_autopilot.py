@@ -44,6 +44,7 @@ from metric_anomaly_investigator.core.models import (
     DrillDown,
     GenerateInsights,
     Investigation,
+    ProfileAccounts,
     Report,
     SegmentByDimension,
     StatisticalTest,
@@ -541,6 +542,7 @@ def test_a_drift_down_looks_at_the_segment_s_retention() -> None:
         DrillDown(metric="dau"),
         StatisticalTest(metric="dau", segment=ANDROID_IN),
         CheckDeployments(),
+        ProfileAccounts(segment=ANDROID_IN),  # a drift is profiled first (how people moved)
     ):
         a.ctx.history.append(HistoryEntry(act, OK))
     ((why, act),) = steps(a, "Why did DAU drop?", 1)
@@ -701,6 +703,9 @@ def test_churn_without_a_segment_looks_at_everyone_s_retention() -> None:
     drift = Anomaly("dau", {}, "drop", "drift", date(2026, 1, 28), None, -8.0, 1e-4, "")
     done = (DetectAnomaly(metric="dau"), DrillDown(metric="dau"), CheckDeployments())
     a = analyst(drift, history=tuple((act, OK) for act in done))
+    # a drift is profiled first (how people moved), then everyone's retention
+    assert steps(a, "Why did DAU drop?", 1)[0][1] == ProfileAccounts(segment={})
+    a.ctx.history.append(HistoryEntry(ProfileAccounts(segment={}), OK))
     assert steps(a, "Why did DAU drop?", 1)[0][1] == AnalyzeRetention()
 
 
@@ -825,8 +830,13 @@ def test_a_ratio_metric_s_drop_is_not_churn() -> None:
     ratio = Anomaly(
         "sessions_per_user", {}, "drop", "drift", date(2026, 1, 28), None, -8.0, 1e-4, ""
     )
-    done = (DetectAnomaly(metric="sessions_per_user"), DrillDown(metric="sessions_per_user"))
-    a = analyst(ratio, history=tuple((act, OK) for act in (*done, (CheckDeployments()))))
+    done = (
+        DetectAnomaly(metric="sessions_per_user"),
+        DrillDown(metric="sessions_per_user"),
+        CheckDeployments(),
+        ProfileAccounts(segment={}),  # a drift is profiled first (how people moved)
+    )
+    a = analyst(ratio, history=tuple((act, OK) for act in done))
     assert steps(a, "Why did sessions per user drop?", 1)[0][1] == GenerateInsights()
 
 
