@@ -499,6 +499,7 @@ def test_yes_no_questions_about_the_end_the_accounts_and_the_dimensions() -> Non
     assert report(analyst(ended, (SEG,)), "Did it recover?").answer.startswith(
         "Yes — it ended on 2026-02-03. Overall, "
     )
+    assert read_premise("Brazil went dark for days — is it back now?", SCHEMA).ongoing == "over"
     assert report(analyst(DROP, (SEG,)), "Is it over?").answer.startswith(
         "No — it lasts to the end of the data (2026-02-28). Overall, "
     )

@@ -39,7 +39,8 @@ _CHANGE = re.compile(
 )
 _ONGOING = re.compile(r"\b(?:still|ongoing|continu(?:e|es|ing)|persist(?:s|ing)?)\b")
 _OVER = re.compile(
-    r"\b(?:over|recover(?:ed|y)?|back to normal|bounced? back|ended|resolved|come back)\b"
+    r"\b(?:over|recover(?:ed|y|ing)?|back to normal|bounced? back|ended|resolved|come back"
+    r"|back (?:now|up|online)|(?:is|are) (?:it|they|things|\w+) back)\b"
 )
 _REAL = re.compile(r"\b(?:real|genuine|humans?|legit(?:imate)?|actual (?:people|users))\b")
 _FAKE = re.compile(r"\b(?:bots?|automated|fake|spam|scrapers?|crawlers?|scripted)\b")
