@@ -539,6 +539,8 @@ def find_dates(text: str, start: date, end: date) -> tuple[date | None, tuple[da
         if found:
             return found, None
     m = re.search(r"(?<![\d.])(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?(?![\d.])", low)
+    if m and _is_version(low, m):
+        m = None  # "the android 2.5 release", "v2.5": a version number, not 2 May
     if m:
         a, b = int(m[1]), int(m[2])
         year = m[3] if m[3] is None or len(m[3]) == 4 else f"20{m[3]}"
@@ -551,6 +553,22 @@ def find_dates(text: str, start: date, end: date) -> tuple[date | None, tuple[da
     if part is not None:
         return None, part
     return _relative(low, end)
+
+
+# words next to a dotted number that make it a version ("2.5 release", "app 2.5", "v2.5")
+_VERSION_CONTEXT = re.compile(
+    r"\b(?:release[sd]?|version|update[sd]?|build|rollout|deploy\w*|ship\w*|app|hotfix|patch)\b"
+)
+
+
+def _is_version(low: str, m: re.Match[str]) -> bool:
+    """Whether a dotted number without a year reads as a version: "v" right before it, or a
+    release word as the word before it or one of the two after it."""
+    if m[3] is not None or "." not in m[0]:
+        return False
+    before = low[: m.start()]
+    near = " ".join([*before.split()[-1:], *low[m.end() :].split()[:2]])
+    return before.endswith("v") or _VERSION_CONTEXT.search(near) is not None
 
 
 def _resolve(month: int, dom: int, year: str | None, start: date, end: date) -> date | None:
