@@ -255,6 +255,22 @@ def test_should_we_roll_back_only_a_release_that_changed_what_people_do() -> Non
     assert none.answer.startswith("No — no release explains it. Overall, ")
 
 
+def test_a_claimed_pace_is_answered_from_the_kind_of_change() -> None:
+    drift = Anomaly("dau", {}, "drop", "drift", date(2026, 1, 5), None, -9.0, 1e-6, "")
+    cliff = report(analyst(drift, (SEG,)), "DAU fell off a cliff last week. What broke?")
+    assert cliff.answer.startswith(
+        "No — a gradual drift from 2026-01-05, no single day broke. Overall, dau dropped 9.0%"
+    )
+    sudden = report(analyst(drift, (SEG,)), "Was there a sudden drop on a single day?")
+    assert sudden.answer.startswith("No — a gradual drift from 2026-01-05")
+    slowly = report(analyst(drift, (SEG,)), "Is DAU slowly declining?")
+    assert slowly.answer.startswith("Yes — a gradual drift from 2026-01-05")
+    step = report(analyst(DROP, (SEG,)), "Has DAU been slowly declining?")
+    assert step.answer.startswith("No — a break on 2026-01-28, not a gradual drift.")
+    asked = report(analyst(DROP, (SEG,)), "Why did DAU drop suddenly?")  # the right pace
+    assert asked.answer.startswith("dau dropped 16.0%")
+
+
 def test_are_they_related_is_no_for_two_separate_causes() -> None:
     two = (SEG, SegmentFinding(BR, -40.0, 0.1, 0.5))
     r = report(analyst(DROP, two), "Is the Brazil drop related to the India one?")

@@ -678,6 +678,9 @@ class ReportWriter(AnalystBase):
                 f"No — {a.metric} did not {_direction_verb(premise.claimed)}: it {_moved(a)} "
                 f"{self._movement(a)}. {where}"
             )
+        paced = self._pace(a, premise)
+        if paced:  # "fell off a cliff" when it drifted, "slowly" when it broke on a day
+            return f"{paced}. {where}"
         if premise.asks_rollback:  # only a release that changed what people do is undone
             return f"{self._rollback(causes)}. Overall, {headline}. {where}"
         if premise.asks_related and causes:  # "is the UK drop related to the Indonesia one?"
@@ -766,6 +769,22 @@ class ReportWriter(AnalystBase):
         if lead:
             return f"{opener}{lead} Overall, {headline}. {where}"
         return f"{opener}{headline}. {where}"
+
+    def _pace(self, a: Anomaly, premise: Premise) -> str:
+        """The answer about how fast the change came, when the question claims or asks it: "No —
+        …" when it claims the other pace, "Yes — …" to a yes/no about the right one."""
+        if premise.pace is None or a.kind not in ("drift", "step"):
+            return ""
+        drift = a.kind == "drift"
+        fits = drift == (premise.pace == "gradual")
+        how = (
+            f"a gradual drift from {a.start}, no single day broke"
+            if drift
+            else f"a break on {a.start}, not a gradual drift"
+        )
+        if fits and not premise.yes_no:
+            return ""
+        return f"{'Yes' if fits else 'No'} — {how}. Overall, {self._headline(a)}"
 
     def _rollback(self, causes: list[Cause]) -> str:
         """ "Should we roll back?": yes for the releases that changed what people do in their

@@ -73,6 +73,16 @@ _RELATED = re.compile(
     r"\b(?:related|connected|linked|same (?:cause|issue|problem|thing|root cause)"
     r"|(?:one|a|single|common) (?:cause|root cause))\b"
 )
+# how fast it claims (or asks whether) the change came: "fell off a cliff", "a sudden drop on
+# a single day" vs "slowly", "gradual"
+_SUDDEN = re.compile(
+    r"\b(?:sudden(?:ly)?|overnight|cliff|all at once|(?:a|one|single) (?:single )?day"
+    r"|out of nowhere|abrupt(?:ly)?|plummet\w*)\b"
+)
+_GRADUAL = re.compile(
+    r"\b(?:gradual(?:ly)?|slow(?:ly)?|steady|steadily|creep(?:ing|s)?|little by little"
+    r"|over (?:time|weeks|months)|week (?:after|by) week|day by day|bit by bit)\b"
+)
 # "should we roll back?"
 _ROLLBACK = re.compile(r"\b(?:roll(?:ing)?[ -]?back|revert(?:ing)?|undo)\b")
 # "how many accounts are behind it?"
@@ -126,6 +136,7 @@ class Premise:
     names_cause: bool = False  # "is it the paid channels?": a yes/no about a cause it names
     asks_related: bool = False  # "are the two drops related?": one cause or several
     asks_rollback: bool = False  # "should we roll back?"
+    pace: str | None = None  # "sudden" ("fell off a cliff") | "gradual" ("slowly declining")
     words: frozenset[str] = frozenset()  # its words, lower case (ids keep their dots and dashes)
 
 
@@ -170,6 +181,7 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         names_cause=yes_no and _NAMES_CAUSE.search(low) is not None,
         asks_related=yes_no and _RELATED.search(low) is not None,
         asks_rollback=yes_no and _ROLLBACK.search(low) is not None,
+        pace=_which(low, (("sudden", _SUDDEN), ("gradual", _GRADUAL))),
         asks_fine=yes_no and claimed is None and _FINE.search(low) is not None,
         words=frozenset(w.strip(".-") for w in re.findall(r"[\w.-]+", low)),
         why=re.search(r"\bwhy\b|\bhow come\b|\bwhat (?:happened|caused|broke)\b", low) is not None,
