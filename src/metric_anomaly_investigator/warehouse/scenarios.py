@@ -746,6 +746,8 @@ _COHORT = Scenario(
         wrong_premise=(
             "Did the iOS release in November hurt retention of January signups?",
             "Is retention worse for January signups from paid search?",
+            # they are not: the right answer opens "No"
+            "Are new users sticking around?",
         ),
         follow_ups=(
             FollowUp("Is it users from social ads?", "yes", ("social",)),
