@@ -229,15 +229,20 @@ def test_a_part_of_the_data_the_change_sits_in_holds_a_bystander_does_not() -> N
     android = SegmentFinding({"platform": "android"}, -87.0, 0.97, 1.0)
     us = {"country": "US"}
 
-    def asked(rel: float, p: float) -> str:
-        test = (StatisticalTest(metric="dau", segment=us), ios_test_result(rel, p, us))
-        return report(analyst(DROP, (android,), history=(test,)), "Is the US down?").answer
+    def asked(rel: float, p: float, holds: float | None, question: str = "Is the US down?") -> str:
+        tested = ios_test_result(rel, p, us, holds_found=holds)
+        test = (StatisticalTest(metric="dau", segment=us), tested)
+        return report(analyst(DROP, (android,), history=(test,)), question).answer
 
-    assert asked(-0.54, 1e-9).startswith(
+    assert asked(-0.54, 1e-9, 0.97).startswith(  # the cause's rows lie inside it
         "Yes — country=US moved -54.0% vs the weeks before (p=1e-09). Overall, dau dropped"
     )
-    assert asked(-0.02, 0.01).startswith("No — country=US moved -2.0%")
-    assert asked(0.3, 1e-9).startswith("No — country=US moved +30.0%")
+    # moving with the change is not enough: the cause must lie inside it
+    assert asked(-0.54, 1e-9, 0.4).startswith("No — country=US moved -54.0%")
+    assert asked(-0.54, 1e-9, None).startswith("No — country=US moved -54.0%")
+    assert asked(-0.02, 0.01, 0.97).startswith("No — country=US moved -2.0%")
+    assert asked(0.3, 1e-9, 0.97).startswith("No — country=US moved +30.0%")
+    assert asked(-0.54, 1e-9, 0.97, "Is it only the US?").startswith("No — country=US moved")
 
 
 def test_should_we_roll_back_only_a_release_that_changed_what_people_do() -> None:

@@ -206,7 +206,10 @@ OK = StepResult(success=True)
 
 
 def ios_test_result(
-    rel_diff: float | None, p_value: float | None, segment: dict[str, str] | None = None
+    rel_diff: float | None,
+    p_value: float | None,
+    segment: dict[str, str] | None = None,
+    holds_found: float | None = None,
 ) -> StepResult:
     """A successful statistical_test of ``segment`` (platform=ios) for dau, with these figures."""
     ios = segment or {"platform": "ios"}
@@ -227,6 +230,7 @@ def ios_test_result(
         mannwhitney_p=None,
         effect_size=None,
         significant=p_value is not None and p_value < 0.05,
+        holds_found=holds_found,
     )
     return StepResult(success=True, outcome=outcome, data=outcome.as_data())
 

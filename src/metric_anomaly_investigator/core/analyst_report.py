@@ -54,6 +54,7 @@ MECHANISM_WORDS: dict[str, str] = {
 # mechanisms under which the movement is not people doing more or less
 UNREAL = frozenset({"automated_traffic", "instrumentation", "data_freshness"})
 CARRIES = 0.5  # a part carrying half of a change or more carries it
+HOLDS = 0.9  # a segment holding this share of a cause's rows holds the cause
 _COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
@@ -612,9 +613,11 @@ class ReportWriter(AnalystBase):
         )
         moved += f" (p={p:.2g})" if p is not None else ""
         with_it = test.moved(a.direction, SIGNIFICANT)
-        if segs and with_it and rel is not None and a.change_pct is not None:
-            # a part of the data the change sits in (e.g. the platform of the browser found)
-            # moves at least as much as the whole; a bystander moves far less
+        holds = (test.holds_found or 0.0) >= HOLDS and not premise.exclusive
+        if segs and with_it and holds and rel is not None and a.change_pct is not None:
+            # the part of the data every cause found lies in (the platform of the browser
+            # found) moves with the change, at least half as much as the whole; a bystander,
+            # or a part beside the causes, does not
             return Verdict(abs(rel) >= CARRIES * abs(a.change_pct) / 100, moved)
         if segs:
             return Verdict(False, moved)

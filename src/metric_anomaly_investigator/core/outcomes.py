@@ -39,6 +39,8 @@ class SegmentTest(Outcome):
     mannwhitney_p: float | None
     effect_size: float | None  # Hedges' g
     significant: bool
+    # the smallest share of a segment found so far lying inside this one (1.0: inside it)
+    holds_found: float | None = None
 
     def moved(self, direction: str, alpha: float = 0.05) -> bool:
         """Whether it moved significantly in ``direction`` ("drop" or "spike")."""

@@ -84,6 +84,7 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     for s in bench.context.segments:
         if s.filters == segment:
             s.p_value = comp.welch_p
+    holds = _holds_found(bench, a.metric, segment, cur)
     outcome = SegmentTest(
         metric=a.metric,
         segment=segment,
@@ -101,6 +102,7 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
         mannwhitney_p=comp.mannwhitney_p,
         effect_size=comp.effect_size,
         significant=sig,
+        holds_found=holds,
     )
     return StepResult(
         success=True,
@@ -118,6 +120,36 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
             (cur[0].isoformat(), cur[1].isoformat()),
         ),
     )
+
+
+def _holds_found(
+    bench: Workbench, metric: str, segment: dict[str, str], cur: tuple[date, date]
+) -> float | None:
+    """How much of the segments found so far lies inside ``segment``: the smallest share of
+    one's rows in the window that are also the segment's (1.0 for a browser inside its
+    platform, near 0 for a bystander); None with no segment found or nothing to count rows by."""
+    found = [s.filters for s in bench.context.segments if s.filters and s.filters != segment]
+    schema = bench.schema
+    counter = (
+        "events" if "events" in schema.metrics else metric if not schema.is_ratio(metric) else None
+    )
+    if not found or not segment or counter is None:
+        return None
+    if any(schema.dimension_problem(counter, d) for f in found for d in {*f, *segment}):
+        return None
+
+    def rows(filters: dict[str, str]) -> float:
+        ms = q.metric_series(bench.warehouse, counter, start=cur[0], end=cur[1], filters=filters)
+        return float(sum(ms.values()))
+
+    shares = []
+    for f in found:
+        if any(f.get(k, v) != v for k, v in segment.items()):
+            shares.append(0.0)  # another value of the same dimension: none of it inside
+            continue
+        whole = rows(f)
+        shares.append(rows({**f, **segment}) / whole if whole else 0.0)
+    return min(shares)
 
 
 def _without_before(
