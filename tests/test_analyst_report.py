@@ -272,6 +272,8 @@ def test_a_claimed_pace_is_answered_from_the_kind_of_change() -> None:
     assert slowly.answer.startswith("Yes — a gradual drift from 2026-01-05")
     step = report(analyst(DROP, (SEG,)), "Has DAU been slowly declining?")
     assert step.answer.startswith("No — a break on 2026-01-28, not a gradual drift.")
+    where = report(analyst(drift, (SEG,)), "Is the slow decline coming from Brazil?")
+    assert where.answer.startswith("No — country=BR is not where the change is.")
     asked = report(analyst(DROP, (SEG,)), "Why did DAU drop suddenly?")  # the right pace
     assert asked.answer.startswith("dau dropped 16.0%")
 

@@ -681,7 +681,7 @@ class ReportWriter(AnalystBase):
                 f"No — {a.metric} did not {_direction_verb(premise.claimed)}: it {_moved(a)} "
                 f"{self._movement(a)}. {where}"
             )
-        paced = self._pace(a, premise)
+        paced = self._pace(a, premise, asks_segment=bool(self._hypo(plan, a)))
         if paced:  # "fell off a cliff" when it drifted, "slowly" when it broke on a day
             return f"{paced}. {where}"
         if premise.asks_rollback:  # only a release that changed what people do is undone
@@ -773,9 +773,10 @@ class ReportWriter(AnalystBase):
             return f"{opener}{lead} Overall, {headline}. {where}"
         return f"{opener}{headline}. {where}"
 
-    def _pace(self, a: Anomaly, premise: Premise) -> str:
+    def _pace(self, a: Anomaly, premise: Premise, asks_segment: bool) -> str:
         """The answer about how fast the change came, when the question claims or asks it: "No —
-        …" when it claims the other pace, "Yes — …" to a yes/no about the right one."""
+        …" when it claims the other pace, "Yes — …" to a yes/no about the right one (not when
+        it asks about a segment: "is the slow decline from India?" asks where)."""
         if premise.pace is None or a.kind not in ("drift", "step"):
             return ""
         drift = a.kind == "drift"
@@ -785,7 +786,7 @@ class ReportWriter(AnalystBase):
             if drift
             else f"a break on {a.start}, not a gradual drift"
         )
-        if fits and not premise.yes_no:
+        if fits and (not premise.yes_no or asks_segment):
             return ""
         return f"{'Yes' if fits else 'No'} — {how}. Overall, {self._headline(a)}"
 
