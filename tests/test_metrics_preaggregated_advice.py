@@ -90,6 +90,12 @@ def test_the_cli_answer_says_why_not_and_what_instead(tmp_path: Path) -> None:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["investigate", "Why did DAU drop?", "--warehouse", str(path), "--json"])
     assert code == 0, err.getvalue()
-    answer = json.loads(out.getvalue())["report"]["answer"]
+    report = json.loads(out.getvalue())["report"]
+    answer = report["answer"]
     assert "distinct users cannot be derived from daily totals" in answer
     assert "add a column of distinct users per day and segment" in answer
+    # the advice is what the data can serve, never a definition it cannot
+    assert report["recommendations"][0].startswith(
+        "Daily active users cannot be defined from daily_kpis's totals"
+    )
+    assert not any("[metrics.dau]" in r for r in report["recommendations"])

@@ -163,21 +163,23 @@ class ReportWriter(AnalystBase):
         return report
 
     def _missing_metric_report(self, name: str) -> Report:
-        have = self.executor.schema.metrics
+        schema = self.executor.schema
+        have = schema.metrics
         metric = catalogue.get(name)
-        note = catalogue.missing_metric_note(name, have)
+        note = schema.missing_metric_note(name)
+        # a per-user metric cannot be defined on daily totals: what can be done instead
+        define = schema.define_advice(name) or (
+            f"To investigate {metric.label}, define it in mai.toml (beside the warehouse, "
+            f"or --config) from your columns, e.g. [metrics.{name}] "
+            + "; ".join(toml_body(metric).splitlines())
+            + " (mai data metrics lists the columns and more definitions)."
+        )
         return Report(
             answer=f"Not answerable from this data: {note[0].lower()}{note[1:]}",
             summary=note,
             root_cause=f"Not investigated: the data has no {metric.label} to look at.",
             anomaly=AnomalySummary(metric=name, direction="none"),
-            recommendations=[
-                f"To investigate {metric.label}, define it in mai.toml (beside the warehouse, "
-                f"or --config) from your columns, e.g. [metrics.{name}] "
-                + "; ".join(toml_body(metric).splitlines())
-                + " (mai data metrics lists the columns and more definitions).",
-                _ask_another(have),
-            ],
+            recommendations=[define, _ask_another(have)],
             confidence=0.0,
         )
 
