@@ -274,3 +274,18 @@ def test_data_metrics_names_the_table_each_metric_reads(world: Path) -> None:
     rows = {line.split()[0]: line.split()[1] for line in listing}
     assert rows["METRIC"] == "TABLE"
     assert rows["dau"] == "events" and rows["orders"] == "aggregates"
+
+
+def test_a_question_s_segment_on_a_dimension_the_metric_s_table_lacks_is_not_known(
+    world: Path,
+) -> None:
+    question = "Did orders drop on iOS last week?"
+    code, out, err = _cli(["investigate", question, "--warehouse", str(world), "--json"])
+    assert code == 0, err
+    record = json.loads(out)
+    assert "platform" not in _broken_down_by(record)  # no test it cannot run
+    answer = record["report"]["answer"]
+    assert answer.startswith(
+        "Not known — the metric orders comes from the pre-aggregated table daily_kpis"
+    ), answer
+    assert "platform is only on the events" in answer

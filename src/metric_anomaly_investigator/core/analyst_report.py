@@ -598,6 +598,10 @@ class ReportWriter(AnalystBase):
         hypo = self._hypo(plan, a)
         if not hypo:
             return None
+        schema = self.executor.schema
+        problems = [p for d in hypo if (p := schema.dimension_problem(a.metric, d))]
+        if problems:  # e.g. a daily table without the platform the question names
+            return Verdict(None, problems[0])
         segs = self.ctx.segments
         matched = [s for s in segs if _compatible(hypo, s.filters) and set(hypo) & set(s.filters)]
         if matched and premise.exclusive:  # "only X": every cause must lie within X
@@ -708,6 +712,9 @@ class ReportWriter(AnalystBase):
             return (
                 f"No — not real usage: {MECHANISM_WORDS[unreal[0]]}. Overall, {headline}. {where}"
             )
+        if verdict is not None and verdict.holds is None and verdict.moved:
+            why = verdict.moved.rstrip(".")
+            return f"Not known — {why[0].lower()}{why[1:]}. Overall, {headline}. {where}"
         if verdict is not None and verdict.holds is False:
             hypo = format_filters(self._hypo(plan, a))
             said = verdict.moved or f"{hypo} is not where the change is"

@@ -417,6 +417,9 @@ class Analyst(ReportWriter):
         seg = {k: v for k, v in plan.question.segment.items() if k not in own}
         if not seg or any(s.filters == seg for s in self.ctx.segments):
             return None
+        schema = self.executor.schema
+        if a is not None and any(schema.dimension_problem(a.metric, d) for d in seg):
+            return None  # its table lacks the dimension: the report says so, no test can
         return seg
 
     def _churn_suspected(self) -> bool:
