@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList
+from textual.widgets import DataTable, Input, OptionList
 from tui_fakes import (
     AUTOPILOT_PATH,
     RECORD_PATH,
@@ -27,6 +27,7 @@ from metric_anomaly_investigator.core.models import Investigation
 from metric_anomaly_investigator.core.report_markdown import compact_report
 from metric_anomaly_investigator.core.store import (
     InvestigationStore,
+    dump_investigation,
     load_investigation,
     replay_events,
 )
@@ -711,3 +712,43 @@ def test_header_lists_the_question_and_follow_ups() -> None:
     assert header_text(session, waiting_for_warehouse=False).plain == (
         f"Q {record.question}\n↳ Is iOS affected too?  starting…"
     )
+
+
+@pytest.mark.anyio
+async def test_control_characters_in_a_record_are_shown_not_sent(tmp_path: Path) -> None:
+    """A replayed record's text (or a warehouse value) must not clear or retitle the screen."""
+    record = load_investigation(RECORD_PATH)
+    record.question = "Why \x1b[2Jdid\x07 dau drop?"
+    step = record.steps[0]
+    step.reasoning = "look \x1b]0;title\x07"
+    step.findings = ["found \x1b[31mred\x9b"]
+    assert record.report is not None
+    record.report.answer = "answer \x1b[2J"
+    evil = tmp_path / "evil.json"
+    evil.write_text(dump_investigation(record), encoding="utf-8")
+    async with started(tmp_path, replay=evil) as (app, pilot):
+        await pilot.press("space", *["right"] * (len(list(replay_events(record))) + 1))
+        await pilot.pause()
+        await pilot.press("f3", "home")
+        await pilot.pause()
+        header = str(app.main.query_one(RunHeader).render())
+        assert header == "Q Why \\x1b[2Jdid\\x07 dau drop?"
+        detail = str(app.main.query_one("#step-info").render())
+        assert "found \\x1b[31mred\\x9b" in detail and "look \\x1b]0;title\\x07" in detail
+        assert "answer \\x1b[2J" in app.main.query_one(ReportView).source
+        timeline = "".join(str(o.prompt) for o in app.main.timeline.options)
+        for shown in (header, detail, timeline, app.main.query_one(ReportView).source):
+            assert not any(char in shown for char in "\x1b\x07\x9b")
+    assert load_investigation(evil).question == record.question  # the file is left as it was
+
+
+@pytest.mark.anyio
+async def test_history_shows_control_characters_as_escapes(tmp_path: Path) -> None:
+    store = history(tmp_path)
+    store.save(load_investigation(RECORD_PATH).model_copy(update={"question": "Why \x1b[2J?"}))
+    async with started(tmp_path) as (app, pilot):
+        await pilot.press("ctrl+o")
+        await ready(app, pilot)
+        table = app.screen.query_one("#history-table", DataTable)
+        assert str(table.get_row_at(0)[3]) == "Why \\x1b[2J?"
+        assert str(app.screen.query_one("#history-question").render()) == "Q Why \\x1b[2J?"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
 
 from ..core.models import (
     Event,
@@ -25,8 +27,30 @@ from ..core.models import (
     Usage,
     UsageUpdated,
 )
+from ..core.report_markdown import escape_controls
 
 StepStatus = Literal["running", "done", "failed"]
+M = TypeVar("M", bound=BaseModel)
+
+
+def visible(value: Any) -> Any:
+    """``value`` with every string's control characters shown as escapes (``\\x1b``).
+
+    A saved record's text and the warehouse's values are data: on screen they must never act
+    as terminal codes (clear the screen, move the cursor, retitle the window).
+    """
+    if isinstance(value, str):
+        return escape_controls(value)
+    if isinstance(value, dict):
+        return {visible(key): visible(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [visible(item) for item in value]
+    return value
+
+
+def visible_model(model: M) -> M:
+    """A copy of ``model`` for the screen (see :func:`visible`); the record itself is kept."""
+    return type(model).model_validate(visible(model.model_dump()))
 
 
 @dataclass
@@ -61,7 +85,7 @@ class RunView:
 
     @property
     def question(self) -> str:
-        return self.record.question
+        return escape_controls(self.record.question)
 
     @property
     def is_follow_up(self) -> bool:
@@ -119,7 +143,9 @@ class Session:
     def questions(self) -> list[str]:
         """Every question of the session, the one still waiting to start included."""
         asked = [run.question for run in self.runs]
-        return [*asked, self.pending] if self.pending is not None else asked
+        if self.pending is None:
+            return asked
+        return [*asked, escape_controls(self.pending)]
 
     def ask(self, question: str) -> None:
         """A question was entered: the clock starts now, before its run has started."""
@@ -159,15 +185,15 @@ class Session:
         if isinstance(event, StepCompleted | StepFailed):
             return self._complete(run, event.step, failed=isinstance(event, StepFailed))
         if isinstance(event, ReportReady):
-            run.report = event.report
+            run.report = visible_model(event.report)
         elif isinstance(event, UsageUpdated):
             run.usage = event.usage
         elif isinstance(event, InvestigationFinished):
             record = event.investigation
             run.status = record.status
-            run.error = record.error
+            run.error = visible(record.error)
             if record.report is not None:
-                run.report = record.report
+                run.report = visible_model(record.report)
             run.usage = record.usage
             for view in run.steps:
                 if view.status == "running":
@@ -182,8 +208,8 @@ class Session:
             run=run.number,
             index=index,
             action=action,
-            reasoning=reasoning,
-            parameters=dict(parameters),
+            reasoning=visible(reasoning),
+            parameters=visible(parameters),
             status="running",
         )
         run.steps.append(view)
@@ -193,6 +219,6 @@ class Session:
         view = next((v for v in run.steps if v.index == step.index), None)
         if view is None:  # completed without being planned (an older saved record)
             view = self._plan(run, step.index, step.action, step.reasoning, step.parameters)
-        view.step = step
+        view.step = visible_model(step)
         view.status = "failed" if failed or not step.success else "done"
         return view

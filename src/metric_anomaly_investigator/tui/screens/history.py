@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -14,6 +15,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ...core.report_markdown import escape_controls
 from ..footer import footer_order
 from ..render import format_when
 from ..services import StoreLike, user_error
@@ -90,7 +92,17 @@ class HistoryScreen(Screen[HistoryChoice | None]):
         self.query_one("#history-empty", Static).update(f"Could not read the history: {message}")
 
     def _show(self, entries: Sequence[SavedInvestigation]) -> None:
-        self._entries = sorted(entries, key=lambda e: e.started_at, reverse=True)
+        # A saved file's text is data: its control characters are shown, never sent.
+        shown = [
+            replace(
+                entry,
+                question=escape_controls(entry.question),
+                verdict=escape_controls(entry.verdict) if entry.verdict else entry.verdict,
+                model=escape_controls(entry.model),
+            )
+            for entry in entries
+        ]
+        self._entries = sorted(shown, key=lambda e: e.started_at, reverse=True)
         table: DataTable[str] = self.query_one(DataTable)
         table.clear()
         for entry in self._entries:
