@@ -162,3 +162,15 @@ def test_events_ending_after_the_daily_table(tmp_path: Path) -> None:
         assert wh.schema.metric_range("orders")[1] == FIRST + timedelta(days=20)
         assert q.metric_series(wh, "orders").values()[-1] == 2.0 * 30
         assert q.metric_series(wh, "dau").end == events_end
+
+
+def test_with_no_anomaly_the_default_week_is_the_metric_s_own_last_week(wh: Warehouse) -> None:
+    """No anomaly found: a breakdown compares the metric's own last week with the weeks before,
+    not the union's last week (past the events' end for dau)."""
+    executor = ToolExecutor(wh)
+    result = executor.run(SegmentByDimension(metric="dau", dimension="platform"))
+    assert result.success, result.error
+    events_end = FIRST + timedelta(days=EVENT_DAYS - 1)
+    assert result.data["current"][1] == events_end.isoformat(), result.data
+    orders = executor.run(SegmentByDimension(metric="orders", dimension="channel"))
+    assert orders.success and orders.data["current"][1] == "2026-04-04", orders.data

@@ -599,7 +599,7 @@ class ReportWriter(AnalystBase):
         if not hypo:
             return None
         schema = self.executor.schema
-        problems = [p for d in hypo if (p := schema.dimension_problem(a.metric, d))]
+        problems = [why for d in hypo if (why := schema.dimension_problem(a.metric, d))]
         if problems:  # e.g. a daily table without the platform the question names
             return Verdict(None, problems[0])
         segs = self.ctx.segments

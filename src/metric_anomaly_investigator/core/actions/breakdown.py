@@ -24,7 +24,7 @@ def run(bench: Workbench, a: SegmentByDimension) -> StepResult:
                 f"{a.dimension} is degenerate. Choose another dimension."
             ),
         )
-    base, cur, from_anomaly = bench.windows()
+    base, cur, from_anomaly = bench.windows(a.metric)
     bd = bench.breakdown(a.metric, [a.dimension], filters)
     conc = dimension_concentration(bd, ratio=bench.schema.is_ratio(a.metric))
     bench.context.dimension_scores[a.dimension] = conc

@@ -19,7 +19,7 @@ MAX_DRIFT_LEAD_DAYS = 7  # a drift diluted in the total crosses its noise up to 
 
 def run(bench: Workbench, a: DrillDown) -> StepResult:
     filters = bench.normal_filters(a.filters)
-    base, cur, from_anomaly = bench.windows()
+    base, cur, from_anomaly = bench.windows(a.metric)
     dims, moving = bench.drill_dimensions(a.metric, filters, a.dimensions)
     if not dims:
         return StepResult(success=False, error="No dimension left to drill into: remove a filter.")

@@ -25,7 +25,7 @@ def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     unfit = _unfit(bench, a.metric, segment)
     if unfit is not None:
         return StepResult(success=False, error=unfit)
-    base, cur, _ = bench.windows()
+    base, cur, _ = bench.windows(a.metric)
     # a value that replaced the others during the anomaly (a new version) has no "before":
     # the segment's users are compared through its stable part
     moving = {k for k in segment if k in bench.context.migrating or bench.replacing(k)}

@@ -46,23 +46,33 @@ class Workbench:
         return {k: self.canonical(k, v) or v for k, v in filters.items()}
 
     # -- windows -------------------------------------------------------------------------------
-    def windows(self) -> tuple[tuple[date, date], tuple[date, date], bool]:
-        """(baseline, current, from_anomaly): the detected windows, else the last week vs before."""
+    def windows(
+        self, metric: str | None = None
+    ) -> tuple[tuple[date, date], tuple[date, date], bool]:
+        """(baseline, current, from_anomaly): the detected windows, else ``metric``'s (or the
+        investigation's) last week vs the weeks before."""
         ctx = self.context
         if ctx.window is not None and ctx.baseline is not None:
             return ctx.baseline, ctx.window, True
-        end = self.schema.end_date
-        cur = (max(self.schema.start_date, end - timedelta(days=DEFAULT_WINDOW_DAYS - 1)), end)
+        # the days the metric's own table covers (a daily table beside events may end sooner)
+        first, end = self._metric_range(metric)
+        cur = (max(first, end - timedelta(days=DEFAULT_WINDOW_DAYS - 1)), end)
         base = (
-            max(self.schema.start_date, cur[0] - timedelta(days=BASELINE_DAYS)),
-            max(self.schema.start_date, cur[0] - timedelta(days=1)),
+            max(first, cur[0] - timedelta(days=BASELINE_DAYS)),
+            max(first, cur[0] - timedelta(days=1)),
         )
         return base, cur, False
 
     def baseline_before(self, start: date) -> tuple[date, date]:
-        """The baseline window: the ``BASELINE_DAYS`` before ``start`` (within the data)."""
+        """The baseline window: the ``BASELINE_DAYS`` before ``start`` (within the metric's
+        data)."""
         end = start - timedelta(days=1)
-        return max(self.schema.start_date, end - timedelta(days=BASELINE_DAYS - 1)), end
+        first = self._metric_range()[0]
+        return max(first, end - timedelta(days=BASELINE_DAYS - 1)), end
+
+    def _metric_range(self, metric: str | None = None) -> tuple[date, date]:
+        metric = metric or self.context.metric
+        return self.schema.metric_range(metric if metric in self.schema.metrics else None)
 
     def set_anomaly(self, anomaly: Anomaly) -> None:
         """Make ``anomaly`` the one the investigation is about (its windows, no findings yet)."""
@@ -86,7 +96,7 @@ class Workbench:
 
     def breakdown(self, metric: str, dims: list[str], filters: dict[str, str]) -> Breakdown:
         """Baseline-vs-current breakdown over the current windows (cached)."""
-        base, cur, _ = self.windows()
+        base, cur, _ = self.windows(metric)
         key = ("bd", metric, tuple(dims), tuple(sorted(filters.items())), base, cur)
         result: Breakdown = self.cached(
             key,
