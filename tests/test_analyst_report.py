@@ -24,7 +24,6 @@ from test_mut_autopilot import (
     thin_detect,
 )
 
-from metric_anomaly_investigator.core.analyst_report import share_phrase
 from metric_anomaly_investigator.core.context import (
     Anomaly,
     EventFinding,
@@ -44,6 +43,7 @@ from metric_anomaly_investigator.core.models import (
 )
 from metric_anomaly_investigator.core.premise import read_premise
 from metric_anomaly_investigator.core.report_markdown import format_filters
+from metric_anomaly_investigator.core.report_text import share_phrase
 from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.generator import (
     DeploymentSpec,
