@@ -38,7 +38,7 @@ from metric_anomaly_investigator.tui.keymap import load_keymap
 from metric_anomaly_investigator.tui.render import example_questions, step_table
 from metric_anomaly_investigator.tui.screens.dialogs import PromptScreen
 from metric_anomaly_investigator.tui.screens.history import HistoryScreen
-from metric_anomaly_investigator.tui.state import Session, StepView
+from metric_anomaly_investigator.tui.state import RunView, Session, StepView
 from metric_anomaly_investigator.tui.widgets.chart import ChartView, draw, ranked_bars
 from metric_anomaly_investigator.tui.widgets.report import ReportView
 from metric_anomaly_investigator.tui.widgets.run_header import RunHeader, header_text
@@ -752,3 +752,32 @@ async def test_history_shows_control_characters_as_escapes(tmp_path: Path) -> No
         table = app.screen.query_one("#history-table", DataTable)
         assert str(table.get_row_at(0)[3]) == "Why \\x1b[2J?"
         assert str(app.screen.query_one("#history-question").render()) == "Q Why \\x1b[2J?"
+
+
+def test_header_keeps_the_root_and_the_latest_follow_ups_in_sight() -> None:
+    record = load_investigation(RECORD_PATH)
+    session = Session.from_events(replay_events(record), FrozenClock())
+    for number in range(1, 6):
+        session.runs.append(
+            RunView(number=number, record=record.model_copy(update={"question": f"f{number}?"}))
+        )
+    session.ask("Is it\nonly iOS?")
+    assert header_text(session, waiting_for_warehouse=False).plain == (
+        f"Q {record.question}\n↳ (+3 earlier) f4?\n↳ f5?\n↳ Is it only iOS?  starting…"
+    )
+    assert header_text(session, waiting_for_warehouse=False, max_lines=2).plain == (
+        f"Q {record.question}\n↳ (+5 earlier) Is it only iOS?  starting…"
+    )
+
+
+@pytest.mark.anyio
+async def test_a_long_question_leaves_its_follow_up_in_sight(tmp_path: Path) -> None:
+    long_question = "why did dau drop " * 300
+    async with started(tmp_path, size=(80, 24)) as (app, pilot):
+        await ask(app, pilot, long_question)
+        await ask(app, pilot, "Is it only iOS?")
+        header = app.main.query_one(RunHeader)
+        assert header.size.height == 2
+        lines = [line.text for line in header.render_lines(header.region.reset_offset)]
+        assert lines[0].startswith(" Q why did dau drop") and lines[0].rstrip().endswith("…")
+        assert lines[1].startswith(" ↳ Is it only iOS?")

@@ -123,6 +123,7 @@ class InvestigationScreen(Screen[None]):
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_HEIGHT, "-compact")
         self.set_class(self.size.width < NARROW_WIDTH or self.size.height < SHORT_HEIGHT, "-narrow")
+        self.query_one(RunHeader).refit()
         self._show_pane(self.pane)
 
     def show_progress(self, message: str, fraction: float) -> None:
