@@ -22,6 +22,7 @@ from metric_anomaly_investigator.core.actions.accounts import (
 from metric_anomaly_investigator.core.context import MechanismFinding
 from metric_anomaly_investigator.core.models import Investigation, Step
 from metric_anomaly_investigator.core.orchestrator import Orchestrator
+from metric_anomaly_investigator.core.outcomes import DimensionSplit, SplitRow
 from metric_anomaly_investigator.core.question import parse_question
 from metric_anomaly_investigator.warehouse.connect import open_warehouse
 from metric_anomaly_investigator.warehouse.generator import (
@@ -116,23 +117,32 @@ def test_the_profile_reads_outage_behaviour_and_automated_traffic() -> None:
     assert profile().mechanism() is None  # nothing moved
 
 
+def _split(rows: list[tuple[str, float, float, float]], after: float) -> DimensionSplit:
+    """A split by event type of 5,000 events a day before: (value, before, after, share)."""
+    return DimensionSplit(
+        metric="events",
+        dimension="event_type",
+        filters={},
+        baseline=["2026-01-01", "2026-01-27"],
+        current=["2026-01-28", "2026-02-10"],
+        total_before=5000.0,
+        total_after=after,
+        concentration=0.5,
+        rows=[
+            SplitRow(value=v, before=b, after=a, change_pct=None, share_of_change=share)
+            for v, b, a, share in rows
+        ],
+    )
+
+
 def test_one_event_type_vanishing_is_logging_every_type_falling_is_behaviour() -> None:
-    logging = [
-        {"value": "view", "before": 3000.0, "after": 100.0, "share_of_change": 1.2},
-        {"value": "tap", "before": 2000.0, "after": 2150.0, "share_of_change": -0.1},
-    ]
-    kind, evidence = event_type_mechanism(logging, 5000.0, 2250.0)  # type: ignore[misc]
+    logging = _split([("view", 3000.0, 100.0, 1.2), ("tap", 2000.0, 2150.0, -0.1)], 2250.0)
+    kind, evidence = event_type_mechanism(logging)  # type: ignore[misc]
     assert kind == "instrumentation" and evidence.startswith("view events -96.7%")
-    together = [
-        {"value": "view", "before": 3000.0, "after": 1500.0, "share_of_change": 0.6},
-        {"value": "tap", "before": 2000.0, "after": 1000.0, "share_of_change": 0.4},
-    ]
-    assert event_type_mechanism(together, 5000.0, 2500.0)[0] == "behaviour"  # type: ignore[index]
-    still = [
-        {"value": "view", "before": 3000.0, "after": 2990.0, "share_of_change": 1.0},
-        {"value": "tap", "before": 2000.0, "after": 2000.0, "share_of_change": 0.0},
-    ]
-    assert event_type_mechanism(still, 5000.0, 4990.0) is None  # no type moved
+    together = _split([("view", 3000.0, 1500.0, 0.6), ("tap", 2000.0, 1000.0, 0.4)], 2500.0)
+    assert event_type_mechanism(together)[0] == "behaviour"  # type: ignore[index]
+    still = _split([("view", 3000.0, 2990.0, 1.0), ("tap", 2000.0, 2000.0, 0.0)], 4990.0)
+    assert event_type_mechanism(still) is None  # no type moved
 
 
 # -- end to end on small worlds ------------------------------------------------------------------

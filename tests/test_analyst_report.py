@@ -41,6 +41,7 @@ from metric_anomaly_investigator.core.models import (
     StatisticalTest,
     StepResult,
 )
+from metric_anomaly_investigator.core.outcomes import AccountsProfiled, DimensionSplit, SplitRow
 from metric_anomaly_investigator.core.premise import read_premise
 from metric_anomaly_investigator.core.report_markdown import format_filters
 from metric_anomaly_investigator.core.report_text import share_phrase
@@ -336,8 +337,19 @@ def test_a_release_named_in_the_question_is_tied_only_where_its_scope_reaches() 
 
 def test_which_dimension_and_a_follow_up_s_own_steps() -> None:
     split = SegmentByDimension(metric="dau", dimension="platform")
-    rows = [{"value": "android", "change_pct": -30.0, "share_of_change": 1.5}]
-    result = StepResult(success=True, findings=["By platform…"], data={"rows": rows})
+    row = SplitRow(value="android", before=100.0, after=70.0, change_pct=-30.0, share_of_change=1.5)
+    outcome = DimensionSplit(
+        metric="dau",
+        dimension="platform",
+        filters={},
+        baseline=["2026-01-14", "2026-01-27"],
+        current=["2026-01-28", "2026-02-28"],
+        total_before=200.0,
+        total_after=180.0,
+        concentration=0.5,
+        rows=[row],
+    )
+    result = StepResult(success=True, findings=["By platform…"], outcome=outcome)
     a = analyst(DROP, (SegmentFinding(BR, -40.0, 0.9, 1.0),), history=((split, result),))
     r = report(a, "Which platform dropped?")
     assert r.answer.startswith(
@@ -549,7 +561,24 @@ def test_yes_no_questions_about_the_end_the_accounts_and_the_dimensions() -> Non
     assert report(analyst(DROP, (SEG,)), "Events are down. Real or tracking?").answer.startswith(
         "dau dropped"  # "X or Y?" with no question word asks which too
     )
-    profile = StepResult(success=True, data={"new_share_of_increase": 0.97})
+    profiled = AccountsProfiled(
+        segment=ANDROID_IN,
+        tested=ANDROID_IN,
+        events_before=1000.0,
+        events_after=5000.0,
+        existing_events_before=1000.0,
+        existing_events_after=1120.0,
+        users_change=0.5,
+        events_change=4.0,
+        per_user_change=1.7,
+        users_flat=False,
+        new_accounts=120,
+        new_share_of_increase=0.97,
+        mechanism=None,
+        evidence=None,
+        deployments_ruled_out=[],
+    )
+    profile = StepResult(success=True, outcome=profiled)
     a = analyst(DROP, (SEG,), history=((ProfileAccounts(segment=ANDROID_IN), profile),))
     assert report(a, "Are the extra users new accounts?").answer.startswith(
         "Yes — new accounts carry 97% of the change. Overall, "

@@ -7,10 +7,9 @@ from .analyst_base import Plan
 from .analyst_causes import CauseWriter
 from .context import Anomaly, EventFinding
 from .models import (
-    SegmentByDimension,
     StatisticalTest,
 )
-from .outcomes import SegmentTest
+from .outcomes import AccountsProfiled, DimensionSplit, SegmentTest
 from .premise import Premise
 from .report_markdown import format_filters
 from .report_text import (
@@ -318,22 +317,11 @@ class AnswerWriter(CauseWriter):
 
     def _new_accounts_share(self, plan: Plan) -> float | None:
         """The new accounts' part of the change, from the latest accounts profile (this run's
-        first): of the increase for a spike; for a drop, what the accounts seen before did not
-        carry."""
+        first)."""
         history = [*self.ctx.history[: plan.history_start], *self._run(plan)]
         for h in reversed(history):
-            if getattr(h.action, "action", "") != "profile_accounts" or not h.result.success:
-                continue
-            data = h.result.data
-            share = data.get("new_share_of_increase")
-            if share is not None:
-                return float(share)
-            total = data.get("events_after", 0.0) - data.get("events_before", 0.0)
-            existing = data.get("existing_events_after", 0.0) - data.get(
-                "existing_events_before", 0.0
-            )
-            if total:
-                return max(0.0, 1.0 - existing / total)
+            if isinstance(h.result.outcome, AccountsProfiled):
+                return h.result.outcome.new_accounts_share()
         return None
 
     def _names_metric(self, premise: Premise, metric: str) -> bool:
@@ -370,17 +358,13 @@ class AnswerWriter(CauseWriter):
             return f"{dimension}={joined(sorted(set(pinned)))}."
         history = [*self.ctx.history[: plan.history_start], *self._run(plan)]
         for h in reversed(history):
-            if not (
-                isinstance(h.action, SegmentByDimension)
-                and h.action.dimension == dimension
-                and h.result.success
-            ):
+            split = h.result.outcome
+            if not (isinstance(split, DimensionSplit) and split.dimension == dimension):
                 continue
-            rows = h.result.data.get("rows") or []
-            if not rows:
+            if not split.rows:
                 continue
-            top = rows[0]
-            filters = {**h.action.filters, dimension: str(top["value"])}
+            top = split.rows[0]
+            filters = {**split.filters, dimension: top.value}
             known = next((s for s in self.ctx.segments if s.filters == filters), None)
             if known is not None:
                 figures = self._figures(known)
@@ -388,8 +372,8 @@ class AnswerWriter(CauseWriter):
                 figures = ", ".join(
                     p
                     for p in (
-                        change_text(top.get("change_pct"), VS_BEFORE),
-                        share_phrase(top.get("share_of_change")),
+                        change_text(top.change_pct, VS_BEFORE),
+                        share_phrase(top.share_of_change),
                     )
                     if p
                 )

@@ -19,7 +19,6 @@ confidence.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -55,7 +54,7 @@ from .models import (
     StatisticalTest,
     StepDecision,
 )
-from .outcomes import SegmentTest
+from .outcomes import AccountsProfiled, DimensionSplit, SegmentTest
 from .question import ParsedQuestion
 from .report_markdown import format_filters
 from .tools import ToolExecutor
@@ -309,19 +308,14 @@ class Analyst(ReportWriter):
                 "accounts behind it (their number and events per account)?",
                 profile,
             )
-        data = self._profile_data(focus)
-        if (
-            rate
-            or data is None
-            or not data.get("users_flat")
-            or data.get("mechanism") == "automated_traffic"
-        ):
+        profiled = self._profiled(focus)
+        if rate or profiled is None or not profiled.events_without_users:
             return None
-        split = self._split(m, "event_type", data.get("tested") or {})
+        split = self._split(m, "event_type", profiled.tested)
         if split is not None and self._fresh(plan, split):
             return (
-                f"Events moved {_pct(data.get('events_change'))} while users moved "
-                f"{_pct(data.get('users_change'))}: split the events by type — one type "
+                f"Events moved {_pct(profiled.events_change)} while users moved "
+                f"{_pct(profiled.users_change)}: split the events by type — one type "
                 "vanishing is logging, every type moving is behaviour.",
                 split,
             )
@@ -352,46 +346,35 @@ class Analyst(ReportWriter):
         segs = self.ctx.segments
         return dict(segs[0].filters) if segs else dict(a.filters) if a else {}
 
-    def _profile_data(self, segment: dict[str, str]) -> dict[str, Any] | None:
+    def _profiled(self, segment: dict[str, str]) -> AccountsProfiled | None:
+        """The latest accounts profile of ``segment``."""
         for h in reversed(self.ctx.history):
-            if (
-                isinstance(h.action, ProfileAccounts)
-                and h.result.success
-                and h.result.data.get("segment") == segment
-            ):
-                return h.result.data
+            found = h.result.outcome
+            if isinstance(found, AccountsProfiled) and found.segment == segment:
+                return found
         return None
 
     def _settle_event_types(self) -> None:
         """Record instrumentation (or behaviour) once an event-type split followed a profile
         that found events moving without their users (see ``accounts.event_type_mechanism``)."""
         for i, h in enumerate(self.ctx.history):
-            if not (isinstance(h.action, ProfileAccounts) and h.result.success):
+            profiled = h.result.outcome
+            if not (isinstance(profiled, AccountsProfiled) and profiled.events_without_users):
                 continue
-            data = h.result.data
-            if not _events_without_users(data):
-                continue
-            tested = data.get("tested") or {}
             for later in self.ctx.history[i + 1 :]:
-                act = later.action
+                split = later.result.outcome
                 if (
-                    isinstance(act, SegmentByDimension)
-                    and act.dimension == "event_type"
-                    and act.filters == tested
-                    and later.result.success
+                    isinstance(split, DimensionSplit)
+                    and split.dimension == "event_type"
+                    and split.filters == profiled.tested
                 ):
-                    split = later.result.data
-                    found = accounts.event_type_mechanism(
-                        split.get("rows") or [],
-                        float(split.get("total_before") or 0.0),
-                        float(split.get("total_after") or 0.0),
-                    )
+                    found = accounts.event_type_mechanism(split)
                     if found is not None and found[0] == "instrumentation":
                         evidence = (
-                            f"{found[1]}; events {_pct(data.get('events_change'))} while users "
-                            f"{_pct(data.get('users_change'))}"
+                            f"{found[1]}; events {_pct(profiled.events_change)} while users "
+                            f"{_pct(profiled.users_change)}"
                         )
-                        accounts.record(self.ctx, data["segment"], found[0], evidence)
+                        accounts.record(self.ctx, profiled.segment, found[0], evidence)
 
     def _hint(self, q: ParsedQuestion) -> date | None:
         """The day the question names, when it lies in the data's range.
@@ -433,15 +416,8 @@ class Analyst(ReportWriter):
         return {k: v for k, v in filters.items() if levels.get(k) == "user"}
 
 
-def _events_without_users(profile: dict[str, Any] | None) -> bool:
-    """A profile whose events moved while its users did not, and not through new accounts."""
-    return bool(
-        profile and profile.get("users_flat") and profile.get("mechanism") != "automated_traffic"
-    )
-
-
-def _pct(rel: Any) -> str:
-    return pct(100 * rel) if isinstance(rel, int | float) else "n/a"
+def _pct(rel: float | None) -> str:
+    return pct(100 * rel) if rel is not None else "n/a"
 
 
 class AutopilotModel(FunctionModel):

@@ -196,7 +196,7 @@ class Chart(BaseModel):
 
 class StepResult(BaseModel):
     """What the Tool Executor returns for one action: its typed ``outcome`` (what the analyst
-    reads; not saved), and the same as JSON in ``data`` (what the record keeps)."""
+    reads; not saved), and its fields as JSON in ``data`` (what the record keeps)."""
 
     success: bool
     findings: list[str] = Field(default_factory=list)

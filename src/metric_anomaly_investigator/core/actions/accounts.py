@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 from datetime import date
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -38,6 +37,7 @@ from ...warehouse.warehouse import ParamFn
 from ..context import EventFinding, InvestigationContext, MechanismFinding
 from ..mechanisms import SAYS_HOW, RatePart, RateProfile
 from ..models import Mechanism, ProfileAccounts, StepResult
+from ..outcomes import AccountsProfiled, DimensionSplit
 from ..report_markdown import format_filters
 from .charts import bars
 from .formatting import fmt, pct, plural
@@ -283,24 +283,35 @@ def run(bench: Workbench, a: ProfileAccounts) -> StepResult:
         )
     if rate is not None:
         findings.append(_rate_finding(rate))
-    data = asdict(profile)
-    data.update(
-        baseline=[base[0].isoformat(), base[1].isoformat()],
-        current=[cur[0].isoformat(), cur[1].isoformat()],
+    outcome = AccountsProfiled(
+        segment=profile.segment,
+        tested=profile.tested,
+        events_before=profile.events_before,
+        events_after=profile.events_after,
+        existing_events_before=profile.existing_events_before,
+        existing_events_after=profile.existing_events_after,
         users_change=profile.users_change,
         events_change=profile.events_change,
         per_user_change=profile.per_user_change,
-        users_share=profile.users_share,
         users_flat=profile.users_flat(),
+        new_accounts=profile.new_accounts,
         new_share_of_increase=profile.new_share_of_increase,
         mechanism=found[0] if found else None,
         evidence=found[1] if found else None,
         deployments_ruled_out=ruled_out,
+    )
+    data = asdict(profile)  # the raw measurements beside the outcome
+    data.update(
+        outcome.as_data(),
+        baseline=[base[0].isoformat(), base[1].isoformat()],
+        current=[cur[0].isoformat(), cur[1].isoformat()],
+        users_share=profile.users_share,
         rate=asdict(rate) if rate is not None else None,
     )
     return StepResult(
         success=True,
         findings=findings,
+        outcome=outcome,
         data=data,
         chart=bars(
             f"Accounts behind the change: {where}",
@@ -546,28 +557,27 @@ def _first_seen(bench: Workbench, end: date) -> pd.DataFrame:
 OTHER_TYPES_SHARE = 0.25
 
 
-def event_type_mechanism(
-    rows: list[dict[str, Any]], total_before: float, total_after: float
-) -> tuple[Mechanism, str] | None:
-    """Instrumentation or behaviour from an event-type split of a segment's events (the rows of
-    a ``segment_by_dimension`` step by ``event_type``, largest share of the change first)."""
+def event_type_mechanism(split: DimensionSplit) -> tuple[Mechanism, str] | None:
+    """Instrumentation or behaviour from an event-type split of a segment's events (a
+    ``segment_by_dimension`` step by ``event_type``, largest share of the change first)."""
+    rows, total_before, total_after = split.rows, split.total_before, split.total_after
     if not rows or total_before <= 0:
         return None
     top = rows[0]
-    before, after = float(top["before"] or 0.0), float(top["after"] or 0.0)
+    before, after = float(top.before or 0.0), float(top.after or 0.0)
     rest_before, rest_after = total_before - before, total_after - after
     own = _rel(before, after)
     rest = _rel(rest_before, rest_after) or 0.0
     total = _rel(total_before, total_after) or 0.0
     if own is None or abs(own) < MOVED:  # the trigger (events without users) came first
         return None
-    carries = (top.get("share_of_change") or 0.0) >= CARRIES
+    carries = (top.share_of_change or 0.0) >= CARRIES
     if carries and (own * rest <= 0 or abs(rest) < OTHER_TYPES_SHARE * abs(own)):
         return "instrumentation", (
-            f"{top['value']} events {pct(100 * own)} ({fmt(before)} → {fmt(after)}/day) while "
+            f"{top.value} events {pct(100 * own)} ({fmt(before)} → {fmt(after)}/day) while "
             f"the other event types {pct(100 * rest)}"
         )
     return "behaviour", (
         f"every event type moved together (events {pct(100 * total)}; "
-        f"{top['value']} {pct(100 * own)}, the others {pct(100 * rest)})"
+        f"{top.value} {pct(100 * own)}, the others {pct(100 * rest)})"
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..models import SegmentByDimension, StepResult
+from ..outcomes import DimensionSplit, SplitRow
 from ..segments import dimension_concentration
 from .charts import bars
 from .formatting import fmt, no_window_note, pct, share_text
@@ -28,14 +27,14 @@ def run(bench: Workbench, a: SegmentByDimension) -> StepResult:
     bd = bench.breakdown(a.metric, [a.dimension], filters)
     conc = dimension_concentration(bd, ratio=bench.schema.is_ratio(a.metric))
     bench.context.dimension_scores[a.dimension] = conc
-    rows: list[dict[str, Any]] = [
-        {
-            "value": r.segment[a.dimension],
-            "before": r.before,
-            "after": r.after,
-            "change_pct": None if r.rel_change is None else 100 * r.rel_change,
-            "share_of_change": r.share_of_change,
-        }
+    rows = [
+        SplitRow(
+            value=str(r.segment[a.dimension]),
+            before=r.before,
+            after=r.after,
+            change_pct=None if r.rel_change is None else 100 * r.rel_change,
+            share_of_change=r.share_of_change,
+        )
         for r in bd.rows
     ]
     total_rel = (bd.total_after / bd.total_before - 1) * 100 if bd.total_before else None
@@ -43,12 +42,12 @@ def run(bench: Workbench, a: SegmentByDimension) -> StepResult:
     if rows:
         top = rows[0]
         findings.append(
-            f"By {a.dimension}, {top['value']} moved most: {fmt(top['before'])} → "
-            f"{fmt(top['after'])}/day ({pct(top['change_pct'])}), "
-            f"{share_text(top['share_of_change'])}% of the change (total {pct(total_rel)})."
+            f"By {a.dimension}, {top.value} moved most: {fmt(top.before)} → "
+            f"{fmt(top.after)}/day ({pct(top.change_pct)}), "
+            f"{share_text(top.share_of_change)}% of the change (total {pct(total_rel)})."
         )
         others = [
-            f"{r['value']} {pct(r['change_pct'])} ({share_text(r['share_of_change'], 2)}%)"
+            f"{r.value} {pct(r.change_pct)} ({share_text(r.share_of_change, 2)}%)"
             for r in rows[1:5]
         ]
         if others:
@@ -63,27 +62,29 @@ def run(bench: Workbench, a: SegmentByDimension) -> StepResult:
     if not from_anomaly:
         findings.append(no_window_note(base, cur))
     top_rows = rows[:MAX_ROWS]
-    labels = [r["value"] for r in top_rows]
+    labels = [r.value for r in top_rows]
+    outcome = DimensionSplit(
+        metric=a.metric,
+        dimension=a.dimension,
+        filters=filters,
+        baseline=[base[0].isoformat(), base[1].isoformat()],
+        current=[cur[0].isoformat(), cur[1].isoformat()],
+        total_before=bd.total_before,
+        total_after=bd.total_after,
+        concentration=conc,
+        rows=top_rows,
+    )
     return StepResult(
         success=True,
         findings=findings,
-        data={
-            "metric": a.metric,
-            "dimension": a.dimension,
-            "filters": filters,
-            "baseline": [base[0].isoformat(), base[1].isoformat()],
-            "current": [cur[0].isoformat(), cur[1].isoformat()],
-            "total_before": bd.total_before,
-            "total_after": bd.total_after,
-            "concentration": conc,
-            "rows": top_rows,
-        },
+        outcome=outcome,
+        data=outcome.as_data(),
         chart=bars(
             f"{a.metric} by {a.dimension}: baseline vs anomaly",
             labels,
             {
-                "baseline": ([r["before"] for r in top_rows], "baseline"),
-                "anomaly window": ([r["after"] for r in top_rows], "actual"),
+                "baseline": ([r.before for r in top_rows], "baseline"),
+                "anomaly window": ([r.after for r in top_rows], "actual"),
             },
             x_label=a.dimension,
             y_label=a.metric,
