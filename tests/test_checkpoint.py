@@ -104,6 +104,21 @@ def test_an_interrupted_run_carries_on_from_its_last_step() -> None:
     assert record.usage.model_extra == {"x_budget": 3}  # a field of another tool survives
 
 
+def test_a_run_cancelled_before_its_report_carries_on_too() -> None:
+    """Ctrl-C records the run as cancelled; asking its question again carries it on."""
+    saved: list[Investigation] = []
+    first = make(Script(steps=[DETECT, SEGMENT, DRILL, INSIGHTS]), FakeExecutor(), saved)
+    run(first.investigate("Why did DAU drop?"))
+    stopped = saved[1].model_copy(deep=True)
+    stopped.status, stopped.error = "cancelled", "cancelled by the user"
+    resumed = make(Script(steps=[DRILL, INSIGHTS]), FakeExecutor())
+    resumed.resume(stopped)
+    run(resumed.follow_up("Why did DAU drop?"))
+    assert resumed.record is stopped and stopped.follow_ups == []
+    assert stopped.status == "completed" and stopped.error is None
+    assert [s.index for s in stopped.steps] == [1, 2, 3]
+
+
 def test_another_question_closes_the_interrupted_run() -> None:
     saved: list[Investigation] = []
     first = make(Script(steps=[DETECT, SEGMENT, DRILL, INSIGHTS]), FakeExecutor(), saved)

@@ -148,17 +148,21 @@ class Orchestrator:
     def follow_up(self, question: str) -> AsyncIterator[Event]:
         """Continue ``record`` with a new question; earlier findings stay in the prompt.
 
-        If the last run was interrupted (saved mid-run) and ``question`` is its question, that
-        run carries on from its last step instead; any other interrupted run is closed as
-        ``cancelled``.
+        If the last run was interrupted (saved mid-run, or cancelled before its report) and
+        ``question`` is its question, that run carries on from its last step instead; any other
+        interrupted run is closed as ``cancelled``.
         """
         if self.record is None:
             return self.investigate(question)
         root = self.record
         runs = [root, *root.follow_ups]
-        if runs[-1].status == "running" and runs[-1].question == question.strip():
+        last = runs[-1]
+        # killed mid-run ("running" on disk) or stopped by Ctrl-C before its report
+        unfinished = last.status == "running" or (last.status == "cancelled" and not last.report)
+        if unfinished and last.question == question.strip():
             self._cancel_requested = False
-            return self._run(runs[-1], earlier=runs[:-1])
+            last.status, last.error = "running", None
+            return self._run(last, earlier=runs[:-1])
         for earlier_run in runs:
             if earlier_run.status == "running":
                 earlier_run.status = "cancelled"
