@@ -98,7 +98,11 @@ CASES: dict[str, tuple[Setup, str]] = {
     "corrupt duckdb": (corrupt_duckdb, "as a DuckDB database"),
     "garbage csv": (
         warehouse(text_file("events.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00" * 9)),
-        "Could not read",
+        "events.csv: not a readable CSV file (",
+    ),
+    "garbage parquet": (
+        warehouse(text_file("events.parquet", b"\x00junk, not parquet" * 40)),
+        "events.parquet: not a readable Parquet file (",
     ),
     "text that is not a time": (
         warehouse(text_file("events.csv", b"user_id,event_timestamp\n1,soon\n2,later\n")),

@@ -113,7 +113,13 @@ def connect_source(
                 else:
                     con.read_parquet(str(candidate / "*.parquet"), table_name=theirs)
             except Exception as exc:
-                raise WarehouseError(f"Could not read {candidate} ({type(exc).__name__}).") from exc
+                what = {"csv": "a readable CSV file"}.get(reader, "a readable Parquet file")
+                why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                raise WarehouseError(
+                    f"Could not read {candidate}: not {what}"
+                    + (f" ({type(exc).__name__}: {why})" if why else f" ({type(exc).__name__})")
+                    + ". Check the file, or map another with --config ([tables])."
+                ) from exc
             found = found or ours in ("events", "aggregates")  # aggregates: events or beside
         if not found:
             events = table_names["events"]
