@@ -275,6 +275,8 @@ def test_a_claimed_pace_is_answered_from_the_kind_of_change() -> None:
     assert step.answer.startswith("No — a break on 2026-01-28, not a gradual drift.")
     where = report(analyst(drift, (SEG,)), "Is the slow decline coming from Brazil?")
     assert where.answer.startswith("No — country=BR is not where the change is.")
+    slow = report(analyst(DROP, (SEG,)), "January looked slow. Anything to worry about?")
+    assert slow.answer.startswith("dau dropped 16.0%")  # slow activity is no pace
     asked = report(analyst(DROP, (SEG,)), "Why did DAU drop suddenly?")  # the right pace
     assert asked.answer.startswith("dau dropped 16.0%")
 

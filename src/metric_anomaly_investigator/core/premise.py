@@ -80,7 +80,8 @@ _SUDDEN = re.compile(
     r"|out of nowhere|abrupt(?:ly)?|plummet\w*)\b"
 )
 _GRADUAL = re.compile(
-    r"\b(?:gradual(?:ly)?|slow(?:ly)?|steady|steadily|creep(?:ing|s)?|little by little"
+    r"\b(?:gradual(?:ly)?|slowly|slow (?:decline|drift|bleed|leak)|steady|steadily"
+    r"|creep(?:ing|s)?|little by little"
     r"|over (?:time|weeks|months)|week (?:after|by) week|day by day|bit by bit)\b"
 )
 # "should we roll back?"
