@@ -286,8 +286,11 @@ def test_are_they_related_is_no_for_two_separate_causes() -> None:
     r = report(analyst(DROP, two), "Is the Brazil drop related to the India one?")
     assert r.answer.startswith("No — dau dropped 16.0% vs its seasonal baseline")
     assert "It has two separate causes: " in r.answer
-    one = report(analyst(DROP, (SEG,)), "Are the drops related?")
+    one = report(analyst(DROP, (SEG,)), "Are the two drops related?")
     assert one.answer.startswith("Yes — one cause. Overall, dau dropped")
+    assert not read_premise("Is the drop related to the release?", SCHEMA).asks_related
+    assert read_premise("Was it a sudden drop on a single day?", SCHEMA).pace == "sudden"
+    assert read_premise("DAU fell a day after the release, why?", SCHEMA).pace is None
 
 
 def test_only_one_of_two_causes_is_not_all_of_it() -> None:

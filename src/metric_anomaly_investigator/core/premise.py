@@ -76,7 +76,8 @@ _RELATED = re.compile(
 # how fast it claims (or asks whether) the change came: "fell off a cliff", "a sudden drop on
 # a single day" vs "slowly", "gradual"
 _SUDDEN = re.compile(
-    r"\b(?:sudden(?:ly)?|overnight|cliff|all at once|(?:a|one|single) (?:single )?day"
+    r"\b(?:sudden(?:ly)?|overnight|cliff|all at once|(?:on|in) (?:a|one|a single) day"
+    r"|single day"
     r"|out of nowhere|abrupt(?:ly)?|plummet\w*)\b"
 )
 _GRADUAL = re.compile(
@@ -84,6 +85,7 @@ _GRADUAL = re.compile(
     r"|creep(?:ing|s)?|little by little"
     r"|over (?:time|weeks|months)|week (?:after|by) week|day by day|bit by bit)\b"
 )
+_BOTH = re.compile(r"\b(?:both|two|each other|the other|same|one|ones|and)\b")
 # "should we roll back?"
 _ROLLBACK = re.compile(r"\b(?:roll(?:ing)?[ -]?back|revert(?:ing)?|undo)\b")
 # "how many accounts are behind it?"
@@ -180,7 +182,11 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         asks_loading=yes_no and _LOADING.search(low) is not None,
         asks_count=_COUNT.search(low) is not None,
         names_cause=yes_no and _NAMES_CAUSE.search(low) is not None,
-        asks_related=yes_no and _RELATED.search(low) is not None,
+        # "are the UK and Indonesia drops related?", not "is the drop related to the release?"
+        asks_related=yes_no
+        and _RELATED.search(low) is not None
+        and _BOTH.search(low) is not None
+        and re.search(rf"\b{_RELEASE}\b", low) is None,
         asks_rollback=yes_no and _ROLLBACK.search(low) is not None,
         pace=_which(low, (("sudden", _SUDDEN), ("gradual", _GRADUAL))),
         asks_fine=yes_no and claimed is None and _FINE.search(low) is not None,
