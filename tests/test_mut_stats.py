@@ -494,7 +494,7 @@ def test_window_p_value_is_a_t_test_on_the_fit_degrees_of_freedom(slope: float) 
 def test_a_drift_is_dated_at_the_bend() -> None:
     t = np.arange(70.0)
     y = 100 + np.where(t % 2 == 0, 0.3, -0.3) - 2.0 * np.clip(t - 41, 0, None)  # bends at 41
-    bend = _trend_break(y, 7, 14)
+    bend = _trend_break(y, 7, 14, log=False)
     assert bend is not None and bend.start == 41 and bend.beats_step
     assert bend.bend == pytest.approx(-2.0, abs=0.05) and bend.p_value < 1e-6
 
