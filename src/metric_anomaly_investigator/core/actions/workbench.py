@@ -114,11 +114,14 @@ class Workbench:
         )
         return ms.days(), ms.values()
 
-    def grouped(self, metric: str, dim: str) -> MetricSeries:
-        """The metric's daily series split by ``dim`` over all the data (cached)."""
+    def grouped(self, metric: str, dim: str, filters: dict[str, str] | None = None) -> MetricSeries:
+        """The metric's daily series split by ``dim`` over all the data, within ``filters``
+        (cached)."""
         result: MetricSeries = self.cached(
-            ("grouped", metric, dim),
-            lambda: q.metric_series(self.warehouse, metric, group_by=[dim]),
+            ("grouped", metric, dim, *sorted((filters or {}).items())),
+            lambda: q.metric_series(
+                self.warehouse, metric, filters=filters or None, group_by=[dim]
+            ),
         )
         return result
 
@@ -198,14 +201,7 @@ class Workbench:
         self, dim: str, filters: dict[str, str]
     ) -> tuple[list[date], dict[str, list[float]]]:
         """A segment's daily traffic (see :meth:`activity`) per value of ``dim`` (cached)."""
-        metric = self.activity(dim)
-        key = ("traffic", metric, dim, tuple(sorted(filters.items())))
-        ms: MetricSeries = self.cached(
-            key,
-            lambda: q.metric_series(
-                self.warehouse, metric, filters=filters or None, group_by=[dim]
-            ),
-        )
+        ms = self.grouped(self.activity(dim), dim, filters)
         return ms.days(), {g[dim]: [p.value for p in ms.for_group(g)] for g in ms.groups()}
 
     def rank_dimensions(self, metric: str, filters: dict[str, str]) -> dict[str, float]:
