@@ -137,7 +137,7 @@ class AnswerWriter(CauseWriter):
             )
         paced = self._pace(a, premise, asks_segment=bool(self._hypo(plan, a)))
         if paced:  # "fell off a cliff" when it drifted, "slowly" when it broke on a day
-            return f"{paced}. {where}"
+            return f"{paced}. Overall, {headline}. {where}"
         if premise.asks_rollback:  # only a release that changed what people do is undone
             return f"{self._rollback(causes)}. Overall, {headline}. {where}"
         if premise.asks_related and causes:  # "is the UK drop related to the Indonesia one?"
@@ -218,8 +218,11 @@ class AnswerWriter(CauseWriter):
             values = joined(sorted({c.segment.filters[pinned] for c in found}))
             return f"Yes — {pinned} {values}. Overall, {headline}. {where}"
         lead = ""
-        checked = [self._mechanism_finding(c.segment.filters) for c in causes]
-        counted = [f.evidence for f in checked if f is not None] if premise.asks_count else []
+        counted = [
+            f.evidence
+            for c in (causes if premise.asks_count else [])
+            if (f := self._mechanism_finding(c.segment.filters)) is not None
+        ]
         if counted:  # "how many accounts are behind it?": what the accounts check counted
             lead = f"{counted[0][0].upper()}{counted[0][1:]}."
         elif premise.asked_dimension:
@@ -245,7 +248,7 @@ class AnswerWriter(CauseWriter):
         )
         if fits and (not premise.yes_no or asks_segment):
             return ""
-        return f"{'Yes' if fits else 'No'} — {how}. Overall, {self._headline(a)}"
+        return f"{'Yes' if fits else 'No'} — {how}"
 
     def _rollback(self, causes: list[Cause]) -> str:
         """ "Should we roll back?": yes for the releases that changed what people do in their
