@@ -212,6 +212,10 @@ def test_no_significance_test_on_a_segment_that_is_no_group_of_the_metrics_users
     own = ex.run(StatisticalTest(metric="error_rate", segment={status: value}))
     assert not own.success and "defined by a filter" in (own.error or "")
     assert ex.run(StatisticalTest(metric="events", segment={status: value})).success
+    # a breakdown by it would count each user twice, so it is refused like the test
+    split = ex.run(SegmentByDimension(metric="dau", dimension=status))
+    assert not split.success and "describes events, not users" in (split.error or "")
+    assert ex.run(SegmentByDimension(metric="events", dimension=status)).success
 
 
 def test_a_new_version_is_tested_against_what_its_rollout_gave_it(worlds: dict[str, Path]) -> None:

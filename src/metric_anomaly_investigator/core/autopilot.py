@@ -265,7 +265,11 @@ class Analyst(ReportWriter):
             if not counts:
                 return None
             metric = counts[0]
-        if dim not in schema.metric_dimensions(metric) or dim in focus:
+        if (
+            dim not in schema.metric_dimensions(metric)
+            or dim in focus
+            or self.executor.workbench.split_problem(metric, dim) is not None
+        ):
             return None
         return SegmentByDimension(metric=metric, dimension=dim, filters=focus)
 

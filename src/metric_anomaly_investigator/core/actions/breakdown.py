@@ -15,14 +15,9 @@ MAX_ROWS = 12
 
 def run(bench: Workbench, a: SegmentByDimension) -> StepResult:
     filters = bench.normal_filters(a.filters)
-    if a.dimension in bench.schema.metric(a.metric).filter_columns:
-        return StepResult(
-            success=False,
-            error=(
-                f"{a.metric} is defined by a filter on {a.dimension}: breaking it down by "
-                f"{a.dimension} is degenerate. Choose another dimension."
-            ),
-        )
+    problem = bench.split_problem(a.metric, a.dimension)
+    if problem is not None:
+        return StepResult(success=False, error=problem)
     base, cur, from_anomaly = bench.windows(a.metric)
     bd = bench.breakdown(a.metric, [a.dimension], filters)
     conc = dimension_concentration(bd, ratio=bench.schema.is_ratio(a.metric))

@@ -22,9 +22,9 @@ ALPHA = 0.05
 
 def run(bench: Workbench, a: StatisticalTest) -> StepResult:
     segment = bench.normal_filters(a.segment)
-    unfit = _unfit(bench, a.metric, segment)
-    if unfit is not None:
-        return StepResult(success=False, error=unfit)
+    unfit = [p for dim in segment if (p := bench.split_problem(a.metric, dim))]
+    if unfit:
+        return StepResult(success=False, error=unfit[0])
     base, cur, _ = bench.windows(a.metric)
     # a value that replaced the others during the anomaly (a new version) has no "before":
     # the segment's users are compared through its stable part
@@ -208,23 +208,6 @@ def _rates_in(
             own.append(p.numerator / p.denominator)
             rest.append(n / d)
     return own, rest
-
-
-def _unfit(bench: Workbench, metric: str, segment: dict[str, str]) -> str | None:
-    """Why ``segment`` is no segment of ``metric`` to test, or None: a filter on a column the
-    metric's own definition fixes, or on one its users span the same day (a per-user metric's
-    users are not split by a request's status)."""
-    m = bench.schema.metric(metric)
-    for dim in segment:
-        if dim in m.filter_columns:
-            return f"{metric} is defined by a filter on {dim}: test a segment of other dimensions."
-        if dim in bench.schema.metric_dimensions(metric) and bench.double_counts(metric, dim):
-            return (
-                f"{dim} describes events, not users (a user has several values the same day): "
-                f"{metric} counts users, so a segment of {dim} is no group of its users. Test a "
-                "metric of events, or a segment of other dimensions."
-            )
-    return None
 
 
 def _split(

@@ -147,6 +147,23 @@ class Workbench:
         distinct users or sessions is not broken down by one its users span the same day)."""
         return [d for d in self.candidate_dimensions(metric) if not self.double_counts(metric, d)]
 
+    def split_problem(self, metric: str, dim: str) -> str | None:
+        """Why ``metric`` cannot be split (broken down, drilled or tested) by ``dim`` of its
+        table: a column its own definition filters on, or one its users span the same day;
+        None when it can."""
+        if dim in self.schema.metric(metric).filter_columns:
+            return (
+                f"{metric} is defined by a filter on {dim}: a split by {dim} is degenerate. "
+                "Choose another dimension."
+            )
+        if dim in self.schema.metric_dimensions(metric) and self.double_counts(metric, dim):
+            return (
+                f"{dim} describes events, not users (a user has several values the same day): "
+                f"{metric} counts users, so a split by {dim} counts them twice. Use a metric of "
+                "events, or another dimension."
+            )
+        return None
+
     def double_counts(self, metric: str, dim: str) -> bool:
         """Whether ``metric`` counts distinct users or sessions and ``dim``'s values do not split
         them (see :meth:`spans_users`)."""
@@ -236,13 +253,8 @@ class Workbench:
         scores = self.rank_dimensions(metric, filters)
         moving = list(self.context.migrating)
         own = self.schema.metric_dimensions(metric)
-        m = self.schema.metric(metric)
         # never one the metric's table lacks, its own definition fixes or its users span
-        requested = [
-            d
-            for d in requested
-            if d in own and d not in m.filter_columns and not self.double_counts(metric, d)
-        ]
+        requested = [d for d in requested if d in own and self.split_problem(metric, d) is None]
         if requested:
             search = [d for d in requested if d not in filters and d not in moving]
             return search or [d for d in requested if d not in filters], moving
