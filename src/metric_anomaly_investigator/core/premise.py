@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..warehouse.types import WarehouseSchema
+from .question import RELEASE_WORDS
 
 _DROP = re.compile(
     r"\b(?:drop(?:s|ped|ping)?|f[ae]ll(?:s|ing|en)?|declin(?:e|es|ed|ing)|decreas(?:e|es|ed|ing)"
@@ -73,6 +74,7 @@ _RELATED = re.compile(
     r"\b(?:related|connected|linked|same (?:cause|issue|problem|thing|root cause)"
     r"|(?:one|a|single|common) (?:cause|root cause))\b"
 )
+_BOTH = re.compile(r"\b(?:both|two|each other|the other|same|one|ones|and)\b")  # two things
 # how fast it claims (or asks whether) the change came: "fell off a cliff", "a sudden drop on
 # a single day" vs "slowly", "gradual"
 _SUDDEN = re.compile(
@@ -85,7 +87,6 @@ _GRADUAL = re.compile(
     r"|creep(?:ing|s)?|little by little"
     r"|over (?:time|weeks|months)|week (?:after|by) week|day by day|bit by bit)\b"
 )
-_BOTH = re.compile(r"\b(?:both|two|each other|the other|same|one|ones|and)\b")
 # "should we roll back?"
 _ROLLBACK = re.compile(r"\b(?:roll(?:ing)?[ -]?back|revert(?:ing)?|undo)\b")
 # "how many accounts are behind it?"
@@ -103,10 +104,8 @@ _LOADING = re.compile(
     r"\b(?:(?:load|loads|loaded|loading)(?! of\b)|fill(?:s|ed|ing)? in|backfill\w*"
     r"|catch(?:es|ing)? up|caught up|late (?:data|rows|events)|pipeline|ingest\w*|etl)\b"
 )
-_RELEASE = (
-    r"(?:release|releases|deploy|deploys|deployment|deployments|rollout|update|version|build"
-    r"|hotfix|hotfixes|patch|patches|upgrade|launch)"
-)
+_RELEASE = RELEASE_WORDS
+_RELEASE_WORD = re.compile(rf"\b{_RELEASE}\b")
 _BLAME = re.compile(
     rf"\b{_RELEASE}\b[^?.!]*\b(?:break|broke|broken|cause[sd]?|behind|responsible|blame|hurt|kill"
     r"|killed|tank(?:ed)?|did (?:it|this))\b"
@@ -186,7 +185,7 @@ def read_premise(text: str, schema: WarehouseSchema) -> Premise:
         asks_related=yes_no
         and _RELATED.search(low) is not None
         and _BOTH.search(low) is not None
-        and re.search(rf"\b{_RELEASE}\b", low) is None,
+        and _RELEASE_WORD.search(low) is None,
         asks_rollback=yes_no and _ROLLBACK.search(low) is not None,
         pace=_which(low, (("sudden", _SUDDEN), ("gradual", _GRADUAL))),
         asks_fine=yes_no and claimed is None and _FINE.search(low) is not None,

@@ -555,10 +555,13 @@ def find_dates(text: str, start: date, end: date) -> tuple[date | None, tuple[da
     return _relative(low, end)
 
 
-# words next to a dotted number that make it a version ("2.5 release", "app 2.5", "v2.5")
-_VERSION_CONTEXT = re.compile(
-    r"\b(?:release[sd]?|version|update[sd]?|build|rollout|deploy\w*|ship\w*|app|hotfix|patch)\b"
+# the words people call a release by ("did the hotfix cause it?", "the 2.5 update")
+RELEASE_WORDS = (
+    r"(?:release[sd]?|releases|version|versions|update[sd]?|builds?|rollouts?|deploy\w*"
+    r"|hotfix(?:es)?|patch(?:es)?|upgrades?|launch)"
 )
+# words next to a dotted number that make it a version ("2.5 release", "app 2.5", "v2.5")
+_VERSION_CONTEXT = re.compile(rf"\b(?:{RELEASE_WORDS}|ship\w*|app)\b")
 
 
 def _is_version(low: str, m: re.Match[str]) -> bool:
